@@ -1,0 +1,26 @@
+"""persona: finite-state persona bots for WeChat and WeCom.
+
+A bot is a :class:`Persona` subclass: states and transitions, handlers for messages, events
+and timers, and Jinja2 scripts beside it. The runtime processes each input for one customer
+atomically on a store (SQLite, Redis or memory), and every message passes the customer-respect
+gate before it is delivered through WeChat's APIs.
+"""
+
+from .clock import Clock, FakeClock
+from .customer import Customer
+from .errors import (ChannelError, ConflictError, DefinitionError, HandlerError, PersonaError,
+                     ProtocolError, StoreUnavailable, TemplateError)
+from .handlers import on
+from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
+from .messages import Message
+from .persona import Persona, Policy, load_persona
+from .runtime import Outcome, ReplySlot, Runtime
+from .turn import Turn
+
+__all__ = [
+    "BusinessEvent", "ChannelError", "Clock", "ConflictError", "Customer", "DefinitionError",
+    "FakeClock", "HandlerError", "Input", "MediaMessage", "Message", "Outcome", "Persona",
+    "PersonaError", "PlatformEvent", "Policy", "ProtocolError", "ReplySlot", "Runtime",
+    "StoreUnavailable", "TemplateError", "TextMessage", "TimerFired", "Turn", "load_persona", "on",
+]
+__version__ = "0.1.0"

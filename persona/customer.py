@@ -1,0 +1,107 @@
+"""One customer's record: state, tags, attributes, counters, timestamps and timers.
+
+The record is serialised as compact JSON with one-letter keys and empty parts left out, so a
+dormant customer costs around a hundred bytes in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Timer:
+    """A pending timer: when it is due, the state it belongs to (cancelled on leaving it,
+    ``None`` = survives state changes) and a little data for the handler."""
+
+    due: float
+    state: str | None = None
+    data: dict[str, Any] | None = None
+
+    def dump(self) -> list[Any]:
+        out: list[Any] = [round(self.due, 3), self.state]
+        if self.data:
+            out.append(self.data)
+        return out
+
+    @classmethod
+    def load(cls, raw: list[Any]) -> "Timer":
+        return cls(raw[0], raw[1], raw[2] if len(raw) > 2 else None)
+
+
+@dataclass(slots=True)
+class Customer:
+    """What persona knows about one customer of one bot."""
+
+    id: str
+    state: str
+    tags: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    last_inbound: float = 0.0
+    last_outbound: float = 0.0
+    timers: dict[str, Timer] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)  # the gate's bookkeeping
+    version: int = 0
+
+    # -- tags ------------------------------------------------------------------------------
+    def has(self, tag: str, value: str | None = None) -> bool:
+        """``has("in_group")``; ``has("source", "parcel")``."""
+        if value is None:
+            return tag in self.tags
+        return self.tags.get(tag) == value
+
+    @property
+    def opted_out(self) -> bool:
+        return "opted_out" in self.tags
+
+    # -- serialisation ---------------------------------------------------------------------
+    def dump(self) -> bytes:
+        raw: dict[str, Any] = {"s": self.state}
+        if self.tags:
+            raw["t"] = self.tags
+        if self.attrs:
+            raw["a"] = self.attrs
+        if self.counters:
+            raw["n"] = self.counters
+        for key, value in (("f", self.first_seen), ("l", self.last_seen),
+                           ("i", self.last_inbound), ("o", self.last_outbound)):
+            if value:
+                raw[key] = int(value)
+        if self.timers:
+            raw["m"] = {name: timer.dump() for name, timer in self.timers.items()}
+        if self.budget:
+            raw["b"] = self.budget
+        return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def load(cls, user: str, data: bytes, version: int) -> "Customer":
+        raw = json.loads(data)
+        return cls(
+            id=user,
+            state=raw["s"],
+            tags=raw.get("t", {}),
+            attrs=raw.get("a", {}),
+            counters=raw.get("n", {}),
+            first_seen=raw.get("f", 0),
+            last_seen=raw.get("l", 0),
+            last_inbound=raw.get("i", 0),
+            last_outbound=raw.get("o", 0),
+            timers={name: Timer.load(t) for name, t in raw.get("m", {}).items()},
+            budget=raw.get("b", {}),
+            version=version,
+        )
+
+    def segments(self, indexed_tags: frozenset[str] | None = None) -> set[str]:
+        """The segment index entries this customer belongs to."""
+        out = {f"state:{self.state}"}
+        for tag, value in self.tags.items():
+            if indexed_tags is None or tag in indexed_tags:
+                out.add(f"tag:{tag}")
+                if value:
+                    out.add(f"tag:{tag}={value}")
+        return out

@@ -1,0 +1,61 @@
+"""Errors of our own, each with a message a bot author can act on."""
+
+from __future__ import annotations
+
+
+class PersonaError(Exception):
+    """Base class of every error persona raises on purpose."""
+
+
+class DefinitionError(PersonaError):
+    """A Persona subclass is declared wrongly (unknown state, trigger, timer...).
+
+    Raised at import time, so a broken bot never reaches production.
+    """
+
+
+class TemplateError(PersonaError):
+    """A script template is missing, does not parse, or uses an undefined variable."""
+
+    def __init__(self, message: str, *, template: str | None = None, line: int | None = None,
+                 variable: str | None = None) -> None:
+        super().__init__(message)
+        self.template = template
+        self.line = line
+        self.variable = variable
+
+
+class StoreUnavailable(PersonaError):
+    """The store cannot be reached; the input was not processed and may be retried."""
+
+
+class ConflictError(PersonaError):
+    """Another input for the same customer committed first; reload and decide again."""
+
+
+class HandlerError(PersonaError):
+    """A bot's handler raised; the customer's state was left unchanged."""
+
+
+class ProtocolError(PersonaError):
+    """A WeChat/WeCom callback is malformed, hostile or wrongly signed.
+
+    ``status`` is the HTTP status the service answers with.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ChannelError(PersonaError):
+    """An outbound API call failed.
+
+    ``retryable`` says whether the same message may be sent again later; ``code`` is the
+    platform's errcode when there is one.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable

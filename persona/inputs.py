@@ -1,0 +1,106 @@
+"""What moves a customer's state machine: messages, platform events, business events, timers.
+
+Every input names the customer it belongs to and carries a ``dedupe_key``: two inputs with
+the same key for the same customer are the same input (a WeChat retry, a re-posted event)
+and move the machine once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    user: str
+    dedupe_key: str | None = None
+
+    kind = "input"
+
+    @property
+    def inbound(self) -> bool:
+        """True when the customer did something (opens the 48 h window, counts as activity)."""
+        return True
+
+    def describe(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage(Input):
+    """The customer typed something."""
+
+    text: str = ""
+    msg_id: str | None = None
+    kind = "text"
+
+    def describe(self) -> str:
+        return f"text {self.text[:40]!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaMessage(Input):
+    """Image, voice, video, location, link... anything the customer sent that is not text."""
+
+    media_type: str = "image"
+    payload: dict[str, Any] = field(default_factory=dict)
+    msg_id: str | None = None
+    kind = "media"
+
+    def describe(self) -> str:
+        return f"media {self.media_type}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformEvent(Input):
+    """A WeChat/WeCom event: subscribe, unsubscribe, CLICK, SCAN, add_external_contact...
+
+    ``name`` is lower-case (``subscribe``, ``click``, ``add_external_contact``,
+    ``del_follow_user``, ``external_chat_add_member``...); ``key`` is the menu key, scene or
+    change type; ``data`` holds the rest of the fields (WelcomeCode, ChatId, UserID...).
+    """
+
+    name: str = ""
+    key: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    kind = "wechat"
+
+    @property
+    def inbound(self) -> bool:
+        return self.name not in {"unsubscribe", "del_follow_user", "del_external_contact",
+                                 "templatesendjobfinish", "subscribe_msg_sent_event"}
+
+    def describe(self) -> str:
+        return f"wechat {self.name}" + (f" {self.key}" if self.key else "")
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessEvent(Input):
+    """An event from the brand's own systems, posted to ``/events/{bot}``."""
+
+    name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    kind = "event"
+
+    @property
+    def inbound(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return f"event {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired(Input):
+    """A timer the persona set for this customer is due."""
+
+    name: str = ""
+    kind = "timer"
+
+    @property
+    def inbound(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return f"timer {self.name}"

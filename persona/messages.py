@@ -1,0 +1,54 @@
+"""Outgoing messages: what a persona says, to whom, and through which door.
+
+A message is plain data so it can sit in the outbox (the store) between the commit of a
+customer's turn and its delivery through WeChat's send APIs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["text", "image", "link", "news", "miniprogram"]
+KINDS: tuple[str, ...] = ("text", "image", "link", "news", "miniprogram")
+
+#: WeChat rejects text messages longer than this many UTF-8 bytes.
+TEXT_LIMIT_BYTES = 2048
+
+
+@dataclass(slots=True)
+class Message:
+    """One message.
+
+    ``to`` is ``None`` for the customer whose turn produced it, otherwise a recipient address:
+    ``user:<openid>`` (another customer), ``staff:<userid>`` (a WeCom member),
+    ``group:<chat_id>`` (a customer group) or ``staff_group:<chat_id>`` (an internal group).
+    ``proactive`` is False only for a reply to the customer's own message; ``category`` is
+    ``service`` (order status, reminders the customer asked for) or ``marketing``.
+    ``via`` picks the platform API: ``kf`` (Official Account customer service), ``template``,
+    ``welcome`` (WeCom welcome message), ``mass`` (WeCom customer mass message), ``app``
+    (WeCom app message to staff), ``group``; empty means the channel chooses.
+    """
+
+    kind: str
+    text: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    to: str | None = None
+    proactive: bool = True
+    category: str = "marketing"
+    via: str = ""
+    script: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in ("", None, {})}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Message":
+        return cls(**data)
+
+    def summary(self) -> str:
+        """One line for logs, journals and the chat simulator."""
+        if self.kind == "text":
+            return self.text
+        title = self.fields.get("title") or self.fields.get("url") or self.fields.get("media") or ""
+        return f"[{self.kind}] {title}".rstrip()

@@ -1,0 +1,236 @@
+"""The ``Persona`` base class: a bot's states, transitions, handlers and scripts in one class.
+
+The class is checked and compiled when it is defined: one ``transitions`` machine per Persona
+class, shared by every customer (a Machine per message would cost ~10x more), and routing
+tables for messages, events and timers. Mistakes — an unknown state, a timer bound to a state
+that does not exist, a script folder that does not compile — fail at import with a message
+that says what to fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable
+
+from transitions.extensions.asyncio import AsyncMachine
+
+from .clock import DEFAULT_TZ
+from .errors import DefinitionError
+from .handlers import ATTR, Route
+from .templates import ScriptBook
+from .timers import TimerSpec
+
+
+@dataclass
+class Policy:
+    """How politely this persona treats customers; enforced by the gate on every message.
+
+    Caps count proactive messages (a reply to the customer's own message is not proactive).
+    Quiet hours are local to the customer's time zone: proactive messages are deferred to the
+    end of them, or dropped when they would be older than ``stale_after`` by then.
+    """
+
+    daily_cap: int = 3
+    weekly_cap: int = 10
+    quiet_start: str = "22:00"
+    quiet_end: str = "08:00"
+    stale_after: float = 12 * 3600
+    opt_out_words: tuple[str, ...] = ("退订", "TD", "取消", "unsubscribe")
+    opt_in_words: tuple[str, ...] = ("订阅", "恢复推送")
+    kf_window: float = 48 * 3600
+    kf_window_limit: int = 5
+    kf_burst_limit: int = 3  # within a minute after a menu click, follow or scan
+    wecom_mass_per_month: int = 4
+    wecom_mass_per_day: int = 1
+    fallback_template: str | None = None  # a template-message script to use outside the window
+
+
+@dataclass
+class Routes:
+    exact: dict[str, list[tuple[Route, str]]] = field(default_factory=dict)
+    keyword: list[tuple[Route, str]] = field(default_factory=list)
+    regex: list[tuple[Route, str]] = field(default_factory=list)
+    any_text: list[tuple[Route, str]] = field(default_factory=list)
+    media: list[tuple[Route, str]] = field(default_factory=list)
+    wechat: dict[str, list[tuple[Route, str]]] = field(default_factory=dict)
+    event: dict[str, list[tuple[Route, str]]] = field(default_factory=dict)
+    timer: dict[str, tuple[Route, str]] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
+
+
+class Persona:
+    """Subclass me. Class attributes declare the flow; decorated methods handle inputs."""
+
+    name: ClassVar[str] = ""
+    states: ClassVar[list[str]] = []
+    initial: ClassVar[str] = ""
+    transitions: ClassVar[list[Any]] = []
+    scripts_dir: ClassVar[str] = "scripts"
+    timezone: ClassVar[str] = DEFAULT_TZ
+    policy: ClassVar[Policy] = Policy()
+    #: tags the store indexes for segment queries (None: all tags)
+    indexed_tags: ClassVar[frozenset[str] | None] = None
+    journal_cap: ClassVar[int] = 100
+
+    machine: ClassVar[AsyncMachine]
+    routes: ClassVar[Routes]
+    timer_specs: ClassVar[dict[str, TimerSpec]]
+    triggers: ClassVar[frozenset[str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.states:
+            return  # an abstract intermediate class
+        if not cls.name:
+            module = cls.__module__.split(".")
+            cls.name = module[-2] if module[-1] in ("persona", "bot", "__init__") and len(module) > 1 else module[-1]
+        cls._check_states()
+        cls.machine = cls._build_machine()
+        cls.triggers = frozenset(cls.machine.events)
+        cls.routes, cls.timer_specs = cls._collect_routes()
+
+    # -- compile-time checks ---------------------------------------------------------------
+    @classmethod
+    def _check_states(cls) -> None:
+        known = set(cls.states)
+        if len(known) != len(cls.states):
+            raise DefinitionError(f"{cls.__name__}.states lists a state twice: {cls.states}")
+        if not cls.initial:
+            cls.initial = cls.states[0]
+        if cls.initial not in known:
+            raise DefinitionError(f"{cls.__name__}.initial {cls.initial!r} is not one of its states {sorted(known)}")
+        for t in cls.transitions:
+            spec = _transition_dict(t, cls.__name__)
+            sources = spec["source"] if isinstance(spec["source"], list) else [spec["source"]]
+            for state in [*sources, spec["dest"]]:
+                if state not in known and state != "*" and state != "=" and state is not None:
+                    raise DefinitionError(
+                        f"{cls.__name__}: transition {spec['trigger']!r} names unknown state {state!r}; "
+                        f"declare it in states = [...] (known: {', '.join(cls.states)})")
+
+    @classmethod
+    def _build_machine(cls) -> AsyncMachine:
+        machine = AsyncMachine(model=None, states=list(cls.states), initial=cls.initial,
+                               auto_transitions=False, send_event=False,
+                               ignore_invalid_triggers=False)
+        for t in cls.transitions:
+            machine.add_transition(**_transition_dict(t, cls.__name__))
+        for state in cls.states:
+            for moment in ("enter", "exit"):
+                method = f"on_{moment}_{state}"
+                if callable(getattr(cls, method, None)):
+                    machine.get_state(state).add_callback(moment, method)
+        return machine
+
+    @classmethod
+    def _collect_routes(cls) -> tuple[Routes, dict[str, TimerSpec]]:
+        routes = Routes()
+        specs: dict[str, TimerSpec] = {}
+        known = set(cls.states)
+        seen: set[str] = set()
+        for klass in reversed(cls.__mro__):
+            for attr, fn in vars(klass).items():
+                if attr in seen or not callable(fn) or not hasattr(fn, ATTR):
+                    continue
+                seen.add(attr)
+                for route in getattr(fn, ATTR):
+                    for state in route.states or ():
+                        if state not in known:
+                            raise DefinitionError(
+                                f"{cls.__name__}.{attr}: states= names unknown state {state!r} "
+                                f"(known: {', '.join(cls.states)})")
+                    cls._add_route(routes, specs, route, attr)
+        return routes, specs
+
+    @classmethod
+    def _add_route(cls, routes: Routes, specs: dict[str, TimerSpec], route: Route, attr: str) -> None:
+        entry = (route, attr)
+        if route.kind == "text":
+            for word in route.values:
+                routes.exact.setdefault(word, []).append(entry)
+        elif route.kind in ("keyword", "regex", "any_text", "media"):
+            getattr(routes, route.kind).append(entry)
+        elif route.kind == "wechat":
+            for name in route.values:
+                routes.wechat.setdefault(name, []).append(entry)
+        elif route.kind == "event":
+            for name in route.values:
+                routes.event.setdefault(name, []).append(entry)
+        elif route.kind == "timer":
+            name = route.values[0]
+            if name in routes.timer:
+                raise DefinitionError(f"{cls.__name__}: timer {name!r} has two handlers "
+                                      f"({routes.timer[name][1]} and {attr})")
+            routes.timer[name] = entry
+            if route.timer and route.timer.state and route.timer.state not in cls.states:
+                raise DefinitionError(f"{cls.__name__}.{attr}: timer {name!r} is bound to unknown "
+                                      f"state {route.timer.state!r} (known: {', '.join(cls.states)})")
+            if route.timer and route.timer.scheduled:
+                specs[name] = route.timer
+            if route.timer and isinstance(route.timer.when, str) and not callable(getattr(cls, route.timer.when, None)):
+                raise DefinitionError(f"{cls.__name__}.{attr}: guard when={route.timer.when!r} is not a method")
+        elif route.kind == "rule":
+            routes.rules.append(attr)
+
+    # -- instance ----------------------------------------------------------------------------
+    def __init__(self, scripts: ScriptBook | None = None) -> None:
+        self.scripts = scripts or ScriptBook(self.folder() / self.scripts_dir)
+
+    @classmethod
+    def folder(cls) -> Path:
+        """The folder the persona's module lives in (scripts sit beside it)."""
+        module = sys.modules.get(cls.__module__)
+        path = getattr(module, "__file__", None) or inspect.getfile(cls)
+        return Path(path).resolve().parent
+
+    @classmethod
+    def event_names(cls) -> frozenset[str]:
+        """Business events this persona handles; others are refused (HTTP 422)."""
+        return frozenset(cls.routes.event)
+
+    def context(self, turn: Any) -> dict[str, Any]:
+        """Extra variables every script of this persona sees; override to add catalogue data."""
+        return {}
+
+
+def _transition_dict(t: Any, owner: str) -> dict[str, Any]:
+    if isinstance(t, dict):
+        spec = dict(t)
+    elif isinstance(t, (list, tuple)) and len(t) >= 3:
+        spec = {"trigger": t[0], "source": t[1], "dest": t[2]}
+        if len(t) > 3 and isinstance(t[3], dict):
+            spec.update(t[3])
+    else:
+        raise DefinitionError(f"{owner}: transition {t!r} must be [trigger, source, dest] or a dict")
+    for key in ("trigger", "source", "dest"):
+        if key not in spec:
+            raise DefinitionError(f"{owner}: transition {t!r} lacks {key!r}")
+    return spec
+
+
+def load_persona(path: str) -> type[Persona]:
+    """Import ``bots.xiaowanzi`` (or ``bots.xiaowanzi:Xiaowanzi``) and return its Persona class."""
+    import importlib
+
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise DefinitionError(f"cannot import bot {module_name!r}: {exc}") from None
+    if attr:
+        found = getattr(module, attr, None)
+        if not (inspect.isclass(found) and issubclass(found, Persona)):
+            raise DefinitionError(f"{path}: {attr!r} is not a Persona subclass")
+        return found
+    candidates = [v for v in vars(module).values()
+                  if inspect.isclass(v) and issubclass(v, Persona) and v is not Persona and v.states]
+    own = [c for c in candidates if c.__module__.startswith(module_name)]
+    found_list = own or candidates
+    if len(found_list) != 1:
+        names = ", ".join(c.__name__ for c in found_list) or "none"
+        raise DefinitionError(f"bot {module_name!r} must define exactly one Persona subclass "
+                              f"(found: {names}); or name it as {module_name}:ClassName")
+    return found_list[0]

@@ -1,0 +1,371 @@
+"""Processing one input for one customer, atomically.
+
+``Runtime.handle`` loads the customer (and whether the input was seen before) in one round
+trip, runs the persona's handler on a :class:`~persona.turn.Turn`, passes every message through
+the gate, and commits state, tags, timers, outbox and journal together with an optimistic
+version check. When another process committed first, the turn is thrown away and decided again
+on the fresh record; nothing is sent until the commit succeeded, and everything committed is
+delivered later even if this process dies right after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from .clock import Clock
+from .customer import Customer
+from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
+from .gate import DROP, SEND, Decision, Gate
+from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
+from .messages import Message
+from .metrics import Metrics
+from .persona import Persona
+from .store.base import Commit, OutboxItem, Store
+from .turn import Turn
+
+log = logging.getLogger("persona.runtime")
+
+OPT_OUT_EVENTS = frozenset({"unsubscribe", "del_follow_user", "subscribe_msg_reject"})
+PASSIVE_KINDS = frozenset({"text", "image", "news", "link"})
+MAX_ATTEMPTS = 20
+
+
+class ReplySlot:
+    """The one passive reply an HTTP callback may carry, agreed once between the HTTP handler
+    (which gives up at its deadline) and the turn (which claims it just before committing)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = "open"
+
+    def claim(self) -> bool:
+        if self.state == "open":
+            self.state = "claimed"
+        return self.state == "claimed"
+
+    def abandon(self) -> bool:
+        """The deadline passed: True if the turn had not claimed the reply (answer empty)."""
+        if self.state == "open":
+            self.state = "abandoned"
+        return self.state == "abandoned"
+
+
+@dataclass
+class Outcome:
+    """What handling one input did."""
+
+    status: str  # done | duplicate | error | unhandled | skipped
+    passive: Message | None = None
+    messages: list[tuple[Message, Decision]] = field(default_factory=list)
+    transitions: list[tuple[str, str, str]] = field(default_factory=list)
+    customer: Customer | None = None
+    error: str | None = None
+
+    def result(self) -> str:
+        """What a retry of the same input is answered with (stored with the dedupe key)."""
+        return json.dumps({"s": self.status, "p": self.passive.to_dict() if self.passive else None},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_result(cls, raw: str) -> "Outcome":
+        data = json.loads(raw)
+        passive = Message.from_dict(data["p"]) if data.get("p") else None
+        return cls(status="duplicate", passive=passive, error=data.get("s"))
+
+
+CommitHook = Callable[[list[OutboxItem]], Awaitable[None] | None]
+
+
+class Runtime:
+    """One persona on one store: the only way inputs reach customers' state machines."""
+
+    def __init__(self, persona: Persona, store: Store, clock: Clock | None = None, *,
+                 gate: Gate | None = None, metrics: Metrics | None = None,
+                 dedupe_ttl: int = 3 * 86400) -> None:
+        self.persona = persona
+        self.store = store
+        self.clock = clock or Clock()
+        self.gate = gate or Gate()
+        self.metrics = metrics or Metrics()
+        self.dedupe_ttl = dedupe_ttl
+        self.commit_hooks: list[CommitHook] = []
+        self.name = type(persona).name
+
+    # -- the one entry point -----------------------------------------------------------------
+    async def handle(self, inp: Input, slot: ReplySlot | None = None) -> Outcome:
+        """Process ``inp`` exactly once for its customer (retries of it get the first answer)."""
+        dedupe = inp.dedupe_key
+        for attempt in range(MAX_ATTEMPTS):
+            loaded = await self.store.load(inp.user, dedupe)
+            if loaded.duplicate is not None:
+                self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)
+                return Outcome.from_result(loaded.duplicate)
+            created = loaded.record is None
+            customer = (Customer(inp.user, type(self.persona).initial) if created
+                        else Customer.load(inp.user, loaded.record, loaded.version))
+            before_segments = set() if created else customer.segments(self.persona.indexed_tags)
+            before_timers = dict(customer.timers)
+            now = self.clock.now()
+            turn, outcome = await self._decide(customer, inp, now, created, slot)
+            commit = self._commit(turn, outcome, loaded.version, before_segments, before_timers, created)
+            try:
+                result = await self.store.commit(commit)
+            except ConflictError:
+                self.metrics.inc("conflicts", persona=self.name)
+                await asyncio.sleep(0.001 * attempt)
+                continue
+            if not result.ok:
+                self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)
+                return Outcome.from_result(result.duplicate or "{}")
+            self._count(inp, outcome)
+            if commit.outbox:
+                await self._after_commit(commit.outbox)
+            return outcome
+        raise StoreUnavailable(f"customer {inp.user!r}: {MAX_ATTEMPTS} attempts all lost a race; "
+                               "is something writing this customer in a loop?")
+
+    # -- deciding --------------------------------------------------------------------------
+    async def _decide(self, customer: Customer, inp: Input, now: float, created: bool,
+                      slot: ReplySlot | None) -> tuple[Turn, Outcome]:
+        self._bookkeep(customer, inp, now, created)
+        snapshot = customer.dump()
+        turn = Turn(self.persona, customer, inp, now)
+        if created:
+            turn.entered = now
+        status = "done"
+        error: str | None = None
+        try:
+            self._opt_out(turn)
+            handled = await self._dispatch(turn)
+            if not handled:
+                status = "unhandled"
+            for rule in type(self.persona).routes.rules:
+                await _call(getattr(self.persona, rule), turn)
+            self._arm_timers(turn, created)
+        except Exception as exc:  # a bot's bug must not stop other customers
+            status, error = "error", _describe(exc)
+            log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
+            self.metrics.inc("handler_errors", persona=self.name, kind=inp.kind)
+            customer = Customer.load(inp.user, snapshot, customer.version)
+            turn = Turn(self.persona, customer, inp, now)
+            turn.note("error", input=inp.describe(), error=error)
+        outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error)
+        self._review(turn, outcome, slot)
+        return turn, outcome
+
+    def _bookkeep(self, customer: Customer, inp: Input, now: float, created: bool) -> None:
+        if created:
+            customer.first_seen = now
+        customer.last_seen = now
+        if inp.inbound:
+            customer.last_inbound = now
+            if isinstance(inp, PlatformEvent) and inp.name.startswith("add_external_contact"):
+                customer.attrs.setdefault("platform", "wecom")
+
+    def _opt_out(self, turn: Turn) -> None:
+        """Refusing must be as easy as one word: the framework does it, not each bot."""
+        inp, policy, customer = turn.input, turn.persona.policy, turn.customer
+        out = (isinstance(inp, TextMessage) and _word(inp.text) in {_word(w) for w in policy.opt_out_words}) or (
+            isinstance(inp, PlatformEvent) and inp.name in OPT_OUT_EVENTS)
+        back = (isinstance(inp, TextMessage) and _word(inp.text) in {_word(w) for w in policy.opt_in_words}) or (
+            isinstance(inp, PlatformEvent) and inp.name in ("subscribe", "add_external_contact"))
+        if out and not customer.opted_out:
+            turn.tag("opted_out")
+            turn.note("opt_out", input=inp.describe())
+            for name in list(customer.timers):
+                spec = self._route_spec(name)
+                if not (spec and spec.service):
+                    turn.cancel(name)
+        elif back and customer.opted_out:
+            turn.untag("opted_out")
+            turn.note("opt_in", input=inp.describe())
+
+    async def _dispatch(self, turn: Turn) -> bool:
+        routes = type(self.persona).routes
+        inp = turn.input
+        state = turn.state
+        candidates: list[tuple[Any, str]] = []
+        if isinstance(inp, TextMessage):
+            text = inp.text.strip()
+            candidates += routes.exact.get(text.casefold(), [])
+            folded = text.casefold()
+            for route, attr in routes.keyword:
+                if route.allows(state) and any(w in folded for w in route.values):
+                    candidates.append((route, attr))
+                    break
+            for route, attr in routes.regex:
+                if route.allows(state) and route.pattern and (m := route.pattern.search(text)):
+                    turn.match = m
+                    candidates.append((route, attr))
+                    break
+            candidates += routes.any_text
+        elif isinstance(inp, MediaMessage):
+            candidates += [(r, a) for r, a in routes.media if not r.values or inp.media_type in r.values]
+        elif isinstance(inp, PlatformEvent):
+            candidates += [(r, a) for r, a in routes.wechat.get(inp.name, []) if r.key in (None, inp.key)]
+        elif isinstance(inp, BusinessEvent):
+            if inp.name not in routes.event:
+                raise DefinitionError(f"{type(self.persona).__name__} has no handler for event {inp.name!r}")
+            candidates += routes.event[inp.name]
+        elif isinstance(inp, TimerFired):
+            return await self._fire(turn, inp)
+        for route, attr in candidates:
+            if route.allows(state):
+                turn.note("in", input=inp.describe(), handler=attr)
+                await _call(getattr(self.persona, attr), turn)
+                return True
+        turn.note("in", input=inp.describe(), handler=None)
+        return False
+
+    async def _fire(self, turn: Turn, inp: TimerFired) -> bool:
+        timer = turn.customer.timers.get(inp.name)
+        if timer is None or timer.due > turn.now:
+            if timer is None:
+                turn.timers_del.add(inp.name)  # cancelled meanwhile: clean up the store's entry
+            return False
+        turn.cancel(inp.name)
+        route, attr = type(self.persona).routes.timer[inp.name]
+        spec = route.timer
+        if spec and turn.now - timer.due > spec.grace.total_seconds():
+            turn.note("timer_late", timer=inp.name, late=int(turn.now - timer.due))
+            self.metrics.inc("timers_late", persona=self.name, timer=inp.name)
+            return True
+        if spec and spec.when is not None:
+            guard = getattr(self.persona, spec.when) if isinstance(spec.when, str) else spec.when
+            allowed = await _call(guard, turn) if isinstance(spec.when, str) else await _call(guard, self.persona, turn)
+            if not allowed:
+                turn.note("timer_guard", timer=inp.name, allowed=False)
+                return True
+        turn.note("in", input=inp.describe(), handler=attr, due=int(timer.due))
+        turn.timer_data = timer.data or {}
+        await _call(getattr(self.persona, attr), turn)
+        return True
+
+    def _route_spec(self, name: str) -> Any:
+        entry = type(self.persona).routes.timer.get(name)
+        return entry[0].timer if entry else None
+
+    def _arm_timers(self, turn: Turn, created: bool) -> None:
+        """Cancel timers bound to states the customer left; arm declared ones that apply now."""
+        customer = turn.customer
+        for name, timer in list(customer.timers.items()):
+            if timer.state is not None and timer.state != customer.state:
+                turn.cancel(name)
+        entered = turn.entered is not None
+        for name, spec in type(self.persona).timer_specs.items():
+            if spec.state is not None and spec.state != customer.state:
+                continue
+            if customer.opted_out and not spec.service:
+                continue
+            refresh = spec.inactive is not None and turn.input.inbound
+            if name in customer.timers and not refresh:
+                continue
+            if not spec.recurring and not entered:
+                continue
+            if not spec.recurring and name in turn.timers_del:
+                continue  # just fired: a one-shot timer does not re-arm itself
+            due = spec.next_due(customer, turn.now, turn.tz, turn.entered or turn.now)
+            if due is not None:
+                turn.schedule(name, at=due, bound=spec.state is not None)
+
+    def _review(self, turn: Turn, outcome: Outcome, slot: ReplySlot | None) -> None:
+        """Gate every message; claim the passive reply when there is exactly one reply."""
+        messages = turn.messages
+        mine = [m for m in messages if m.to is None]
+        passive: Message | None = None
+        if (slot is not None and len(messages) == 1 and len(mine) == 1 and not mine[0].proactive
+                and mine[0].kind in PASSIVE_KINDS
+                and not (turn.customer.opted_out and mine[0].category == "marketing")
+                and slot.claim()):
+            passive = mine[0]
+        decisions = [Decision(SEND, "passive_reply") if m is passive else None for m in messages]
+        reviewable = [m for m, d in zip(messages, decisions) if d is None]
+        turn.messages = reviewable
+        reviewed = iter(self.gate.review(turn))
+        turn.messages = messages
+        decisions = [d if d is not None else next(reviewed) for d in decisions]
+        outcome.passive = passive
+        outcome.messages = list(zip(messages, decisions))
+        for message, decision in outcome.messages:
+            turn.note("out", script=message.script or message.kind, to=message.to, action=decision.action,
+                      reason=decision.reason or None)
+            self.metrics.inc("gate_decisions", persona=self.name, action=decision.action,
+                             reason=decision.reason or "ok")
+            if decision.action != DROP and message.to is None:
+                turn.customer.last_outbound = turn.now
+
+    # -- committing ------------------------------------------------------------------------
+    def _commit(self, turn: Turn, outcome: Outcome, version: int, before_segments: set[str],
+                before_timers: dict[str, Any], created: bool) -> Commit:
+        customer = turn.customer
+        segments = customer.segments(self.persona.indexed_tags)
+        outbox: list[OutboxItem] = []
+        new_version = version + 1
+        for i, (message, decision) in enumerate(outcome.messages):
+            if decision.action == DROP or message is outcome.passive:
+                continue
+            payload = {"type": "message", "user": customer.id, "message": message.to_dict()}
+            if isinstance(turn.input, PlatformEvent) and "welcome_code" in turn.input.data:
+                payload["welcome_code"] = turn.input.data["welcome_code"]
+            outbox.append(OutboxItem(f"{customer.id}:{new_version}:{i}", customer.id, decision.due,
+                                     json.dumps(payload, ensure_ascii=False)))
+        for j, effect in enumerate(turn.effects):
+            payload = {"type": effect.type, "from": customer.id, **effect.data}
+            outbox.append(OutboxItem(f"{customer.id}:{new_version}:e{j}", customer.id, turn.now,
+                                     json.dumps(payload, ensure_ascii=False)))
+        journal = [json.dumps({"t": int(turn.now), **{k: v for k, v in note.items() if v is not None}},
+                              ensure_ascii=False, separators=(",", ":")) for note in turn.notes]
+        journal += [json.dumps({"t": int(turn.now), "k": "transition", "trigger": t, "from": a, "to": b},
+                               ensure_ascii=False, separators=(",", ":")) for t, a, b in turn.transitions]
+        timers_set = {n: t.due for n, t in customer.timers.items() if before_timers.get(n) is not t}
+        timers_del = [n for n in turn.timers_del if n not in customer.timers]
+        return Commit(
+            user=customer.id, expected_version=version, record=customer.dump(),
+            dedupe_key=turn.input.dedupe_key, dedupe_result=outcome.result(), dedupe_ttl=self.dedupe_ttl,
+            outbox=outbox, timers_set=timers_set, timers_del=timers_del,
+            segments_add=sorted(segments - before_segments), segments_del=sorted(before_segments - segments),
+            journal=journal, journal_cap=self.persona.journal_cap)
+
+    async def _after_commit(self, items: list[OutboxItem]) -> None:
+        for hook in self.commit_hooks:
+            try:
+                result = hook(items)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # delivery will pick the items up from the store anyway
+                log.exception("persona=%s commit hook failed", self.name)
+
+    def _count(self, inp: Input, outcome: Outcome) -> None:
+        self.metrics.inc("inputs", persona=self.name, kind=inp.kind, outcome=outcome.status)
+        for trigger, source, dest in outcome.transitions:
+            self.metrics.inc("transitions", persona=self.name, source=source, dest=dest)
+
+    # -- reading ---------------------------------------------------------------------------
+    async def customer(self, user: str) -> Customer | None:
+        """The customer as stored now (None if never seen)."""
+        loaded = await self.store.load(user)
+        return Customer.load(user, loaded.record, loaded.version) if loaded.record else None
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _word(text: str) -> str:
+    return text.strip().casefold()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PersonaError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

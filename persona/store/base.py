@@ -1,0 +1,190 @@
+"""The small async interface every store implements.
+
+One customer's turn is one ``commit``: state record, dedupe marker, outbox items, timer
+changes, segment index changes and journal lines are written together or not at all, and
+only if the record's version is still the one that was loaded (optimistic concurrency).
+Everything else here is a handful of atomic helpers the scheduler, the delivery loop, the
+token cache and the bots need (counters, leaderboards, set-if-absent keys with a TTL).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Loaded:
+    """A customer as read from the store, before a turn."""
+
+    record: bytes | None
+    version: int
+    duplicate: str | None = None  # the stored result when the input's dedupe key was seen
+
+
+@dataclass(slots=True)
+class OutboxItem:
+    """A message (or a deferred effect) committed with a turn and waiting to be delivered."""
+
+    id: str
+    user: str
+    due: float
+    payload: str  # JSON
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Commit:
+    """Everything one turn writes for one customer."""
+
+    user: str
+    expected_version: int
+    record: bytes
+    dedupe_key: str | None = None
+    dedupe_result: str = ""
+    dedupe_ttl: int = 86400
+    outbox: list[OutboxItem] = field(default_factory=list)
+    timers_set: dict[str, float] = field(default_factory=dict)  # name -> due (epoch seconds)
+    timers_del: list[str] = field(default_factory=list)
+    segments_add: list[str] = field(default_factory=list)
+    segments_del: list[str] = field(default_factory=list)
+    journal: list[str] = field(default_factory=list)
+    journal_cap: int = 100
+    journal_ttl: int = 90 * 86400
+
+
+@dataclass(slots=True)
+class CommitResult:
+    ok: bool
+    duplicate: str | None = None  # set when the dedupe key was taken meanwhile
+
+
+class Store(abc.ABC):
+    """A namespace (one bot) in one backend. Open with :func:`persona.store.open_store`."""
+
+    url: str
+    namespace: str
+
+    # -- customers -------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
+        """Read a customer record and, in the same round trip, whether ``dedupe_key`` was seen."""
+
+    @abc.abstractmethod
+    async def commit(self, commit: Commit) -> CommitResult:
+        """Write a turn atomically.
+
+        Raises :class:`~persona.errors.ConflictError` when the record's version moved since
+        it was loaded; returns ``CommitResult(ok=False, duplicate=...)`` when the dedupe key
+        was taken by a concurrent attempt (nothing written).
+        """
+
+    @abc.abstractmethod
+    async def journal(self, user: str, limit: int = 100) -> list[str]:
+        """The customer's most recent journal lines, oldest first."""
+
+    @abc.abstractmethod
+    async def users(self) -> list[str]:
+        """Every customer id (for tools and tests; never on a hot path)."""
+
+    # -- segments --------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def segment(self, *names: str) -> set[str]:
+        """Customers in every one of the named segments (``state:welcomed``, ``tag:in_group``)."""
+
+    # -- timers ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def claim_timers(self, now: float, limit: int, lease: float) -> list[tuple[str, str, float]]:
+        """Claim up to ``limit`` timers due at ``now`` as ``(user, name, due)``.
+
+        A claimed timer is hidden from other claimers for ``lease`` seconds; the turn that
+        fires it deletes it in its commit. If the claimer dies, the timer is claimable again
+        when the lease runs out.
+        """
+
+    @abc.abstractmethod
+    async def pending_timers(self, user: str) -> dict[str, float]:
+        """The customer's timers as ``name -> due`` (including leased ones)."""
+
+    @abc.abstractmethod
+    async def count_timers(self) -> int:
+        """How many timers are pending in this namespace."""
+
+    # -- outbox ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def claim_outbox(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
+        """Claim up to ``limit`` outbox items due at ``now``, hidden for ``lease`` seconds."""
+
+    @abc.abstractmethod
+    async def ack_outbox(self, item: OutboxItem) -> None:
+        """The item was delivered (or dead-lettered): forget it."""
+
+    @abc.abstractmethod
+    async def retry_outbox(self, item: OutboxItem, due: float) -> None:
+        """Delivery failed for now: try again at ``due`` (``attempts`` is incremented)."""
+
+    @abc.abstractmethod
+    async def outbox_size(self) -> int:
+        """Items waiting for delivery."""
+
+    # -- dead letters ----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_dead_letter(self, item: OutboxItem, reason: str) -> None:
+        """Keep an undeliverable item with the reason, for a human to look at or retry."""
+
+    @abc.abstractmethod
+    async def dead_letters(self) -> list[tuple[OutboxItem, str]]:
+        """Every dead letter with its reason."""
+
+    @abc.abstractmethod
+    async def remove_dead_letter(self, item_id: str) -> OutboxItem | None:
+        """Take one dead letter out (to retry it); None if it is not there."""
+
+    # -- small atomic helpers --------------------------------------------------------------
+    @abc.abstractmethod
+    async def set_if_absent(self, key: str, value: str, ttl: float) -> bool:
+        """Set ``key`` only if it is not there (or expired); True when this call set it."""
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> str | None:
+        """The value of a key set with :meth:`set_if_absent` / :meth:`put`, unless expired."""
+
+    @abc.abstractmethod
+    async def put(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Set a key unconditionally."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str, value: str | None = None) -> bool:
+        """Delete a key; with ``value``, only if it still holds that value (a lock release)."""
+
+    @abc.abstractmethod
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        """Add to a counter and return the new value; ``ttl`` applies when it is created."""
+
+    @abc.abstractmethod
+    async def zincr(self, key: str, member: str, amount: float) -> float:
+        """Add to a member's score in a sorted set (leaderboards)."""
+
+    @abc.abstractmethod
+    async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
+        """The ``n`` highest-scored members, highest first."""
+
+    @abc.abstractmethod
+    async def zdelete(self, key: str) -> None:
+        """Drop a whole sorted set (a new leaderboard week)."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise :class:`~persona.errors.StoreUnavailable` unless the backend answers."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and files."""
+
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()

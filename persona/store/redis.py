@@ -1,0 +1,324 @@
+"""``redis://HOST:PORT/DB`` — many processes, millions of customers.
+
+Customers are spread over ``shards`` hash-tagged groups of keys, ``p:{<bot>.<n>}:…``. All keys
+of one customer — its record (a field of the shard's hash), dedupe keys, timers, outbox items,
+segment memberships and journal — share that hash tag, so a turn's commit is one Lua script
+on one Redis Cluster slot, and the per-shard sorted sets let workers claim due timers without
+scanning customers. ``redis+cluster://HOST:PORT`` connects to a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from typing import Any, Awaitable, Callable, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import ConflictError, StoreUnavailable
+from .base import Commit, CommitResult, Loaded, OutboxItem, Store
+
+T = TypeVar("T")
+SEP = "\x1f"
+
+# KEYS: 1 customers hash, 2 dedupe key, 3 timers zset, 4 outbox hash, 5 outbox zset, 6 journal,
+#       7.. segment sets (added first, then removed)
+# ARGV: uid, expected, record, dedupe_result, dedupe_ttl, journal_cap, journal_ttl,
+#       n_seg_add, n_timer_set, n_timer_del, n_outbox, n_journal, then the items in that order.
+COMMIT = """
+local uid = ARGV[1]
+if ARGV[5] ~= '0' then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {'dup', seen} end
+end
+local cur = redis.call('HGET', KEYS[1], uid)
+local version = 0
+if cur then version = tonumber(string.match(cur, '^(%d+)|')) end
+if version ~= tonumber(ARGV[2]) then return {'conflict', tostring(version)} end
+redis.call('HSET', KEYS[1], uid, (version + 1) .. '|' .. ARGV[3])
+if ARGV[5] ~= '0' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5]) end
+local n_seg_add, n_tset, n_tdel = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local n_out, n_journal = tonumber(ARGV[11]), tonumber(ARGV[12])
+for i = 7, #KEYS do
+  if i - 6 <= n_seg_add then redis.call('SADD', KEYS[i], uid) else redis.call('SREM', KEYS[i], uid) end
+end
+local a = 13
+for i = 1, n_tset do redis.call('ZADD', KEYS[3], ARGV[a + 1], uid .. '\\31' .. ARGV[a]); a = a + 2 end
+for i = 1, n_tdel do redis.call('ZREM', KEYS[3], uid .. '\\31' .. ARGV[a]); a = a + 1 end
+for i = 1, n_out do
+  redis.call('HSET', KEYS[4], ARGV[a], '0|' .. uid .. '|' .. ARGV[a + 2])
+  redis.call('ZADD', KEYS[5], ARGV[a + 1], ARGV[a])
+  a = a + 3
+end
+if n_journal > 0 then
+  for i = 1, n_journal do redis.call('RPUSH', KEYS[6], ARGV[a]); a = a + 1 end
+  redis.call('LTRIM', KEYS[6], -tonumber(ARGV[6]), -1)
+  redis.call('EXPIRE', KEYS[6], ARGV[7])
+end
+return {'ok', tostring(version + 1)}
+"""
+
+# KEYS: 1 zset. ARGV: now, limit, lease. Returns member, score pairs; bumps their score to now+lease.
+CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
+local ready = tonumber(ARGV[1]) + tonumber(ARGV[3])
+for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ready, due[i]) end
+return due
+"""
+
+# KEYS: 1 outbox hash, 2 outbox zset. ARGV: id, due, attempts
+RETRY = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local rest = string.match(cur, '^%d+|(.*)$')
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. '|' .. rest)
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: 1 key. ARGV: value. Delete only if the key still holds value.
+DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+INCR = """
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 and redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return v
+"""
+
+
+class RedisStore(Store):
+    def __init__(self, url: str, namespace: str = "default", *, shards: int = 16,
+                 max_connections: int = 64, client: Any = None) -> None:
+        self.url, self.namespace, self.shards = url, namespace, shards
+        if client is not None:
+            self.redis = client
+        elif url.startswith("redis+cluster://"):
+            from redis.asyncio.cluster import RedisCluster
+            self.redis = RedisCluster.from_url("redis://" + url[len("redis+cluster://"):])
+        else:
+            # a blocking pool: a burst of inputs waits for a connection instead of failing
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=5, socket_timeout=5,
+                socket_connect_timeout=2, health_check_interval=30)
+            self.redis = aioredis.Redis(connection_pool=pool)
+        self._commit = self.redis.register_script(COMMIT)
+        self._claim = self.redis.register_script(CLAIM)
+        self._retry = self.redis.register_script(RETRY)
+        self._delete_if = self.redis.register_script(DELETE_IF)
+        self._incr = self.redis.register_script(INCR)
+        self._next_shard = 0
+
+    # -- keys ------------------------------------------------------------------------------
+    def shard(self, user: str) -> int:
+        return zlib.crc32(user.encode()) % self.shards
+
+    def _k(self, shard: int, suffix: str) -> str:
+        return f"p:{{{self.namespace}.{shard}}}:{suffix}"
+
+    def _g(self, suffix: str) -> str:
+        """A namespace-wide key (token cache, leaderboards, dead letters)."""
+        return f"p:{{{self.namespace}}}:{suffix}"
+
+    async def _do(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from None
+        except ResponseError:
+            raise
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis at {self.url}: {exc}") from None
+
+    # -- customers -------------------------------------------------------------------------
+    async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
+        shard = self.shard(user)
+
+        async def run() -> list[Any]:
+            if dedupe_key is None:
+                return [await self.redis.hget(self._k(shard, "c"), user), None]
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hget(self._k(shard, "c"), user)
+            pipe.get(self._k(shard, f"d:{user}{SEP}{dedupe_key}"))
+            return await pipe.execute()
+
+        raw, seen = await self._do(run)
+        if raw is None:
+            return Loaded(None, 0, seen.decode() if seen is not None else None)
+        version, _, record = raw.partition(b"|")
+        return Loaded(record, int(version), seen.decode() if seen is not None else None)
+
+    async def commit(self, c: Commit) -> CommitResult:
+        shard = self.shard(c.user)
+        # without a dedupe key, KEYS[2] is a same-slot placeholder and a ttl of 0 says "none"
+        keys = [self._k(shard, "c"), self._k(shard, f"d:{c.user}{SEP}{c.dedupe_key or ''}"),
+                self._k(shard, "t"), self._k(shard, "o"), self._k(shard, "oq"), self._k(shard, f"j:{c.user}")]
+        keys += [self._k(shard, f"s:{s}") for s in (*c.segments_add, *c.segments_del)]
+        args: list[Any] = [c.user, c.expected_version, c.record, c.dedupe_result,
+                           c.dedupe_ttl if c.dedupe_key is not None else 0,
+                           c.journal_cap, c.journal_ttl, len(c.segments_add), len(c.timers_set),
+                           len(c.timers_del), len(c.outbox), len(c.journal)]
+        for name, due in c.timers_set.items():
+            args += [name, repr(float(due))]
+        args += c.timers_del
+        for item in c.outbox:
+            args += [item.id, repr(float(item.due)), item.payload]
+        args += c.journal
+        status, detail = await self._do(lambda: self._commit(keys=keys, args=args))
+        if status == b"dup":
+            return CommitResult(False, detail.decode())
+        if status == b"conflict":
+            raise ConflictError(f"customer {c.user!r} changed since it was loaded")
+        return CommitResult(True)
+
+    async def journal(self, user: str, limit: int = 100) -> list[str]:
+        raw = await self._do(lambda: self.redis.lrange(self._k(self.shard(user), f"j:{user}"), -limit, -1))
+        return [line.decode() for line in raw]
+
+    async def users(self) -> list[str]:
+        out: list[str] = []
+        for shard in range(self.shards):
+            out += [k.decode() for k in await self._do(lambda: self.redis.hkeys(self._k(shard, "c")))]
+        return sorted(out)
+
+    async def segment(self, *names: str) -> set[str]:
+        if not names:
+            return set()
+        out: set[str] = set()
+        for shard in range(self.shards):
+            keys = [self._k(shard, f"s:{n}") for n in names]
+            members = await self._do(lambda: self.redis.sinter(keys))
+            out |= {m.decode() for m in members}
+        return out
+
+    # -- timers ----------------------------------------------------------------------------
+    async def _claim_shards(self, suffix: str, now: float, limit: int, lease: float) -> list[tuple[int, bytes, float]]:
+        found: list[tuple[int, bytes, float]] = []
+        start = self._next_shard
+        self._next_shard = (self._next_shard + 1) % self.shards
+        for i in range(self.shards):
+            if len(found) >= limit:
+                break
+            shard = (start + i) % self.shards
+            key = self._k(shard, suffix)
+            raw = await self._do(lambda: self._claim(keys=[key], args=[repr(now), limit - len(found), repr(lease)]))
+            found += [(shard, raw[j], float(raw[j + 1])) for j in range(0, len(raw), 2)]
+        return found
+
+    async def claim_timers(self, now: float, limit: int, lease: float) -> list[tuple[str, str, float]]:
+        out = []
+        for _, member, due in await self._claim_shards("t", now, limit, lease):
+            user, _, name = member.decode().partition(SEP)
+            out.append((user, name, due))
+        return out
+
+    async def pending_timers(self, user: str) -> dict[str, float]:
+        key = self._k(self.shard(user), "t")
+        out = {}
+        async for member, score in self.redis.zscan_iter(key, match=f"{user}{SEP}*"):
+            out[member.decode().partition(SEP)[2]] = score
+        return out
+
+    async def count_timers(self) -> int:
+        total = 0
+        for shard in range(self.shards):
+            total += await self._do(lambda: self.redis.zcard(self._k(shard, "t")))
+        return total
+
+    # -- outbox ----------------------------------------------------------------------------
+    async def claim_outbox(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
+        claimed = await self._claim_shards("oq", now, limit, lease)
+        items = []
+        for shard, member, due in claimed:
+            item_id = member.decode()
+            raw = await self._do(lambda: self.redis.hget(self._k(shard, "o"), item_id))
+            if raw is None:  # acked meanwhile
+                await self._do(lambda: self.redis.zrem(self._k(shard, "oq"), item_id))
+                continue
+            attempts, user_b, payload = raw.split(b"|", 2)
+            items.append(OutboxItem(item_id, user_b.decode(), due, payload.decode(), int(attempts)))
+        return items
+
+    async def ack_outbox(self, item: OutboxItem) -> None:
+        shard = self.shard(item.user)
+
+        async def run() -> None:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hdel(self._k(shard, "o"), item.id)
+            pipe.zrem(self._k(shard, "oq"), item.id)
+            await pipe.execute()
+
+        await self._do(run)
+
+    async def retry_outbox(self, item: OutboxItem, due: float) -> None:
+        item.attempts += 1
+        item.due = due
+        shard = self.shard(item.user)
+        await self._do(lambda: self._retry(keys=[self._k(shard, "o"), self._k(shard, "oq")],
+                                           args=[item.id, repr(due), item.attempts]))
+
+    async def outbox_size(self) -> int:
+        total = 0
+        for shard in range(self.shards):
+            total += await self._do(lambda: self.redis.zcard(self._k(shard, "oq")))
+        return total
+
+    async def add_dead_letter(self, item: OutboxItem, reason: str) -> None:
+        entry = json.dumps({"id": item.id, "user": item.user, "payload": item.payload,
+                            "attempts": item.attempts, "reason": reason, "at": time.time()}, ensure_ascii=False)
+        await self._do(lambda: self.redis.hset(self._g("dead"), item.id, entry))
+
+    async def dead_letters(self) -> list[tuple[OutboxItem, str]]:
+        raw = await self._do(lambda: self.redis.hgetall(self._g("dead")))
+        entries = sorted((json.loads(v) for v in raw.values()), key=lambda e: e["at"])
+        return [(OutboxItem(e["id"], e["user"], e["at"], e["payload"], e["attempts"]), e["reason"]) for e in entries]
+
+    async def remove_dead_letter(self, item_id: str) -> OutboxItem | None:
+        raw = await self._do(lambda: self.redis.hget(self._g("dead"), item_id))
+        if raw is None or not await self._do(lambda: self.redis.hdel(self._g("dead"), item_id)):
+            return None
+        e = json.loads(raw)
+        return OutboxItem(e["id"], e["user"], time.time(), e["payload"], e["attempts"])
+
+    # -- small helpers ---------------------------------------------------------------------
+    async def set_if_absent(self, key: str, value: str, ttl: float) -> bool:
+        return bool(await self._do(lambda: self.redis.set(self._g(f"k:{key}"), value, nx=True,
+                                                          px=max(1, int(ttl * 1000)))))
+
+    async def get(self, key: str) -> str | None:
+        raw = await self._do(lambda: self.redis.get(self._g(f"k:{key}")))
+        return raw.decode() if raw is not None else None
+
+    async def put(self, key: str, value: str, ttl: float | None = None) -> None:
+        await self._do(lambda: self.redis.set(self._g(f"k:{key}"), value,
+                                              px=max(1, int(ttl * 1000)) if ttl else None))
+
+    async def delete(self, key: str, value: str | None = None) -> bool:
+        if value is None:
+            return bool(await self._do(lambda: self.redis.delete(self._g(f"k:{key}"))))
+        return bool(await self._do(lambda: self._delete_if(keys=[self._g(f"k:{key}")], args=[value])))
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        return int(await self._do(lambda: self._incr(keys=[self._g(f"k:{key}")], args=[amount, int(ttl or 0)])))
+
+    async def zincr(self, key: str, member: str, amount: float) -> float:
+        return float(await self._do(lambda: self.redis.zincrby(self._g(f"z:{key}"), amount, member)))
+
+    async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
+        raw = await self._do(lambda: self.redis.zrevrange(self._g(f"z:{key}"), 0, n - 1, withscores=True))
+        return [(m.decode(), float(s)) for m, s in raw]
+
+    async def zdelete(self, key: str) -> None:
+        await self._do(lambda: self.redis.delete(self._g(f"z:{key}")))
+
+    async def ping(self) -> None:
+        await self._do(self.redis.ping)
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,56 @@
+"""Shared fixtures: the three stores, each a real backend (memory, a SQLite file, a Redis server)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import AsyncIterator
+
+import pytest
+
+from persona.store import Store, open_store
+
+REDIS_URL = os.environ.get("PERSONA_TEST_REDIS", "redis://127.0.0.1:6379/15")
+STORE_KINDS = ("memory", "sqlite", "redis")
+
+
+def store_url(kind: str, tmp_path) -> str:
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/persona.db"
+    return REDIS_URL
+
+
+async def drop_namespace(url: str, namespace: str) -> None:
+    """Remove every Redis key a test namespace wrote."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"p:{{{namespace}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def store(request, tmp_path, namespace) -> AsyncIterator[Store]:
+    """The same test against memory, SQLite and a real Redis."""
+    url = store_url(request.param, tmp_path)
+    s = open_store(url, namespace)
+    yield s
+    await s.close()
+    if request.param == "redis":
+        await drop_namespace(url, namespace)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL

@@ -1,0 +1,166 @@
+"""One suite, three backends: every store keeps the same promises."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from persona.errors import ConflictError
+from persona.store import Commit, OutboxItem
+
+
+def commit(user: str, version: int, record: bytes = b'{"s":"new"}', **kw) -> Commit:
+    return Commit(user=user, expected_version=version, record=record, **kw)
+
+
+async def test_unknown_customer_loads_empty(store):
+    loaded = await store.load("nobody", "m:1")
+    assert loaded.record is None and loaded.version == 0 and loaded.duplicate is None
+
+
+async def test_commit_then_load_round_trips_and_bumps_version(store):
+    assert (await store.commit(commit("u1", 0, b'{"s":"a"}'))).ok
+    loaded = await store.load("u1")
+    assert loaded.record == b'{"s":"a"}' and loaded.version == 1
+    assert (await store.commit(commit("u1", 1, b'{"s":"b"}'))).ok
+    assert (await store.load("u1")).version == 2
+    assert await store.users() == ["u1"]
+
+
+async def test_stale_version_is_a_conflict_and_writes_nothing(store):
+    await store.commit(commit("u1", 0, b'{"s":"a"}'))
+    with pytest.raises(ConflictError):
+        await store.commit(commit("u1", 0, b'{"s":"lost"}', timers_set={"x": 1.0},
+                                  outbox=[OutboxItem("u1:9:0", "u1", 0, "{}")]))
+    loaded = await store.load("u1")
+    assert loaded.record == b'{"s":"a"}'
+    assert await store.pending_timers("u1") == {}
+    assert await store.outbox_size() == 0
+
+
+async def test_dedupe_key_is_scoped_to_the_customer_and_returns_first_result(store):
+    assert (await store.commit(commit("u1", 0, dedupe_key="m:42", dedupe_result="first"))).ok
+    assert (await store.load("u1", "m:42")).duplicate == "first"
+    # the same MsgId from another customer is another message
+    assert (await store.load("u2", "m:42")).duplicate is None
+    again = await store.commit(commit("u1", 1, dedupe_key="m:42", dedupe_result="second"))
+    assert not again.ok and again.duplicate == "first"
+    assert (await store.load("u1")).version == 1
+
+
+async def test_concurrent_commits_on_one_version_only_one_wins(store):
+    await store.commit(commit("u1", 0))
+    results = await asyncio.gather(*(store.commit(commit("u1", 1, f'{{"s":"{i}"}}'.encode()))
+                                     for i in range(10)), return_exceptions=True)
+    assert sum(1 for r in results if not isinstance(r, Exception)) == 1
+    assert all(isinstance(r, ConflictError) for r in results if isinstance(r, Exception))
+    assert (await store.load("u1")).version == 2
+
+
+async def test_timers_claim_with_lease_and_delete_on_commit(store):
+    await store.commit(commit("u1", 0, timers_set={"a": 100.0, "b": 200.0, "later": 10_000.0}))
+    await store.commit(commit("u2", 0, timers_set={"a": 150.0}))
+    assert await store.count_timers() == 4
+    claimed = await store.claim_timers(now=300.0, limit=10, lease=30.0)
+    assert sorted((u, n) for u, n, _ in claimed) == [("u1", "a"), ("u1", "b"), ("u2", "a")]
+    assert dict(((u, n), d) for u, n, d in claimed)[("u1", "a")] == 100.0
+    # leased: hidden until the lease runs out, then claimable again (the claimer died)
+    assert await store.claim_timers(now=310.0, limit=10, lease=30.0) == []
+    again = await store.claim_timers(now=331.0, limit=10, lease=30.0)
+    assert len(again) == 3
+    await store.commit(commit("u1", 1, timers_del=["a", "b"]))
+    assert set((await store.pending_timers("u1"))) == {"later"}
+    # rescheduling a leased timer makes it due at its new time
+    await store.commit(commit("u2", 1, timers_set={"a": 5000.0}))
+    assert await store.claim_timers(now=4000.0, limit=10, lease=30.0) == []
+    assert [(u, n) for u, n, _ in await store.claim_timers(now=5000.0, limit=10, lease=30.0)] == [("u2", "a")]
+
+
+async def test_claim_respects_the_limit(store):
+    for i in range(25):
+        await store.commit(commit(f"u{i}", 0, timers_set={"t": float(i)}))
+    first = await store.claim_timers(now=100.0, limit=10, lease=60.0)
+    second = await store.claim_timers(now=100.0, limit=100, lease=60.0)
+    assert len(first) == 10 and len(second) == 15
+    assert not {(u, n) for u, n, _ in first} & {(u, n) for u, n, _ in second}
+
+
+async def test_outbox_claim_ack_retry_and_dead_letters(store):
+    now = time.time()
+    items = [OutboxItem("u1:1:0", "u1", now - 1, '{"n":0}'), OutboxItem("u1:1:1", "u1", now + 3600, '{"n":1}')]
+    await store.commit(commit("u1", 0, outbox=items))
+    assert await store.outbox_size() == 2
+    claimed = await store.claim_outbox(now, 10, lease=60)
+    assert [i.id for i in claimed] == ["u1:1:0"] and claimed[0].payload == '{"n":0}'
+    assert await store.claim_outbox(now, 10, lease=60) == []
+    await store.retry_outbox(claimed[0], now + 5)
+    assert await store.claim_outbox(now + 1, 10, lease=60) == []
+    retried = await store.claim_outbox(now + 6, 10, lease=60)
+    assert [(i.id, i.attempts) for i in retried] == [("u1:1:0", 1)]
+    await store.ack_outbox(retried[0])
+    assert await store.outbox_size() == 1
+    await store.add_dead_letter(retried[0], "45015 window closed")
+    dead = await store.dead_letters()
+    assert [(i.id, reason) for i, reason in dead] == [("u1:1:0", "45015 window closed")]
+    back = await store.remove_dead_letter("u1:1:0")
+    assert back is not None and back.payload == '{"n":0}'
+    assert await store.dead_letters() == [] and await store.remove_dead_letter("u1:1:0") is None
+
+
+async def test_outbox_ids_may_name_group_users(store):
+    now = time.time()
+    await store.commit(commit("group:wr123", 0, outbox=[OutboxItem("group:wr123:1:0", "group:wr123", now, "{}")]))
+    claimed = await store.claim_outbox(now, 10, lease=60)
+    assert [(i.id, i.user) for i in claimed] == [("group:wr123:1:0", "group:wr123")]
+
+
+async def test_segments_follow_commits(store):
+    await store.commit(commit("u1", 0, segments_add=["state:new", "tag:in_group"]))
+    await store.commit(commit("u2", 0, segments_add=["state:new"]))
+    await store.commit(commit("u3", 0, segments_add=["state:buyer", "tag:in_group"]))
+    assert await store.segment("state:new") == {"u1", "u2"}
+    assert await store.segment("state:new", "tag:in_group") == {"u1"}
+    await store.commit(commit("u1", 1, segments_add=["state:buyer"], segments_del=["state:new"]))
+    assert await store.segment("state:buyer", "tag:in_group") == {"u1", "u3"}
+    assert await store.segment("state:nothing") == set()
+
+
+async def test_journal_is_capped(store):
+    for v in range(5):
+        await store.commit(commit("u1", v, journal=[f"line{v}a", f"line{v}b"], journal_cap=4))
+    assert await store.journal("u1") == ["line3a", "line3b", "line4a", "line4b"]
+    assert await store.journal("u1", limit=1) == ["line4b"]
+
+
+async def test_set_if_absent_ttl_and_guarded_delete(store):
+    assert await store.set_if_absent("lock", "me", ttl=0.2)
+    assert not await store.set_if_absent("lock", "you", ttl=0.2)
+    assert await store.get("lock") == "me"
+    assert not await store.delete("lock", "you")
+    assert await store.delete("lock", "me")
+    assert await store.set_if_absent("lock", "you", ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await store.get("lock") is None
+    assert await store.set_if_absent("lock", "again", ttl=1)
+    await store.put("token", "abc", ttl=60)
+    assert await store.get("token") == "abc"
+    await store.put("token", "def")
+    assert await store.get("token") == "def"
+
+
+async def test_counters_and_leaderboards(store):
+    assert await store.incr("sent") == 1
+    assert await store.incr("sent", 4) == 5
+    await store.zincr("week", "alice", 3)
+    await store.zincr("week", "bob", 5)
+    assert await store.zincr("week", "alice", 4) == 7
+    assert await store.ztop("week", 1) == [("alice", 7.0)]
+    assert await store.ztop("week", 5) == [("alice", 7.0), ("bob", 5.0)]
+    await store.zdelete("week")
+    assert await store.ztop("week", 5) == []
+
+
+async def test_ping(store):
+    await store.ping()
