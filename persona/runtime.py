@@ -136,7 +136,7 @@ class Runtime:
                       slot: ReplySlot | None) -> tuple[Turn, Outcome]:
         self._bookkeep(customer, inp, now, created)
         snapshot = customer.dump()
-        turn = Turn(self.persona, customer, inp, now)
+        turn = Turn(self.persona, customer, inp, now, self.store)
         if created:
             turn.entered = now
         status = "done"
@@ -154,8 +154,11 @@ class Runtime:
             log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
             self.metrics.inc("handler_errors", persona=self.name, kind=inp.kind)
             customer = Customer.load(inp.user, snapshot, customer.version)
-            turn = Turn(self.persona, customer, inp, now)
+            turn = Turn(self.persona, customer, inp, now, self.store)
             turn.note("error", input=inp.describe(), error=error)
+            if isinstance(inp, TimerFired):  # a broken timer must not fire again and again
+                turn.cancel(inp.name)
+                turn.timers_del.add(inp.name)
         outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error)
         self._review(turn, outcome, slot)
         return turn, outcome

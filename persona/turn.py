@@ -22,6 +22,7 @@ from .messages import Message
 
 if TYPE_CHECKING:
     from .persona import Persona
+    from .store.base import Store
 
 
 @dataclass(slots=True)
@@ -35,8 +36,10 @@ class Effect:
 class Turn:
     """One input being processed for one customer."""
 
-    def __init__(self, persona: "Persona", customer: Customer, inp: Input, now: float) -> None:
+    def __init__(self, persona: "Persona", customer: Customer, inp: Input, now: float,
+                 store: "Store | None" = None) -> None:
         self.persona = persona
+        self._store = store
         self.customer = customer
         self.input = inp
         self.now = now
@@ -184,6 +187,25 @@ class Turn:
     def leaderboard(self, board: str, member: str, amount: float) -> None:
         """Add to ``member``'s score on leaderboard ``board`` after this turn commits."""
         self.effects.append(Effect("zincr", {"key": board, "member": member, "amount": amount}))
+
+    # -- reading about others (not part of the atomic turn: a snapshot, good for messages) ---
+    async def members(self, *segments: str) -> set[str]:
+        """Customers in all the named segments, e.g. ``members("tag:group=G1")``."""
+        return await self._require_store().segment(*segments)
+
+    async def top(self, board: str, n: int = 10) -> list[tuple[str, float]]:
+        """The ``n`` best on a leaderboard, best first."""
+        return await self._require_store().ztop(board, n)
+
+    async def profile(self, user: str) -> Customer | None:
+        """Another customer's record as stored now (read-only)."""
+        loaded = await self._require_store().load(user)
+        return Customer.load(user, loaded.record, loaded.version) if loaded.record else None
+
+    def _require_store(self) -> "Store":
+        if self._store is None:
+            raise RuntimeError("this turn was built without a store")
+        return self._store
 
     def note(self, kind: str, **fields: Any) -> None:
         """Add a line to the customer's journal."""

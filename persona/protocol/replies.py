@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wechatpy import replies as oa_replies
-from wechatpy.enterprise import replies as wecom_replies
+
+try:  # wechatpy 2 names the WeCom package "work"
+    from wechatpy.work import replies as wecom_replies
+except ImportError:
+    from wechatpy.enterprise import replies as wecom_replies
 
 from persona.errors import PersonaError
 from persona.inputs import Input
@@ -100,8 +104,8 @@ def render(callback: Callback, message: Message, create_time: int, *, wecom: boo
 def _articles(message: Message) -> list[dict[str, str]]:
     items = message.fields.get("articles") or [
         {"description": message.text, **message.fields}]
-    return [{name: cdata(str(item.get(name) or "")) for name in ("title", "description", "url", "image")}
-            for item in items]
+    names = ("title", "description", "url", "image")
+    return [{name: cdata(str(item.get(name) or "")) for name in names} for item in items]
 
 
 def cdata(text: str) -> str:

@@ -46,8 +46,8 @@ _SEALED = """<xml>
 <Nonce><![CDATA[{nonce}]]></Nonce>
 </xml>"""
 
-_MESSAGE_ENVELOPE = frozenset({"ToUserName", "FromUserName", "MsgType", "MsgId"})
-_EVENT_ENVELOPE = frozenset({"ToUserName", "FromUserName", "MsgType", "MsgId", "Event",
+MESSAGE_ENVELOPE = frozenset({"ToUserName", "FromUserName", "MsgType", "MsgId"})
+EVENT_ENVELOPE = frozenset({"ToUserName", "FromUserName", "MsgType", "MsgId", "Event",
                              "EventKey"})
 
 
@@ -58,7 +58,8 @@ def signature(*parts: str) -> str:
     return signer.signature
 
 
-def _text(value: Any) -> str:
+def field_text(value: Any) -> str:
+    """A field as stripped text; nested or missing fields count as empty."""
     return value.strip() if isinstance(value, str) else ""
 
 
@@ -99,11 +100,9 @@ class Endpoint:
         nonce = query.get("nonce") or ""
         if not timestamp or not nonce:
             raise ProtocolError("callback query lacks timestamp or nonce", 403)
-        try:
-            skew = abs(self.now() - int(timestamp))
-        except ValueError:
-            raise ProtocolError(f"callback timestamp {timestamp[:20]!r} is not a number",
-                                403) from None
+        if not (timestamp.isascii() and timestamp.isdigit()):
+            raise ProtocolError(f"callback timestamp {timestamp[:20]!r} is not a number", 403)
+        skew = abs(self.now() - int(timestamp))
         if skew > MAX_CLOCK_SKEW:
             raise ProtocolError(
                 f"callback timestamp {timestamp} is {skew:.0f} s from now (limit "
@@ -148,39 +147,39 @@ class Endpoint:
 
     def _callback(self, values: dict[str, Any], timestamp: str, nonce: str,
                   encrypted: bool) -> Callback:
-        sender = _text(values.get("FromUserName"))
-        msg_type = _text(values.get("MsgType")).lower()
+        sender = field_text(values.get("FromUserName"))
+        msg_type = field_text(values.get("MsgType")).lower()
         item = self._input(values, sender, msg_type)
         if not item.user:
             raise ProtocolError("callback names no customer (no FromUserName)", 400)
-        agent = _text(values.get("AgentID")) or None
-        return Callback(input=item, account=_text(values.get("ToUserName")), sender=sender,
+        agent = field_text(values.get("AgentID")) or None
+        return Callback(input=item, account=field_text(values.get("ToUserName")), sender=sender,
                         msg_type=msg_type, nonce=nonce, timestamp=timestamp,
                         encrypted=encrypted, fields=values, agent_id=agent)
 
     def _input(self, values: dict[str, Any], sender: str, msg_type: str) -> Input:
         if msg_type == "event":
             return self._event(values, sender)
-        msg_id = _text(values.get("MsgId")) or None
-        dedupe = f"m:{msg_id}" if msg_id else f"m:{_text(values.get('CreateTime'))}:{msg_type}"
+        msg_id = field_text(values.get("MsgId")) or None
+        dedupe = f"m:{msg_id}" if msg_id else f"m:{field_text(values.get('CreateTime'))}:{msg_type}"
         if msg_type == "text":
             content = values.get("Content")
             return TextMessage(user=sender, dedupe_key=dedupe,
                                text=content if isinstance(content, str) else "", msg_id=msg_id)
         return MediaMessage(user=sender, dedupe_key=dedupe, media_type=msg_type or "unknown",
-                            payload=xmlguard.snake_fields(values, _MESSAGE_ENVELOPE),
+                            payload=xmlguard.snake_fields(values, MESSAGE_ENVELOPE),
                             msg_id=msg_id)
 
     def _event(self, values: dict[str, Any], sender: str) -> PlatformEvent:
-        event = _text(values.get("Event")).lower() or "unknown"
-        raw_key = _text(values.get("EventKey"))
-        change = _text(values.get("ChangeType"))
+        event = field_text(values.get("Event")).lower() or "unknown"
+        raw_key = field_text(values.get("EventKey"))
+        change = field_text(values.get("ChangeType"))
         key = raw_key or change or None
         if event == "subscribe" and key and key.startswith("qrscene_"):
             key = key[len("qrscene_"):]
         return PlatformEvent(
             user=sender, dedupe_key=event_dedupe_key(values, event, change, raw_key),
-            name=event, key=key, data=xmlguard.snake_fields(values, _EVENT_ENVELOPE))
+            name=event, key=key, data=xmlguard.snake_fields(values, EVENT_ENVELOPE))
 
     # -- replies -----------------------------------------------------------------------
 
@@ -211,7 +210,7 @@ class Endpoint:
 
 def event_dedupe_key(values: Mapping[str, Any], event: str, *extra: str) -> str:
     """``e:<CreateTime>:<event>`` plus whatever else tells two same-second events apart."""
-    parts = ["e", _text(values.get("CreateTime")), event]
+    parts = ["e", field_text(values.get("CreateTime")), event]
     parts.extend(part for part in extra if part)
     return ":".join(parts)
 
@@ -239,6 +238,9 @@ class OfficialAccount(Endpoint):
 
     def __init__(self, token: str, appid: str, aes_key: str | None = None,
                  now: Callable[[], float] = time.time) -> None:
+        if aes_key and not appid:
+            raise PersonaError("WECHAT_APPID is required in safe mode: WeChat encrypts "
+                               "callbacks for it")
         super().__init__(token, appid, aes_key, now, key_name="WECHAT_AES_KEY")
         self.appid = appid
 
@@ -255,12 +257,15 @@ class OfficialAccount(Endpoint):
     def verify_url(self, query: Mapping[str, str]) -> str:
         """Answer the console's URL check: the ``echostr`` back when the query is signed.
 
-        Raises :class:`ProtocolError` (403) for a missing or wrong signature or a stale
-        timestamp.
+        Raises :class:`ProtocolError`: 403 for a missing or wrong signature or a stale
+        timestamp, 400 when there is no echostr.
         """
         timestamp, nonce = self._fresh(query)
         self._check("signature", query.get("signature"), timestamp, nonce)
-        return query.get("echostr") or ""
+        echostr = query.get("echostr")
+        if not echostr:
+            raise ProtocolError("URL check query lacks echostr", 400)
+        return echostr
 
     def parse(self, query: Mapping[str, str], body: bytes | str) -> Callback:
         """Verify, decrypt and parse one callback.

@@ -24,16 +24,20 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from wechatpy.enterprise.crypto import PrpCrypto as WeComPrpCrypto
-from wechatpy.enterprise.exceptions import InvalidCorpIdException
+try:  # wechatpy 2 names the WeCom package "work"
+    from wechatpy.work.crypto import PrpCrypto as WeComPrpCrypto
+    from wechatpy.work.exceptions import InvalidCorpIdException
+except ImportError:
+    from wechatpy.enterprise.crypto import PrpCrypto as WeComPrpCrypto
+    from wechatpy.enterprise.exceptions import InvalidCorpIdException
 
 from persona.errors import PersonaError, ProtocolError
 from persona.inputs import PlatformEvent
 from persona.protocol import xmlguard
 from persona.protocol.replies import Callback
-from persona.protocol.wechat import _EVENT_ENVELOPE, Endpoint, _text, event_dedupe_key
+from persona.protocol.wechat import EVENT_ENVELOPE, Endpoint, field_text, event_dedupe_key
 
-_CONTACT_SKIP = _EVENT_ENVELOPE | {"UserID", "ExternalUserID"}
+_CONTACT_SKIP = EVENT_ENVELOPE | {"UserID", "ExternalUserID"}
 _MEMBER_CHANGES = {"add_member": "JoinScene", "del_member": "QuitScene"}
 
 
@@ -53,6 +57,8 @@ class WeCom(Endpoint):
                  now: Callable[[], float] = time.time) -> None:
         if not aes_key:
             raise PersonaError("WECOM_AES_KEY is required: WeCom always encrypts callbacks")
+        if not corp_id:
+            raise PersonaError("WECOM_CORPID is required: WeCom encrypts callbacks for it")
         super().__init__(token, corp_id, aes_key, now, key_name="WECOM_AES_KEY")
         self.corp_id = corp_id
 
@@ -92,7 +98,7 @@ class WeCom(Endpoint):
         return self._callback(values, timestamp, nonce, encrypted)
 
     def _event(self, values: dict[str, Any], sender: str) -> PlatformEvent:
-        event = _text(values.get("Event")).lower()
+        event = field_text(values.get("Event")).lower()
         if event == "change_external_contact":
             return _contact_event(values, sender)
         if event == "change_external_chat":
@@ -101,36 +107,36 @@ class WeCom(Endpoint):
 
 
 def _contact_event(values: dict[str, Any], sender: str) -> PlatformEvent:
-    change = _text(values.get("ChangeType")).lower()
-    staff = _text(values.get("UserID"))
+    change = field_text(values.get("ChangeType")).lower()
+    staff = field_text(values.get("UserID"))
     data = xmlguard.snake_fields(values, _CONTACT_SKIP)
     data["staff"] = staff
     return PlatformEvent(
-        user=_text(values.get("ExternalUserID")) or sender,
+        user=field_text(values.get("ExternalUserID")) or sender,
         dedupe_key=event_dedupe_key(values, "change_external_contact", change, staff),
         name=change or "change_external_contact",
-        key=_text(values.get("State")) or None,
+        key=field_text(values.get("State")) or None,
         data=data)
 
 
 def _chat_event(values: dict[str, Any]) -> PlatformEvent:
-    change = _text(values.get("ChangeType")).lower()
-    detail = _text(values.get("UpdateDetail")).lower()
+    change = field_text(values.get("ChangeType")).lower()
+    detail = field_text(values.get("UpdateDetail")).lower()
     key: str | None = None
     if change == "update" and detail in _MEMBER_CHANGES:
         name = f"chat_{detail}"
-        key = _text(values.get(_MEMBER_CHANGES[detail])) or None
+        key = field_text(values.get(_MEMBER_CHANGES[detail])) or None
     else:
         name = f"chat_{change}" if change else "change_external_chat"
         if change == "update":
             key = detail or None
     members = values.get("MemChangeList")
-    version = _text(values.get("CurMemVer")) or (
+    version = field_text(values.get("CurMemVer")) or (
         ",".join(m for m in members if isinstance(m, str)) if isinstance(members, list) else "")
-    chat_id = _text(values.get("ChatId"))
+    chat_id = field_text(values.get("ChatId"))
     if not chat_id:
         raise ProtocolError("change_external_chat callback has no ChatId", 400)
     return PlatformEvent(
         user=f"group:{chat_id}",
         dedupe_key=event_dedupe_key(values, "change_external_chat", change, detail, version),
-        name=name, key=key, data=xmlguard.snake_fields(values, _EVENT_ENVELOPE))
+        name=name, key=key, data=xmlguard.snake_fields(values, EVENT_ENVELOPE))

@@ -76,6 +76,7 @@ def snake(tag: str) -> str:
     return _BOUNDARY.sub("_", tag).lower()
 
 
-def snake_fields(values: dict[str, FieldValue], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+def snake_fields(values: dict[str, FieldValue],
+                 skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Top-level fields renamed with :func:`snake`, leaving out the ``skip`` tags."""
     return {snake(tag): value for tag, value in values.items() if tag not in skip}

@@ -108,6 +108,10 @@ class Store(abc.ABC):
         """The customer's timers as ``name -> due`` (including leased ones)."""
 
     @abc.abstractmethod
+    async def next_timer_due(self) -> float | None:
+        """The earliest time a pending timer becomes claimable (the simulator steps to it)."""
+
+    @abc.abstractmethod
     async def count_timers(self) -> int:
         """How many timers are pending in this namespace."""
 
@@ -123,6 +127,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def retry_outbox(self, item: OutboxItem, due: float) -> None:
         """Delivery failed for now: try again at ``due`` (``attempts`` is incremented)."""
+
+    @abc.abstractmethod
+    async def next_outbox_due(self) -> float | None:
+        """The earliest time an outbox item becomes claimable."""
 
     @abc.abstractmethod
     async def outbox_size(self) -> int:

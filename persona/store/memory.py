@@ -86,6 +86,10 @@ class MemoryStore(Store):
     async def pending_timers(self, user: str) -> dict[str, float]:
         return {name: due for (u, name), due in self.timers.items() if u == user}
 
+    async def next_timer_due(self) -> float | None:
+        ready = [max(d, self.timer_leases.get(k, 0)) for k, d in self.timers.items()]
+        return min(ready) if ready else None
+
     async def count_timers(self) -> int:
         return len(self.timers)
 
@@ -107,6 +111,10 @@ class MemoryStore(Store):
             stored.due = due
             item.attempts, item.due = stored.attempts, due
             self.outbox_leases.pop(item.id, None)
+
+    async def next_outbox_due(self) -> float | None:
+        ready = [max(i.due, self.outbox_leases.get(i.id, 0)) for i in self.outbox.values()]
+        return min(ready) if ready else None
 
     async def outbox_size(self) -> int:
         return len(self.outbox)

@@ -225,6 +225,19 @@ class RedisStore(Store):
             out[member.decode().partition(SEP)[2]] = score
         return out
 
+    async def _earliest(self, suffix: str) -> float | None:
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for shard in range(self.shards):
+                pipe.zrange(self._k(shard, suffix), 0, 0, withscores=True)
+            return await pipe.execute()
+
+        heads = [float(r[0][1]) for r in await self._do(run) if r]
+        return min(heads) if heads else None
+
+    async def next_timer_due(self) -> float | None:
+        return await self._earliest("t")
+
     async def count_timers(self) -> int:
         total = 0
         for shard in range(self.shards):
@@ -262,6 +275,9 @@ class RedisStore(Store):
         shard = self.shard(item.user)
         await self._do(lambda: self._retry(keys=[self._k(shard, "o"), self._k(shard, "oq")],
                                            args=[item.id, repr(due), item.attempts]))
+
+    async def next_outbox_due(self) -> float | None:
+        return await self._earliest("oq")
 
     async def outbox_size(self) -> int:
         total = 0

@@ -144,6 +144,9 @@ class SQLiteStore(Store):
     async def pending_timers(self, user: str) -> dict[str, float]:
         return dict(self._q("SELECT name, due FROM timers WHERE ns=? AND uid=?", self.namespace, user))
 
+    async def next_timer_due(self) -> float | None:
+        return self._q("SELECT MIN(ready) FROM timers WHERE ns=?", self.namespace)[0][0]
+
     async def count_timers(self) -> int:
         return self._q("SELECT COUNT(*) FROM timers WHERE ns=?", self.namespace)[0][0]
 
@@ -164,6 +167,9 @@ class SQLiteStore(Store):
         item.due = due
         self._q("UPDATE outbox SET due=?, ready=?, attempts=? WHERE ns=? AND id=?",
                 due, due, item.attempts, self.namespace, item.id)
+
+    async def next_outbox_due(self) -> float | None:
+        return self._q("SELECT MIN(ready) FROM outbox WHERE ns=?", self.namespace)[0][0]
 
     async def outbox_size(self) -> int:
         return self._q("SELECT COUNT(*) FROM outbox WHERE ns=?", self.namespace)[0][0]

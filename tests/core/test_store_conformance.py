@@ -164,3 +164,14 @@ async def test_counters_and_leaderboards(store):
 
 async def test_ping(store):
     await store.ping()
+
+
+async def test_next_due_times_for_the_simulator(store):
+    assert await store.next_timer_due() is None and await store.next_outbox_due() is None
+    await store.commit(commit("u1", 0, timers_set={"a": 500.0, "b": 300.0},
+                              outbox=[OutboxItem("u1:1:0", "u1", 700.0, "{}")]))
+    await store.commit(commit("u2", 0, timers_set={"c": 400.0}))
+    assert await store.next_timer_due() == 300.0
+    assert await store.next_outbox_due() == 700.0
+    await store.claim_timers(now=300.0, limit=10, lease=1000.0)
+    assert await store.next_timer_due() == 400.0

@@ -1,0 +1,1 @@
+"""Example bots built on persona."""

@@ -1,0 +1,98 @@
+"""A deployed bot: one persona wired to its store, clock, scheduler and delivery.
+
+``persona serve`` builds one ``Bot`` per bot path; the simulator and tests build the same
+object on a fake clock, so what is tested is what runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from typing import Any, Mapping
+
+from .clock import Clock
+from .inputs import BusinessEvent
+from .metrics import Metrics
+from .persona import Persona, load_persona
+from .runtime import Runtime
+from .scheduler import Scheduler
+from .store import Store, open_store
+from .store.base import OutboxItem
+
+log = logging.getLogger("persona.bot")
+
+EFFECT_TTL = 30 * 86400
+
+
+class Bot:
+    """Everything one persona needs at run time."""
+
+    def __init__(self, persona: type[Persona] | str, store: Store | str = "sqlite:///./persona.db", *,
+                 clock: Clock | None = None, metrics: Metrics | None = None,
+                 environ: Mapping[str, str] | None = None, namespace: str | None = None) -> None:
+        cls = load_persona(persona) if isinstance(persona, str) else persona
+        self.persona = cls()
+        self.name = cls.name
+        self.clock = clock or Clock()
+        self.metrics = metrics or Metrics()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.store = open_store(store, namespace or self.name) if isinstance(store, str) else store
+        self.runtime = Runtime(self.persona, self.store, self.clock, metrics=self.metrics)
+        self.scheduler = Scheduler(self.runtime)
+        self.deliverer = self._deliverer()
+        self.runtime.commit_hooks.append(self._wake_delivery)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+
+    def _deliverer(self) -> Any:
+        from .channels.router import Router
+        from .delivery import Deliverer
+
+        router = Router.from_env(self.environ, self.store)
+        return Deliverer(self.store, router, self.clock, metrics=self.metrics,
+                         handlers={"dispatch": self._dispatch, "zincr": self._zincr})
+
+    def _wake_delivery(self, items: list[OutboxItem]) -> None:
+        if any(item.due <= self.clock.now() for item in items):
+            self.deliverer.wake()
+
+    # -- effects on others, exactly once ---------------------------------------------------
+    async def _dispatch(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        """An event for another customer; the outbox item id is its dedupe key."""
+        await self.runtime.handle(BusinessEvent(user=payload["user"], name=payload["event"],
+                                                data=payload.get("data", {}), dedupe_key=f"fx:{item.id}"))
+
+    async def _zincr(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        if await self.store.set_if_absent(f"fx:{item.id}", "1", EFFECT_TTL):
+            await self.store.zincr(payload["key"], payload["member"], float(payload["amount"]))
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self, *, scheduler: bool = True, delivery: bool = True) -> None:
+        """Run the scheduler and the delivery loop in the background."""
+        self._stop.clear()
+        if scheduler:
+            self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop), name=f"{self.name}-scheduler"))
+        if delivery:
+            self._tasks.append(asyncio.create_task(self.deliverer.run(self._stop), name=f"{self.name}-delivery"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        close = getattr(self.deliverer, "close", None)
+        if close is not None:
+            await close()
+        await self.store.close()
+
+    async def __aenter__(self) -> "Bot":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+
+def payload_of(item: OutboxItem) -> dict[str, Any]:
+    return json.loads(item.payload)

@@ -1,0 +1,46 @@
+"""``persona``: the command line. Each subcommand lives in its own module of this package and
+registers itself through ``register(subparsers)``; exit codes mean something (0 ok, 1 the job
+found problems, 2 bad usage or configuration)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import PersonaError
+
+COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "inspect", "dead_letters",
+            "broadcast")
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="persona", description="Finite-state persona bots for WeChat and WeCom.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except PersonaError as exc:
+        print(f"persona: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
