@@ -1,29 +1,75 @@
 """The customer-respect gate: every message a persona sends passes here, and a bot cannot
 skip it, because the runtime calls it between the handler and the commit.
 
-Decisions are made on the customer's own record (the budget counters live in it), so they are
-as atomic as the rest of the turn: two processes can never both spend the last slot of a cap.
+Decisions are made on the customer's own record (the budget counters live in
+``customer.budget``), so they are as atomic as the rest of the turn: two processes can never
+both spend the last slot of a cap. A message is sent, deferred (to the end of the customer's
+quiet hours: the outbox item's due time) or dropped, always with a reason; the runtime counts
+every decision (``gate_decisions``) and writes it to the customer's journal.
+
+What is checked, in order:
+
+1. messages to staff and groups pass (they are not this customer's inbox);
+2. an opted-out customer gets no marketing (service messages still answer);
+3. template messages (``via="template"``) are for service notices, never marketing;
+4. a WeCom welcome message (``via="welcome"``) only within 20 s of the add-contact event,
+   once per event (the welcome code is single-use);
+5. proactive marketing waits for the end of quiet hours (or is dropped when it would be
+   stale by then) and spends the daily and weekly caps of the day it goes out;
+6. WeCom customer mass messages (``via="mass"``) are capped per customer per day and per
+   month, both, whichever is stricter;
+7. Official Account customer-service messages (``via`` empty or ``"kf"``) only within 48 h
+   of the customer's last message, at most 5 of them, or 3 within a minute after a menu
+   click, a follow or a QR scan; outside, a service message becomes the
+   ``Policy.fallback_template`` template message when the persona names one.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
+from .clock import DEFAULT_TZ
+from .errors import PersonaError
+from .inputs import MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
+from .timers import zone
 
 if TYPE_CHECKING:
     from .customer import Customer
     from .persona import Policy
     from .turn import Turn
 
+log = logging.getLogger("persona.gate")
+
 SEND, DEFER, DROP = "send", "defer", "drop"
+
+#: Official Account: after a menu click, a follow or a scan, 3 messages within this many seconds.
+KF_BURST_WINDOW = 60.0
+#: WeCom: a welcome code is valid this many seconds after the add-contact event.
+WELCOME_WINDOW = 20.0
+#: The platform counts its days and months in China time, wherever the customer is.
+PLATFORM_TZ = DEFAULT_TZ
+
+#: Events that open the Official Account's one-minute burst window.
+BURST_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
+#: Events that are the customer's own doing: what the persona says in answer is a reply.
+ADD_EVENTS = frozenset({"add_external_contact", "add_half_external_contact"})
+REPLY_EVENTS = BURST_EVENTS | ADD_EVENTS
+#: Doors that are the Official Account's customer-service API.
+KF_VIAS = frozenset({"", "kf"})
+
+# customer.budget keys: "d"/"w" marketing per day/week, "km" the 48 h window opened by the
+# customer's last message, "kb" the burst window after a click/follow/scan, "wc" the welcome
+# code window, "md"/"mm" WeCom mass messages per day/month. Each is [period or time, count].
 
 
 @dataclass(slots=True)
 class Decision:
+    """What happens to one message: ``send`` now, ``defer`` to ``due``, or ``drop``."""
+
     action: str  # send | defer | drop
     reason: str = ""
     due: float = 0.0
@@ -36,7 +82,7 @@ def _hhmm(text: str) -> time:
 
 def quiet_until(policy: "Policy", now: float, tz: str) -> float | None:
     """When quiet hours end, if ``now`` is inside them (customer's local time); else None."""
-    local = datetime.fromtimestamp(now, ZoneInfo(tz))
+    local = datetime.fromtimestamp(now, zone(tz))
     start, end = _hhmm(policy.quiet_start), _hhmm(policy.quiet_end)
     t = local.time()
     inside = (start <= t or t < end) if start > end else (start <= t < end)
@@ -46,67 +92,148 @@ def quiet_until(policy: "Policy", now: float, tz: str) -> float | None:
     return datetime.combine(day, end, tzinfo=local.tzinfo).timestamp()
 
 
+def platform(customer: "Customer") -> str:
+    """``mp`` (an Official Account follower, the default) or ``wecom`` (an external contact)."""
+    return str(customer.attrs.get("platform") or "mp")
+
+
 class Gate:
     """Decides, for each message of a turn, whether it is sent now, deferred or dropped.
 
     Caps and quiet hours apply to proactive marketing; service messages (an order confirmation,
-    a reminder the customer asked for) skip them but still respect opt-out rules for marketing
-    and the platform's own windows, which no message can exceed.
+    a reminder the customer asked for) skip them and reach opted-out customers, but no message
+    exceeds the platform's own windows and budgets.
     """
 
     def review(self, turn: "Turn") -> list[Decision]:
+        """Note the windows this input opens, then decide every message of the turn in order."""
         policy = turn.persona.policy
         customer = turn.customer
-        return [self.decide(m, customer, policy, turn.now, turn.tz, turn.is_reply) for m in turn.messages]
+        self.observe(turn)
+        replying = _replying(turn)
+        decisions = []
+        for message in turn.messages:
+            decision = self.decide(message, customer, policy, turn.now, turn.tz, replying)
+            if (decision.action == DROP and decision.reason in ("kf_window_closed", "kf_window_spent")
+                    and policy.fallback_template and message.category == "service"):
+                decision = self._fallback(turn, message, decision)
+            decisions.append(decision)
+        return decisions
+
+    @staticmethod
+    def observe(turn: "Turn") -> None:
+        """Open the platform windows the input opens, and forget expired ones (the record
+        stays small)."""
+        inp, budget, now = turn.input, turn.customer.budget, int(turn.now)
+        if isinstance(inp, (TextMessage, MediaMessage)):
+            budget["km"] = [now, 0]
+        elif isinstance(inp, PlatformEvent):
+            if inp.name in BURST_EVENTS:
+                budget["kb"] = [now, 0]
+            elif inp.name in ADD_EVENTS and inp.data.get("welcome_code"):
+                budget["wc"] = [now, 0]
+        policy = turn.persona.policy
+        for key, ttl in (("kb", KF_BURST_WINDOW), ("wc", WELCOME_WINDOW), ("km", policy.kf_window)):
+            opened = budget.get(key)
+            if opened and now - opened[0] > ttl:
+                del budget[key]
 
     def decide(self, message: Message, customer: "Customer", policy: "Policy", now: float, tz: str,
-               replying: bool) -> Decision:
+               replying: bool = False) -> Decision:
+        """One message. Spends the budgets it uses only when it is sent or deferred."""
         if message.to is not None:
-            return Decision(SEND, "not a customer")
-        if customer.opted_out and message.category == "marketing":
+            return Decision(SEND, "other_recipient", now)
+        marketing = message.category != "service"  # an unknown category is the stricter one
+        if customer.opted_out and marketing:
             return Decision(DROP, "opted_out")
+        via = message.via
+        if via == "template" and marketing:
+            return Decision(DROP, "template_is_for_service")
+        spend: list[tuple[str, Any]] = []
+        if via == "welcome":
+            window = customer.budget.get("wc")
+            if not window or now - window[0] > WELCOME_WINDOW:
+                return Decision(DROP, "welcome_window_closed")
+            if window[1]:
+                return Decision(DROP, "welcome_code_used")
+            window[1] = 1
+            return Decision(SEND, "", now)  # it answers the customer's add: no quiet hours, no caps
         due = now
-        if message.proactive and message.category == "marketing":
+        if marketing and message.proactive and not replying:
             end = quiet_until(policy, now, tz)
             if end is not None:
                 if end - now > policy.stale_after:
                     return Decision(DROP, "stale_after_quiet_hours")
                 due = end
-            reason = self._spend_cap(customer, policy, due, tz)
+            local = datetime.fromtimestamp(due, zone(tz))
+            day, week = local.strftime("%Y%m%d"), "%d%02d" % local.isocalendar()[:2]
+            if _count(customer, "d", day) >= policy.daily_cap:
+                return Decision(DROP, "daily_cap")
+            if _count(customer, "w", week) >= policy.weekly_cap:
+                return Decision(DROP, "weekly_cap")
+            spend += [("d", day), ("w", week)]
+        if via == "mass":
+            local = datetime.fromtimestamp(due, zone(PLATFORM_TZ))
+            day, month = local.strftime("%Y%m%d"), local.strftime("%Y%m")
+            if _count(customer, "md", day) >= policy.wecom_mass_per_day:
+                return Decision(DROP, "mass_daily_cap")
+            if _count(customer, "mm", month) >= policy.wecom_mass_per_month:
+                return Decision(DROP, "mass_monthly_cap")
+            spend += [("md", day), ("mm", month)]
+        if via in KF_VIAS and platform(customer) == "mp":
+            reason, window = self._kf_window(customer, policy, due)
             if reason:
                 return Decision(DROP, reason)
-        if message.via in ("", "kf") and customer.attrs.get("platform", "mp") == "mp":
-            reason = self._spend_kf_window(customer, policy, due, replying)
-            if reason:
-                return Decision(DROP, reason)
-        return Decision(SEND if due == now else DEFER, "quiet_hours" if due != now else "", due)
+            customer.budget[window][1] += 1
+        for key, period in spend:
+            customer.budget[key] = [period, _count(customer, key, period) + 1]
+        if due > now:
+            return Decision(DEFER, "quiet_hours", due)
+        return Decision(SEND, "", now)
 
     @staticmethod
-    def _spend_cap(customer: "Customer", policy: "Policy", when: float, tz: str) -> str:
-        local = datetime.fromtimestamp(when, ZoneInfo(tz))
-        day = local.strftime("%Y%m%d")
-        week = "%d%02d" % local.isocalendar()[:2]
+    def _kf_window(customer: "Customer", policy: "Policy", when: float) -> tuple[str, str]:
+        """Which customer-service window a message sent at ``when`` uses: ("", key) or
+        (reason, ""). The burst window after a click/follow/scan is spent first, it is the
+        shorter one; a click does not open the 48 h window, only the customer's message does."""
         budget = customer.budget
-        day_count = budget["d"][1] if budget.get("d", [None])[0] == day else 0
-        week_count = budget["w"][1] if budget.get("w", [None])[0] == week else 0
-        if day_count >= policy.daily_cap:
-            return "daily_cap"
-        if week_count >= policy.weekly_cap:
-            return "weekly_cap"
-        budget["d"] = [day, day_count + 1]
-        budget["w"] = [week, week_count + 1]
-        return ""
+        burst, chat = budget.get("kb"), budget.get("km")
+        burst_open = bool(burst) and when - burst[0] <= KF_BURST_WINDOW
+        chat_open = bool(chat) and when - chat[0] <= policy.kf_window
+        if burst_open and burst[1] < policy.kf_burst_limit:
+            return "", "kb"
+        if chat_open and chat[1] < policy.kf_window_limit:
+            return "", "km"
+        return ("kf_window_spent" if burst_open or chat_open else "kf_window_closed"), ""
 
-    @staticmethod
-    def _spend_kf_window(customer: "Customer", policy: "Policy", when: float, replying: bool) -> str:
-        """Official Account customer-service messages: 48 h after the customer's last message,
-        at most ``kf_window_limit`` of them in that window."""
-        last = customer.last_inbound
-        if not last or when - last > policy.kf_window:
-            return "kf_window_closed"
-        window = customer.budget.get("k")
-        count = window[1] if window and window[0] == int(last) else 0
-        if count >= policy.kf_window_limit:
-            return "kf_window_spent"
-        customer.budget["k"] = [int(last), count + 1]
-        return ""
+    def _fallback(self, turn: "Turn", message: Message, dropped: Decision) -> Decision:
+        """Outside the window, a service message becomes the persona's fallback template
+        message (rendered for this customer, the original message given as ``original``)."""
+        policy = turn.persona.policy
+        try:
+            substitute = turn.render(policy.fallback_template or "", original=message.to_dict())
+        except PersonaError as exc:
+            log.warning("persona=%s: fallback template %r failed: %s", type(turn.persona).name,
+                        policy.fallback_template, exc)
+            return dropped
+        substitute.via, substitute.category = "template", "service"
+        substitute.to, substitute.proactive = message.to, message.proactive
+        decision = self.decide(substitute, turn.customer, policy, turn.now, turn.tz, _replying(turn))
+        if decision.action == DROP:
+            return dropped
+        for name in Message.__slots__:  # the outbox, the outcome and the journal see the substitute
+            setattr(message, name, getattr(substitute, name))
+        return Decision(decision.action, "fallback_template", decision.due)
+
+
+def _replying(turn: "Turn") -> bool:
+    """True when the input is the customer's own doing (a message, a click, a follow, adding
+    the staff member): what the persona says then is an answer, not a proactive message."""
+    inp = turn.input
+    return isinstance(inp, (TextMessage, MediaMessage)) or (
+        isinstance(inp, PlatformEvent) and inp.name in REPLY_EVENTS)
+
+
+def _count(customer: "Customer", key: str, period: str) -> int:
+    slot = customer.budget.get(key)
+    return int(slot[1]) if slot and slot[0] == period else 0

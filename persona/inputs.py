@@ -57,7 +57,7 @@ class PlatformEvent(Input):
     """A WeChat/WeCom event: subscribe, unsubscribe, CLICK, SCAN, add_external_contact...
 
     ``name`` is lower-case (``subscribe``, ``click``, ``add_external_contact``,
-    ``del_follow_user``, ``external_chat_add_member``...); ``key`` is the menu key, scene or
+    ``del_follow_user``, ``chat_add_member``...); ``key`` is the menu key, scene or
     change type; ``data`` holds the rest of the fields (WelcomeCode, ChatId, UserID...).
     """
 

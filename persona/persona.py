@@ -47,6 +47,21 @@ class Policy:
     wecom_mass_per_day: int = 1
     fallback_template: str | None = None  # a template-message script to use outside the window
 
+    def __post_init__(self) -> None:
+        """A typo here would otherwise surface on the first message to a customer."""
+        for name in ("quiet_start", "quiet_end"):
+            value = getattr(self, name)
+            try:
+                hour, minute = str(value).split(":")
+                if not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+                    raise ValueError
+            except ValueError:
+                raise DefinitionError(f"Policy.{name}={value!r}: write it as HH:MM, e.g. 22:00") from None
+        for name in ("daily_cap", "weekly_cap", "kf_window_limit", "kf_burst_limit",
+                     "wecom_mass_per_month", "wecom_mass_per_day", "stale_after", "kf_window"):
+            if getattr(self, name) < 0:
+                raise DefinitionError(f"Policy.{name} cannot be negative (got {getattr(self, name)!r})")
+
 
 @dataclass
 class Routes:

@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
-from .gate import DROP, SEND, Decision, Gate
+from .gate import DEFER, DROP, SEND, Decision, Gate
 from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
 from .messages import Message
 from .metrics import Metrics
@@ -159,6 +159,10 @@ class Runtime:
             if isinstance(inp, TimerFired):  # a broken timer must not fire again and again
                 turn.cancel(inp.name)
                 turn.timers_del.add(inp.name)
+                try:  # ... but a recurring one still comes back at its next time
+                    self._arm_timers(turn, created)
+                except Exception:
+                    log.exception("persona=%s user=%s: re-arming timers failed", self.name, inp.user)
         outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error)
         self._review(turn, outcome, slot)
         return turn, outcome
@@ -229,16 +233,26 @@ class Runtime:
 
     async def _fire(self, turn: Turn, inp: TimerFired) -> bool:
         timer = turn.customer.timers.get(inp.name)
-        if timer is None or timer.due > turn.now:
+        if timer is None or timer.due > turn.now + 0.001:  # the record keeps due to the millisecond
             if timer is None:
                 turn.timers_del.add(inp.name)  # cancelled meanwhile: clean up the store's entry
             return False
         turn.cancel(inp.name)
-        route, attr = type(self.persona).routes.timer[inp.name]
+        entry = type(self.persona).routes.timer.get(inp.name)
+        if entry is None:  # the bot dropped this timer's handler since it was set
+            turn.note("timer_unknown", timer=inp.name)
+            return False
+        route, attr = entry
         spec = route.timer
         if spec and turn.now - timer.due > spec.grace.total_seconds():
             turn.note("timer_late", timer=inp.name, late=int(turn.now - timer.due))
             self.metrics.inc("timers_late", persona=self.name, timer=inp.name)
+            return True
+        if not route.allows(turn.state):
+            turn.note("timer_skipped", timer=inp.name, state=turn.state)
+            return True
+        if turn.customer.opted_out and not (spec and spec.service):
+            turn.note("timer_skipped", timer=inp.name, reason="opted_out")
             return True
         if spec and spec.when is not None:
             guard = getattr(self.persona, spec.when) if isinstance(spec.when, str) else spec.when
@@ -256,26 +270,39 @@ class Runtime:
         return entry[0].timer if entry else None
 
     def _arm_timers(self, turn: Turn, created: bool) -> None:
-        """Cancel timers bound to states the customer left; arm declared ones that apply now."""
+        """Cancel timers bound to states the customer left; arm declared ones that apply now.
+
+        One-shot timers arm on entering their state (unbound ones on joining). Recurring ones
+        follow their schedule: armed when missing, moved when the customer data they read
+        changed, left alone once due (so a due occurrence is fired, not skipped).
+        """
         customer = turn.customer
         for name, timer in list(customer.timers.items()):
             if timer.state is not None and timer.state != customer.state:
                 turn.cancel(name)
-        entered = turn.entered is not None
         for name, spec in type(self.persona).timer_specs.items():
             if spec.state is not None and spec.state != customer.state:
                 continue
             if customer.opted_out and not spec.service:
                 continue
-            refresh = spec.inactive is not None and turn.input.inbound
-            if name in customer.timers and not refresh:
+            pending = customer.timers.get(name)
+            if not spec.recurring:
+                arm = turn.entered is not None if spec.state is not None else created
+                if not arm or pending is not None or name in turn.timers_del:
+                    continue  # a one-shot timer that just fired or was cancelled stays so
+                due = spec.next_due(customer, turn.now, turn.tz, turn.entered or turn.now)
+                if due is not None:
+                    turn.schedule(name, at=due, bound=spec.state is not None)
                 continue
-            if not spec.recurring and not entered:
-                continue
-            if not spec.recurring and name in turn.timers_del:
-                continue  # just fired: a one-shot timer does not re-arm itself
+            if name in turn.timers_set:
+                continue  # set by hand in this turn
+            if pending is not None and pending.due <= turn.now and not (spec.inactive and turn.input.inbound):
+                continue  # due and about to fire: fire it rather than skip to the next time
             due = spec.next_due(customer, turn.now, turn.tz, turn.entered or turn.now)
-            if due is not None:
+            if due is None:
+                if pending is not None:
+                    turn.cancel(name)
+            elif pending is None or abs(pending.due - due) >= 1.0:
                 turn.schedule(name, at=due, bound=spec.state is not None)
 
     def _review(self, turn: Turn, outcome: Outcome, slot: ReplySlot | None) -> None:
@@ -298,7 +325,7 @@ class Runtime:
         outcome.messages = list(zip(messages, decisions))
         for message, decision in outcome.messages:
             turn.note("out", script=message.script or message.kind, to=message.to, action=decision.action,
-                      reason=decision.reason or None)
+                      reason=decision.reason or None, due=int(decision.due) if decision.action == DEFER else None)
             self.metrics.inc("gate_decisions", persona=self.name, action=decision.action,
                              reason=decision.reason or "ok")
             if decision.action != DROP and message.to is None:

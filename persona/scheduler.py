@@ -10,26 +10,45 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 
-from .errors import StoreUnavailable
+from .errors import PersonaError, StoreUnavailable
 from .inputs import TimerFired
 from .runtime import Runtime
 
 log = logging.getLogger("persona.scheduler")
 
+#: How many due times :meth:`Scheduler.run_until` steps through before it suspects a loop.
+MAX_STEPS = 1_000_000
+
 
 class Scheduler:
+    """Fires due timers for one runtime.
+
+    ``batch`` timers are claimed per store call and hidden from other schedulers for ``lease``
+    seconds, which must comfortably exceed the time a batch takes; ``concurrency`` customers
+    are processed at once (one customer's timers always one after another, in due order);
+    ``idle`` is how long to wait when nothing was due.
+    """
+
     def __init__(self, runtime: Runtime, *, batch: int = 500, lease: float = 60.0,
                  concurrency: int = 64, idle: float = 0.5) -> None:
+        if batch < 1 or concurrency < 1:
+            raise ValueError("Scheduler: batch and concurrency must be at least 1")
+        if lease <= 0:
+            raise ValueError("Scheduler: lease must be a positive number of seconds")
         self.runtime = runtime
         self.batch = batch
         self.lease = lease
         self.idle = idle
         self.concurrency = concurrency
-        self.fired = 0
+        self.fired = 0  # timers whose turn ran in this process (late, guarded and stale ones too)
 
-    async def run_once(self) -> int:
-        """Fire every timer due now (in batches); returns how many were claimed."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Fire every timer due now, batch after batch; returns how many were claimed.
+
+        With ``stop``, returns after the batch in hand once it is set.
+        """
         total = 0
         while True:
             claimed = await self.runtime.store.claim_timers(self.runtime.clock.now(), self.batch, self.lease)
@@ -37,37 +56,85 @@ class Scheduler:
                 return total
             total += len(claimed)
             await self._fire_all(claimed)
-            if len(claimed) < self.batch:
+            if len(claimed) < self.batch or (stop is not None and stop.is_set()):
                 return total
 
     async def _fire_all(self, claimed: list[tuple[str, str, float]]) -> None:
+        """Fire a batch to the end (even when the store fails on some), then report an outage."""
+        per_user: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        for user, name, due in claimed:
+            per_user[user].append((due, name))
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def fire(user: str, name: str) -> None:
+        async def fire(user: str, timers: list[tuple[float, str]]) -> None:
             async with gate:
-                try:
-                    await self.runtime.handle(TimerFired(user=user, name=name))
-                    self.fired += 1
-                except StoreUnavailable:
-                    raise
-                except Exception:  # the lease runs out and the timer is tried again
-                    log.exception("timer %s for %s failed; it will be retried after its lease", name, user)
-                    self.runtime.metrics.inc("timer_failures", persona=self.runtime.name)
+                for due, name in sorted(timers):
+                    await self._fire_one(user, name, due)
 
-        await asyncio.gather(*(fire(u, n) for u, n, _ in claimed))
-        self.runtime.metrics.inc("timers_fired", len(claimed), persona=self.runtime.name)
+        results = await asyncio.gather(*(fire(u, t) for u, t in per_user.items()), return_exceptions=True)
+        for result in results:
+            if isinstance(result, StoreUnavailable):
+                raise result
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result
+
+    async def _fire_one(self, user: str, name: str, due: float) -> None:
+        runtime = self.runtime
+        try:
+            outcome = await runtime.handle(TimerFired(user=user, name=name))
+        except StoreUnavailable:
+            raise  # the lease runs out and the timer is claimed again
+        except Exception:
+            log.exception("timer %s for %s failed; it will be retried after its lease", name, user)
+            runtime.metrics.inc("timer_failures", persona=runtime.name, timer=name)
+            return
+        self.fired += 1
+        if outcome.status == "done":
+            runtime.metrics.inc("timers_fired", persona=runtime.name, timer=name)
+            runtime.metrics.observe("timer_lag", max(0.0, runtime.clock.now() - due), persona=runtime.name)
+        elif outcome.status == "error":
+            runtime.metrics.inc("timer_failures", persona=runtime.name, timer=name)
+        # "unhandled": cancelled or moved meanwhile, or already fired by another scheduler
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set; a store outage pauses, never ends, the loop."""
+        """Poll until ``stop`` is set; a batch in hand is finished first. A store outage or an
+        unexpected error pauses the loop, never ends it."""
         while not stop.is_set():
+            pause = self.idle
             try:
-                fired = await self.run_once()
+                if await self.run_once(stop):
+                    continue
             except StoreUnavailable as exc:
                 log.warning("scheduler paused: %s", exc)
-                fired = 0
-                await asyncio.sleep(1.0)
-            if not fired:
-                try:
-                    await asyncio.wait_for(stop.wait(), self.idle)
-                except asyncio.TimeoutError:
-                    pass
+                pause = max(self.idle, 1.0)
+            except Exception:
+                log.exception("scheduler: unexpected error; retrying")
+                pause = max(self.idle, 1.0)
+            try:
+                await asyncio.wait_for(stop.wait(), pause)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_until(self, until: float) -> int:
+        """On a fake clock: move the clock to each due time up to ``until`` in turn and fire
+        what is due there, so "advance 3 hours" fires everything on the way, in order, as the
+        real clock would. Leaves the clock at ``until``; returns how many timers were claimed.
+        """
+        clock = self.runtime.clock
+        if not callable(getattr(clock, "set", None)):
+            raise PersonaError("Scheduler.run_until moves the clock: give the Runtime a FakeClock")
+        total = await self.run_once()
+        for _ in range(MAX_STEPS):
+            due = await self.runtime.store.next_timer_due()
+            if due is None or due > until:
+                break
+            if due > clock.now():
+                clock.set(due)  # type: ignore[attr-defined]
+            total += await self.run_once()
+        else:
+            raise PersonaError(f"Scheduler.run_until: more than {MAX_STEPS} steps before {until}; "
+                               "does a timer handler schedule itself for now again and again?")
+        if until > clock.now():
+            clock.set(until)  # type: ignore[attr-defined]
+            total += await self.run_once()
+        return total

@@ -3,57 +3,103 @@
 A :class:`TimerSpec` is attached to a handler with ``@on.timer(...)`` and says when the timer is
 due for one customer. The runtime arms specs after every turn and re-arms recurring ones after
 they fire; firing goes through the same atomic per-customer processing as a message.
+
+Times of day are read in the customer's time zone (``attrs["tz"]``, else the persona's), so
+"10:00" is ten in the morning where the customer lives, across daylight-saving changes.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .clock import parse_duration
+from .clock import DEFAULT_TZ, parse_duration
 from .errors import DefinitionError
 
 if TYPE_CHECKING:
     from .customer import Customer
 
+log = logging.getLogger("persona.timers")
+
 TimeOfDay = str | Callable[["Customer"], str | None]
+Weekdays = Iterable[int] | Callable[["Customer"], Iterable[Any] | None]
+DayOfMonth = int | Callable[["Customer"], int | None]
 
 
-def _duration(value: str | timedelta | None) -> timedelta | None:
+def _duration(value: str | timedelta | None, what: str) -> timedelta | None:
     if value is None or isinstance(value, timedelta):
         return value
-    return parse_duration(value)
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise DefinitionError(f"{what}: {exc}") from None
 
 
 def _hhmm(text: str) -> time:
     try:
-        hour, minute = text.split(":")
+        hour, minute = str(text).split(":")
         return time(int(hour), int(minute))
     except (ValueError, AttributeError):
         raise DefinitionError(f"time of day {text!r}: write it as HH:MM, e.g. 10:00") from None
+
+
+def _customer_hhmm(value: Any, timer: str) -> time | None:
+    """A time of day that came from customer data: a bad value skips the timer, never the turn."""
+    if not value:
+        return None
+    try:
+        return _hhmm(value)
+    except DefinitionError:
+        log.warning("timer %s: the customer's time of day %r is not HH:MM; timer not armed", timer, value)
+        return None
+
+
+@lru_cache(maxsize=256)
+def zone(tz: str | None) -> ZoneInfo:
+    """``ZoneInfo(tz)``; an unknown name (a typo in a customer attribute) falls back to the default."""
+    try:
+        return ZoneInfo(tz or DEFAULT_TZ)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        log.warning("unknown time zone %r; using %s", tz, DEFAULT_TZ)
+        return ZoneInfo(DEFAULT_TZ)
 
 
 @dataclass(frozen=True)
 class TimerSpec:
     """When a named timer is due.
 
-    Exactly one of the schedule kinds is given:
+    At most one of the schedule kinds is given (none: a timer set by hand with
+    ``turn.schedule``):
 
-    * ``after="3h"`` — once, that long after entering ``state`` (or after joining);
-    * ``daily="10:00"`` (or a function of the customer returning ``"HH:MM"`` / None), with
-      ``offset="-3h"`` and ``weekdays=`` a function of the customer returning ISO weekdays 1-7;
-    * ``monthly=8`` (day of month, or a function of the customer) ``at="09:00"``;
-    * ``yearly="birthday"`` — the customer attribute holding ``"MM-DD"`` — ``at="09:00"``;
+    * ``after="3h"`` — once, that long after entering ``state`` (without ``state``: after
+      joining);
+    * ``daily="10:00"`` (or a function of the customer returning ``"HH:MM"`` / None, e.g. the
+      session time the customer chose), with ``offset="-3h"`` ("3 hours before the session")
+      and ``weekdays=`` ISO weekdays 1-7 (a collection, or a function of the customer) — the
+      weekday of the session, not of the shifted time;
+    * ``monthly=8`` (day of month, or a function of the customer) ``at="09:00"``; the 31st is
+      the last day of shorter months;
+    * ``yearly="birthday"`` — the customer attribute holding ``"MM-DD"`` (or ``"YYYY-MM-DD"``)
+      — ``at="09:00"``; the 29th of February is the 28th in other years;
     * ``days_after_joining=7`` ``at="10:00"``;
-    * ``inactive="14d"`` — no inbound message or event for that long (re-armed by every one).
+    * ``inactive="14d"`` — the customer did nothing for that long; re-armed by every message or
+      action of the customer (not by business events), fires once per silence.
 
     ``state`` binds the timer to a state (armed on entering it, cancelled on leaving it);
     ``when`` is a guard (method name or callable ``(persona, turn) -> bool``) evaluated when
-    the timer fires; ``grace`` is how late a timer may still fire after downtime; ``service``
-    timers (an instalment the customer asked to be reminded of) survive an opt-out, marketing
-    ones end with it.
+    the timer fires; ``grace`` is how late a timer may still fire after downtime (later ones
+    are skipped and counted as ``timers_late``); ``service`` timers (an instalment the
+    customer asked to be reminded of) survive an opt-out, marketing ones end with it.
+
+    Recurring timers (daily, monthly, yearly, inactive) follow their schedule: after firing,
+    and whenever the customer data they read changes, they move to the next time it gives.
+    To stop one, bind it to a state or guard it with ``when``; ``turn.cancel`` only skips
+    the occurrence until the next turn re-arms it.
     """
 
     name: str
@@ -61,8 +107,8 @@ class TimerSpec:
     after: timedelta | None = None
     daily: TimeOfDay | None = None
     offset: timedelta | None = None
-    weekdays: Callable[["Customer"], Any] | None = None
-    monthly: int | Callable[["Customer"], int | None] | None = None
+    weekdays: Weekdays | None = None
+    monthly: DayOfMonth | None = None
     yearly: str | None = None
     days_after_joining: int | None = None
     inactive: timedelta | None = None
@@ -74,24 +120,44 @@ class TimerSpec:
     @classmethod
     def build(cls, name: str, *, state: str | None = None, after: str | timedelta | None = None,
               daily: TimeOfDay | None = None, offset: str | timedelta | None = None,
-              weekdays: Callable[["Customer"], Any] | None = None,
-              monthly: int | Callable[["Customer"], int | None] | None = None,
+              weekdays: Weekdays | None = None, monthly: DayOfMonth | None = None,
               yearly: str | None = None, days_after_joining: int | None = None,
               inactive: str | timedelta | None = None, at: str = "09:00",
               when: str | Callable[..., bool] | None = None,
               grace: str | timedelta = "1h", service: bool = False) -> "TimerSpec":
+        """Check a schedule as written in ``@on.timer(...)``; mistakes fail at import."""
+        where = f"timer {name!r}"
         kinds = [k for k, v in (("after", after), ("daily", daily), ("monthly", monthly),
                                 ("yearly", yearly), ("days_after_joining", days_after_joining),
                                 ("inactive", inactive)) if v is not None]
         if len(kinds) > 1:
-            raise DefinitionError(f"timer {name!r}: choose one schedule, not {', '.join(kinds)}")
+            raise DefinitionError(f"{where}: choose one schedule, not {', '.join(kinds)}")
+        if (offset is not None or weekdays is not None) and daily is None:
+            raise DefinitionError(f"{where}: offset= and weekdays= go with daily=\"HH:MM\"")
         if isinstance(daily, str):
             _hhmm(daily)
+        elif daily is not None and not callable(daily):
+            raise DefinitionError(f"{where}: daily= takes \"HH:MM\" or a function of the customer")
+        if weekdays is not None and not callable(weekdays):
+            weekdays = frozenset(_weekday(d, where) for d in weekdays)
+        if isinstance(monthly, bool) or (monthly is not None and not callable(monthly)
+                                         and not (isinstance(monthly, int) and 1 <= monthly <= 31)):
+            raise DefinitionError(f"{where}: monthly= takes a day of the month 1-31 (got {monthly!r})")
+        if yearly is not None and not (isinstance(yearly, str) and yearly):
+            raise DefinitionError(f"{where}: yearly= names the customer attribute holding \"MM-DD\", "
+                                  "e.g. yearly=\"birthday\"")
+        if days_after_joining is not None and (not isinstance(days_after_joining, int) or days_after_joining < 0):
+            raise DefinitionError(f"{where}: days_after_joining= takes a whole number of days >= 0")
         _hhmm(at)
-        return cls(name=name, state=state, after=_duration(after), daily=daily,
-                   offset=_duration(offset), weekdays=weekdays, monthly=monthly, yearly=yearly,
-                   days_after_joining=days_after_joining, inactive=_duration(inactive), at=at,
-                   when=when, grace=_duration(grace) or timedelta(hours=1), service=service)
+        spec = cls(name=name, state=state, after=_duration(after, where), daily=daily,
+                   offset=_duration(offset, where), weekdays=weekdays, monthly=monthly, yearly=yearly,
+                   days_after_joining=days_after_joining, inactive=_duration(inactive, where), at=at,
+                   when=when, grace=_duration(grace, where) or timedelta(0), service=service)
+        if spec.grace < timedelta(0):
+            raise DefinitionError(f"{where}: grace= cannot be negative")
+        if spec.inactive is not None and spec.inactive <= timedelta(0):
+            raise DefinitionError(f"{where}: inactive= must be longer than zero, e.g. \"14d\"")
+        return spec
 
     @property
     def scheduled(self) -> bool:
@@ -104,63 +170,108 @@ class TimerSpec:
         return any(v is not None for v in (self.daily, self.monthly, self.yearly, self.inactive))
 
     def next_due(self, customer: "Customer", now: float, tz: str, entered: float) -> float | None:
-        """The next time this timer is due for ``customer`` strictly after ``now``; None = never."""
-        zone = ZoneInfo(tz)
-        local = datetime.fromtimestamp(now, zone)
+        """The next time this timer is due for ``customer``; None = not (any more).
+
+        ``entered`` is when the customer entered the timer's state (or joined), for ``after``.
+        Every other kind answers a time strictly after ``now``.
+        """
         if self.after is not None:
             return entered + self.after.total_seconds()
         if self.inactive is not None:
             base = customer.last_inbound or customer.first_seen or now
-            return base + self.inactive.total_seconds()
-        if self.days_after_joining is not None:
-            joined = datetime.fromtimestamp(customer.first_seen or now, zone).date()
-            day = joined + timedelta(days=self.days_after_joining)
-            due = _at(day, _hhmm(self.at), zone)
+            due = base + self.inactive.total_seconds()
             return due if due > now else None
+        tzinfo = zone(tz)
+        if self.days_after_joining is not None:
+            joined = datetime.fromtimestamp(customer.first_seen or now, tzinfo).date()
+            due = _at(joined + timedelta(days=self.days_after_joining), _hhmm(self.at), tzinfo)
+            return due if due > now else None
+        local = datetime.fromtimestamp(now, tzinfo)
         if self.daily is not None:
-            text = self.daily(customer) if callable(self.daily) else self.daily
-            if not text:
-                return None
-            allowed = set(self.weekdays(customer) or ()) if self.weekdays else None
-            for ahead in range(0, 9):
-                day = local.date() + timedelta(days=ahead)
-                due = _at(day, _hhmm(text), zone) + (self.offset.total_seconds() if self.offset else 0)
-                if due <= now:
-                    continue
-                fires_on = datetime.fromtimestamp(due - (self.offset.total_seconds() if self.offset else 0), zone)
-                if allowed is None or fires_on.isoweekday() in allowed:
-                    return due
-            return None
+            return self._next_daily(customer, now, local, tzinfo)
         if self.monthly is not None:
-            dom = self.monthly(customer) if callable(self.monthly) else self.monthly
-            if not dom:
+            raw = self.monthly(customer) if callable(self.monthly) else self.monthly
+            try:
+                dom = int(raw) if raw else 0
+            except (TypeError, ValueError):
+                dom = 0
+            if not 1 <= dom <= 31:
                 return None
             year, month = local.year, local.month
-            for _ in range(3):
-                day = _clamped(year, month, int(dom))
-                due = _at(day, _hhmm(self.at), zone)
+            for _ in range(2):
+                due = _at(_clamped(year, month, dom), _hhmm(self.at), tzinfo)
                 if due > now:
                     return due
                 year, month = (year + 1, 1) if month == 12 else (year, month + 1)
             return None
         if self.yearly is not None:
-            raw = customer.attrs.get(self.yearly)
-            if not raw:
+            parsed = _month_day(customer.attrs.get(self.yearly))
+            if parsed is None:
                 return None
-            try:
-                month, dom = (int(x) for x in str(raw).split("-")[-2:])
-            except ValueError:
-                return None
+            month, dom = parsed
             for year in (local.year, local.year + 1):
-                due = _at(_clamped(year, month, dom), _hhmm(self.at), zone)
+                due = _at(_clamped(year, month, dom), _hhmm(self.at), tzinfo)
                 if due > now:
                     return due
             return None
         return None
 
+    def _next_daily(self, customer: "Customer", now: float, local: datetime, tzinfo: ZoneInfo) -> float | None:
+        raw = self.daily(customer) if callable(self.daily) else self.daily
+        at = _customer_hhmm(raw, self.name) if callable(self.daily) else _hhmm(str(raw))
+        if at is None:
+            return None
+        allowed: frozenset[int] | None = None
+        if self.weekdays is not None:
+            days = self.weekdays(customer) if callable(self.weekdays) else self.weekdays
+            allowed = frozenset(d for d in map(_weekday_or_none, days or ()) if d is not None)
+            if not allowed:
+                return None
+        shift = self.offset.total_seconds() if self.offset else 0.0
+        # the session day may lie before today when the offset is positive, after it when negative
+        back = int(max(shift, 0) // 86400) + 1
+        ahead = int(max(-shift, 0) // 86400) + 9
+        for step in range(-back, ahead):
+            day = local.date() + timedelta(days=step)
+            if allowed is not None and day.isoweekday() not in allowed:
+                continue
+            due = _at(day, at, tzinfo) + shift
+            if due > now:
+                return due
+        return None
 
-def _at(day: date, at: time, zone: ZoneInfo) -> float:
-    return datetime.combine(day, at, tzinfo=zone).timestamp()
+
+def _weekday_or_none(value: Any) -> int | None:
+    """An ISO weekday 1 (Monday) .. 7 (Sunday), also from a string in customer data."""
+    try:
+        day = int(value)
+    except (TypeError, ValueError):
+        return None
+    return day if 1 <= day <= 7 else None
+
+
+def _weekday(value: Any, where: str) -> int:
+    day = _weekday_or_none(value)
+    if day is None:
+        raise DefinitionError(f"{where}: weekdays are ISO numbers 1 (Monday) to 7 (Sunday), got {value!r}")
+    return day
+
+
+def _month_day(raw: Any) -> tuple[int, int] | None:
+    """``"MM-DD"`` or ``"YYYY-MM-DD"`` → (month, day); None when it is not a date."""
+    if not raw:
+        return None
+    try:
+        month, dom = (int(x) for x in str(raw).split("-")[-2:])
+        date(2000, month, dom)  # a leap year: 02-29 is a valid birthday
+    except ValueError:
+        log.warning("yearly timer: %r is not a MM-DD date; timer not armed", raw)
+        return None
+    return month, dom
+
+
+def _at(day: date, at: time, tzinfo: ZoneInfo) -> float:
+    return datetime.combine(day, at, tzinfo=tzinfo).timestamp()
 
 
 def _clamped(year: int, month: int, dom: int) -> date:

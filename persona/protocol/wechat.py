@@ -132,7 +132,7 @@ class Endpoint:
                                 f"({type(exc).__name__})", 400) from None
 
     def _open(self, query: Mapping[str, str], body: bytes | str, timestamp: str,
-              nonce: str) -> tuple[dict[str, Any], bool]:
+              nonce: str) -> dict[str, Any]:
         """Check the ciphertext's signature, decrypt it and parse what is inside."""
         envelope = xmlguard.parse(body, "callback body")
         encrypt = envelope.findtext("Encrypt")
@@ -141,7 +141,7 @@ class Endpoint:
                                 "though this bot expects encrypted callbacks", 400)
         self._check("msg_signature", query.get("msg_signature"), timestamp, nonce, encrypt)
         inner = xmlguard.parse(self._decrypt(encrypt), "decrypted message")
-        return xmlguard.fields(inner), True
+        return xmlguard.fields(inner)
 
     # -- mapping -----------------------------------------------------------------------
 
@@ -161,7 +161,8 @@ class Endpoint:
         if msg_type == "event":
             return self._event(values, sender)
         msg_id = field_text(values.get("MsgId")) or None
-        dedupe = f"m:{msg_id}" if msg_id else f"m:{field_text(values.get('CreateTime'))}:{msg_type}"
+        created = field_text(values.get("CreateTime"))
+        dedupe = f"m:{msg_id}" if msg_id else f"m:{created}:{msg_type}"
         if msg_type == "text":
             content = values.get("Content")
             return TextMessage(user=sender, dedupe_key=dedupe,
@@ -277,8 +278,8 @@ class OfficialAccount(Endpoint):
         xmlguard.check_size(body)
         timestamp, nonce = self._fresh(query)
         if self._prp is not None:
-            values, encrypted = self._open(query, body, timestamp, nonce)
-            return self._callback(values, timestamp, nonce, encrypted)
+            values = self._open(query, body, timestamp, nonce)
+            return self._callback(values, timestamp, nonce, True)
         self._check("signature", query.get("signature"), timestamp, nonce)
         root = xmlguard.parse(body, "callback body")
         if root.find("MsgType") is None and root.find("Encrypt") is not None:

@@ -94,8 +94,7 @@ class WeCom(Endpoint):
         """
         xmlguard.check_size(body)
         timestamp, nonce = self._fresh(query)
-        values, encrypted = self._open(query, body, timestamp, nonce)
-        return self._callback(values, timestamp, nonce, encrypted)
+        return self._callback(self._open(query, body, timestamp, nonce), timestamp, nonce, True)
 
     def _event(self, values: dict[str, Any], sender: str) -> PlatformEvent:
         event = field_text(values.get("Event")).lower()

@@ -1,0 +1,167 @@
+"""``persona serve BOT [BOT...]``: the webhook service plus each bot's scheduler and delivery.
+
+One process can serve several bots, each on ``/wechat/{name}`` and ``/events/{name}``. A small
+brand runs one process on the embedded SQLite store; a large one runs many, on many machines,
+all on one Redis (``--store redis://HOST:PORT/DB``): every process takes callbacks, fires
+timers and delivers messages, and the store keeps them from doing anything twice.
+``--workers N`` starts N processes on one port (SO_REUSEPORT) for a machine with N cores.
+SIGTERM or SIGINT stops gracefully: requests in hand are answered, turns still running finish,
+then the bots stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import signal
+import sys
+from typing import Any
+
+from ..errors import PersonaError
+from ..store import DEFAULT_URL
+
+log = logging.getLogger("persona.serve")
+
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 8080
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "serve", help="run the webhook service, the scheduler and delivery",
+        description="Serve one or more bots: WeChat/WeCom callbacks on /wechat/{name}, business "
+                    "events on /events/{name}, /healthz and /metrics; plus each bot's scheduler "
+                    "and delivery. Credentials come from the environment (WECHAT_TOKEN, "
+                    "WECHAT_APPID, WECHAT_APPSECRET, WECHAT_AES_KEY, WECOM_CORPID, WECOM_SECRET, "
+                    "WECOM_AGENTID, WECOM_TOKEN, WECOM_AES_KEY, PERSONA_EVENT_SECRET; "
+                    "<BOTNAME>_<VARIABLE> overrides one for one bot).")
+    p.add_argument("bots", nargs="+", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--store", default=DEFAULT_URL,
+                   help=f"sqlite:///PATH, redis://HOST:PORT/DB or memory:// (default {DEFAULT_URL})")
+    p.add_argument("--no-scheduler", action="store_true",
+                   help="do not fire timers here (run `persona worker` processes instead)")
+    p.add_argument("--no-delivery", action="store_true",
+                   help="do not deliver queued messages from this process")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes sharing the port (default 1)")
+    p.add_argument("--deadline", type=float, default=4.0, metavar="SECONDS",
+                   help="how long a callback waits for its turn before answering 'success' and "
+                        "leaving the messages to delivery (default 4; WeChat gives up at 5)")
+    p.add_argument("--log-format", choices=("kv", "json"), default="kv",
+                   help="one key=value or JSON line per request (default kv)")
+    p.add_argument("--log-level", default="INFO", help="default INFO")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the options, then serve until SIGTERM/SIGINT."""
+    if args.workers < 1:
+        raise PersonaError("--workers must be at least 1")
+    if args.deadline <= 0 or args.deadline >= 5:
+        raise PersonaError("--deadline must be between 0 and 5 seconds: WeChat stops waiting at 5")
+    if not 0 <= args.port <= 65535:
+        raise PersonaError(f"--port {args.port} is not a port number")
+    from ..service import logs
+
+    logs.configure(args.log_format, args.log_level)
+    if args.workers == 1:
+        return _serve_process(args, reuse_port=False)
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_child, args=(args,), name=f"persona-serve-{i}", daemon=False)
+                for i in range(1, args.workers)]
+    for child in children:
+        child.start()
+    try:
+        code = _serve_process(args, reuse_port=True)
+    finally:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                child.terminate()
+        for child in children:
+            child.join(timeout=30)
+    return code
+
+
+def _child(args: argparse.Namespace) -> None:
+    from ..service import logs
+
+    logs.configure(args.log_format, args.log_level)
+    sys.exit(_serve_process(args, reuse_port=True))
+
+
+def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        return asyncio.run(serve(args, reuse_port=reuse_port))
+    return uvloop.run(serve(args, reuse_port=reuse_port))  # type: ignore[no-any-return]
+
+
+async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
+                stop: asyncio.Event | None = None) -> int:
+    """Build the bots and the app, listen, and wait for ``stop`` (or a signal)."""
+    from aiohttp import web
+
+    from ..bot import Bot
+    from ..metrics import Metrics
+    from ..service import create_app
+
+    metrics = Metrics()
+    bots: list[Bot] = []
+    try:
+        for path in args.bots:
+            bots.append(Bot(path, args.store, metrics=metrics))
+        app = create_app(bots, deadline=args.deadline, metrics=metrics,
+                         scheduler=not args.no_scheduler, delivery=not args.no_delivery)
+    except ValueError as exc:  # a store URL or option the store refuses
+        for bot in bots:
+            await bot.store.close()
+        raise PersonaError(str(exc)) from None
+    except BaseException:
+        for bot in bots:
+            await bot.store.close()
+        raise
+    for bot in bots:
+        try:
+            await asyncio.wait_for(bot.store.ping(), 5)
+        except Exception as exc:
+            from ..service.logs import redact
+
+            log.warning("bot=%s store is not reachable yet (%s); /healthz answers 503 until it is",
+                        bot.name, redact(str(exc)))
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           shutdown_timeout=args.deadline + 1)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, args.host, args.port, reuse_port=reuse_port or None)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise PersonaError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+            pass
+    names = ", ".join(f"/wechat/{b.name} /events/{b.name}" for b in bots)
+    log.info("serving %s on http://%s:%s (store %s)", names, args.host, args.port,
+             _store_label(args.store))
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await runner.cleanup()
+    return 0
+
+
+def _store_label(url: str) -> str:
+    from ..service.logs import redact
+
+    return redact(url)

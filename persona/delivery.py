@@ -1,0 +1,311 @@
+"""The delivery loop: takes committed outbox items and sends them through the platform APIs.
+
+Nothing is sent before it is committed, and nothing committed is lost: every item ends as
+delivered (acked), retried later with exponential backoff, or dead-lettered with a reason a
+person can act on — and each outcome is logged and counted for ``/metrics``.
+
+Any number of deliverers (one per ``persona serve`` process) may share a store: items are
+claimed with a lease, so a process that dies mid-send leaves its items to the others.
+Items of one customer are sent one after the other in the order they were committed; the
+messages of one turn that answer a WeCom add-contact event travel as one welcome message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping
+
+from .channels.base import Paced, RouteError, SendResult
+from .channels.router import WECOM_WELCOME, Route, Router
+from .clock import Clock
+from .errors import ChannelError, ConflictError, StoreUnavailable
+from .messages import Message
+from .metrics import Metrics
+from .store.base import OutboxItem, Store
+
+log = logging.getLogger("persona.delivery")
+
+#: ``handler(payload, item)`` for an outbox item type other than ``message``.
+Handler = Callable[[dict[str, Any], OutboxItem], Awaitable[None]]
+
+PACED_TTL = 7 * 86400
+
+
+@dataclass(slots=True)
+class _Unit:
+    """One send (or one handler call) and the outbox items whose fate it decides."""
+
+    items: list[OutboxItem]
+    api: str  # route api, or "handler:<type>"
+    route: Route | None = None
+    messages: list[Message] = field(default_factory=list)
+    welcome_code: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    handler: Handler | None = None
+
+
+class Deliverer:
+    """Delivers a store's outbox through a :class:`~persona.channels.router.Router`.
+
+    ``max_attempts`` failed sends (retryable errors) dead-letter an item; the wait between them
+    is ``backoff`` · 2ⁿ seconds, at most ``backoff_cap``. ``handlers`` deliver item types other
+    than ``message`` (effects on other customers, leaderboards); an unknown type is dead-lettered.
+    Counters: :attr:`sent`, :attr:`pending`, :attr:`skipped`, :attr:`handled`, :attr:`retried`,
+    :attr:`deferred`, :attr:`dead` (by reason), and the same in ``metrics`` as
+    ``persona_deliveries_total{persona,api,outcome}`` and ``persona_dead_letters_total{persona,reason}``.
+    """
+
+    def __init__(self, store: Store, router: Router, clock: Clock | None = None, *,
+                 metrics: Metrics | None = None, handlers: Mapping[str, Handler] | None = None,
+                 batch: int = 100, lease: float = 60.0, concurrency: int = 32, max_attempts: int = 8,
+                 backoff: float = 2.0, backoff_cap: float = 600.0, idle: float = 0.5,
+                 name: str | None = None) -> None:
+        self.store = store
+        self.router = router
+        self.clock = clock or Clock()
+        if clock is not None:
+            router.bind_clock(clock)
+        self.metrics = metrics or Metrics()
+        self.handlers: dict[str, Handler] = dict(handlers or {})
+        self.batch = batch
+        self.lease = lease
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.backoff_cap = backoff_cap
+        self.idle = idle
+        self.name = name or getattr(store, "namespace", "default")
+        self.sent = 0  # delivered to the platform
+        self.pending = 0  # WeCom mass messages waiting for the staff member's confirmation
+        self.skipped: Counter[str] = Counter()  # deliberately not sent, by note (welcome_code_used)
+        self.handled: Counter[str] = Counter()  # non-message items, by type
+        self.retried = 0
+        self.deferred = 0  # held back by pacing
+        self.dead: Counter[str] = Counter()  # by reason
+        self._woken = asyncio.Event()
+
+    # -- running ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (called right after a commit)."""
+        self._woken.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; a store outage pauses, never ends, the loop."""
+        while not stop.is_set():
+            self._woken.clear()
+            try:
+                delivered = await self.run_once()
+            except StoreUnavailable as exc:
+                log.warning("delivery paused: %s", exc)
+                delivered = 0
+                await _wait_any(stop, None, 1.0)
+            except Exception:  # never let one bad batch stop delivery
+                log.exception("delivery batch failed; the items are retried when their lease runs out")
+                delivered = 0
+                await _wait_any(stop, None, 1.0)
+            if not delivered:
+                await _wait_any(stop, self._woken, self.idle)
+
+    async def run_once(self) -> int:
+        """Deliver everything due now; returns how many items were claimed."""
+        total = 0
+        while True:
+            items = await self.store.claim_outbox(self.clock.now(), self.batch, self.lease)
+            if not items:
+                return total
+            total += len(items)
+            by_user: dict[str, list[OutboxItem]] = defaultdict(list)
+            for item in items:
+                by_user[item.user].append(item)
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def deliver(group: list[OutboxItem]) -> None:
+                async with gate:
+                    await self._deliver_user(group)
+
+            results = await asyncio.gather(*(deliver(g) for g in by_user.values()), return_exceptions=True)
+            for result in results:
+                if isinstance(result, StoreUnavailable):
+                    raise result
+                if isinstance(result, BaseException):
+                    log.error("delivery failed unexpectedly", exc_info=result)
+            if len(items) < self.batch:
+                return total
+
+    async def close(self) -> None:
+        """Close the router's HTTP session."""
+        await self.router.close()
+
+    # -- one customer's items, in commit order ---------------------------------------------
+    async def _deliver_user(self, items: list[OutboxItem]) -> None:
+        units: list[_Unit] = []
+        for item in sorted(items, key=_order):
+            unit = await self._unit(item)
+            if unit is None:
+                continue
+            last = units[-1] if units else None
+            if (last is not None and unit.api == WECOM_WELCOME and last.api == WECOM_WELCOME
+                    and last.welcome_code == unit.welcome_code):
+                last.items += unit.items
+                last.messages += unit.messages
+                continue
+            units.append(unit)
+        for unit in units:
+            await self._run(unit)
+
+    async def _unit(self, item: OutboxItem) -> _Unit | None:
+        """Decode and route an item; dead-letters it (and returns None) when that is impossible."""
+        try:
+            payload = json.loads(item.payload)
+            kind = payload["type"]
+        except (ValueError, KeyError, TypeError) as exc:
+            await self._dead([item], "bad_payload", "bad_payload", f"outbox payload is not valid: {exc}")
+            return None
+        if kind != "message":
+            handler = self.handlers.get(kind)
+            if handler is None:
+                known = ", ".join(sorted({"message", *self.handlers}))
+                await self._dead([item], f"handler:{kind}", "unknown_type",
+                                 f"no handler for outbox type {kind!r} (known: {known})")
+                return None
+            return _Unit([item], f"handler:{kind}", payload=payload, handler=handler)
+        try:
+            message = Message.from_dict(payload["message"])
+        except (KeyError, TypeError) as exc:
+            await self._dead([item], "message", "bad_payload", f"the message in the outbox is not valid: {exc}")
+            return None
+        code = payload.get("welcome_code") or None
+        try:
+            route = self.router.route(message, str(payload.get("user") or item.user), welcome_code=code,
+                                      platform=payload.get("platform"))
+        except RouteError as exc:
+            await self._dead([item], "message", "unroutable", str(exc))
+            return None
+        return _Unit([item], route.api, route=route, messages=[message], welcome_code=code)
+
+    async def _run(self, unit: _Unit) -> None:
+        try:
+            if unit.handler is not None:
+                await unit.handler(unit.payload, unit.items[0])
+                result = None
+            else:
+                assert unit.route is not None
+                result = await self.router.send_to(unit.route, unit.messages, welcome_code=unit.welcome_code,
+                                                   key=unit.items[0].id)
+        except Paced as exc:
+            await self._defer(unit, exc)
+        except ChannelError as exc:
+            reason = _reason(exc)
+            if exc.retryable:
+                await self._retry(unit, reason, str(exc))
+            else:
+                await self._dead(unit.items, unit.api, reason, str(exc))
+        except (StoreUnavailable, ConflictError) as exc:
+            await self._retry(unit, "store", str(exc))
+        except Exception as exc:  # a bug in a handler or a channel: retry, then dead-letter
+            log.exception("delivering %s (%s) failed", _ids(unit.items), unit.api)
+            await self._retry(unit, "error", f"{type(exc).__name__}: {exc}")
+        else:
+            await self._done(unit, result)
+
+    # -- outcomes --------------------------------------------------------------------------
+    async def _done(self, unit: _Unit, result: SendResult | None) -> None:
+        for item in unit.items:
+            await self.store.ack_outbox(item)
+        n = len(unit.items)
+        if result is None:
+            outcome = "handled"
+            self.handled[unit.api.split(":", 1)[1]] += n
+        elif result.note:
+            outcome = "skipped"
+            self.skipped[result.note] += n
+            log.warning("not sent (%s): %s via %s", result.note, _ids(unit.items), unit.api)
+        elif result.pending:
+            outcome = "pending_confirmation"
+            self.pending += n
+            log.info("mass message %s for %s waits for the staff member's confirmation", result.msgid,
+                     _ids(unit.items))
+        else:
+            outcome = "sent"
+            self.sent += n
+            log.debug("sent %s via %s", _ids(unit.items), unit.api)
+        self.metrics.inc("deliveries", n, persona=self.name, api=unit.api, outcome=outcome)
+
+    async def _retry(self, unit: _Unit, reason: str, detail: str) -> None:
+        now = self.clock.now()
+        for item in unit.items:
+            paced = int(await self.store.get(f"paced:{item.id}") or 0) if item.attempts else 0
+            failures = item.attempts - paced + 1
+            if failures >= self.max_attempts:
+                await self._dead([item], unit.api, "retries_exhausted",
+                                 f"gave up after {failures} attempts; last error ({reason}): {detail}")
+                continue
+            delay = min(self.backoff_cap, self.backoff * 2 ** (failures - 1))
+            await self.store.retry_outbox(item, now + delay)
+            self.retried += 1
+            self.metrics.inc("deliveries", persona=self.name, api=unit.api, outcome="retried")
+            log.warning("retrying %s in %.0f s (attempt %d of %d): %s", item.id, delay, failures,
+                        self.max_attempts, detail)
+
+    async def _defer(self, unit: _Unit, exc: Paced) -> None:
+        for item in unit.items:
+            await self.store.incr(f"paced:{item.id}", 1, ttl=PACED_TTL)
+            await self.store.retry_outbox(item, exc.until)
+            self.deferred += 1
+            self.metrics.inc("deliveries", persona=self.name, api=unit.api, outcome="deferred")
+            log.info("held back %s until %.0f: %s", item.id, exc.until, exc)
+
+    async def _dead(self, items: list[OutboxItem], api: str, reason: str, detail: str) -> None:
+        for item in items:
+            await self.store.add_dead_letter(item, f"{reason}: {detail}")
+            await self.store.ack_outbox(item)
+            self.dead[reason] += 1
+            self.metrics.inc("deliveries", persona=self.name, api=api, outcome="dead")
+            self.metrics.inc("dead_letters", persona=self.name, reason=reason)
+            log.error("dead letter %s (%s): %s", item.id, reason, detail)
+
+    def stats(self) -> dict[str, Any]:
+        """The counters as plain data (for the CLI and tests)."""
+        return {"sent": self.sent, "pending": self.pending, "skipped": dict(self.skipped),
+                "handled": dict(self.handled), "retried": self.retried, "deferred": self.deferred,
+                "dead": dict(self.dead)}
+
+
+def _reason(exc: ChannelError) -> str:
+    if isinstance(exc, RouteError):
+        return "unroutable"
+    if exc.code:
+        return f"errcode_{exc.code}"
+    return "transient" if exc.retryable else "rejected"
+
+
+def _order(item: OutboxItem) -> tuple[Any, ...]:
+    """Commit order: ids are ``<user>:<version>:<index>`` (``e<index>`` for effects)."""
+    parts = item.id.rsplit(":", 2)
+    if len(parts) == 3:
+        version, index = parts[1], parts[2]
+        effect = index.startswith("e")
+        try:
+            return (item.due, int(version), effect, int(index.lstrip("e")), item.id)
+        except ValueError:
+            pass
+    return (item.due, 0, False, 0, item.id)
+
+
+def _ids(items: list[OutboxItem]) -> str:
+    return ", ".join(i.id for i in items)
+
+
+async def _wait_any(stop: asyncio.Event, woken: asyncio.Event | None, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if woken is not None:
+        waiters.append(asyncio.ensure_future(woken.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,602 @@
+"""A local stand-in for the WeChat Official Account and WeCom HTTP APIs.
+
+Tests, the chat simulator and ``persona serve`` on a laptop point ``WECHAT_API_BASE`` /
+``WECOM_API_BASE`` at it. It speaks the real request and response shapes, checks access
+tokens the way the platforms do (a new token knocks out the previous one), records every
+accepted message for a test to read, and fails on demand: expired or invalid tokens, rate
+limits, "system busy", HTTP 500, dropped connections, a full outage, the spent 48-hour window.
+
+    async with FakeWeChat(clock=clock.now) as fake:
+        channel = OfficialAccountChannel(fake.base_url, fake.appid, fake.secret, store)
+        fake.fail(45009, times=2)
+        ...
+        assert [m.text for m in fake.messages(to="alice")] == ["欢迎"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import socket
+import time
+from collections import defaultdict
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+TOKEN_TTL = 7200
+WELCOME_CODE_TTL = 20.0
+STAFF_PER_MINUTE = 30
+TEXT_LIMIT_BYTES = 2048
+
+ERRMSG = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40003: "invalid openid",
+    40008: "invalid message type",
+    40013: "invalid appid",
+    40125: "invalid appsecret",
+    41001: "access_token missing",
+    41051: "externaluser has started chatting",
+    41096: "invalid welcome_code",
+    42001: "access_token expired",
+    44002: "empty post data",
+    45002: "content size out of limit",
+    45009: "reach max api daily quota limit",
+    45015: "response out of time limit or subscription is canceled",
+    45047: "out of response count limit",
+    47001: "data format error",
+    60020: "not allow to access from your ip",
+    82001: "All touser invalid",
+    86003: "chat not found",
+    95000: "invalid open_kfid",
+}
+
+#: Paths whose messages are recorded, and the name a test filters them by.
+MESSAGE_APIS = {
+    "/cgi-bin/message/custom/send": "custom",
+    "/cgi-bin/message/template/send": "template",
+    "/cgi-bin/externalcontact/send_welcome_msg": "welcome",
+    "/cgi-bin/externalcontact/add_msg_template": "mass",
+    "/cgi-bin/kf/send_msg": "kf",
+    "/cgi-bin/message/send": "app",
+    "/cgi-bin/appchat/send": "appchat",
+}
+TOKEN_PATHS = ("/cgi-bin/token", "/cgi-bin/gettoken")
+
+
+@dataclass(slots=True)
+class Sent:
+    """One message the fake accepted."""
+
+    api: str  # custom | template | welcome | mass | kf | app | appchat
+    to: str  # openid, external_userid, staff userid, chat id (welcome: the code's customer)
+    kind: str  # msgtype: text, image, news, miniprogrampage, template, link...
+    content: dict[str, Any]  # the request body as sent
+    time: float
+    msgid: str
+    pending: bool = False  # a mass message the staff member has not confirmed yet
+
+    @property
+    def text(self) -> str:
+        """The text a person would read first (for assertions)."""
+        body = self.content
+        if "text" in body and isinstance(body["text"], dict):
+            return str(body["text"].get("content", ""))
+        if self.kind == "template":
+            data = body.get("data", {})
+            return " ".join(str(v.get("value", "")) for v in data.values() if isinstance(v, dict))
+        part = body.get(self.kind)
+        if isinstance(part, dict):
+            articles = part.get("articles")
+            if articles:
+                return str(articles[0].get("title", ""))
+            return str(part.get("title") or part.get("content") or part.get("media_id") or "")
+        return ""
+
+
+@dataclass(slots=True)
+class _Fault:
+    kind: str  # errcode | http | disconnect | stall
+    times: int
+    path: str | None
+    errcode: int = 0
+    errmsg: str = ""
+    status: int = 500
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class _Token:
+    owner: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(slots=True)
+class _WelcomeCode:
+    user: str
+    staff: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class FakeWeChat:
+    """One Official Account and one WeCom app (corp + agent), served by one aiohttp app.
+
+    ``clock`` is a callable returning epoch seconds: pass a fake clock's ``now`` so token and
+    welcome-code expiry follow the test's time.
+    """
+
+    clock: Callable[[], float] = time.time
+    appid: str = "wxfake0000000001"
+    secret: str = "fake-app-secret"
+    corpid: str = "wwfake0000000001"
+    corpsecret: str = "fake-corp-secret"
+    agentid: int = 1000002
+    token_ttl: int = TOKEN_TTL
+    staff_per_minute: int = STAFF_PER_MINUTE
+
+    sent: list[Sent] = field(default_factory=list)
+    #: staff messages WeCom accepted with errcode 0 but never delivered (over 30 a minute).
+    dropped: list[Sent] = field(default_factory=list)
+    #: every API call: (path, errcode or HTTP status answered); token calls included.
+    calls: list[tuple[str, int]] = field(default_factory=list)
+    media: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # media_id -> (type, name, data)
+    token_grants: list[tuple[str, float]] = field(default_factory=list)  # (platform, time)
+
+    def __post_init__(self) -> None:
+        self._tokens: dict[str, _Token] = {}
+        self._faults: list[_Fault] = []
+        self._welcome: dict[str, _WelcomeCode] = {}
+        self._staff_log: dict[str, list[float]] = defaultdict(list)
+        self._ids = itertools.count(1)
+        self._down = False
+        self._runner: web.AppRunner | None = None
+        self._site: web.SockSite | None = None
+        self._port = 0
+        self.base_url = ""
+
+    # -- what a test reads -----------------------------------------------------------------
+    def messages(self, api: str | None = None, to: str | None = None) -> list[Sent]:
+        """Accepted messages, oldest first, optionally of one API and/or one recipient."""
+        return [s for s in self.sent if (api is None or s.api == api) and (to is None or s.to == to)]
+
+    def token_requests(self, platform: str | None = None) -> int:
+        """How many access tokens were granted (``mp`` or ``wecom``)."""
+        return sum(1 for p, _ in self.token_grants if platform is None or p == platform)
+
+    # -- what a test arranges --------------------------------------------------------------
+    def register_welcome_code(self, code: str, user: str, staff: str = "staff") -> None:
+        """WeCom pushed an add-contact event carrying ``code``: valid once, for 20 s from now."""
+        self._welcome[code] = _WelcomeCode(user, staff, self.clock() + WELCOME_CODE_TTL)
+
+    def confirm(self, msgid: str) -> Sent:
+        """The staff member confirms a pending mass message in their WeCom app."""
+        for s in self.sent:
+            if s.msgid == msgid and s.api == "mass":
+                s.pending = False
+                return s
+        raise KeyError(msgid)
+
+    # -- faults ----------------------------------------------------------------------------
+    def expire_tokens(self) -> None:
+        """Every token granted so far answers 42001 from now on."""
+        for token in self._tokens.values():
+            token.expires_at = min(token.expires_at, self.clock() - 1)
+
+    def invalidate_tokens(self) -> None:
+        """Every token granted so far answers 40001 (as after a refresh elsewhere)."""
+        self._tokens.clear()
+
+    def fail(self, errcode: int, times: int = 1, *, path: str | None = None, errmsg: str = "") -> None:
+        """Answer the next ``times`` calls (to ``path``, or any send API) with ``errcode``.
+
+        Token endpoints are only affected when ``path`` names them.
+        """
+        self._faults.append(_Fault("errcode", times, path, errcode=errcode, errmsg=errmsg or ERRMSG.get(errcode, "")))
+
+    def http_error(self, status: int = 500, times: int = 1, *, path: str | None = None) -> None:
+        """Answer the next ``times`` calls with an HTTP error page instead of JSON."""
+        self._faults.append(_Fault("http", times, path, status=status))
+
+    def disconnect(self, times: int = 1, *, path: str | None = None) -> None:
+        """Close the connection without answering the next ``times`` calls."""
+        self._faults.append(_Fault("disconnect", times, path))
+
+    def stall(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
+        """Wait ``seconds`` (real time) before answering the next ``times`` calls (timeouts)."""
+        self._faults.append(_Fault("stall", times, path, seconds=seconds))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    async def down(self) -> None:
+        """An outage: stop listening (connection refused) and drop calls on open connections."""
+        self._down = True
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+
+    async def up(self) -> None:
+        """The outage is over: listen again on the same port."""
+        self._down = False
+        if self._runner is not None and self._site is None:
+            self._site = web.SockSite(self._runner, _listen(self._port))
+            await self._site.start()
+
+    # -- serving ---------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        """The aiohttp application (mount it yourself, or use ``async with``)."""
+        app = web.Application(middlewares=[self._faults_middleware], client_max_size=20 * 1024 * 1024)
+        r = app.router
+        r.add_get("/cgi-bin/token", self._token_mp)
+        r.add_get("/cgi-bin/gettoken", self._token_wecom)
+        r.add_post("/cgi-bin/media/upload", self._upload)
+        r.add_post("/cgi-bin/message/custom/send", self._custom_send)
+        r.add_post("/cgi-bin/message/template/send", self._template_send)
+        r.add_post("/cgi-bin/externalcontact/send_welcome_msg", self._welcome_send)
+        r.add_post("/cgi-bin/externalcontact/add_msg_template", self._mass_send)
+        r.add_post("/cgi-bin/kf/send_msg", self._kf_send)
+        r.add_post("/cgi-bin/message/send", self._app_send)
+        r.add_post("/cgi-bin/appchat/send", self._appchat_send)
+        return app
+
+    async def start(self) -> str:
+        """Serve on 127.0.0.1 on a free port; returns the base URL."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        sock = _listen(0)
+        self._port = sock.getsockname()[1]
+        self._site = web.SockSite(self._runner, sock)
+        await self._site.start()
+        self.base_url = f"http://127.0.0.1:{self._port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = self._site = None
+
+    async def __aenter__(self) -> "FakeWeChat":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    # -- plumbing --------------------------------------------------------------------------
+    @web.middleware
+    async def _faults_middleware(self, request: web.Request,
+                                 handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        path = request.path
+        if self._down:
+            self.calls.append((path, 0))
+            return _hang_up(request)
+        for fault in self._faults:
+            if fault.times <= 0:
+                continue
+            if fault.path is None and path not in MESSAGE_APIS and path != "/cgi-bin/media/upload":
+                continue
+            if fault.path is not None and fault.path != path:
+                continue
+            fault.times -= 1
+            if fault.kind == "stall":
+                await asyncio.sleep(fault.seconds)
+                break
+            if fault.kind == "disconnect":
+                self.calls.append((path, 0))
+                return _hang_up(request)
+            if fault.kind == "http":
+                self.calls.append((path, fault.status))
+                return web.Response(status=fault.status, text="<html>502 Bad Gateway</html>",
+                                    content_type="text/html")
+            self.calls.append((path, fault.errcode))
+            return _error(fault.errcode, fault.errmsg)
+        self._faults = [f for f in self._faults if f.times > 0]
+        response = await handler(request)
+        code = 0
+        if isinstance(response, web.Response) and response.body is not None and response.content_type == "application/json":
+            code = int(json.loads(response.body).get("errcode", 0))
+        self.calls.append((path, code))
+        return response
+
+    def _grant(self, owner: tuple[str, ...]) -> web.Response:
+        for token, held in list(self._tokens.items()):
+            if held.owner == owner:  # the new token replaces the old one at once
+                del self._tokens[token]
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = _Token(owner, self.clock() + self.token_ttl)
+        self.token_grants.append((owner[0], self.clock()))
+        return _ok(access_token=token, expires_in=self.token_ttl)
+
+    async def _token_mp(self, request: web.Request) -> web.Response:
+        q = request.query
+        if q.get("grant_type") != "client_credential":
+            return _error(40002, "invalid grant_type")
+        if q.get("appid") != self.appid:
+            return _error(40013)
+        if q.get("secret") != self.secret:
+            return _error(40125)
+        return self._grant(("mp", self.appid))
+
+    async def _token_wecom(self, request: web.Request) -> web.Response:
+        q = request.query
+        if q.get("corpid") != self.corpid:
+            return _error(40013, "invalid corpid")
+        if q.get("corpsecret") != self.corpsecret:
+            return _error(40001, "invalid secret")
+        return self._grant(("wecom", self.corpid))
+
+    def _check_token(self, request: web.Request, platform: str | None) -> web.Response | None:
+        token = request.query.get("access_token")
+        if not token:
+            return _error(41001)
+        held = self._tokens.get(token)
+        if held is None or (platform is not None and held.owner[0] != platform):
+            return _error(40001)
+        if self.clock() >= held.expires_at:
+            return _error(42001)
+        return None
+
+    async def _json(self, request: web.Request) -> dict[str, Any] | web.Response:
+        raw = await request.read()
+        if not raw:
+            return _error(44002)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return _error(47001)
+        if not isinstance(body, dict):
+            return _error(47001)
+        return body
+
+    async def _guarded(self, request: web.Request, platform: str) -> dict[str, Any] | web.Response:
+        denied = self._check_token(request, platform)
+        if denied is not None:
+            return denied
+        return await self._json(request)
+
+    def _record(self, api: str, to: str, kind: str, body: dict[str, Any], *, pending: bool = False) -> Sent:
+        sent = Sent(api, to, kind, body, self.clock(), f"{api}-{next(self._ids)}", pending)
+        self.sent.append(sent)
+        return sent
+
+    # -- Official Account ------------------------------------------------------------------
+    async def _upload(self, request: web.Request) -> web.Response:
+        denied = self._check_token(request, None)
+        if denied is not None:
+            return denied
+        kind = request.query.get("type", "")
+        if kind not in ("image", "voice", "video", "thumb", "file"):
+            return _error(40004, "invalid media type")
+        post = await request.post()
+        media = post.get("media")
+        if not isinstance(media, web.FileField):
+            return _error(41005, "media data missing")
+        data = media.file.read()
+        media_id = f"media-{next(self._ids)}-{secrets.token_hex(4)}"
+        self.media[media_id] = (kind, media.filename, data)
+        return _ok(type=kind, media_id=media_id, created_at=int(self.clock()))
+
+    async def _custom_send(self, request: web.Request) -> web.Response:
+        body = await self._guarded(request, "mp")
+        if isinstance(body, web.Response):
+            return body
+        to, kind = body.get("touser"), body.get("msgtype")
+        if not isinstance(to, str) or not to:
+            return _error(40003)
+        problem = _check_content(kind, body, {"text", "image", "voice", "video", "music", "news", "mpnews",
+                                              "mpnewsarticle", "msgmenu", "wxcard", "miniprogrampage"})
+        if problem is not None:
+            return problem
+        self._record("custom", to, str(kind), body)
+        return _ok()
+
+    async def _template_send(self, request: web.Request) -> web.Response:
+        body = await self._guarded(request, "mp")
+        if isinstance(body, web.Response):
+            return body
+        to = body.get("touser")
+        if not isinstance(to, str) or not to:
+            return _error(40003)
+        if not body.get("template_id"):
+            return _error(40037, "invalid template_id")
+        if not isinstance(body.get("data", {}), dict):
+            return _error(47001)
+        sent = self._record("template", to, "template", body)
+        return _ok(msgid=int(sent.msgid.rsplit("-", 1)[1]))
+
+    # -- WeCom -----------------------------------------------------------------------------
+    async def _welcome_send(self, request: web.Request) -> web.Response:
+        body = await self._guarded(request, "wecom")
+        if isinstance(body, web.Response):
+            return body
+        code = self._welcome.get(str(body.get("welcome_code", "")))
+        if code is None or self.clock() > code.expires_at:
+            return _error(41096)
+        if code.used:
+            return _error(41051)
+        if not body.get("text") and not body.get("attachments"):
+            return _error(44002)
+        problem = _check_attachments(body.get("attachments", []))
+        if problem is not None:
+            return problem
+        code.used = True
+        self._record("welcome", code.user, _first_kind(body), body)
+        return _ok()
+
+    async def _mass_send(self, request: web.Request) -> web.Response:
+        body = await self._guarded(request, "wecom")
+        if isinstance(body, web.Response):
+            return body
+        chat_type = body.get("chat_type", "single")
+        targets = body.get("external_userid") or []
+        if chat_type == "group" and not body.get("sender"):
+            return _error(40003, "sender required for group mass messages")
+        if chat_type == "single" and not (isinstance(targets, list) and targets):
+            return _error(40003, "invalid external_userid")
+        if not body.get("text") and not body.get("attachments"):
+            return _error(44002)
+        problem = _check_attachments(body.get("attachments", []))
+        if problem is not None:
+            return problem
+        to = ",".join(targets) if targets else str(body.get("sender"))
+        sent = self._record("mass", to, _first_kind(body), body, pending=True)
+        return _ok(fail_list=[], msgid=sent.msgid)
+
+    async def _kf_send(self, request: web.Request) -> web.Response:
+        body = await self._guarded(request, "wecom")
+        if isinstance(body, web.Response):
+            return body
+        if not body.get("open_kfid"):
+            return _error(95000)
+        to, kind = body.get("touser"), body.get("msgtype")
+        if not isinstance(to, str) or not to:
+            return _error(40003)
+        problem = _check_content(kind, body, {"text", "image", "voice", "video", "file", "link",
+                                              "miniprogram", "msgmenu", "location"})
+        if problem is not None:
+            return problem
+        sent = self._record("kf", to, str(kind), body)
+        return _ok(msgid=body.get("msgid") or sent.msgid)
+
+    async def _app_send(self, request: web.Request) -> web.Response:
+        body = await self._guarded(request, "wecom")
+        if isinstance(body, web.Response):
+            return body
+        if str(body.get("agentid")) != str(self.agentid):
+            return _error(40056, "invalid agentid")
+        kind = body.get("msgtype")
+        problem = _check_content(kind, body, {"text", "image", "voice", "video", "file", "textcard", "news",
+                                              "mpnews", "markdown", "miniprogram_notice", "template_card"})
+        if problem is not None:
+            return problem
+        users = [u for u in str(body.get("touser", "")).split("|") if u]
+        if not users:
+            return _error(82001)
+        now = self.clock()
+        for user in users:
+            log = self._staff_log[user] = [t for t in self._staff_log[user] if now - t < 60]
+            sent = Sent("app", user, str(kind), body, now, f"app-{next(self._ids)}")
+            if len(log) >= self.staff_per_minute:  # WeCom says ok and delivers nothing
+                self.dropped.append(sent)
+                continue
+            log.append(now)
+            self.sent.append(sent)
+        return _ok(invaliduser="", invalidparty="", invalidtag="", msgid=f"app-{next(self._ids)}")
+
+    async def _appchat_send(self, request: web.Request) -> web.Response:
+        body = await self._guarded(request, "wecom")
+        if isinstance(body, web.Response):
+            return body
+        chat = body.get("chatid")
+        if not isinstance(chat, str) or not chat:
+            return _error(86003)
+        kind = body.get("msgtype")
+        problem = _check_content(kind, body, {"text", "image", "voice", "video", "file", "textcard", "news",
+                                              "mpnews", "markdown"})
+        if problem is not None:
+            return problem
+        self._record("appchat", chat, str(kind), body)
+        return _ok()
+
+
+def _ok(**data: Any) -> web.Response:
+    return web.json_response({"errcode": 0, "errmsg": "ok", **data},
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def _error(errcode: int, errmsg: str = "") -> web.Response:
+    return web.json_response({"errcode": errcode, "errmsg": errmsg or ERRMSG.get(errcode, "error")},
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def _hang_up(request: web.Request) -> web.Response:
+    """Drop the connection without an answer (the client sees it closed)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=503)  # never written: the transport is gone
+
+
+def _check_content(kind: Any, body: dict[str, Any], allowed: set[str]) -> web.Response | None:
+    if kind not in allowed:
+        return _error(40008)
+    part = body.get(kind)
+    if not isinstance(part, dict):
+        return _error(47001, f"data format error: {kind} missing")
+    if kind == "text":
+        content = part.get("content")
+        if not isinstance(content, str) or not content:
+            return _error(44002)
+        if len(content.encode("utf-8")) > TEXT_LIMIT_BYTES:
+            return _error(45002)
+    elif kind == "image" and not part.get("media_id"):
+        return _error(40007, "invalid media_id")
+    elif kind == "news":
+        articles = part.get("articles")
+        if not isinstance(articles, list) or not articles or not all(a.get("title") for a in articles):
+            return _error(47001, "data format error: news.articles")
+    elif kind in ("miniprogrampage", "miniprogram"):
+        if not part.get("appid") or not (part.get("pagepath") or part.get("page")):
+            return _error(47001, "data format error: miniprogram appid/pagepath")
+        if not part.get("thumb_media_id"):
+            return _error(40007, "invalid media_id: thumb_media_id")
+    elif kind == "link":
+        if not part.get("title") or not part.get("url"):
+            return _error(47001, "data format error: link title/url")
+        if not part.get("thumb_media_id"):
+            return _error(40007, "invalid media_id: thumb_media_id")
+    return None
+
+
+def _check_attachments(attachments: Any) -> web.Response | None:
+    if not isinstance(attachments, list) or len(attachments) > 9:
+        return _error(47001, "data format error: at most 9 attachments")
+    for a in attachments:
+        kind = a.get("msgtype") if isinstance(a, dict) else None
+        if kind not in ("image", "link", "miniprogram", "video", "file"):
+            return _error(40008)
+        part = a.get(kind)
+        if not isinstance(part, dict):
+            return _error(47001, f"data format error: attachment {kind}")
+        if kind == "image" and not (part.get("media_id") or part.get("pic_url")):
+            return _error(40007, "invalid media_id")
+        if kind == "link" and not (part.get("title") and part.get("url")):
+            return _error(47001, "data format error: link title/url")
+        if kind == "miniprogram" and not (part.get("appid") and part.get("page") and part.get("title")):
+            return _error(47001, "data format error: miniprogram title/appid/page")
+        if kind == "miniprogram" and not part.get("pic_media_id"):
+            return _error(40007, "invalid media_id: pic_media_id")
+    return None
+
+
+def _first_kind(body: dict[str, Any]) -> str:
+    attachments = body.get("attachments") or []
+    if attachments:
+        return str(attachments[0].get("msgtype"))
+    return "text"
+
+
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@asynccontextmanager
+async def serve(fake: FakeWeChat | None = None, **options: Any) -> AsyncIterator[str]:
+    """Run a fake on a free loopback port for the duration of the block; yields its base URL.
+
+    Keep a reference to ``fake`` (or pass options to build one) to read what it received.
+    """
+    fake = fake or FakeWeChat(**options)
+    async with fake:
+        yield fake.base_url

@@ -1,0 +1,10 @@
+"""The HTTP side of persona: WeChat/WeCom callbacks, business events, health and metrics.
+
+``create_app(bots)`` builds the aiohttp application ``persona serve`` runs; mount it into an
+existing aiohttp site the same way.
+"""
+
+from .app import DEFAULT_DEADLINE, create_app
+from .events import SIGNATURE_HEADER, sign
+
+__all__ = ["DEFAULT_DEADLINE", "SIGNATURE_HEADER", "create_app", "sign"]

@@ -1,0 +1,100 @@
+"""The webhook service as an aiohttp application, for ``persona serve`` or any aiohttp app.
+
+Routes (``{bot}`` is the persona's ``name``)::
+
+    GET  /wechat/{bot}   URL verification (Official Account or WeCom)
+    POST /wechat/{bot}   callbacks
+    POST /events/{bot}   business events (JSON, HMAC-signed)
+    GET  /healthz        200 when every store answers, else 503
+    GET  /metrics        Prometheus text
+
+To serve persona beside an existing site, mount it: ``site.add_subapp("/persona/",
+create_app(bots))``; the bots start and stop with the parent application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from aiohttp import web
+
+from ..bot import Bot
+from ..metrics import Metrics
+from ..protocol import MAX_BODY_BYTES
+from . import events, health, wechat
+from .context import STATE, Mounted, ServiceState
+
+log = logging.getLogger("persona.service")
+
+#: WeChat waits 5 s for an answer; 4 s leaves room for the network and the reply itself.
+DEFAULT_DEADLINE = 4.0
+
+
+def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
+               environ: Mapping[str, str] | None = None, metrics: Metrics | None = None,
+               run_bots: bool = True, scheduler: bool = True, delivery: bool = True,
+               max_body: int = MAX_BODY_BYTES, max_event_body: int = MAX_BODY_BYTES,
+               max_batch: int = 1000, ping_timeout: float = 2.0) -> web.Application:
+    """An application serving ``bots``, each under ``/wechat/{name}`` and ``/events/{name}``.
+
+    ``deadline``: seconds a callback waits for its turn before answering ``success`` and
+    leaving every message to delivery. ``environ``: where credentials come from (default:
+    each bot's own ``bot.environ``); ``<BOTNAME>_WECHAT_TOKEN`` and friends override the plain
+    names per bot. ``run_bots``: start each bot's scheduler and delivery with the app (turn
+    off when the caller runs the bots itself); ``scheduler``/``delivery`` pick which.
+    ``metrics``: where the service counts callbacks (default: the first bot's, so a shared
+    Metrics renders as one page).
+    """
+    if deadline <= 0:
+        raise ValueError("deadline must be positive (seconds)")
+    mounted: dict[str, Mounted] = {}
+    for bot in bots:
+        if bot.name in mounted:
+            raise ValueError(f"two bots are named {bot.name!r}; each needs its own path")
+        mounted[bot.name] = Mounted.build(bot, bot.environ if environ is None else environ)
+        m = mounted[bot.name]
+        if m.wechat is None and m.wecom is None:
+            log.warning("bot=%s has no WECHAT_TOKEN or WECOM_TOKEN: /wechat/%s answers 404",
+                        bot.name, bot.name)
+        if m.event_secret is None:
+            log.warning("bot=%s has no PERSONA_EVENT_SECRET: /events/%s refuses every event",
+                        bot.name, bot.name)
+    state = ServiceState(
+        bots=mounted, metrics=metrics or (bots[0].metrics if bots else Metrics()),
+        deadline=deadline, max_body=max_body, max_event_body=max_event_body, max_batch=max_batch,
+        run_bots=run_bots, scheduler=scheduler, delivery=delivery, ping_timeout=ping_timeout)
+    app = web.Application(client_max_size=max(max_body, max_event_body))
+    app[STATE] = state
+    app.router.add_get("/wechat/{bot}", wechat.verify, allow_head=False)
+    app.router.add_post("/wechat/{bot}", wechat.callback)
+    app.router.add_post("/events/{bot}", events.post_event)
+    app.router.add_get("/healthz", health.healthz, allow_head=False)
+    app.router.add_get("/metrics", health.metrics, allow_head=False)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start the bots with the app; on shutdown let deferred turns finish, then stop them."""
+    state = app[STATE]
+    started: list[Bot] = []
+    if state.run_bots:
+        for mounted in state.bots.values():
+            await mounted.bot.start(scheduler=state.scheduler, delivery=state.delivery)
+            started.append(mounted.bot)
+    try:
+        yield
+    finally:
+        if state.background:
+            # a turn answered "success" at the deadline must still commit, or its messages are lost
+            _, pending = await asyncio.wait(set(state.background), timeout=state.deadline + 10)
+            for task in pending:
+                log.error("a turn was still running at shutdown; WeChat will not retry it")
+                task.cancel()
+        for bot in started:
+            try:
+                await bot.stop()
+            except Exception:
+                log.exception("bot=%s did not stop cleanly", bot.name)

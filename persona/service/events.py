@@ -1,0 +1,213 @@
+"""``POST /events/{bot}``: business events from the brand's own systems.
+
+One event is a JSON object ``{"id", "user", "event", "data"}``; a batch is a JSON list of
+them. The raw body is authenticated with ``X-Persona-Signature: sha256=<hex HMAC-SHA256>``
+keyed by ``PERSONA_EVENT_SECRET`` before anything else looks at it. Each event is processed
+(committed) before the answer, and ``id`` makes it idempotent: its dedupe key is
+``biz:<id>`` for that user, so posting it again answers 200 with the first result and moves
+nothing.
+
+Answers::
+
+    202  {"id", "status"}                    processed now (status: done | unhandled | error)
+    200  {"id", "status", "duplicate": true} seen before; status is the first result's
+    400  {"error"}                           not JSON, or a field missing or of the wrong type
+    401  {"error"}                           signature missing or wrong (or no secret configured)
+    413  {"error"}                           body over the limit
+    422  {"error"}                           the persona has no handler for this event name
+    503  {"error"}                           the store is unreachable; post it again later
+
+A batch is validated whole before any item is processed: if an item is malformed (400) or
+names an unknown event (422, when every bad item is an unknown event), nothing is processed
+and ``errors`` lists ``{"index", "error"}`` per bad item, so fixing and re-posting the batch
+is always safe. A valid batch answers ``{"results": [...]}`` in input order: 202 if any item
+was new, 200 if every item was a duplicate. If the store fails midway the answer is 503 with
+the results so far; those items are committed, and re-posting the whole batch is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import ProtocolError, StoreUnavailable
+from ..inputs import BusinessEvent
+from ..runtime import Outcome
+from . import logs
+from .context import Mounted, ServiceState, mounted_of, read_body, state_of
+
+log = logging.getLogger("persona.service.events")
+
+SIGNATURE_HEADER = "X-Persona-Signature"
+MAX_ID = 128
+MAX_USER = 128
+MAX_EVENT = 64
+
+
+class Invalid(Exception):
+    """One item of the request is unusable; ``status`` is 400 or 422."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def sign(body: bytes, secret: str | bytes) -> str:
+    """The header value a sender puts on ``body``: ``sha256=<hex>`` (for clients and tests)."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _authentic(mounted: Mounted, body: bytes, header: str | None) -> bool:
+    if mounted.event_secret is None or not header:
+        return False
+    scheme, _, given = header.strip().partition("=")
+    if scheme.lower() != "sha256":
+        return False
+    expected = hmac.new(mounted.event_secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), given.strip().lower().encode("utf-8", "replace"))
+
+
+def _item(raw: Any, events: frozenset[str]) -> BusinessEvent:
+    if not isinstance(raw, dict):
+        raise Invalid("an event must be a JSON object")
+    ident = raw.get("id")
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        ident = str(ident)
+    for name, value, limit in (("id", ident, MAX_ID), ("user", raw.get("user"), MAX_USER),
+                               ("event", raw.get("event"), MAX_EVENT)):
+        if not isinstance(value, str) or not value.strip():
+            raise Invalid(f"field {name!r} is missing or not a non-empty string")
+        if len(value) > limit:
+            raise Invalid(f"field {name!r} is longer than {limit} characters")
+    data = raw.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise Invalid("field 'data' must be a JSON object")
+    name = raw["event"]
+    if name not in events:
+        raise Invalid(f"this bot has no handler for event {name!r}", 422)
+    return BusinessEvent(user=raw["user"], name=name, data=data, dedupe_key=f"biz:{ident}")
+
+
+def _result(event: BusinessEvent, outcome: Outcome) -> dict[str, Any]:
+    ident = (event.dedupe_key or "")[len("biz:"):]
+    if outcome.status == "duplicate":
+        return {"id": ident, "status": outcome.error or "done", "duplicate": True}
+    result: dict[str, Any] = {"id": ident, "status": outcome.status}
+    if outcome.transitions:
+        result["state"] = outcome.transitions[-1][2]
+    if outcome.error:
+        result["error"] = outcome.error
+    return result
+
+
+def _json(status: int, payload: Any) -> web.Response:
+    return web.json_response(payload, status=status,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":")))
+
+
+async def post_event(request: web.Request) -> web.Response:
+    """Authenticate, validate, process (commit), then answer with what happened."""
+    mounted = mounted_of(request)
+    state = state_of(request)
+    started = time.perf_counter()
+    try:
+        status, payload, fields = await _handle(request, mounted, state)
+    except Exception as exc:  # nothing answered 2xx, so the sender will post it again
+        log.exception("bot=%s business event failed", mounted.bot.name)
+        status, payload, fields = 500, {"error": "internal error"}, {
+            "outcome": "failed", "reason": type(exc).__name__}
+    seconds = time.perf_counter() - started
+    outcome = fields.pop("outcome", "ok")
+    state.metrics.inc("business_events", persona=mounted.bot.name, outcome=outcome)
+    state.metrics.observe("business_event", seconds, persona=mounted.bot.name)
+    logs.access("event", level=logging.WARNING if status >= 400 else logging.INFO,
+                bot=mounted.bot.name, outcome=outcome, status=status, ms=seconds * 1000, **fields)
+    return _json(status, payload)
+
+
+async def _handle(request: web.Request, mounted: Mounted,
+                  state: ServiceState) -> tuple[int, Any, dict[str, Any]]:
+    try:
+        body = await read_body(request, state.max_event_body)
+    except ProtocolError as exc:
+        return exc.status, {"error": str(exc)}, {"outcome": "too_large"}
+    if mounted.event_secret is None:
+        log.warning("bot=%s refused a business event: PERSONA_EVENT_SECRET is not set", mounted.bot.name)
+        return 401, {"error": "events are disabled: PERSONA_EVENT_SECRET is not set"}, {
+            "outcome": "unauthenticated"}
+    if not _authentic(mounted, body, request.headers.get(SIGNATURE_HEADER)):
+        return 401, {"error": f"{SIGNATURE_HEADER} is missing or does not match the body"}, {
+            "outcome": "unauthenticated"}
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return 400, {"error": "the body is not JSON"}, {"outcome": "invalid"}
+    events = type(mounted.bot.persona).event_names()
+    if isinstance(raw, list):
+        return await _batch(raw, events, mounted, state)
+    try:
+        event = _item(raw, events)
+    except Invalid as exc:
+        return exc.status, {"error": str(exc)}, {"outcome": "invalid" if exc.status == 400 else "unknown_event"}
+    fields = {"customer": event.user, "event": event.name}
+    try:
+        outcome = await mounted.bot.runtime.handle(event)
+    except StoreUnavailable as exc:
+        return 503, {"error": "store unavailable; post the event again later"}, {
+            **fields, "outcome": "unavailable", "reason": str(exc)}
+    result = _result(event, outcome)
+    duplicate = outcome.status == "duplicate"
+    return (200 if duplicate else 202), result, {
+        **fields, "outcome": "duplicate" if duplicate else outcome.status}
+
+
+async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
+                 state: ServiceState) -> tuple[int, Any, dict[str, Any]]:
+    if not raw:
+        return 400, {"error": "an empty batch"}, {"outcome": "invalid"}
+    if len(raw) > state.max_batch:
+        return 400, {"error": f"a batch holds at most {state.max_batch} events"}, {"outcome": "invalid"}
+    items: list[BusinessEvent] = []
+    errors: list[dict[str, Any]] = []
+    statuses: set[int] = set()
+    for index, entry in enumerate(raw):
+        try:
+            items.append(_item(entry, events))
+        except Invalid as exc:
+            errors.append({"index": index, "error": str(exc)})
+            statuses.add(exc.status)
+    if errors:
+        status = 422 if statuses == {422} else 400
+        return status, {"error": "nothing was processed", "errors": errors}, {
+            "outcome": "invalid", "batch": len(raw)}
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    # one user's events in the order given; different users side by side
+    by_user: dict[str, list[int]] = {}
+    for index, event in enumerate(items):
+        by_user.setdefault(event.user, []).append(index)
+
+    async def run(indexes: list[int]) -> None:
+        for index in indexes:
+            results[index] = _result(items[index], await mounted.bot.runtime.handle(items[index]))
+
+    outcomes = await asyncio.gather(*(run(ix) for ix in by_user.values()), return_exceptions=True)
+    failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if failure is not None:
+        if not isinstance(failure, StoreUnavailable):
+            raise failure
+        done = [r for r in results if r is not None]
+        return 503, {"error": "store unavailable; post the batch again later", "results": done}, {
+            "outcome": "unavailable", "batch": len(items), "reason": str(failure)}
+    fresh = any(not r.get("duplicate") for r in results if r is not None)
+    return (202 if fresh else 200), {"results": results}, {
+        "outcome": "accepted" if fresh else "duplicate", "batch": len(items)}

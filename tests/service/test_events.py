@@ -1,0 +1,159 @@
+"""``POST /events/{bot}``: HMAC-signed business events, idempotent by id, batches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from persona.service import SIGNATURE_HEADER, sign
+from tests.service.conftest import EVENT_SECRET, customer, environ
+
+
+async def post(client, payload, *, secret=EVENT_SECRET, raw: bytes | None = None, header=None, bot="desk"):
+    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode()
+    headers = {SIGNATURE_HEADER: header if header is not None else sign(body, secret)}
+    resp = await client.post(f"/events/{bot}", data=body, headers=headers)
+    return resp.status, await resp.json()
+
+
+def joined(ident="ev-1", user="u1", points=10):
+    return {"id": ident, "user": user, "event": "joined", "data": {"points": points}}
+
+
+async def test_an_event_is_processed_before_the_202(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    status, body = await post(client, joined())
+    assert (status, body) == (202, {"id": "ev-1", "status": "done", "state": "member"})
+    member = await customer(bot, "u1")
+    assert member.state == "member" and member.counters == {"points": 10}
+
+
+async def test_a_reposted_id_answers_200_with_the_first_result(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    await post(client, joined())
+    for _ in range(2):
+        status, body = await post(client, joined(points=99))
+        assert (status, body) == (200, {"id": "ev-1", "status": "done", "duplicate": True})
+    assert (await customer(bot, "u1")).counters == {"points": 10}
+
+
+@pytest.mark.parametrize("header", ["", "sha256=" + "0" * 64, "sha1=abc", "deadbeef"],
+                         ids=["missing", "wrong", "other-scheme", "no-scheme"])
+async def test_a_bad_signature_is_401_and_changes_nothing(make_bot, serve, header):
+    bot = make_bot()
+    client = await serve([bot])
+    status, body = await post(client, joined(), header=header)
+    assert status == 401 and "error" in body
+    assert await bot.store.users() == []
+
+
+async def test_signed_with_another_secret_is_401(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    assert (await post(client, joined(), secret="guess"))[0] == 401
+
+
+async def test_without_a_configured_secret_every_event_is_refused(make_bot, serve):
+    bot = make_bot(environ(PERSONA_EVENT_SECRET=None))
+    client = await serve([bot])
+    status, body = await post(client, joined(), secret="")
+    assert status == 401 and "PERSONA_EVENT_SECRET" in body["error"]
+
+
+@pytest.mark.parametrize("payload", [
+    b"{not json", b"\xff\xfe", b"",
+    {"user": "u1", "event": "joined"}, {"id": "1", "event": "joined"}, {"id": "1", "user": "u1"},
+    {"id": "", "user": "u1", "event": "joined"}, {"id": "1", "user": 7, "event": "joined"},
+    {"id": "1", "user": "u1", "event": "joined", "data": [1]}, {"id": "x" * 200, "user": "u1", "event": "joined"},
+    "a string", [],
+], ids=["broken", "binary", "empty", "no-id", "no-user", "no-event", "empty-id", "user-not-string",
+        "data-not-object", "id-too-long", "not-an-object", "empty-batch"])
+async def test_bad_json_or_missing_fields_is_400(make_bot, serve, payload):
+    bot = make_bot()
+    client = await serve([bot])
+    raw = payload if isinstance(payload, bytes) else None
+    status, body = await post(client, payload, raw=raw)
+    assert status == 400 and body["error"]
+    assert await bot.store.users() == []
+
+
+async def test_an_unknown_event_name_is_422_and_changes_nothing(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    status, body = await post(client, {"id": "1", "user": "u1", "event": "teleported", "data": {}})
+    assert status == 422 and "teleported" in body["error"]
+    assert await bot.store.users() == []
+
+
+async def test_a_numeric_id_and_absent_data_are_accepted(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    status, body = await post(client, {"id": 42, "user": "u1", "event": "joined"})
+    assert status == 202 and body["id"] == "42"
+
+
+async def test_a_body_over_the_limit_is_413(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    status, _ = await post(client, {**joined(), "data": {"pad": "x" * 70_000}})
+    assert status == 413
+
+
+async def test_a_handler_error_is_reported_and_remembered(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    status, body = await post(client, {"id": "b1", "user": "u1", "event": "broken", "data": {}})
+    assert status == 202 and body["status"] == "error" and "the handler broke" in body["error"]
+    status, body = await post(client, {"id": "b1", "user": "u1", "event": "broken", "data": {}})
+    assert (status, body["status"], body["duplicate"]) == (200, "error", True)
+
+
+async def test_the_id_is_per_customer(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    assert (await post(client, joined(user="u1")))[0] == 202
+    assert (await post(client, joined(user="u2")))[0] == 202
+
+
+# -- batches -----------------------------------------------------------------------------
+
+async def test_a_batch_is_processed_item_by_item_in_order(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    batch = [joined("a", "u1", 1), joined("b", "u2", 2), joined("c", "u1", 3), joined("a", "u1", 50)]
+    status, body = await post(client, batch)
+    assert status == 202
+    assert body["results"] == [
+        {"id": "a", "status": "done", "state": "member"}, {"id": "b", "status": "done", "state": "member"},
+        {"id": "c", "status": "done"}, {"id": "a", "status": "done", "duplicate": True}]
+    assert (await customer(bot, "u1")).counters == {"points": 4}
+
+
+async def test_a_batch_of_duplicates_is_200(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    batch = [joined("a", "u1"), joined("b", "u2")]
+    await post(client, batch)
+    status, body = await post(client, batch)
+    assert status == 200 and all(r["duplicate"] for r in body["results"])
+
+
+@pytest.mark.parametrize("bad,status", [
+    ({"id": "z", "user": "u3"}, 400),
+    ({"id": "z", "user": "u3", "event": "teleported"}, 422),
+], ids=["malformed-item", "unknown-event-item"])
+async def test_a_batch_with_a_bad_item_processes_nothing(make_bot, serve, bad, status):
+    bot = make_bot()
+    client = await serve([bot])
+    got, body = await post(client, [joined("a", "u1"), bad, joined("b", "u2")])
+    assert got == status and body["errors"] == [{"index": 1, "error": body["errors"][0]["error"]}]
+    assert await bot.store.users() == []
+
+
+async def test_a_batch_over_the_item_limit_is_400(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot], max_batch=3)
+    assert (await post(client, [joined(str(i), "u1") for i in range(4)]))[0] == 400

@@ -1,0 +1,147 @@
+"""``persona serve`` as a brand runs it: real processes, real ports, one shared Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from persona.store import open_store
+from tests.conftest import drop_namespace
+from tests.service.conftest import APPID, EVENT_SECRET, TOKEN, CUSTOMER, plain, reply_fields, text_xml
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO = "你好呀，有什么可以帮你？"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(name: str, port: int, store: str, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PERSONA_TEST_DESK_NAME": name, "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID,
+           "WECHAT_APPSECRET": "appsecret", "PERSONA_EVENT_SECRET": EVENT_SECRET,
+           # never the real WeChat API from a test, whatever is queued
+           "WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}", "WECOM_API_BASE": f"http://127.0.0.1:{free_port()}",
+           "PYTHONPATH": str(ROOT)}
+    env.pop("WECHAT_AES_KEY", None)
+    return subprocess.Popen([sys.executable, "-m", "persona", "serve", "tests.service.desk", "--host", "127.0.0.1",
+                             "--port", str(port), "--store", store, *extra],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+async def wait_healthy(session: aiohttp.ClientSession, port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"persona serve exited {proc.returncode}: {proc.stdout.read().decode()}")
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("persona serve did not become healthy")
+
+
+def stop(proc: subprocess.Popen) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.stdout.read().decode()
+
+
+async def test_a_retry_storm_on_two_processes_moves_once_and_answers_identically(redis_url):
+    name = f"desk{uuid.uuid4().hex[:8]}"
+    ports = [free_port(), free_port()]
+    procs = [start(name, port, redis_url, "--no-delivery") for port in ports]
+    try:
+        async with aiohttp.ClientSession() as session:
+            for port, proc in zip(ports, procs):
+                await wait_healthy(session, port, proc)
+
+            async def post(i: int, xml: str) -> tuple[int, str]:
+                query, body = plain(xml, nonce=str(i))
+                async with session.post(f"http://127.0.0.1:{ports[i % 2]}/wechat/{name}", params=query,
+                                        data=body) as resp:
+                    return resp.status, await resp.text()
+
+            together = text_xml("hi", msg_id="7000000000000000001")
+            concurrent = await asyncio.gather(*(post(i, together) for i in range(4)))
+            one_by_one = text_xml("你好", msg_id="7000000000000000002")
+            sequential = [await post(i, one_by_one) for i in range(4)]
+            for answers in (concurrent, sequential):
+                assert {status for status, _ in answers} == {200}
+                assert len({frozenset(reply_fields(body).items()) for _, body in answers}) == 1
+                assert reply_fields(answers[0][1])["Content"] == HELLO
+
+            pages = []
+            for port in ports:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                    pages.append(await resp.text())
+
+        def total(metric: str) -> float:
+            return sum(float(line.rsplit(" ", 1)[1]) for page in pages for line in page.splitlines()
+                       if line.startswith(metric))
+
+        assert total(f'persona_inputs_total{{kind="text",outcome="done",persona="{name}"}}') == 2
+        assert total(f'persona_dedupe_hits_total{{kind="text",persona="{name}"}}') == 6
+        assert total(f'persona_transitions_total{{dest="greeted",persona="{name}",source="new"}}') == 1
+        store = open_store(redis_url, name)
+        try:
+            loaded = await store.load(CUSTOMER)
+            from persona.customer import Customer
+
+            record = Customer.load(CUSTOMER, loaded.record, loaded.version)
+            assert record.state == "greeted" and record.counters == {"hellos": 2}
+            assert loaded.version == 2  # two messages, two commits
+            assert await store.outbox_size() == 0
+        finally:
+            await store.close()
+    finally:
+        logs = [stop(proc) for proc in procs]
+        await drop_namespace(redis_url, name)
+    assert all("Traceback" not in log for log in logs), logs
+
+
+async def test_serve_several_bots_workers_and_a_graceful_stop(tmp_path):
+    port = free_port()
+    proc = start("desk", port, f"sqlite:///{tmp_path}/persona.db", "--workers", "2", "--log-format", "json")
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, proc)
+            query, body = plain(text_xml("hi"))
+            async with session.post(f"http://127.0.0.1:{port}/wechat/desk", params=query, data=body) as resp:
+                assert resp.status == 200 and reply_fields(await resp.text())["Content"] == HELLO
+    finally:
+        output = stop(proc)
+    assert proc.returncode == 0, output
+    assert '"msg":"callback"' in output and '"bot":"desk"' in output and HELLO not in output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["tests.service.desk", "--deadline", "7"], "--deadline"),
+    (["tests.service.nothing_here"], "cannot import bot"),
+    (["tests.service.desk", "--store", "ftp://x"], "store URL"),
+])
+def test_bad_options_exit_2_with_a_message(args, message):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "persona", "serve", *args, "--port", str(free_port())],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
