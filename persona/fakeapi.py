@@ -69,34 +69,50 @@ MESSAGE_APIS = {
 TOKEN_PATHS = ("/cgi-bin/token", "/cgi-bin/gettoken")
 
 
+#: The ``via`` a message had, by the API that carried it.
+VIA = {"custom": "kf", "template": "template", "welcome": "welcome", "mass": "mass", "kf": "kf", "app": "app",
+       "appchat": "group"}
+#: Local fakes are told which script and kind each bubble came from (the real hosts are not).
+TRACE_HEADER = "X-Persona-Messages"
+
+
 @dataclass(slots=True)
 class Sent:
-    """One message the fake accepted."""
+    """One message the fake accepted, as its recipient sees it.
+
+    ``to`` is the persona address (a customer's bare id, ``staff:<userid>``, ``group:<chat>``
+    or ``staff_group:<chat>``); ``target`` the id the platform request named. ``kind`` is the
+    persona kind (text, image, news, link, miniprogram; ``template`` for template messages),
+    ``fields`` the card's data (title, description, url, picurl, media_id, appid, pagepath;
+    template_id and data). A welcome or mass call carrying several messages (a text and two
+    cards) is recorded once per message, all sharing one ``msgid`` and ``body`` (the request).
+    ``script`` comes from the sender's trace header, when it sent one.
+    """
 
     api: str  # custom | template | welcome | mass | kf | app | appchat
-    to: str  # openid, external_userid, staff userid, chat id (welcome: the code's customer)
-    kind: str  # msgtype: text, image, news, miniprogrampage, template, link...
-    content: dict[str, Any]  # the request body as sent
+    to: str
+    kind: str
+    text: str
+    fields: dict[str, Any]
+    body: dict[str, Any]
     time: float
     msgid: str
+    target: str = ""
     pending: bool = False  # a mass message the staff member has not confirmed yet
+    script: str = ""
+    via: str = ""
 
     @property
-    def text(self) -> str:
-        """The text a person would read first (for assertions)."""
-        body = self.content
-        if "text" in body and isinstance(body["text"], dict):
-            return str(body["text"].get("content", ""))
-        if self.kind == "template":
-            data = body.get("data", {})
-            return " ".join(str(v.get("value", "")) for v in data.values() if isinstance(v, dict))
-        part = body.get(self.kind)
-        if isinstance(part, dict):
-            articles = part.get("articles")
-            if articles:
-                return str(articles[0].get("title", ""))
-            return str(part.get("title") or part.get("content") or part.get("media_id") or "")
-        return ""
+    def at(self) -> float:
+        return self.time
+
+
+class MessageLog(list):  # type: ignore[type-arg]
+    """Every accepted bubble, oldest first; call it to filter: ``fake.messages(api=..., to=...)``."""
+
+    def __call__(self, api: str | None = None, to: str | None = None) -> list[Sent]:
+        """Filter by API and by recipient (the persona address or the platform id)."""
+        return [s for s in self if (api is None or s.api == api) and (to is None or to in (s.to, s.target))]
 
 
 @dataclass(slots=True)
@@ -133,15 +149,18 @@ class FakeWeChat:
     """
 
     clock: Callable[[], float] = time.time
-    appid: str = "wxfake0000000001"
-    secret: str = "fake-app-secret"
-    corpid: str = "wwfake0000000001"
-    corpsecret: str = "fake-corp-secret"
+    appid: str = "wx00000000sim"
+    secret: str = "sim-secret"
+    corpid: str = "ww00000000sim"
+    corpsecret: str = "sim-wecom-secret"
     agentid: int = 1000002
     token_ttl: int = TOKEN_TTL
     staff_per_minute: int = STAFF_PER_MINUTE
+    #: False: a welcome code nobody registered counts as issued at its first use (simulations
+    #: whose add events never reached the fake); True: it is refused with 41096.
+    strict_welcome_codes: bool = False
 
-    sent: list[Sent] = field(default_factory=list)
+    messages: MessageLog = field(default_factory=MessageLog)
     #: staff messages WeCom accepted with errcode 0 but never delivered (over 30 a minute).
     dropped: list[Sent] = field(default_factory=list)
     #: every API call: (path, errcode or HTTP status answered); token calls included.
@@ -162,9 +181,10 @@ class FakeWeChat:
         self.base_url = ""
 
     # -- what a test reads -----------------------------------------------------------------
-    def messages(self, api: str | None = None, to: str | None = None) -> list[Sent]:
-        """Accepted messages, oldest first, optionally of one API and/or one recipient."""
-        return [s for s in self.sent if (api is None or s.api == api) and (to is None or s.to == to)]
+    @property
+    def sent(self) -> MessageLog:
+        """The same list as :attr:`messages`."""
+        return self.messages
 
     def token_requests(self, platform: str | None = None) -> int:
         """How many access tokens were granted (``mp`` or ``wecom``)."""
@@ -172,16 +192,18 @@ class FakeWeChat:
 
     # -- what a test arranges --------------------------------------------------------------
     def register_welcome_code(self, code: str, user: str, staff: str = "staff") -> None:
-        """WeCom pushed an add-contact event carrying ``code``: valid once, for 20 s from now."""
+        """WeCom pushed an add-contact event carrying ``code`` for ``user``: valid once, for 20 s
+        from now."""
         self._welcome[code] = _WelcomeCode(user, staff, self.clock() + WELCOME_CODE_TTL)
 
     def confirm(self, msgid: str) -> Sent:
         """The staff member confirms a pending mass message in their WeCom app."""
-        for s in self.sent:
-            if s.msgid == msgid and s.api == "mass":
-                s.pending = False
-                return s
-        raise KeyError(msgid)
+        found = [s for s in self.messages if s.msgid == msgid and s.api == "mass"]
+        if not found:
+            raise KeyError(msgid)
+        for s in found:
+            s.pending = False
+        return found[0]
 
     # -- faults ----------------------------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -361,10 +383,29 @@ class FakeWeChat:
             return denied
         return await self._json(request)
 
-    def _record(self, api: str, to: str, kind: str, body: dict[str, Any], *, pending: bool = False) -> Sent:
-        sent = Sent(api, to, kind, body, self.clock(), f"{api}-{next(self._ids)}", pending)
-        self.sent.append(sent)
-        return sent
+    def _record(self, request: web.Request, api: str, target: str, body: dict[str, Any], *,
+                pending: bool = False, keep: bool = True) -> list[Sent]:
+        msgid = f"{api}-{next(self._ids)}"
+        bubbles = _bubbles(api, body)
+        traces = _traces(request)
+        records = []
+        if not traces:  # a caller that does not say which message is which: one record per bubble
+            prefix = {"app": "staff:", "appchat": "group:"}.get(api, "")
+            traces = [{"parts": [i], "to": prefix + target} for i in range(len(bubbles))]
+        for trace in traces:
+            parts = [bubbles[i] for i in trace.get("parts", []) if isinstance(i, int) and 0 <= i < len(bubbles)]
+            span = trace.get("text")
+            if isinstance(span, list) and len(span) == 2 and bubbles and bubbles[0][0] == "text":
+                text = bubbles[0][1][span[0]:span[1]]
+            else:
+                text = parts[0][1] if parts else ""
+            kind = "template" if api == "template" else str(trace.get("kind") or (parts[0][0] if parts else "text"))
+            fields = dict(parts[0][2]) if parts else {}
+            records.append(Sent(api, str(trace.get("to") or target), kind, text, fields, body, self.clock(), msgid,
+                                target, pending, str(trace.get("script", "")), VIA[api]))
+        if keep:
+            self.messages.extend(records)
+        return records
 
     # -- Official Account ------------------------------------------------------------------
     async def _upload(self, request: web.Request) -> web.Response:
@@ -394,7 +435,7 @@ class FakeWeChat:
                                               "mpnewsarticle", "msgmenu", "wxcard", "miniprogrampage"})
         if problem is not None:
             return problem
-        self._record("custom", to, str(kind), body)
+        self._record(request, "custom", to, body)
         return _ok()
 
     async def _template_send(self, request: web.Request) -> web.Response:
@@ -408,7 +449,7 @@ class FakeWeChat:
             return _error(40037, "invalid template_id")
         if not isinstance(body.get("data", {}), dict):
             return _error(47001)
-        sent = self._record("template", to, "template", body)
+        [sent] = self._record(request, "template", to, body)
         return _ok(msgid=int(sent.msgid.rsplit("-", 1)[1]))
 
     # -- WeCom -----------------------------------------------------------------------------
@@ -416,7 +457,12 @@ class FakeWeChat:
         body = await self._guarded(request, "wecom")
         if isinstance(body, web.Response):
             return body
-        code = self._welcome.get(str(body.get("welcome_code", "")))
+        raw_code = str(body.get("welcome_code", ""))
+        code = self._welcome.get(raw_code)
+        if code is None and raw_code and not self.strict_welcome_codes:
+            traces = _traces(request)  # a code the test never registered: taken as issued just now
+            code = self._welcome[raw_code] = _WelcomeCode(str(traces[0].get("to", "")) if traces else "", "",
+                                                          self.clock() + WELCOME_CODE_TTL)
         if code is None or self.clock() > code.expires_at:
             return _error(41096)
         if code.used:
@@ -427,7 +473,7 @@ class FakeWeChat:
         if problem is not None:
             return problem
         code.used = True
-        self._record("welcome", code.user, _first_kind(body), body)
+        self._record(request, "welcome", code.user, body)
         return _ok()
 
     async def _mass_send(self, request: web.Request) -> web.Response:
@@ -446,8 +492,8 @@ class FakeWeChat:
         if problem is not None:
             return problem
         to = ",".join(targets) if targets else str(body.get("sender"))
-        sent = self._record("mass", to, _first_kind(body), body, pending=True)
-        return _ok(fail_list=[], msgid=sent.msgid)
+        sent = self._record(request, "mass", to, body, pending=True)
+        return _ok(fail_list=[], msgid=sent[0].msgid)
 
     async def _kf_send(self, request: web.Request) -> web.Response:
         body = await self._guarded(request, "wecom")
@@ -462,7 +508,7 @@ class FakeWeChat:
                                               "miniprogram", "msgmenu", "location"})
         if problem is not None:
             return problem
-        sent = self._record("kf", to, str(kind), body)
+        [sent] = self._record(request, "kf", to, body)
         return _ok(msgid=body.get("msgid") or sent.msgid)
 
     async def _app_send(self, request: web.Request) -> web.Response:
@@ -482,12 +528,12 @@ class FakeWeChat:
         now = self.clock()
         for user in users:
             log = self._staff_log[user] = [t for t in self._staff_log[user] if now - t < 60]
-            sent = Sent("app", user, str(kind), body, now, f"app-{next(self._ids)}")
-            if len(log) >= self.staff_per_minute:  # WeCom says ok and delivers nothing
-                self.dropped.append(sent)
+            over = len(log) >= self.staff_per_minute  # WeCom says ok and delivers nothing
+            sent = self._record(request, "app", user, body, keep=not over)
+            if over:
+                self.dropped.extend(sent)
                 continue
             log.append(now)
-            self.sent.append(sent)
         return _ok(invaliduser="", invalidparty="", invalidtag="", msgid=f"app-{next(self._ids)}")
 
     async def _appchat_send(self, request: web.Request) -> web.Response:
@@ -502,7 +548,7 @@ class FakeWeChat:
                                               "mpnews", "markdown"})
         if problem is not None:
             return problem
-        self._record("appchat", chat, str(kind), body)
+        self._record(request, "appchat", chat, body)
         return _ok()
 
 
@@ -575,11 +621,55 @@ def _check_attachments(attachments: Any) -> web.Response | None:
     return None
 
 
-def _first_kind(body: dict[str, Any]) -> str:
-    attachments = body.get("attachments") or []
-    if attachments:
-        return str(attachments[0].get("msgtype"))
-    return "text"
+def _traces(request: web.Request) -> list[dict[str, Any]]:
+    raw = request.headers.get(TRACE_HEADER)
+    if not raw:
+        return []
+    try:
+        traces = json.loads(raw)
+    except ValueError:
+        return []
+    return [t for t in traces if isinstance(t, dict)] if isinstance(traces, list) else []
+
+
+def _bubbles(api: str, body: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(kind, text, fields)`` for each bubble a request shows its recipient."""
+    if api == "template":
+        data = {k: v.get("value", "") if isinstance(v, dict) else v for k, v in (body.get("data") or {}).items()}
+        fields = {"template_id": body.get("template_id"), "data": data}
+        for key in ("url", "miniprogram"):
+            if key in body:
+                fields[key] = body[key]
+        return [("template", "\n".join(str(v) for v in data.values()), fields)]
+    if api in ("welcome", "mass"):
+        parts: list[tuple[str, str, dict[str, Any]]] = []
+        if body.get("text"):
+            parts.append(("text", str(body["text"].get("content", "")), {}))
+        for a in body.get("attachments") or []:
+            parts.append(_bubble(str(a.get("msgtype")), a.get(a.get("msgtype")) or {}))
+        return parts
+    kind = str(body.get("msgtype"))
+    return [_bubble(kind, body.get(kind) or {})]
+
+
+def _bubble(kind: str, part: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    if kind == "text":
+        return "text", str(part.get("content", "")), {}
+    if kind == "news":
+        first = dict((part.get("articles") or [{}])[0])
+        return "news", str(first.get("description", "")), first
+    if kind == "link":
+        fields = {"title": part.get("title", ""), "description": part.get("desc", ""), "url": part.get("url", ""),
+                  "picurl": part.get("picurl", "")}
+        return "link", str(part.get("desc", "")), fields
+    if kind in ("miniprogrampage", "miniprogram", "miniprogram_notice"):
+        fields = dict(part)
+        if "page" in fields:
+            fields["pagepath"] = fields.pop("page")
+        return "miniprogram", str(part.get("title", "")), fields
+    if kind == "markdown":
+        return "text", str(part.get("content", "")), {"markdown": True}
+    return kind, str(part.get("title") or part.get("description") or ""), dict(part)
 
 
 def _listen(port: int) -> socket.socket:
@@ -600,3 +690,7 @@ async def serve(fake: FakeWeChat | None = None, **options: Any) -> AsyncIterator
     fake = fake or FakeWeChat(**options)
     async with fake:
         yield fake.base_url
+
+
+#: The name the testing helpers use.
+FakeWeChatAPI = FakeWeChat

@@ -12,8 +12,8 @@ What is checked, in order:
 1. messages to staff and groups pass (they are not this customer's inbox);
 2. an opted-out customer gets no marketing (service messages still answer);
 3. template messages (``via="template"``) are for service notices, never marketing;
-4. a WeCom welcome message (``via="welcome"``) only within 20 s of the add-contact event,
-   once per event (the welcome code is single-use);
+4. a WeCom welcome message (``via="welcome"``, or no door named in the turn of an add event
+   carrying a welcome code) only within 20 s of that event, and once: the code is single-use;
 5. proactive marketing waits for the end of quiet hours (or is dropped when it would be
    stale by then) and spends the daily and weekly caps of the day it goes out;
 6. WeCom customer mass messages (``via="mass"``) are capped per customer per day and per
@@ -22,6 +22,9 @@ What is checked, in order:
    of the customer's last message, at most 5 of them, or 3 within a minute after a menu
    click, a follow or a QR scan; outside, a service message becomes the
    ``Policy.fallback_template`` template message when the persona names one.
+
+Answers to the customer's own action (a message, a photo, a click, a follow, adding the staff
+member) are replies, not proactive, whatever door they take.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ ADD_EVENTS = frozenset({"add_external_contact", "add_half_external_contact"})
 REPLY_EVENTS = BURST_EVENTS | ADD_EVENTS
 #: Doors that are the Official Account's customer-service API.
 KF_VIAS = frozenset({"", "kf"})
+#: How WeCom external contact ids begin.
+WECOM_ID_PREFIXES = ("wm", "wo")
 
 # customer.budget keys: "d"/"w" marketing per day/week, "km" the 48 h window opened by the
 # customer's last message, "kb" the burst window after a click/follow/scan, "wc" the welcome
@@ -93,8 +98,26 @@ def quiet_until(policy: "Policy", now: float, tz: str) -> float | None:
 
 
 def platform(customer: "Customer") -> str:
-    """``mp`` (an Official Account follower, the default) or ``wecom`` (an external contact)."""
-    return str(customer.attrs.get("platform") or "mp")
+    """``mp`` (an Official Account follower) or ``wecom`` (an external contact): the
+    ``platform`` attribute when known, else by the id (WeCom external ids start ``wm``/``wo``,
+    as the channel router reads them), else ``mp``."""
+    known = customer.attrs.get("platform")
+    if known:
+        return str(known)
+    return "wecom" if customer.id.startswith(WECOM_ID_PREFIXES) else "mp"
+
+
+def door_of(message: Message, customer: "Customer", welcome_code: bool = False) -> str:
+    """The platform API a message to this customer goes through, as the channel router picks
+    it: ``template``, ``welcome``, ``mass``, ``kf`` (Official Account customer service), or
+    ``wecom`` (a WeCom customer without a door named: the channel's choice). ``welcome_code``:
+    the turn's input carried one, so an unnamed door to a WeCom customer is the welcome."""
+    via = message.via
+    if via in ("template", "welcome", "mass"):
+        return via
+    if platform(customer) == "wecom":
+        return "welcome" if (welcome_code and via == "") else "wecom"
+    return "kf" if via in KF_VIAS else via
 
 
 class Gate:
@@ -111,9 +134,11 @@ class Gate:
         customer = turn.customer
         self.observe(turn)
         replying = _replying(turn)
+        code = _welcome_code(turn)
         decisions = []
         for message in turn.messages:
-            decision = self.decide(message, customer, policy, turn.now, turn.tz, replying)
+            decision = self.decide(message, customer, policy, turn.now, turn.tz, replying,
+                                   door=door_of(message, customer, code))
             if (decision.action == DROP and decision.reason in ("kf_window_closed", "kf_window_spent")
                     and policy.fallback_template and message.category == "service"):
                 decision = self._fallback(turn, message, decision)
@@ -139,14 +164,18 @@ class Gate:
                 del budget[key]
 
     def decide(self, message: Message, customer: "Customer", policy: "Policy", now: float, tz: str,
-               replying: bool = False) -> Decision:
-        """One message. Spends the budgets it uses only when it is sent or deferred."""
+               replying: bool = False, *, door: str | None = None) -> Decision:
+        """One message. Spends the budgets it uses only when it is sent or deferred.
+
+        ``replying``: the turn answers the customer's own action; ``door``: the platform API
+        (see :func:`door_of`), worked out from the message and customer when not given.
+        """
         if message.to is not None:
             return Decision(SEND, "other_recipient", now)
         marketing = message.category != "service"  # an unknown category is the stricter one
         if customer.opted_out and marketing:
             return Decision(DROP, "opted_out")
-        via = message.via
+        via = door if door is not None else door_of(message, customer)
         if via == "template" and marketing:
             return Decision(DROP, "template_is_for_service")
         spend: list[tuple[str, Any]] = []
@@ -180,7 +209,7 @@ class Gate:
             if _count(customer, "mm", month) >= policy.wecom_mass_per_month:
                 return Decision(DROP, "mass_monthly_cap")
             spend += [("md", day), ("mm", month)]
-        if via in KF_VIAS and platform(customer) == "mp":
+        if via == "kf":
             reason, window = self._kf_window(customer, policy, due)
             if reason:
                 return Decision(DROP, reason)
@@ -218,7 +247,8 @@ class Gate:
             return dropped
         substitute.via, substitute.category = "template", "service"
         substitute.to, substitute.proactive = message.to, message.proactive
-        decision = self.decide(substitute, turn.customer, policy, turn.now, turn.tz, _replying(turn))
+        decision = self.decide(substitute, turn.customer, policy, turn.now, turn.tz, _replying(turn),
+                               door="template")
         if decision.action == DROP:
             return dropped
         for name in Message.__slots__:  # the outbox, the outcome and the journal see the substitute
@@ -232,6 +262,11 @@ def _replying(turn: "Turn") -> bool:
     inp = turn.input
     return isinstance(inp, (TextMessage, MediaMessage)) or (
         isinstance(inp, PlatformEvent) and inp.name in REPLY_EVENTS)
+
+
+def _welcome_code(turn: "Turn") -> bool:
+    inp = turn.input
+    return isinstance(inp, PlatformEvent) and inp.name in ADD_EVENTS and bool(inp.data.get("welcome_code"))
 
 
 def _count(customer: "Customer", key: str, period: str) -> int:

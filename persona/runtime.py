@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import json
 import logging
-import time
+import random
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -97,10 +97,28 @@ class Runtime:
         self.dedupe_ttl = dedupe_ttl
         self.commit_hooks: list[CommitHook] = []
         self.name = type(persona).name
+        self._locks: dict[str, _UserLock] = {}
 
     # -- the one entry point -----------------------------------------------------------------
     async def handle(self, inp: Input, slot: ReplySlot | None = None) -> Outcome:
-        """Process ``inp`` exactly once for its customer (retries of it get the first answer)."""
+        """Process ``inp`` exactly once for its customer (retries of it get the first answer).
+
+        Turns for one customer queue behind each other inside this process, so the optimistic
+        version check only has to settle races between processes.
+        """
+        lock = self._locks.get(inp.user)
+        if lock is None:
+            lock = self._locks[inp.user] = _UserLock()
+        lock.users += 1
+        try:
+            async with lock.lock:
+                return await self._handle(inp, slot)
+        finally:
+            lock.users -= 1
+            if not lock.users:
+                self._locks.pop(inp.user, None)
+
+    async def _handle(self, inp: Input, slot: ReplySlot | None) -> Outcome:
         dedupe = inp.dedupe_key
         for attempt in range(MAX_ATTEMPTS):
             loaded = await self.store.load(inp.user, dedupe)
@@ -119,7 +137,7 @@ class Runtime:
                 result = await self.store.commit(commit)
             except ConflictError:
                 self.metrics.inc("conflicts", persona=self.name)
-                await asyncio.sleep(0.001 * attempt)
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             if not result.ok:
                 self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)
@@ -382,6 +400,14 @@ class Runtime:
         """The customer as stored now (None if never seen)."""
         loaded = await self.store.load(user)
         return Customer.load(user, loaded.record, loaded.version) if loaded.record else None
+
+
+class _UserLock:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 async def _call(fn: Callable[..., Any], *args: Any) -> Any:

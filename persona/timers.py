@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from .customer import Customer
 
 log = logging.getLogger("persona.timers")
+
+#: How many calendar answers each timer remembers before starting afresh.
+MEMO_SIZE = 4096
 
 TimeOfDay = str | Callable[["Customer"], str | None]
 Weekdays = Iterable[int] | Callable[["Customer"], Iterable[Any] | None]
@@ -116,6 +119,8 @@ class TimerSpec:
     when: str | Callable[..., bool] | None = None
     grace: timedelta = timedelta(hours=1)
     service: bool = False
+    _memo: dict[tuple[Any, ...], tuple[float, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @classmethod
     def build(cls, name: str, *, state: str | None = None, after: str | timedelta | None = None,
@@ -159,21 +164,27 @@ class TimerSpec:
             raise DefinitionError(f"{where}: inactive= must be longer than zero, e.g. \"14d\"")
         return spec
 
-    @property
+    @cached_property
     def scheduled(self) -> bool:
         """False for a plain handler of timers set by hand with ``turn.schedule``."""
         return any(v is not None for v in (self.after, self.daily, self.monthly, self.yearly,
                                            self.days_after_joining, self.inactive))
 
-    @property
+    @cached_property
     def recurring(self) -> bool:
         return any(v is not None for v in (self.daily, self.monthly, self.yearly, self.inactive))
+
+    @cached_property
+    def _at_time(self) -> time:
+        return _hhmm(self.at)
 
     def next_due(self, customer: "Customer", now: float, tz: str, entered: float) -> float | None:
         """The next time this timer is due for ``customer``; None = not (any more).
 
         ``entered`` is when the customer entered the timer's state (or joined), for ``after``.
-        Every other kind answers a time strictly after ``now``.
+        Every other kind answers a time strictly after ``now``. Calendar schedules are
+        remembered per input (time zone, the customer's time, weekdays, day): the runtime asks
+        on every turn, and most customers share a handful of answers.
         """
         if self.after is not None:
             return entered + self.after.total_seconds()
@@ -181,61 +192,81 @@ class TimerSpec:
             base = customer.last_inbound or customer.first_seen or now
             due = base + self.inactive.total_seconds()
             return due if due > now else None
-        tzinfo = zone(tz)
         if self.days_after_joining is not None:
+            tzinfo = zone(tz)
             joined = datetime.fromtimestamp(customer.first_seen or now, tzinfo).date()
-            due = _at(joined + timedelta(days=self.days_after_joining), _hhmm(self.at), tzinfo)
+            due = _at(joined + timedelta(days=self.days_after_joining), self._at_time, tzinfo)
             return due if due > now else None
-        local = datetime.fromtimestamp(now, tzinfo)
+        key = self._inputs(customer, tz)
+        if key is None:
+            return None
+        memo = self._memo.get(key)
+        if memo is not None and memo[0] <= now < memo[1]:
+            return memo[1]  # the first time after memo[0] is after now: nothing lies between
+        due = self._calendar_due(key, now)
+        if due is not None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = (now, due)
+        return due
+
+    def _inputs(self, customer: "Customer", tz: str) -> tuple[Any, ...] | None:
+        """Everything a calendar schedule reads from the customer, hashable; None = never."""
         if self.daily is not None:
-            return self._next_daily(customer, now, local, tzinfo)
+            if callable(self.daily):
+                at = _customer_hhmm(self.daily(customer), self.name)
+                if at is None:
+                    return None
+            else:
+                at = _hhmm(self.daily)
+            allowed: frozenset[int] | None = None
+            if self.weekdays is not None:
+                days = self.weekdays(customer) if callable(self.weekdays) else self.weekdays
+                allowed = frozenset(d for d in map(_weekday_or_none, days or ()) if d is not None)
+                if not allowed:
+                    return None
+            return ("daily", tz, at, allowed)
         if self.monthly is not None:
             raw = self.monthly(customer) if callable(self.monthly) else self.monthly
             try:
                 dom = int(raw) if raw else 0
             except (TypeError, ValueError):
                 dom = 0
-            if not 1 <= dom <= 31:
-                return None
+            return ("monthly", tz, dom) if 1 <= dom <= 31 else None
+        if self.yearly is not None:
+            parsed = _month_day(customer.attrs.get(self.yearly))
+            return ("yearly", tz, *parsed) if parsed else None
+        return None
+
+    def _calendar_due(self, key: tuple[Any, ...], now: float) -> float | None:
+        kind, tz = key[0], key[1]
+        tzinfo = zone(tz)
+        local = datetime.fromtimestamp(now, tzinfo)
+        if kind == "daily":
+            at, allowed = key[2], key[3]
+            shift = self.offset.total_seconds() if self.offset else 0.0
+            # the session day lies before today when the offset is positive, after it when negative
+            back = int(max(shift, 0) // 86400) + 1
+            ahead = int(max(-shift, 0) // 86400) + 9
+            for step in range(-back, ahead):
+                day = local.date() + timedelta(days=step)
+                if allowed is not None and day.isoweekday() not in allowed:
+                    continue
+                due = _at(day, at, tzinfo) + shift
+                if due > now:
+                    return due
+            return None
+        if kind == "monthly":
             year, month = local.year, local.month
             for _ in range(2):
-                due = _at(_clamped(year, month, dom), _hhmm(self.at), tzinfo)
+                due = _at(_clamped(year, month, key[2]), self._at_time, tzinfo)
                 if due > now:
                     return due
                 year, month = (year + 1, 1) if month == 12 else (year, month + 1)
             return None
-        if self.yearly is not None:
-            parsed = _month_day(customer.attrs.get(self.yearly))
-            if parsed is None:
-                return None
-            month, dom = parsed
-            for year in (local.year, local.year + 1):
-                due = _at(_clamped(year, month, dom), _hhmm(self.at), tzinfo)
-                if due > now:
-                    return due
-            return None
-        return None
-
-    def _next_daily(self, customer: "Customer", now: float, local: datetime, tzinfo: ZoneInfo) -> float | None:
-        raw = self.daily(customer) if callable(self.daily) else self.daily
-        at = _customer_hhmm(raw, self.name) if callable(self.daily) else _hhmm(str(raw))
-        if at is None:
-            return None
-        allowed: frozenset[int] | None = None
-        if self.weekdays is not None:
-            days = self.weekdays(customer) if callable(self.weekdays) else self.weekdays
-            allowed = frozenset(d for d in map(_weekday_or_none, days or ()) if d is not None)
-            if not allowed:
-                return None
-        shift = self.offset.total_seconds() if self.offset else 0.0
-        # the session day may lie before today when the offset is positive, after it when negative
-        back = int(max(shift, 0) // 86400) + 1
-        ahead = int(max(-shift, 0) // 86400) + 9
-        for step in range(-back, ahead):
-            day = local.date() + timedelta(days=step)
-            if allowed is not None and day.isoweekday() not in allowed:
-                continue
-            due = _at(day, at, tzinfo) + shift
+        month, dom = key[2], key[3]
+        for year in (local.year, local.year + 1):
+            due = _at(_clamped(year, month, dom), self._at_time, tzinfo)
             if due > now:
                 return due
         return None

@@ -378,4 +378,4 @@ def _ids(value: Any) -> list[str]:
 def _masked(name: Any) -> str:
     """"王小明" → "王**": the group hears that someone invested, not who exactly."""
     text = str(name or "").strip()
-    return f"{text[0]}**" if text else "一位群友"
+    return f"{text[0]}**" if text else ""

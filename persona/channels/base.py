@@ -15,12 +15,13 @@ import logging
 import mimetypes
 import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import aiohttp
 
 from ..clock import Clock
 from ..errors import ChannelError
+from ..messages import Message
 from ..store.base import Store
 from .tokens import TokenCache
 
@@ -30,6 +31,8 @@ log = logging.getLogger("persona.channels")
 TOKEN_CODES = frozenset({40001, 40014, 42001})
 #: The platform is busy or throttling: the same call later will probably work.
 RETRYABLE_CODES = frozenset({-1, 45009, 45011, 45033, 45035})
+#: Names the script and kind of each bubble of a call, for local fakes and proxies.
+TRACE_HEADER = "X-Persona-Messages"
 #: Temporary media stay valid on the platform for three days; reuse them a bit less than that.
 MEDIA_TTL = 3 * 86400 - 3600
 
@@ -107,11 +110,13 @@ FormFactory = Callable[[], aiohttp.FormData]
 class ApiClient:
     """Calls one account's API: adds the token, refreshes it once on 40001/42001, maps errors."""
 
-    def __init__(self, label: str, base_url: str, http: HttpSession, tokens: TokenCache) -> None:
+    def __init__(self, label: str, base_url: str, http: HttpSession, tokens: TokenCache, *,
+                 trace: bool = False) -> None:
         self.label = label
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.tokens = tokens
+        self.trace = trace
 
     async def fetch(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         """An unauthenticated GET (the token endpoints); errcodes raise like any call."""
@@ -126,31 +131,35 @@ class ApiClient:
         return data
 
     async def call(self, path: str, body: dict[str, Any] | None = None, *, form: FormFactory | None = None,
-                   params: dict[str, str] | None = None) -> dict[str, Any]:
+                   params: dict[str, str] | None = None, trace: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
         """POST ``body`` (JSON) or ``form()`` (multipart) to ``path`` with the access token.
 
+        ``trace`` describes the persona messages the call carries (see :func:`trace_entry`);
+        with ``self.trace`` on (local fakes only) it travels in a header.
         Raises ChannelError for any errcode except 41051, which is returned to the caller.
         """
+        headers = {"Content-Type": "application/json; charset=utf-8"} if form is None else {}
+        if self.trace and trace:
+            headers[TRACE_HEADER] = json.dumps(list(trace), separators=(",", ":"))
         token = await self.tokens.get()
-        data = await self._post(path, token, body, form, params)
+        data = await self._post(path, token, body, form, params, headers)
         code = _errcode(data)
         if code in TOKEN_CODES:
             log.info("%s %s: errcode %s, refreshing the access token", self.label, path, code)
             token = await self.tokens.refresh(stale=token)
-            data = await self._post(path, token, body, form, params)
+            data = await self._post(path, token, body, form, params, headers)
             code = _errcode(data)
         if code and code != 41051:
             raise self.error(path, data)
         return data
 
     async def _post(self, path: str, token: str, body: dict[str, Any] | None, form: FormFactory | None,
-                    params: dict[str, str] | None) -> dict[str, Any]:
+                    params: dict[str, str] | None, headers: dict[str, str]) -> dict[str, Any]:
         query = {"access_token": token, **(params or {})}
         if form is not None:
-            return await self._request("POST", path, params=query, data=form())
+            return await self._request("POST", path, params=query, data=form(), headers=headers)
         raw = json.dumps(body or {}, ensure_ascii=False).encode("utf-8")  # WeChat shows \u escapes verbatim
-        return await self._request("POST", path, params=query, data=raw,
-                                   headers={"Content-Type": "application/json; charset=utf-8"})
+        return await self._request("POST", path, params=query, data=raw, headers=headers)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         session = await self.http.get()
@@ -250,6 +259,20 @@ class MediaCache:
 def _read_file(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+def trace_entry(message: Message, recipient: str | None, *, parts: Sequence[int] = (0,),
+                text: tuple[int, int] | None = None) -> dict[str, Any]:
+    """How one persona message maps onto a call: its script, kind and address, the indexes of
+    the bubbles (text first, then attachments) it became, and the span of its words in the
+    text bubble when several messages share one (a welcome)."""
+    to = message.to if message.to and not message.to.startswith("user:") else recipient
+    entry: dict[str, Any] = {"script": message.script, "kind": message.kind, "parts": list(parts)}
+    if to:
+        entry["to"] = to
+    if text is not None:
+        entry["text"] = list(text)
+    return entry
 
 
 def need(fields: dict[str, Any], key: str, kind: str, what: str) -> Any:

@@ -188,7 +188,7 @@ class Router:
         api, target = route.api, route.target
         if api == WECOM_WELCOME:
             assert self.wecom is not None and welcome_code
-            return await self.wecom.send_welcome(welcome_code, messages)
+            return await self.wecom.send_welcome(welcome_code, messages, external_userid=target)
         if api == WECOM_MASS:
             assert self.wecom is not None
             if messages[0].to and messages[0].to.startswith("group:"):

@@ -68,12 +68,14 @@ class TokenCache:
 
     async def get(self) -> str:
         """A token that is valid for at least ``margin`` more seconds."""
-        if self._token is not None and self._fresh(self._expires_at):
-            return self._token
+        memo = self._token
+        if memo is not None and self._fresh(self._expires_at):
+            return memo
         cached = await self._read()
         if cached is not None and self._fresh(cached[1]):
             return self._adopt(*cached)
-        return await self.refresh(stale=cached[0] if cached else self._token)
+        # only what this call saw is stale: another task may have adopted a new token meanwhile
+        return await self.refresh(stale=cached[0] if cached else memo)
 
     async def refresh(self, stale: str | None = None) -> str:
         """Replace ``stale`` (the token a call was refused with); if another process or task

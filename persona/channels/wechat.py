@@ -14,7 +14,7 @@ from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
 from ..store.base import Store
-from .base import ApiClient, HttpSession, MediaCache, SendResult, client_id, need
+from .base import ApiClient, HttpSession, MediaCache, SendResult, client_id, need, trace_entry
 from .tokens import TokenCache
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
@@ -24,14 +24,15 @@ class OfficialAccountChannel:
     """One Official Account (``appid`` + ``secret``).
 
     ``base_url`` defaults to ``$WECHAT_API_BASE`` or the real host. Pass ``http`` to share one
-    session with other channels; otherwise the channel opens its own.
+    session with other channels; otherwise the channel opens its own. ``trace`` (on for any
+    host but the real one) names each call's script and kind in a header for local fakes.
     """
 
     platform = "mp"
 
     def __init__(self, base_url: str | None, appid: str, secret: str, store: Store, *,
                  clock: Clock | None = None, http: HttpSession | None = None, timeout: float = 10.0,
-                 token_margin: float = 300.0) -> None:
+                 token_margin: float = 300.0, trace: bool | None = None) -> None:
         if not appid or not secret:
             raise ChannelError("the Official Account channel needs WECHAT_APPID and WECHAT_APPSECRET",
                                retryable=False)
@@ -42,7 +43,8 @@ class OfficialAccountChannel:
         self._own_http = http is None
         self.http = http or HttpSession(timeout)
         self.tokens = TokenCache(store, f"token:mp:{appid}", self._fetch_token, clock=clock, margin=token_margin)
-        self.api = ApiClient(f"Official Account {appid}", self.base_url, self.http, self.tokens)
+        self.api = ApiClient(f"Official Account {appid}", self.base_url, self.http, self.tokens,
+                             trace=self.base_url != DEFAULT_BASE if trace is None else trace)
         self.media = MediaCache(self.api, store, f"media:mp:{appid}")
 
     @property
@@ -68,7 +70,7 @@ class OfficialAccountChannel:
     async def send_custom(self, openid: str, message: Message) -> SendResult:
         """A customer-service message (``/cgi-bin/message/custom/send``)."""
         body = {"touser": openid, **await self.custom_content(message)}
-        await self.api.call("/cgi-bin/message/custom/send", body)
+        await self.api.call("/cgi-bin/message/custom/send", body, trace=[trace_entry(message, openid)])
         return SendResult("mp_custom")
 
     async def send_template(self, openid: str, message: Message, *, client_msg_id: str | None = None) -> SendResult:
@@ -91,7 +93,8 @@ class OfficialAccountChannel:
             body["miniprogram"] = fields["miniprogram"]
         if client_msg_id:
             body["client_msg_id"] = client_msg_id
-        answer = await self.api.call("/cgi-bin/message/template/send", body)
+        answer = await self.api.call("/cgi-bin/message/template/send", body,
+                                    trace=[trace_entry(message, openid)])
         msgid = answer.get("msgid")
         return SendResult("mp_template", str(msgid) if msgid is not None else None)
 

@@ -17,7 +17,7 @@ from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
 from ..store.base import Store
-from .base import ApiClient, HttpSession, MediaCache, Paced, SendResult, client_id, need
+from .base import ApiClient, HttpSession, MediaCache, Paced, SendResult, client_id, need, trace_entry
 from .tokens import TokenCache
 from .wechat import article
 
@@ -40,7 +40,8 @@ class WeComChannel:
 
     def __init__(self, base_url: str | None, corpid: str, secret: str, agentid: int | str | None, store: Store, *,
                  clock: Clock | None = None, http: HttpSession | None = None, kf_id: str | None = None,
-                 staff_per_minute: int = STAFF_PER_MINUTE, timeout: float = 10.0, token_margin: float = 300.0) -> None:
+                 staff_per_minute: int = STAFF_PER_MINUTE, timeout: float = 10.0, token_margin: float = 300.0,
+                 trace: bool | None = None) -> None:
         if not corpid or not secret:
             raise ChannelError("the WeCom channel needs WECOM_CORPID and WECOM_SECRET", retryable=False)
         self.corpid = corpid
@@ -54,7 +55,8 @@ class WeComChannel:
         self.http = http or HttpSession(timeout)
         account = f"{corpid}:{self.agentid or 0}"
         self.tokens = TokenCache(store, f"token:wecom:{account}", self._fetch_token, clock=clock, margin=token_margin)
-        self.api = ApiClient(f"WeCom {corpid}/{self.agentid}", self.base_url, self.http, self.tokens)
+        self.api = ApiClient(f"WeCom {corpid}/{self.agentid}", self.base_url, self.http, self.tokens,
+                             trace=self.base_url != DEFAULT_BASE if trace is None else trace)
         self.media = MediaCache(self.api, store, f"media:wecom:{account}")
         self._pace_prefix = f"pace:wecom:{account}"
 
@@ -71,18 +73,21 @@ class WeComChannel:
         return str(data["access_token"]), float(data.get("expires_in", 7200))
 
     # -- customers -------------------------------------------------------------------------
-    async def send_welcome(self, welcome_code: str, messages: Message | Sequence[Message]) -> SendResult:
+    async def send_welcome(self, welcome_code: str, messages: Message | Sequence[Message], *,
+                           external_userid: str | None = None) -> SendResult:
         """The welcome message for a customer who just added a staff member: one text plus up
-        to nine attachments, so several messages of one turn travel together.
+        to nine attachments, so several messages of one turn travel together. The code alone
+        names the customer; ``external_userid`` is only for logs and local fakes.
 
         A code already used (41051: another app welcomed them first, or a retry after a lost
         answer) is not a failure: the result's ``note`` is ``welcome_code_used``.
         """
-        body = {"welcome_code": welcome_code, **await self.compose(_as_list(messages))}
-        answer = await self.api.call("/cgi-bin/externalcontact/send_welcome_msg", body)
+        content, trace = await self.compose(_as_list(messages), external_userid)
+        body = {"welcome_code": welcome_code, **content}
+        answer = await self.api.call("/cgi-bin/externalcontact/send_welcome_msg", body, trace=trace)
         if answer.get("errcode") == 41051:
-            log.warning("welcome code %s… was already used; the welcome message was not sent again",
-                        welcome_code[:6])
+            log.warning("welcome code %s… for %s was already used; the welcome message was not sent again",
+                        welcome_code[:6], external_userid or "a customer")
             return SendResult("wecom_welcome", note="welcome_code_used")
         return SendResult("wecom_welcome")
 
@@ -92,13 +97,14 @@ class WeComChannel:
         customer groups). It reaches them only after ``sender`` (or each staff member the
         customer added) confirms it in the WeCom app: the result is ``pending`` and the msgid is
         recorded in the store as ``mass:<msgid>``."""
-        body: dict[str, Any] = {"chat_type": chat_type, **await self.compose(_as_list(messages))}
         targets = [external_userid] if isinstance(external_userid, str) else list(external_userid)
+        content, trace = await self.compose(_as_list(messages), ",".join(targets) or None)
+        body: dict[str, Any] = {"chat_type": chat_type, **content}
         if chat_type == "single":
             body["external_userid"] = targets
         if sender:
             body["sender"] = sender
-        answer = await self.api.call("/cgi-bin/externalcontact/add_msg_template", body)
+        answer = await self.api.call("/cgi-bin/externalcontact/add_msg_template", body, trace=trace)
         failed = answer.get("fail_list") or []
         if failed and set(failed) >= set(targets):
             raise ChannelError(f"WeCom refused the mass message for {', '.join(map(str, failed))} (not a customer "
@@ -121,7 +127,7 @@ class WeComChannel:
         msgid = client_id(key)
         if msgid:
             body["msgid"] = msgid
-        answer = await self.api.call("/cgi-bin/kf/send_msg", body)
+        answer = await self.api.call("/cgi-bin/kf/send_msg", body, trace=[trace_entry(message, external_userid)])
         return SendResult("wecom_kf", str(answer.get("msgid") or msgid or "") or None)
 
     # -- staff -----------------------------------------------------------------------------
@@ -135,7 +141,7 @@ class WeComChannel:
         content = await self._app_content(message, group=False)
         await self._pace(userid)
         body = {"touser": userid, "agentid": self.agentid, **content}
-        answer = await self.api.call("/cgi-bin/message/send", body)
+        answer = await self.api.call("/cgi-bin/message/send", body, trace=[trace_entry(message, f"staff:{userid}")])
         if answer.get("invaliduser"):
             raise ChannelError(f"WeCom: {answer['invaliduser']} is not a member the app can reach (check the "
                                "app's visible range)", code=81013, retryable=False)
@@ -144,7 +150,7 @@ class WeComChannel:
     async def send_appchat(self, chatid: str, message: Message) -> SendResult:
         """A message to a group chat the app created (``/cgi-bin/appchat/send``)."""
         body = {"chatid": chatid, **await self._app_content(message, group=True)}
-        await self.api.call("/cgi-bin/appchat/send", body)
+        await self.api.call("/cgi-bin/appchat/send", body, trace=[trace_entry(message, f"group:{chatid}")])
         return SendResult("wecom_appchat")
 
     async def _pace(self, userid: str) -> None:
@@ -163,44 +169,60 @@ class WeComChannel:
                     "(WeCom would drop more)", until=(bucket + skip) * 60.0)
 
     # -- content ---------------------------------------------------------------------------
-    async def compose(self, messages: list[Message]) -> dict[str, Any]:
-        """Messages as one welcome / mass message: texts joined, everything else attached."""
-        texts: list[str] = []
+    async def compose(self, messages: list[Message], recipient: str | None = None
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Messages as one welcome / mass message: their words joined in one text, cards and
+        pictures attached (at most nine). Returns the body and the trace of which bubble came
+        from which message."""
+        words: list[str] = []
+        length = 0
         attachments: list[dict[str, Any]] = []
+        placed: list[tuple[Message, tuple[int, int] | None, list[int]]] = []
         for m in messages:
-            if m.kind == "text":
-                if m.text.strip():
-                    texts.append(m.text)
-            elif m.kind == "image":
-                f = m.fields
+            f = m.fields
+            says = m.text.strip() and (m.kind in ("text", "image") or (m.kind == "miniprogram" and f.get("title")))
+            span = None
+            if says:
+                start = length + (2 if words else 0)
+                words.append(m.text)
+                length = start + len(m.text)
+                span = (start, length)
+            parts: list[int] = []
+            if m.kind == "image":
                 if f.get("picurl") and not f.get("media_id") and not f.get("media"):
                     attachments.append({"msgtype": "image", "image": {"pic_url": f["picurl"]}})
                 else:
                     attachments.append({"msgtype": "image", "image": {"media_id": await self._image_id(m)}})
+                parts.append(len(attachments))
             elif m.kind in ("link", "news"):
                 a = article(m)
                 attachments.append({"msgtype": "link", "link": {"title": a["title"], "picurl": a["picurl"],
                                                                 "desc": a["description"], "url": a["url"]}})
+                parts.append(len(attachments))
             elif m.kind == "miniprogram":
-                f = m.fields
                 attachments.append({"msgtype": "miniprogram", "miniprogram": {
                     "title": f.get("title") or m.text or need(f, "title", m.kind, "the card title"),
                     "pic_media_id": await self._thumb_id(m),
                     "appid": need(f, "appid", m.kind, "the mini program's appid"),
                     "page": f.get("page") or need(f, "pagepath", m.kind, "the page path")}})
-            else:
+                parts.append(len(attachments))
+            elif m.kind != "text":
                 raise ChannelError(f"message kind {m.kind!r} cannot be sent to a WeCom customer", retryable=False)
+            placed.append((m, span, parts))
         if len(attachments) > MAX_ATTACHMENTS:
             raise ChannelError(f"{len(attachments)} attachments in one WeCom message; at most {MAX_ATTACHMENTS}",
                                retryable=False)
         body: dict[str, Any] = {}
-        if texts:
-            body["text"] = {"content": "\n\n".join(texts)}
+        if words:
+            body["text"] = {"content": "\n\n".join(words)}
         if attachments:
             body["attachments"] = attachments
         if not body:
             raise ChannelError("an empty message cannot be sent", retryable=False)
-        return body
+        shift = 0 if words else -1  # bubble 0 is the text when there is one
+        trace = [trace_entry(m, recipient, parts=[p + shift for p in parts], text=span)
+                 for m, span, parts in placed]
+        return body, trace
 
     async def _kf_content(self, m: Message) -> dict[str, Any]:
         f = m.fields

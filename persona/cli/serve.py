@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from typing import Any
@@ -109,13 +110,17 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
 
     from ..bot import Bot
     from ..metrics import Metrics
+    from ..persona import load_persona
     from ..service import create_app
+    from ..service.context import bot_environ
 
     metrics = Metrics()
     bots: list[Bot] = []
     try:
         for path in args.bots:
-            bots.append(Bot(path, args.store, metrics=metrics))
+            cls = load_persona(path)
+            # <BOTNAME>_WECHAT_APPID etc. apply to sending as well as to callbacks
+            bots.append(Bot(cls, args.store, metrics=metrics, environ=bot_environ(os.environ, cls.name)))
         app = create_app(bots, deadline=args.deadline, metrics=metrics,
                          scheduler=not args.no_scheduler, delivery=not args.no_delivery)
     except ValueError as exc:  # a store URL or option the store refuses

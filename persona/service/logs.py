@@ -30,21 +30,22 @@ def redact(text: str) -> str:
 
 
 def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        if "@" in value and "://" in value:
+            value = redact(value)
+        return value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + "…"
     if isinstance(value, float):
         return round(value, 2)
-    if isinstance(value, str):
-        value = redact(value)
-        return value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + "…"
     return value
 
 
 def _kv(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, (int, float)):
+        return str(value)
     text = str(value)
-    if text and _BARE.match(text):
-        return text
-    return json.dumps(text, ensure_ascii=False)
+    return text if text and _BARE.match(text) else json.dumps(text, ensure_ascii=False)
 
 
 class StructuredFormatter(logging.Formatter):
@@ -55,25 +56,30 @@ class StructuredFormatter(logging.Formatter):
         if fmt not in ("kv", "json"):
             raise ValueError(f"log format {fmt!r}: use kv or json")
         self.fmt = fmt
+        self._second = -1
+        self._stamp = ""
+
+    def _time(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:  # one strftime per second, not per line
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second))
+        return f"{self._stamp}.{int((created - second) * 1000):03d}"
 
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
-                  + f".{int(record.msecs):03d}",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        data: dict[str, Any] = {"ts": self._time(record.created), "level": record.levelname.lower(),
+                                "logger": record.name, "msg": _clean(record.getMessage())}
         fields: Mapping[str, Any] | None = getattr(record, "fields", None)
         if fields:
-            data.update({k: v for k, v in fields.items() if k not in data})
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        data = {k: _clean(v) if k != "exc" else redact(v) for k, v in data.items()}
+            for key, value in fields.items():
+                if key not in data:
+                    data[key] = _clean(value)
+        exc = redact(self.formatException(record.exc_info)) if record.exc_info else None
         if self.fmt == "json":
+            if exc is not None:
+                data["exc"] = exc
             return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-        exc = data.pop("exc", None)
-        line = " ".join(f"{k}={_kv(v)}" for k, v in data.items())
+        line = " ".join([f"{k}={_kv(v)}" for k, v in data.items()])
         return line if exc is None else f"{line}\n{exc}"
 
 
@@ -91,6 +97,11 @@ def configure(fmt: str = "kv", level: int | str = "INFO", stream: Any = None) ->
 
 
 def access(msg: str, level: int = logging.INFO, **fields: Any) -> None:
-    """One structured line on ``persona.access`` (a callback or an event request)."""
+    """One structured line on ``persona.access`` (a callback or an event request).
+
+    Built without ``Logger.log``'s caller lookup: this runs once per request.
+    """
     if ACCESS.isEnabledFor(level):
-        ACCESS.log(level, msg, extra={"fields": fields})
+        record = ACCESS.makeRecord(ACCESS.name, level, __file__, 0, msg, (), None, "access",
+                                   {"fields": fields})
+        ACCESS.handle(record)

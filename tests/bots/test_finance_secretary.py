@@ -12,6 +12,7 @@ from tests.conftest import STORE_KINDS, drop_namespace, store_url
 
 BOT = "bots.finance_secretary"
 DESK = "staff_group:wr_sales_daily"
+STAFF_GROUP = "wr_sales_daily"
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -23,8 +24,18 @@ async def simulation(request, tmp_path, namespace) -> AsyncIterator[Callable[...
         await drop_namespace(url, namespace)
 
 
+def target(s: Sent) -> str:
+    """Who received it: a customer's id, a staff member's id or a group's chat id."""
+    return s.to.split(":", 1)[-1]
+
+
 def lines(sent: list[Sent]) -> list[tuple[str, str, str]]:
-    return [(s.when, s.to, s.script) for s in sent]
+    return [(s.when, target(s), s.script) for s in sent]
+
+
+def to_staff(sent: list[Sent]) -> list[Sent]:
+    """WeCom app messages to staff members."""
+    return [s for s in sent if s.via == "app"]
 
 
 async def contact(sim: Simulation, user: str, **profile) -> None:
@@ -163,7 +174,7 @@ async def test_a_large_purchase_credits_every_group_member_once_and_tells_the_gr
         assert await sim.customer("zhangsan") is None
 
         sent = await sim.event("wm_a", "large_purchase", {"amount": 80000}, id="lp-1")
-        assert lines(sent) == [("2026-11-23 09:00", "group:wr_g1", "group_points")]
+        assert lines(sent) == [("2026-11-23 09:00", "wr_g1", "group_points")] and sent[0].via == "group"
         assert "王**" in sent[0].text and "3 位朋友每人获得 80 积分" in sent[0].text
         assert "王小明" not in sent[0].text and "80,000" not in sent[0].text  # who and how much stay private
         points = {u: (await sim.customer(u)).counters.get("points", 0) for u in ("wm_a", "wm_b", "wm_c", "wm_x")}
@@ -239,7 +250,7 @@ async def test_a_daily_sales_leaderboard_goes_to_the_staff_group_at_six(simulati
         await sim.event("wm_c", "sale_closed", {"sales": "lisi", "amount": 25000})
         assert (await sim.customer(DESK)).state == "desk"
         sent = await sim.advance_to("2026-11-23 18:30")
-        assert lines(sent) == [("2026-11-23 18:00", DESK, "leaderboard")]
+        assert lines(sent) == [("2026-11-23 18:00", STAFF_GROUP, "leaderboard")]
         text = sent[0].text
         assert text.index("1. 李四  ¥55,000.00（2 单）") < text.index("2. 张三  ¥50,000.00（1 单）")
         assert "上榜合计 ¥105,000.00" in text
@@ -247,7 +258,7 @@ async def test_a_daily_sales_leaderboard_goes_to_the_staff_group_at_six(simulati
         # closed after the report: it counts towards tomorrow's board
         await sim.event("wm_d", "sale_closed", {"sales": "wangwu", "amount": 8000})
         sent = await sim.advance_to("2026-11-24 18:30")
-        assert lines(sent) == [("2026-11-24 18:00", DESK, "leaderboard")]
+        assert lines(sent) == [("2026-11-24 18:00", STAFF_GROUP, "leaderboard")]
         assert "1. 王五  ¥8,000.00（1 单）" in sent[0].text and "李四" not in sent[0].text
         # a day without sales stays quiet
         assert await sim.advance_to("2026-11-25 18:30") == []
@@ -259,10 +270,10 @@ async def test_a_customer_not_followed_up_alerts_the_salesperson_then_their_lead
         await sim.event("wm_li", "sales_assigned", {"sales": "zhangsan", "leader": "chenjl"})
         assert (await sim.customer("wm_li")).tags["follow_up"] == "pending"
         sent = await sim.advance("3d")
-        staff = [s for s in sent if s.to.startswith("staff:")]
-        assert lines(staff) == [("2026-11-24 09:00", "staff:zhangsan", "follow_up_overdue"),
-                                ("2026-11-25 09:00", "staff:zhangsan", "follow_up_overdue"),
-                                ("2026-11-25 09:00", "staff:chenjl", "follow_up_escalated")]
+        staff = to_staff(sent)
+        assert lines(staff) == [("2026-11-24 09:00", "zhangsan", "follow_up_overdue"),
+                                ("2026-11-25 09:00", "zhangsan", "follow_up_overdue"),
+                                ("2026-11-25 09:00", "chenjl", "follow_up_escalated")]
         assert "李雷" in staff[0].text and "24 小时" in staff[0].text
         assert "48 小时" in staff[2].text and "张三" in staff[2].text and "陈经理" in staff[2].text
         assert (await sim.customer("wm_li")).tags["follow_up"] == "overdue"
@@ -277,10 +288,10 @@ async def test_a_follow_up_in_time_silences_the_alerts(simulation):
         await sim.advance("20h")
         await sim.event("wm_li", "followed_up", {"sales": "zhangsan"})
         sent = await sim.advance("10h")
-        assert lines([s for s in sent if s.to.startswith("staff:")]) == [
-            ("2026-11-24 09:00", "staff:lisi", "follow_up_overdue")]
+        assert lines(to_staff(sent)) == [
+            ("2026-11-24 09:00", "lisi", "follow_up_overdue")]
         # lisi follows up after the first alert: the leader is never told
         await sim.event("wm_han", "followed_up", {"sales": "lisi"})
         sent = await sim.advance("3d")
-        assert [s for s in sent if s.to.startswith("staff:")] == []
+        assert to_staff(sent) == []
         assert (await sim.customer("wm_li")).tags["follow_up"] == "done"

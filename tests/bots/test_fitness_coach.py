@@ -220,7 +220,7 @@ async def test_missed_sessions_get_escalating_nudges_that_stop(sim):
 
 
 async def test_two_weeks_without_training_pauses_the_daily_messages_until_the_customer_is_back(sim):
-    await onboard(sim, "wm_kim")
+    await onboard(sim, "wm_kim", days=[3, 6])
     sent = await sim.advance_to("2026-12-08 09:00")
     idle = [(s.when, s.text) for s in sent if s.script == "idle"]
     assert [w for w, _ in idle] == ["2026-11-26 12:00", "2026-11-30 12:00", "2026-12-07 12:00"]
@@ -228,19 +228,19 @@ async def test_two_weeks_without_training_pauses_the_daily_messages_until_the_cu
     assert "14 天没练" in idle[2][1] and "回复“继续”" in idle[2][1]
     kim = await sim.customer("wm_kim")
     assert kim.state == "paused" and kim.tags["activity"] == "dormant"
-    sent = await sim.advance_to("2026-12-10 22:00")
+    sent = await sim.advance_to("2026-12-09 22:00")
     assert sent == []  # Wednesday, a training day: quiet while paused
 
     sent = await sim.text("wm_kim", "继续")
-    assert "欢迎回来" in only(sent, "resumed").text and "12月11日 周五" in sent[0].text
+    assert "欢迎回来" in only(sent, "resumed").text and "12月12日 周六" in sent[0].text
     kim = await sim.customer("wm_kim")
     assert kim.state == "training" and kim.tags["activity"] == "active"
-    sent = await sim.advance_to("2026-12-11 10:05")
-    assert timeline(sent) == [("2026-12-11 10:00", "brief")]
+    sent = await sim.advance_to("2026-12-12 10:05")
+    assert timeline(sent) == [("2026-12-12 10:00", "brief")]
 
 
 async def test_a_workout_uploaded_while_paused_resumes_the_plan(sim):
-    await onboard(sim, "wm_lu")
+    await onboard(sim, "wm_lu", days=[3, 6])
     await sim.advance_to("2026-12-08 09:00")
     assert (await sim.customer("wm_lu")).state == "paused"
     sent = await workout(sim, "wm_lu")
@@ -268,7 +268,7 @@ async def test_asking_for_the_plan_shows_the_next_session(sim):
 # -- the group ------------------------------------------------------------------------------------
 async def test_group_members_are_tagged_ranked_weekly_and_the_long_inactive_called_out(sim):
     for user, name in (("wm_pia", "小美"), ("wm_quan", "阿强"), ("wm_rui", "小睿")):
-        await onboard(sim, user, name=name)
+        await onboard(sim, user, name=name, days=[6])
     await sim.wechat("group:wrG1", "chat_add_member", key="1", chat_id="wrG1",
                      mem_change_list="wm_pia,wm_quan,wm_rui")
     for user in ("wm_pia", "wm_quan", "wm_rui"):

@@ -4,6 +4,7 @@ and how they are tagged."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from typing import Any, AsyncIterator, Callable
 
@@ -47,8 +48,13 @@ def one(sent: list[Sent], script: str, to: str | None = None) -> Sent:
     return found[0]
 
 
+_codes = itertools.count(1)
+
+
 async def add_on_wecom(sim: Simulation, user: str, scene: str | None = None) -> list[Sent]:
-    return await sim.wechat(user, "add_external_contact", key=scene, staff="zhangsan", welcome_code=f"WC-{user}")
+    """The customer adds 小完子 on WeCom through a contact way whose State is ``scene``."""
+    return await sim.wechat(user, "add_external_contact", key=scene, staff="zhangsan",
+                            welcome_code=f"WC{next(_codes)}")
 
 
 def test_the_bot_loads_as_one_persona():

@@ -106,9 +106,9 @@ async def test_welcome_turn_goes_as_one_welcome_message(deliverer, fake, memstor
                   Message("text", "新客户 wmAlice 来自门店", to="staff:zhangsan"),
                   user="wmAlice", welcome_code="WC-1")
     await deliverer.run_once()
-    [welcome] = fake.messages("welcome")
-    assert welcome.to == "wmAlice" and welcome.text == "欢迎来到小完子玩美研究所"
-    assert welcome.content["attachments"][0]["link"]["title"] == "20 元券"
+    text, link = fake.messages("welcome")
+    assert text.to == link.to == "wmAlice" and text.msgid == link.msgid
+    assert text.text == "欢迎来到小完子玩美研究所" and link.fields["title"] == "20 元券"
     assert [s.text for s in fake.messages("app")] == ["新客户 wmAlice 来自门店"]
     assert deliverer.sent == 3
 
@@ -138,7 +138,7 @@ async def test_mass_message_is_counted_as_pending_confirmation(deliverer, fake, 
                   user="wmDan")
     await deliverer.run_once()
     [sent] = fake.messages("mass")
-    assert sent.pending and sent.content["external_userid"] == ["wmDan"]
+    assert sent.pending and sent.body["external_userid"] == ["wmDan"]
     assert deliverer.pending == 1 and deliverer.sent == 0 and await memstore.outbox_size() == 0
 
 
@@ -146,7 +146,8 @@ async def test_groups_go_to_appchat(deliverer, fake, memstore, clock):
     await enqueue(memstore, clock, Message("text", "本周排行", to="group:chatA"),
                   Message("text", "今日销冠", to="staff_group:chatB"))
     await deliverer.run_once()
-    assert [(s.to, s.text) for s in fake.messages("appchat")] == [("chatA", "本周排行"), ("chatB", "今日销冠")]
+    assert [(s.to, s.target, s.text) for s in fake.messages("appchat")] == [
+        ("group:chatA", "chatA", "本周排行"), ("staff_group:chatB", "chatB", "今日销冠")]
 
 
 async def test_official_account_only_bot_dead_letters_wecom_messages_with_what_to_set(fake, memstore, clock):

@@ -31,15 +31,15 @@ async def test_official_account_customer_service_kinds(official, fake, picture):
         "appid": "wxmini", "pagepath": "pages/plan?id=1", "thumb": picture}))
 
     sent = fake.messages("custom", to="alice")
-    assert [s.kind for s in sent] == ["text", "image", "news", "news", "miniprogrampage"]
+    assert [s.kind for s in sent] == ["text", "image", "news", "link", "miniprogram"]
     assert sent[0].text == "早上好，今天练腿"
-    image_id = sent[1].content["image"]["media_id"]
+    image_id = sent[1].body["image"]["media_id"]
     assert fake.media[image_id][0] == "image" and fake.media[image_id][2] == PNG
-    assert sent[2].content["news"]["articles"] == [{"title": "你的券到了", "description": "新人专享券",
+    assert sent[2].body["news"]["articles"] == [{"title": "你的券到了", "description": "新人专享券",
                                                     "url": "https://shop.example.com/c/1",
                                                     "picurl": "https://cdn.example.com/c.jpg"}]
-    assert sent[3].content["news"]["articles"][0]["title"] == "训练计划"
-    card = sent[4].content["miniprogrampage"]
+    assert sent[3].body["news"]["articles"][0]["title"] == "训练计划"
+    card = sent[4].body["miniprogrampage"]
     assert card["appid"] == "wxmini" and card["title"] == "换个计划" and card["thumb_media_id"] == image_id
     assert len(fake.media) == 1, "the same picture is uploaded once and its media_id reused"
 
@@ -50,11 +50,12 @@ async def test_template_message_with_data_url_and_idempotency_key(official, fake
         "data": {"first": "您的定投今天扣款", "amount": {"value": "¥500.00", "color": "#173177"}}})
     result = await official.send("bob", message, key="bob:3:0")
     [sent] = fake.messages("template", to="bob")
-    assert result.api == "mp_template" and result.msgid
-    assert sent.content["template_id"] == "TPL-1" and sent.content["url"] == "https://bank.example.com/plan"
-    assert sent.content["data"] == {"first": {"value": "您的定投今天扣款"},
+    assert result.api == "mp_template" and result.msgid and sent.kind == "template"
+    assert sent.fields["data"] == {"first": "您的定投今天扣款", "amount": "¥500.00"}
+    assert sent.body["template_id"] == "TPL-1" and sent.body["url"] == "https://bank.example.com/plan"
+    assert sent.body["data"] == {"first": {"value": "您的定投今天扣款"},
                                     "amount": {"value": "¥500.00", "color": "#173177"}}
-    assert len(sent.content["client_msg_id"]) == 32
+    assert len(sent.body["client_msg_id"]) == 32
 
 
 async def test_template_without_template_id_says_which_field_is_missing(official):
@@ -64,8 +65,9 @@ async def test_template_without_template_id_says_which_field_is_missing(official
 
 
 async def test_text_is_sent_as_utf8_not_escaped(official, fake):
-    await official.send_custom("alice", Message("text", "小完子💄"))
-    assert fake.messages()[0].content["text"]["content"] == "小完子💄"
+    await official.send_custom("alice", Message("text", "小完子💄", script="hello"))
+    [sent] = fake.messages()
+    assert sent.body["text"]["content"] == "小完子💄" and sent.script == "hello" and sent.via == "kf"
 
 
 async def test_wecom_welcome_combines_text_and_attachments(wecom, fake, picture):
@@ -75,18 +77,21 @@ async def test_wecom_welcome_combines_text_and_attachments(wecom, fake, picture)
         Message("link", "新人券 20 元", fields={"title": "领券", "url": "https://shop.example.com/c"}),
         Message("miniprogram", "逛逛", fields={"appid": "wxmini", "page": "pages/index", "thumb": picture}),
     ])
-    [sent] = fake.messages("welcome", to="wmCustomer")
+    bubbles = fake.messages("welcome", to="wmCustomer")
     assert result.api == "wecom_welcome" and not result.note
-    assert sent.content["text"] == {"content": "你好呀，我是小完子"}
-    assert [a["msgtype"] for a in sent.content["attachments"]] == ["link", "miniprogram"]
-    assert sent.content["attachments"][0]["link"]["desc"] == "新人券 20 元"
+    assert [(b.kind, b.text) for b in bubbles] == [("text", "你好呀，我是小完子"), ("link", "新人券 20 元"),
+                                                   ("miniprogram", "逛逛")]
+    assert len({b.msgid for b in bubbles}) == 1, "one welcome call"
+    body = bubbles[0].body
+    assert [a["msgtype"] for a in body["attachments"]] == ["link", "miniprogram"]
+    assert bubbles[1].fields["title"] == "领券" and bubbles[2].fields["pagepath"] == "pages/index"
 
 
 async def test_wecom_mass_message_is_pending_until_staff_confirms(wecom, fake, memstore):
     result = await wecom.add_msg_template("wmCustomer", Message("text", "双十一预告"), sender="staff01")
     assert result.pending and result.msgid
     [sent] = fake.messages("mass")
-    assert sent.pending and sent.content["external_userid"] == ["wmCustomer"] and sent.content["sender"] == "staff01"
+    assert sent.pending and sent.body["external_userid"] == ["wmCustomer"] and sent.body["sender"] == "staff01"
     record = json.loads(await memstore.get(f"mass:{result.msgid}"))
     assert record["status"] == "pending" and record["to"] == ["wmCustomer"]
     assert not fake.confirm(result.msgid).pending
@@ -98,10 +103,11 @@ async def test_wecom_kf_app_and_appchat(wecom, fake):
     await wecom.send_app("zhangsan", Message("news", "今日销售榜", fields={"url": "https://crm.example.com/b"}))
     await wecom.send_appchat("chatSales", Message("text", "今日销冠：李四"))
     [kf] = fake.messages("kf")
-    assert kf.to == "wmCustomer" and kf.content["open_kfid"] == "wkKF01" and len(kf.content["msgid"]) == 32
-    assert [(s.to, s.kind) for s in fake.messages("app")] == [("zhangsan", "text"), ("zhangsan", "news")]
-    assert fake.messages("app")[0].content["agentid"] == fake.agentid
-    assert [(s.to, s.text) for s in fake.messages("appchat")] == [("chatSales", "今日销冠：李四")]
+    assert kf.to == "wmCustomer" and kf.body["open_kfid"] == "wkKF01" and len(kf.body["msgid"]) == 32
+    assert [(s.to, s.target, s.kind) for s in fake.messages("app")] == [("staff:zhangsan", "zhangsan", "text"),
+                                                                         ("staff:zhangsan", "zhangsan", "news")]
+    assert fake.messages("app")[0].body["agentid"] == fake.agentid
+    assert [(s.to, s.text) for s in fake.messages("appchat", to="chatSales")] == [("group:chatSales", "今日销冠：李四")]
 
 
 async def test_unsupported_kind_for_a_group_is_a_permanent_error(wecom):

@@ -92,9 +92,12 @@ async def test_a_handler_that_raises_changes_nothing_and_is_journaled(runtime, s
     assert (await runtime.handle(TextMessage(user="b", dedupe_key="m:2", text="hello"))).status == "done"
 
 
-async def test_events_conditions_entry_callbacks_rules_effects_and_staff_messages(runtime, store):
+async def test_events_conditions_entry_callbacks_rules_effects_and_staff_messages(runtime, store, clock):
     await runtime.handle(PlatformEvent(user="a", dedupe_key="e:1", name="subscribe"))
     await outbox(store)
+    # a follow alone allows 3 messages within a minute; a message opens the 48 h window
+    await runtime.handle(TextMessage(user="a", dedupe_key="m:1", text="hello"))
+    clock.advance(120)
     out = await runtime.handle(BusinessEvent(user="a", dedupe_key="o1", name="order_placed", data={"amount": 600}))
     assert out.transitions == [("buy", "welcomed", "buyer")]  # promote's guard said no
     a = await runtime.customer("a")

@@ -273,3 +273,15 @@ async def test_staff_messages_pass_the_gate(runtime):
     decision = runtime.gate.decide(Message("text", "客户 a 退订了", to="staff:zhang"), out.customer,
                                    runtime.persona.policy, runtime.clock.now(), "Asia/Shanghai")
     assert (decision.action, decision.reason) == ("send", "other_recipient")
+
+
+async def test_a_wecom_id_is_a_wecom_customer_before_any_add_event(runtime):
+    # members registered in the brand's system: no Official Account window for the WeCom one
+    assert actions(await say(runtime, "wmAbCdEf", "notice")) == [SENT]
+    assert actions(await say(runtime, "oAbCdEf", "notice")) == [("send", "fallback_template")]
+
+
+async def test_in_the_add_turn_an_unnamed_door_is_the_single_use_welcome(runtime):
+    out = await runtime.handle(PlatformEvent(user="wmNew", dedupe_key="e:1", name="add_external_contact",
+                                             data={"welcome_code": "W", "say": ["promo", "promo"]}))
+    assert actions(decided(out)) == [SENT, ("drop", "welcome_code_used")]

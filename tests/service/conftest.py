@@ -178,15 +178,3 @@ async def outbox(bot: Bot) -> list[dict[str, Any]]:
 async def customer(bot: Bot, user: str = CUSTOMER):
     return await bot.runtime.customer(user)
 
-
-# TEMPORARY until persona/delivery.py lands
-import importlib.util as _ilu  # noqa: E402
-
-if _ilu.find_spec("persona.delivery") is None:
-    class _NoDelivery:
-        def wake(self) -> None: ...
-
-        async def run(self, stop) -> None:
-            await stop.wait()
-
-    Bot._deliverer = lambda self: _NoDelivery()  # type: ignore[method-assign]

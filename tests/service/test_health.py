@@ -164,3 +164,24 @@ async def test_shutdown_waits_for_turns_still_running(make_bot):
         assert (await customer(bot)).counters == {"slow": 1}
     finally:
         type(bot.persona).slow_seconds = 0.6
+
+
+async def test_the_service_mounts_into_an_existing_aiohttp_site(make_bot):
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from persona.service import create_app
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text="the brand's own site")
+
+    bot = make_bot()
+    site = web.Application()
+    site.router.add_get("/", home)
+    site.add_subapp("/persona/", create_app([bot], run_bots=False))
+    async with TestClient(TestServer(site)) as client:
+        assert await (await client.get("/")).text() == "the brand's own site"
+        assert (await client.get("/persona/healthz")).status == 200
+        query, body = plain(text_xml("hi"))
+        resp = await client.post("/persona/wechat/desk", params=query, data=body)
+        assert reply_fields(await resp.text())["Content"] == HELLO

@@ -29,14 +29,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(name: str, port: int, store: str, *extra: str) -> subprocess.Popen:
+def start(name: str, port: int, store: str, *extra: str, bots: tuple[str, ...] = ("tests.service.desk",),
+          env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "PERSONA_TEST_DESK_NAME": name, "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID,
            "WECHAT_APPSECRET": "appsecret", "PERSONA_EVENT_SECRET": EVENT_SECRET,
            # never the real WeChat API from a test, whatever is queued
            "WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}", "WECOM_API_BASE": f"http://127.0.0.1:{free_port()}",
            "PYTHONPATH": str(ROOT)}
     env.pop("WECHAT_AES_KEY", None)
-    return subprocess.Popen([sys.executable, "-m", "persona", "serve", "tests.service.desk", "--host", "127.0.0.1",
+    env.update(env_extra or {})
+    return subprocess.Popen([sys.executable, "-m", "persona", "serve", *bots, "--host", "127.0.0.1",
                              "--port", str(port), "--store", store, *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -122,13 +124,20 @@ async def test_a_retry_storm_on_two_processes_moves_once_and_answers_identically
 
 async def test_serve_several_bots_workers_and_a_graceful_stop(tmp_path):
     port = free_port()
-    proc = start("desk", port, f"sqlite:///{tmp_path}/persona.db", "--workers", "2", "--log-format", "json")
+    proc = start("desk", port, f"sqlite:///{tmp_path}/persona.db", "--workers", "2", "--log-format", "json",
+                 bots=("tests.service.desk", "tests.service.annex"), env_extra={"ANNEX_WECHAT_TOKEN": "annex-token"})
     try:
         async with aiohttp.ClientSession() as session:
             await wait_healthy(session, port, proc)
-            query, body = plain(text_xml("hi"))
-            async with session.post(f"http://127.0.0.1:{port}/wechat/desk", params=query, data=body) as resp:
-                assert resp.status == 200 and reply_fields(await resp.text())["Content"] == HELLO
+            for bot, token in (("desk", TOKEN), ("annex", "annex-token")):
+                for _ in range(3):  # a few, so both worker processes likely take some
+                    query, body = plain(text_xml("hi"), token=token)
+                    async with session.post(f"http://127.0.0.1:{port}/wechat/{bot}", params=query,
+                                            data=body) as resp:
+                        assert resp.status == 200 and reply_fields(await resp.text())["Content"] == HELLO
+            query, body = plain(text_xml("hi"))  # the desk's token is not the annex's
+            async with session.post(f"http://127.0.0.1:{port}/wechat/annex", params=query, data=body) as resp:
+                assert resp.status == 403
     finally:
         output = stop(proc)
     assert proc.returncode == 0, output

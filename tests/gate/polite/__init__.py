@@ -47,7 +47,8 @@ class Polite(Persona):
 
     @on.wechat("add_external_contact")
     def added(self, turn: Turn) -> None:
-        turn.say("welcome")
+        for script in turn.data.get("say", ["welcome"]):
+            turn.say(script)
 
     @on.timer("promo_daily", daily="10:00")
     def promo_daily(self, turn: Turn) -> None:

@@ -1,0 +1,159 @@
+"""``persona dead-letters BOT --store URL [--retry ID ...|--retry-all]``: messages that were
+not delivered, why, and a way to send them again once the cause is fixed.
+
+A message becomes a dead letter when the platform refused it for good (a bad template id, a
+customer who blocked the account) or delivery kept failing. Retrying puts it back in the
+outbox, where the running service's delivery loop sends it like any other message: taken out
+of the dead letters first (so two people retrying at once cannot send it twice), then
+committed to the outbox together with a journal line on the customer it belongs to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from ..errors import ConflictError, PersonaError
+from ..messages import Message
+from ..persona import load_persona
+from ..store import DEFAULT_URL, Store, open_store
+from ..store.base import Commit, OutboxItem
+
+ATTEMPTS = 10
+
+
+def register(subparsers: Any) -> None:
+    """Add ``dead-letters`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "dead-letters", aliases=["dead_letters"], help="list undelivered messages, put them back in the outbox",
+        description="List the messages delivery gave up on, with the reason; --retry puts one back in "
+                    "the outbox (the running service delivers it), --retry-all puts back every one.")
+    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
+    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--retry", action="append", default=[], metavar="ID",
+                       help="put this dead letter back in the outbox (repeatable)")
+    group.add_argument("--retry-all", action="store_true", help="put every dead letter back in the outbox")
+    p.add_argument("--json", action="store_true", help="list as JSON lines")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls = load_persona(args.bot)
+    try:
+        store = open_store(args.store, args.namespace or cls.name)
+    except ValueError as exc:
+        raise PersonaError(str(exc)) from None
+    return asyncio.run(_main(args, store, cls.journal_cap))
+
+
+async def _main(args: argparse.Namespace, store: Store, journal_cap: int) -> int:
+    try:
+        letters = await store.dead_letters()
+        if not (args.retry or args.retry_all):
+            _list(letters, args.json)
+            return 0
+        ids = [item.id for item, _ in letters] if args.retry_all else list(dict.fromkeys(args.retry))
+        failed = 0
+        for item_id in ids:
+            ok, message = await requeue(store, item_id, journal_cap)
+            print(message, file=sys.stdout if ok else sys.stderr)
+            failed += not ok
+        if not ids:
+            print("no dead letters")
+        else:
+            print(f"{len(ids) - failed} put back in the outbox" + (f", {failed} not" if failed else ""))
+        return 1 if failed else 0
+    finally:
+        await store.close()
+
+
+async def requeue(store: Store, item_id: str, journal_cap: int = 100) -> tuple[bool, str]:
+    """Move one dead letter back to the outbox, due now, with its attempts reset.
+
+    There is no store call that adds an outbox item outside a turn, so it travels the way every
+    outbox item does: in a commit on its customer's record (unchanged, version-checked), which
+    also writes a ``dead_letter_retry`` journal line. If that fails, the dead letter is put back.
+    """
+    item = await store.remove_dead_letter(item_id)
+    if item is None:
+        return False, f"{item_id}: not a dead letter (unknown id, or retried already)"
+    reason = "?"
+    try:
+        now = time.time()
+        for _ in range(ATTEMPTS):
+            loaded = await store.load(item.user)
+            if loaded.record is None:
+                reason = f"customer {item.user!r} is not in the store any more"
+                break
+            note = json.dumps({"t": int(now), "k": "dead_letter_retry", "id": item.id},
+                              ensure_ascii=False, separators=(",", ":"))
+            commit = Commit(user=item.user, expected_version=loaded.version, record=loaded.record,
+                            outbox=[OutboxItem(item.id, item.user, now, item.payload, 0)],
+                            journal=[note], journal_cap=journal_cap)
+            try:
+                result = await store.commit(commit)
+            except ConflictError:
+                continue  # the customer's turn committed meanwhile: load again
+            if result.ok:
+                return True, f"{item_id}: back in the outbox for {item.user}"
+            reason = "the store refused the commit"
+            break
+        else:
+            reason = "the customer kept changing; try again"
+    except BaseException:
+        await store.add_dead_letter(item, "retry failed")
+        raise
+    await store.add_dead_letter(item, f"retry failed: {reason}")
+    return False, f"{item_id}: not retried: {reason}"
+
+
+def _list(letters: list[tuple[OutboxItem, str]], as_json: bool) -> None:
+    if as_json:
+        for item, reason in letters:
+            print(json.dumps({"id": item.id, "user": item.user, "attempts": item.attempts, "reason": reason,
+                              "payload": _payload(item)}, ensure_ascii=False))
+        return
+    if not letters:
+        print("no dead letters")
+        return
+    for item, reason in letters:
+        print(f"{item.id}  to {_recipient(item)}  attempts {item.attempts}")
+        print(f"    reason: {reason}")
+        print(f"    {_what(item)}")
+    print(f"{len(letters)} dead letter{'s' * (len(letters) != 1)}; retry with --retry ID or --retry-all")
+
+
+def _payload(item: OutboxItem) -> Any:
+    try:
+        return json.loads(item.payload)
+    except ValueError:
+        return item.payload
+
+
+def _recipient(item: OutboxItem) -> str:
+    payload = _payload(item)
+    if isinstance(payload, dict) and isinstance(payload.get("message"), dict):
+        return str(payload["message"].get("to") or payload.get("user") or item.user)
+    return item.user
+
+
+def _what(item: OutboxItem) -> str:
+    payload = _payload(item)
+    if not isinstance(payload, dict):
+        return f"payload: {str(payload)[:80]}"
+    if payload.get("type") == "message" and isinstance(payload.get("message"), dict):
+        try:
+            message = Message.from_dict(payload["message"])
+        except TypeError:
+            return f"message: {json.dumps(payload['message'], ensure_ascii=False)[:80]}"
+        summary = message.summary().replace("\n", " ")
+        summary = summary if len(summary) <= 70 else summary[:69] + "…"
+        return f"{message.script or message.kind}: {summary}"
+    rest = {k: v for k, v in payload.items() if k not in ("type", "from")}
+    return f"{payload.get('type', '?')}: {json.dumps(rest, ensure_ascii=False)[:80]}"

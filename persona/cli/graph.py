@@ -1,0 +1,219 @@
+"""``persona graph BOT -o FILE``: the flow a marketer would draw, drawn from the code.
+
+States are boxes, transitions solid arrows labelled with their trigger (and condition), timers
+dashed: a timer that moves the customer points at the new state, one that only speaks loops
+on the state it is bound to, and timers that run in any state are listed in a note.
+
+The format follows FILE's suffix: ``.mmd`` (Mermaid flowchart text, renders on GitHub and in
+most wikis), ``.dot``/``.gv`` (Graphviz source), ``.svg``/``.png``/``.pdf`` (drawn by
+Graphviz's ``dot`` when it is installed; without it, Mermaid text is written next to FILE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import PersonaError
+from ..persona import Persona, _transition_dict, load_persona
+from ..timers import TimerSpec
+
+RENDERED = ("svg", "png", "pdf")
+FORMATS = ("mermaid", "dot", *RENDERED)
+SUFFIXES = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot",
+            ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+
+def register(subparsers: Any) -> None:
+    """Add ``graph`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "graph", help="draw a bot's states, transitions and timers",
+        description="Draw a bot's states, transitions (solid) and timers (dashed). The format "
+                    "follows the output file's suffix: .mmd (Mermaid), .dot (Graphviz source), "
+                    ".svg/.png/.pdf (rendered by Graphviz's dot when installed, otherwise Mermaid "
+                    "text is written beside it). Without -o, Mermaid text goes to stdout.")
+    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
+    p.add_argument("-f", "--format", choices=FORMATS,
+                   help="override the format the suffix implies (mermaid, dot, svg, png, pdf)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls = load_persona(args.bot)
+    graph = Graph.of(cls)
+    output = Path(args.output) if args.output and args.output != "-" else None
+    fmt = args.format or (SUFFIXES.get(output.suffix.lower()) if output else None) or "mermaid"
+    if output is None:
+        if fmt in RENDERED:
+            raise PersonaError(f"--format {fmt} needs -o FILE")
+        sys.stdout.write(graph.dot() if fmt == "dot" else graph.mermaid())
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "mermaid":
+        output.write_text(graph.mermaid(), encoding="utf-8")
+    elif fmt == "dot":
+        output.write_text(graph.dot(), encoding="utf-8")
+    else:
+        dot = shutil.which("dot")
+        if dot is None:
+            fallback = output.with_suffix(".mmd")
+            fallback.write_text(graph.mermaid(), encoding="utf-8")
+            print(f"persona: Graphviz's dot is not installed, so {output} was not drawn; wrote Mermaid "
+                  f"text to {fallback} instead (install graphviz for {fmt})", file=sys.stderr)
+            return 0
+        done = subprocess.run([dot, f"-T{fmt}", "-o", str(output)], input=graph.dot().encode("utf-8"),
+                              capture_output=True, check=False)
+        if done.returncode != 0:
+            raise PersonaError(f"dot failed: {done.stderr.decode('utf-8', 'replace').strip()}")
+    print(f"wrote {output} ({fmt}: {len(graph.states)} states, {len(graph.edges)} edges)", file=sys.stderr)
+    return 0
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    dest: str
+    label: str
+    timer: bool = False
+
+
+@dataclass
+class Graph:
+    """A persona's flow, ready to be written as Mermaid or DOT."""
+
+    name: str
+    states: list[str]
+    initial: str
+    edges: list[Edge]
+    anywhere: list[str]  # timers not bound to a state and not moving anyone
+
+    @classmethod
+    def of(cls, persona: type[Persona]) -> "Graph":
+        from ..lint import fired_triggers
+
+        states = list(persona.states)
+        moves: dict[str, list[tuple[str, str, str]]] = {}  # trigger -> [(source, dest, label)]
+        edges: list[Edge] = []
+        for t in persona.transitions:
+            spec = _transition_dict(t, persona.__name__)
+            sources = spec["source"] if isinstance(spec["source"], (list, tuple)) else [spec["source"]]
+            label = spec["trigger"] + _guard(spec)
+            for source in states if "*" in sources else sources:
+                dest = source if spec["dest"] in ("=", None) else spec["dest"]
+                moves.setdefault(spec["trigger"], []).append((source, dest, label))
+                edges.append(Edge(source, dest, label))
+        fired = fired_triggers(persona)
+        anywhere: list[str] = []
+        for name, (route, attr) in sorted(persona.routes.timer.items()):
+            label = f"{name}: {describe(route.timer)}"
+            bound = sorted(route.states) if route.states else None
+            moved: set[str] = set()
+            for trigger in sorted(fired.get(attr) or ()):
+                for source, dest, _ in moves.get(trigger, ()):
+                    if bound is None or source in bound:
+                        edges.append(Edge(source, dest, f"{label} → {trigger}", timer=True))
+                        moved.add(source)
+            if bound is None:
+                if not moved:
+                    anywhere.append(label)
+                continue
+            for state in bound:
+                if state not in moved:
+                    edges.append(Edge(state, state, label, timer=True))
+        return cls(persona.name, states, persona.initial, edges, anywhere)
+
+    # -- writers -----------------------------------------------------------------------------
+    def mermaid(self) -> str:
+        ids = {s: f"s{i}" for i, s in enumerate(self.states)}
+        lines = [f"%% {self.name}: states, transitions (solid) and timers (dashed)", "flowchart LR",
+                 '    start(("start")) --> ' + ids[self.initial]]
+        lines += [f'    {ids[s]}(["{_mm(s)}"])' for s in self.states]
+        for e in self.edges:
+            arrow, label = ("-.->", f"⏰ {e.label}") if e.timer else ("-->", e.label)
+            lines.append(f'    {ids[e.source]} {arrow}|"{_mm(label)}"| {ids[e.dest]}')
+        if self.anywhere:
+            note = "<br/>".join(["⏰ timers in any state", *(_mm(a) for a in self.anywhere)])
+            lines.append(f'    anywhere["{note}"]')
+            lines.append("    style anywhere stroke-dasharray: 5 5")
+        return "\n".join(lines) + "\n"
+
+    def dot(self) -> str:
+        lines = [f"digraph {_q(self.name)} {{", "    rankdir=LR;",
+                 '    node [shape=box, style=rounded, fontname="sans-serif"];',
+                 '    edge [fontname="sans-serif", fontsize=10];',
+                 "    __start [shape=point, width=0.15];",
+                 f"    __start -> {_q(self.initial)};"]
+        lines += [f"    {_q(s)};" for s in self.states]
+        for e in self.edges:
+            style = ", style=dashed, color=gray40, fontcolor=gray30" if e.timer else ""
+            lines.append(f"    {_q(e.source)} -> {_q(e.dest)} [label={_q(e.label)}{style}];")
+        if self.anywhere:
+            label = "\\l".join(["timers in any state:", *(_esc(a) for a in self.anywhere)]) + "\\l"
+            lines.append(f'    __anywhere [shape=note, style=dashed, label="{label}"];')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def describe(spec: TimerSpec | None) -> str:
+    """A timer's schedule in a few words: ``3h after entering``, ``daily 10:00``..."""
+    if spec is None or not spec.scheduled:
+        text = "set by the bot"
+    elif spec.after is not None:
+        text = f"{_span(spec.after)} after " + ("entering" if spec.state else "joining")
+    elif spec.daily is not None:
+        text = "daily " + (spec.daily if isinstance(spec.daily, str) else f"at {getattr(spec.daily, '__name__', 'a time')}()")
+        if spec.offset:
+            sign = "-" if spec.offset < timedelta(0) else "+"
+            text += f" {sign}{_span(abs(spec.offset))}"
+        if spec.weekdays is not None:
+            text += (f" on {getattr(spec.weekdays, '__name__', 'some days')}()" if callable(spec.weekdays)
+                     else " on days " + ",".join(str(d) for d in sorted(spec.weekdays)))
+    elif spec.monthly is not None:
+        day = f"{getattr(spec.monthly, '__name__', 'a day')}()" if callable(spec.monthly) else f"day {spec.monthly}"
+        text = f"monthly, {day} at {spec.at}"
+    elif spec.yearly is not None:
+        text = f"yearly on attrs.{spec.yearly} at {spec.at}"
+    elif spec.days_after_joining is not None:
+        text = f"day {spec.days_after_joining} at {spec.at}"
+    else:
+        assert spec.inactive is not None
+        text = f"after {_span(spec.inactive)} inactive"
+    if spec is not None and spec.when is not None:
+        text += f" if {spec.when if isinstance(spec.when, str) else getattr(spec.when, '__name__', 'guard')}"
+    return text
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _guard(spec: dict[str, Any]) -> str:
+    parts = []
+    for key, prefix in (("conditions", ""), ("unless", "not ")):
+        value = spec.get(key)
+        for name in [value] if isinstance(value, str) else value or []:
+            parts.append(prefix + (name if isinstance(name, str) else getattr(name, "__name__", "?")))
+    return f" [{' and '.join(parts)}]" if parts else ""
+
+
+def _mm(text: str) -> str:
+    return text.replace('"', "#quot;").replace("|", "#124;")
+
+
+def _esc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _q(text: str) -> str:
+    return f'"{_esc(text)}"'

@@ -1,0 +1,162 @@
+"""``persona inspect BOT USER --store URL``: one customer as the bot sees them.
+
+State, tags, attributes, counters, pending timers (in the customer's local time) and the last
+journal lines: what came in and which handler took it, every message and the gate's decision
+(sent, deferred until when, dropped and why), transitions and errors. The first place to look
+when someone asks "why did this customer get that message (or not)?".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+
+from ..customer import Customer
+from ..errors import PersonaError
+from ..persona import load_persona
+from ..store import DEFAULT_URL, open_store
+from ..timers import zone
+
+TIME = "%Y-%m-%d %H:%M"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``inspect`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "inspect", help="show one customer: state, tags, timers, journal",
+        description="Show one customer as stored: state, tags, attributes, counters, pending timers "
+                    "(local time) and the most recent journal lines (inputs, messages with the "
+                    "gate's decisions, transitions, errors).")
+    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("user", metavar="USER", help="the customer's id (openid / external user id)")
+    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
+    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    p.add_argument("-n", "--lines", type=int, default=30, metavar="N", help="journal lines to show (default 30)")
+    p.add_argument("--json", action="store_true", help="print everything as one JSON object")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls = load_persona(args.bot)
+    return asyncio.run(_inspect(args, cls.name, cls.timezone))
+
+
+async def _inspect(args: argparse.Namespace, name: str, default_tz: str) -> int:
+    try:
+        store = open_store(args.store, args.namespace or name)
+    except ValueError as exc:
+        raise PersonaError(str(exc)) from None
+    try:
+        loaded = await store.load(args.user)
+        if loaded.record is None:
+            print(f"persona: no customer {args.user!r} in {name} (store {args.store}, namespace "
+                  f"{args.namespace or name})")
+            return 1
+        customer = Customer.load(args.user, loaded.record, loaded.version)
+        pending = await store.pending_timers(args.user)
+        journal = await store.journal(args.user, max(args.lines, 0)) if args.lines else []
+    finally:
+        await store.close()
+    tz = str(customer.attrs.get("tz") or default_tz)
+    if args.json:
+        print(json.dumps(_as_json(customer, pending, journal, tz), ensure_ascii=False, indent=2, default=str))
+        return 0
+    for line in render(customer, pending, journal, tz):
+        print(line)
+    return 0
+
+
+def local(epoch: float | None, tz: str) -> str:
+    return datetime.fromtimestamp(epoch, zone(tz)).strftime(TIME) if epoch else "-"
+
+
+def render(customer: Customer, pending: dict[str, float], journal: list[str], tz: str) -> list[str]:
+    """The text ``persona inspect`` prints."""
+    out = [f"customer   {customer.id}",
+           f"state      {customer.state}",
+           f"seen       first {local(customer.first_seen, tz)}, last {local(customer.last_seen, tz)} "
+           f"({tz})",
+           f"messages   last from them {local(customer.last_inbound, tz)}, last to them "
+           f"{local(customer.last_outbound, tz)}"]
+    tags = "  ".join(f"{k}={v}" if v else k for k, v in sorted(customer.tags.items()))
+    out.append(f"tags       {tags or '-'}")
+    if customer.opted_out:
+        out.append("           (opted out: marketing messages are not sent)")
+    out.append("attrs" + ("      -" if not customer.attrs else ""))
+    for key, value in sorted(customer.attrs.items()):
+        out.append(f"  {key:<20} {json.dumps(value, ensure_ascii=False, default=str)}")
+    counters = "  ".join(f"{k}={v}" for k, v in sorted(customer.counters.items()))
+    out.append(f"counters   {counters or '-'}")
+    out.append("timers" + ("     -" if not pending and not customer.timers else ""))
+    for timer_name in sorted(set(pending) | set(customer.timers), key=lambda n: pending.get(n, 0)):
+        timer = customer.timers.get(timer_name)
+        due = pending.get(timer_name, timer.due if timer else None)
+        extra = []
+        if timer and timer.state:
+            extra.append(f"while {timer.state}")
+        if timer and timer.data:
+            extra.append(json.dumps(timer.data, ensure_ascii=False, default=str))
+        if timer_name not in pending:
+            extra.append("not in the timer index")
+        out.append(f"  {timer_name:<20} {local(due, tz)}" + (f"  ({'; '.join(extra)})" if extra else ""))
+    out.append(f"journal (last {len(journal)})" if journal else "journal    -")
+    for raw in journal:
+        out.append("  " + journal_line(raw, tz))
+    return out
+
+
+def journal_line(raw: str, tz: str) -> str:
+    """One journal entry, for people: ``2026-11-23 09:00  out  welcome: send``."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(entry, dict):
+        return raw
+    when = local(entry.pop("t", None), tz)
+    kind = str(entry.pop("k", "?"))
+    if kind == "in":
+        handler = entry.pop("handler", None)
+        text = f"{entry.pop('input', '?')} → {handler or 'no handler'}"
+        if "due" in entry:
+            text += f" (due {local(entry.pop('due'), tz)})"
+    elif kind == "out":
+        script = entry.pop("script", "?")
+        to = entry.pop("to", None)
+        action = entry.pop("action", "?")
+        reason = entry.pop("reason", None)
+        due = entry.pop("due", None)
+        text = f"{script}{f' to {to}' if to else ''}: {action}"
+        if reason:
+            text += f" ({reason})"
+        if due:
+            text += f" until {local(due, tz)}"
+    elif kind == "transition":
+        text = f"{entry.pop('trigger', '?')}: {entry.pop('from', '?')} → {entry.pop('to', '?')}"
+    elif kind == "error":
+        text = f"{entry.pop('input', '?')}: {entry.pop('error', '?')}"
+    else:
+        text = ""
+    rest = " ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
+                    for k, v in entry.items())
+    return f"{when}  {kind:<10} {' '.join(p for p in (text, rest) if p)}".rstrip()
+
+
+def _as_json(customer: Customer, pending: dict[str, float], journal: list[str], tz: str) -> dict[str, Any]:
+    entries = []
+    for raw in journal:
+        try:
+            entries.append(json.loads(raw))
+        except ValueError:
+            entries.append(raw)
+    return {"id": customer.id, "state": customer.state, "tags": customer.tags, "attrs": customer.attrs,
+            "counters": customer.counters, "tz": tz, "first_seen": customer.first_seen,
+            "last_seen": customer.last_seen, "last_inbound": customer.last_inbound,
+            "last_outbound": customer.last_outbound,
+            "timers": {n: {"due": d, "local": local(d, tz),
+                           "state": customer.timers[n].state if n in customer.timers else None}
+                       for n, d in pending.items()},
+            "journal": entries}

@@ -1,0 +1,73 @@
+"""``persona lint BOT [BOT...]``: check scripts, states and timers before a customer meets them.
+
+Prints one ``file:line: severity: message`` line per finding (the format editors and CI
+annotate), then a summary. Exit 0 when there are no errors (warnings allowed unless
+``--strict``), 1 when there are, 2 when a bot cannot be found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, TextIO
+
+from ..lint import ERROR, lint
+
+EXIT_OK, EXIT_PROBLEMS = 0, 1
+
+
+def register(subparsers: Any) -> None:
+    """Add ``lint`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "lint", help="check a bot's scripts, states and timers",
+        description="Check that every script parses, every variable a script uses is given where "
+                    "it is said (by turn.say keyword arguments, context() or what every script "
+                    "gets), every script said exists, text fits WeChat's 2048 bytes, every state "
+                    "is reachable and every trigger, timer and event named in code exists.")
+    p.add_argument("bots", nargs="+", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only, no warnings or summary")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    failed = False
+    paint = Painter(sys.stdout)
+    for bot in args.bots:
+        report = lint(bot)
+        for problem in report.problems:
+            if args.quiet and problem.severity != ERROR:
+                continue
+            print(paint.problem(str(problem), problem.severity))
+        errors, warnings = len(report.errors), len(report.warnings)
+        if not args.quiet:
+            status = paint.ok("ok") if not errors else paint.bad("failed")
+            print(f"{bot}: {status}: {errors} error{'s' * (errors != 1)}, "
+                  f"{warnings} warning{'s' * (warnings != 1)} ({report.scripts} scripts)")
+        failed |= bool(errors) or (args.strict and bool(warnings))
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+class Painter:
+    """ANSI colours when writing to a terminal (and NO_COLOR is not set), plain text otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.on = bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def ok(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def bad(self, text: str) -> str:
+        return self._wrap("31;1", text)
+
+    def problem(self, line: str, severity: str) -> str:
+        if not self.on:
+            return line
+        marker = f": {severity}: "
+        head, _, tail = line.partition(marker)
+        colour = "31;1" if severity == ERROR else "33"
+        return f"{self._wrap('1', head)}: {self._wrap(colour, severity)}: {tail}"

@@ -1,0 +1,122 @@
+"""``persona preview BOT SCRIPT --customer sample.json``: one script, rendered for a sample customer.
+
+For content writers: see the words, the kind and the fields a script produces for a customer in
+a given state with given tags, without running the bot. The sample is JSON::
+
+    {"state": "welcomed", "tags": {"source": "parcel"}, "attrs": {"product": "lipstick"},
+     "counters": {"orders": 1}, "data": {"order_id": "A1"}, "offer": {"title": "..."}}
+
+``state``, ``tags``, ``attrs``, ``counters``, ``data`` (the event's data) and ``now``
+(``"YYYY-MM-DD HH:MM"``) describe the customer and the moment; every other key is a variable
+given to the script, as ``turn.say("welcome", offer=...)`` would. ``--var NAME=JSON`` adds or
+overrides one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..clock import parse_time
+from ..customer import Customer
+from ..errors import PersonaError, TemplateError
+from ..inputs import BusinessEvent
+from ..messages import TEXT_LIMIT_BYTES
+from ..persona import load_persona
+from ..turn import Turn
+
+CUSTOMER_KEYS = ("id", "state", "tags", "attrs", "counters", "data", "now")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``preview`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "preview", help="render one script for a sample customer",
+        description="Render one script the way the bot would for a sample customer, and print its "
+                    "kind, fields and text. The sample JSON holds state, tags, attrs, counters, data "
+                    "(the event's data) and now (\"YYYY-MM-DD HH:MM\"); any other key is a variable "
+                    "given to the script.")
+    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("script", metavar="SCRIPT", help="script name, e.g. welcome (scripts/welcome.j2)")
+    p.add_argument("--customer", metavar="FILE", help="sample customer as JSON ('-' reads stdin)")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=JSON",
+                   help="a variable for the script (JSON, or plain text); repeatable")
+    p.add_argument("--state", help="the customer's state (overrides the sample's)")
+    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="the moment it is said (default: now)")
+    p.add_argument("--json", action="store_true", help="print the message as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls = load_persona(args.bot)
+    sample = _sample(args.customer)
+    for item in args.var:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise PersonaError(f"--var {item!r}: write NAME=VALUE, e.g. --var 'offer={{\"title\": \"券\"}}'")
+        sample[name] = _value(raw)
+    state = args.state or sample.pop("state", None) or cls.initial
+    if state not in cls.states:
+        raise PersonaError(f"state {state!r} is not a state of {cls.__name__} (states: {', '.join(cls.states)})")
+    for key in ("tags", "attrs", "counters", "data"):
+        if not isinstance(sample.get(key, {}), dict):
+            raise PersonaError(f"the sample's {key!r} must be a JSON object")
+    tz = str((sample.get("attrs") or {}).get("tz") or cls.timezone)
+    at = args.at or sample.pop("now", None)
+    try:
+        now = parse_time(str(at), tz) if at else time.time()
+    except ValueError:
+        raise PersonaError(f"time {at!r}: write it as \"YYYY-MM-DD HH:MM\"") from None
+    customer = Customer(str(sample.pop("id", "preview")), state,
+                        tags={k: str(v) for k, v in (sample.pop("tags", None) or {}).items()},
+                        attrs=sample.pop("attrs", None) or {}, counters=sample.pop("counters", None) or {},
+                        first_seen=now, last_seen=now)
+    data = sample.pop("data", None) or {}
+    try:
+        persona = cls()
+        turn = Turn(persona, customer, BusinessEvent(user=customer.id, name="preview", data=data), now)
+        message = turn.render(args.script, **sample)
+    except TemplateError as exc:
+        print(f"persona: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(message.to_dict(), ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(f"script:   {message.script}")
+    print(f"kind:     {message.kind}")
+    print(f"category: {message.category}" + (f"   via: {message.via}" if message.via else ""))
+    for key, value in message.fields.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        print(f"{key + ':':<9} {shown}")
+    size = len(message.text.encode("utf-8"))
+    limit = f" of {TEXT_LIMIT_BYTES}" if message.kind == "text" else ""
+    print(f"--- text ({size} bytes{limit}) ---")
+    print(message.text)
+    return 0
+
+
+def _sample(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PersonaError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        sample = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PersonaError(f"{path} line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(sample, dict):
+        raise PersonaError(f"{path}: the sample customer must be a JSON object")
+    return sample
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
