@@ -11,6 +11,10 @@ limits, "system busy", HTTP 500, dropped connections, a full outage, the spent 4
         fake.fail(45009, times=2)
         ...
         assert [m.text for m in fake.messages(to="alice")] == ["欢迎"]
+
+Callers that send the ``X-Persona-Messages`` trace header (our channels do, towards any host
+but the real ones) are recorded one entry per persona message, with its script and address;
+others one entry per bubble the request shows.
 """
 
 from __future__ import annotations
@@ -108,7 +112,7 @@ class Sent:
 
 
 class MessageLog(list):  # type: ignore[type-arg]
-    """Every accepted bubble, oldest first; call it to filter: ``fake.messages(api=..., to=...)``."""
+    """Every accepted message, oldest first; call it to filter: ``fake.messages(api=..., to=...)``."""
 
     def __call__(self, api: str | None = None, to: str | None = None) -> list[Sent]:
         """Filter by API and by recipient (the persona address or the platform id)."""
@@ -148,7 +152,7 @@ class FakeWeChat:
     welcome-code expiry follow the test's time.
     """
 
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = field(default=time.time, repr=False)
     appid: str = "wx00000000sim"
     secret: str = "sim-secret"
     corpid: str = "ww00000000sim"
@@ -160,13 +164,13 @@ class FakeWeChat:
     #: whose add events never reached the fake); True: it is refused with 41096.
     strict_welcome_codes: bool = False
 
-    messages: MessageLog = field(default_factory=MessageLog)
+    messages: MessageLog = field(default_factory=MessageLog, repr=False)
     #: staff messages WeCom accepted with errcode 0 but never delivered (over 30 a minute).
-    dropped: list[Sent] = field(default_factory=list)
+    dropped: list[Sent] = field(default_factory=list, repr=False)
     #: every API call: (path, errcode or HTTP status answered); token calls included.
-    calls: list[tuple[str, int]] = field(default_factory=list)
-    media: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # media_id -> (type, name, data)
-    token_grants: list[tuple[str, float]] = field(default_factory=list)  # (platform, time)
+    calls: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    media: dict[str, tuple[str, str, bytes]] = field(default_factory=dict, repr=False)  # id -> (type, name, data)
+    token_grants: list[tuple[str, float]] = field(default_factory=list, repr=False)  # (platform, time)
 
     def __post_init__(self) -> None:
         self._tokens: dict[str, _Token] = {}

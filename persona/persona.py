@@ -13,7 +13,7 @@ import inspect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
 

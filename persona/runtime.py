@@ -40,12 +40,17 @@ class ReplySlot:
     """The one passive reply an HTTP callback may carry, agreed once between the HTTP handler
     (which gives up at its deadline) and the turn (which claims it just before committing)."""
 
-    __slots__ = ("state",)
+    __slots__ = ("state", "accepts")
 
-    def __init__(self) -> None:
+    def __init__(self, accepts: Callable[[Message], bool] | None = None) -> None:
         self.state = "open"
+        #: whether the callback can carry this message as a passive reply (the protocol knows:
+        #: an image needs an uploaded media_id, a WeCom system event cannot be answered...)
+        self.accepts = accepts
 
-    def claim(self) -> bool:
+    def claim(self, message: Message) -> bool:
+        if self.accepts is not None and not self.accepts(message):
+            return False
         if self.state == "open":
             self.state = "claimed"
         return self.state == "claimed"
@@ -331,7 +336,7 @@ class Runtime:
         if (slot is not None and len(messages) == 1 and len(mine) == 1 and not mine[0].proactive
                 and mine[0].kind in PASSIVE_KINDS
                 and not (turn.customer.opted_out and mine[0].category == "marketing")
-                and slot.claim()):
+                and slot.claim(mine[0])):
             passive = mine[0]
         decisions = [Decision(SEND, "passive_reply") if m is passive else None for m in messages]
         reviewable = [m for m, d in zip(messages, decisions) if d is None]

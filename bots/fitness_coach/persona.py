@@ -34,6 +34,7 @@ MISSED_AFTER = parse_duration(S["missed_after"])
 IDLE_DAYS: list[int] = sorted(int(d) for d in S["idle_days"])
 CUSTOMER_STATES = ["new", "purchased", "choosing", "training", "paused"]
 COACHED = ["training", "paused"]
+CARD_AFTER = 60.0  # seconds between the welcome message and the mini-program card it mentions
 WEEKDAYS_CN = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
@@ -119,25 +120,38 @@ class FitnessCoach(Persona):
         turn.set("offered", CATALOGUE.recommend(goal, level))
         await turn.trigger("submit_questionnaire")
         if turn.customer.has("coach_added"):
-            self._offer(turn, "plans")
+            self._offer(turn)
 
     @on.wechat("add_external_contact", "add_half_external_contact", states=CUSTOMER_STATES)
     def coach_added(self, turn: Turn) -> None:
+        """One welcome message answers the add (the welcome code is single-use); the
+        mini-program card it points to follows a minute later."""
         turn.tag("coach_added")
         if turn.data.get("staff"):
             turn.set("coach_staff", turn.data["staff"])
         if turn.state == "choosing":
-            self._offer(turn, "welcome")
+            turn.say("welcome", plans=self._plans(turn))
+            turn.schedule("card", after=CARD_AFTER, data={"script": "plans_card"})
         elif turn.state in COACHED:
             turn.say("welcome", next_day=self._next_day(turn))
         else:
             turn.say("welcome")
+            turn.schedule("card", after=CARD_AFTER, data={"script": "questionnaire_card"})
+
+    @on.timer("card", service=True)
+    def card(self, turn: Turn) -> None:
+        if turn.timer_data.get("script") == "plans_card":
+            turn.say("plans_card", offered=turn.customer.attrs["offered"])
+        else:
             turn.say("questionnaire_card")
 
-    def _offer(self, turn: Turn, script: str) -> None:
-        offered = turn.customer.attrs["offered"]
-        turn.say(script, plans=[CATALOGUE.plans[p].as_dict() for p in offered])
-        turn.say("plans_card", offered=offered)
+    def _offer(self, turn: Turn) -> None:
+        turn.say("plans", plans=self._plans(turn))
+        turn.say("plans_card", offered=turn.customer.attrs["offered"])
+
+    @staticmethod
+    def _plans(turn: Turn) -> list[dict[str, Any]]:
+        return [CATALOGUE.plans[p].as_dict() for p in turn.customer.attrs["offered"]]
 
     # -- picking and changing the plan -------------------------------------------------------------
     @on.event("plan_selected", states=CUSTOMER_STATES)
@@ -421,7 +435,7 @@ class FitnessCoach(Persona):
 
         members = await turn.members(f"tag:group={chat_id}")
         called: dict[str, list[Any]] = dict(turn.customer.attrs.get("callouts") or {})
-        names = []
+        called_out = []
         for member in sorted(members):
             p = await profile(member)
             since = p.attrs.get("active_on") if p else None
@@ -434,13 +448,13 @@ class FitnessCoach(Persona):
                 continue
             spell, times = called.get(member, [since, 0])
             times = times if spell == since else 0
-            if times >= int(S["callout_times"]) or len(names) >= int(S["callout_names"]):
+            if times >= int(S["callout_times"]) or len(called_out) >= int(S["callout_names"]):
                 continue
-            names.append({"name": _display(p, member), "days": idle})
+            called_out.append({"name": _display(p, member), "days": idle})
             called[member] = [since, times + 1]
         turn.set("callouts", {m: v for m, v in called.items() if m in members} or None)
-        if names:
-            turn.say("group_callout", to=to, names=names)
+        if called_out:
+            turn.say("group_callout", to=to, members=called_out)
 
     @staticmethod
     def _chat_id(turn: Turn) -> str:

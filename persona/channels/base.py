@@ -19,7 +19,6 @@ from typing import Any, Callable, Sequence
 
 import aiohttp
 
-from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
 from ..store.base import Store
@@ -289,7 +288,3 @@ def client_id(key: str | None) -> str | None:
     if not key:
         return None
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:32]
-
-
-def default_clock(clock: Clock | None) -> Clock:
-    return clock or Clock()

@@ -5,6 +5,7 @@ existing aiohttp site the same way.
 """
 
 from .app import DEFAULT_DEADLINE, create_app
+from .context import bot_environ
 from .events import SIGNATURE_HEADER, sign
 
-__all__ = ["DEFAULT_DEADLINE", "SIGNATURE_HEADER", "create_app", "sign"]
+__all__ = ["DEFAULT_DEADLINE", "SIGNATURE_HEADER", "bot_environ", "create_app", "sign"]

@@ -40,9 +40,10 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
     """An application serving ``bots``, each under ``/wechat/{name}`` and ``/events/{name}``.
 
     ``deadline``: seconds a callback waits for its turn before answering ``success`` and
-    leaving every message to delivery. ``environ``: where credentials come from (default:
-    each bot's own ``bot.environ``); ``<BOTNAME>_WECHAT_TOKEN`` and friends override the plain
-    names per bot. ``run_bots``: start each bot's scheduler and delivery with the app (turn
+    leaving every message to delivery. ``environ``: where callback and event credentials come
+    from (default: each bot's own ``bot.environ``); ``<BOTNAME>_WECHAT_TOKEN`` and friends
+    override the plain names per bot (build the Bot with ``environ=bot_environ(os.environ,
+    name)`` so its delivery uses the same account). ``run_bots``: start each bot's scheduler and delivery with the app (turn
     off when the caller runs the bots itself); ``scheduler``/``delivery`` pick which.
     ``metrics``: where the service counts callbacks (default: the first bot's, so a shared
     Metrics renders as one page).

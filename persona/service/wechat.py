@@ -11,19 +11,17 @@ input goes in as parsed, and a duplicate comes back with the first attempt's rep
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from ..errors import ConflictError, ProtocolError, StoreUnavailable
+from ..errors import ProtocolError, StoreUnavailable
 from ..inputs import MediaMessage, PlatformEvent
-from ..messages import Message
-from ..protocol import Callback, Endpoint, ReplyError
+from ..protocol import Callback, can_reply
 from ..runtime import Outcome, ReplySlot
-from ..store.base import Commit, OutboxItem
 from . import logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 
@@ -108,22 +106,7 @@ async def callback(request: web.Request) -> web.Response:
     if outcome.passive is None:
         _done(state, mounted, platform, kind, result, 200, started, customer=customer)
         return _success()
-    try:
-        answer = endpoint.reply(parsed, outcome.passive)
-    except ReplyError as exc:
-        # the turn claimed a reply this callback cannot carry (an image without a media_id):
-        # hand it to delivery instead, so it is still sent exactly once
-        mounted.bot.metrics.inc("passive_requeued", persona=mounted.bot.name,
-                                kind=outcome.passive.kind)
-        try:
-            await requeue(mounted, parsed, outcome.passive)
-        except StoreUnavailable as down:
-            _done(state, mounted, platform, kind, "unavailable", 503, started, customer=customer,
-                  reason=str(down))
-            return web.Response(status=503, text="store unavailable, retry later\n")
-        _done(state, mounted, platform, kind, "requeued", 200, started, customer=customer,
-              level=logging.WARNING, reason=str(exc))
-        return _success()
+    answer = endpoint.reply(parsed, outcome.passive)  # the slot only claims what can_reply accepts
     _done(state, mounted, platform, kind, result, 200, started, customer=customer)
     return web.Response(body=answer.encode("utf-8"), content_type="application/xml")
 
@@ -133,7 +116,7 @@ async def _run(state: ServiceState, mounted: Mounted, parsed: Callback, kind: st
     """The turn's outcome, or None when the deadline passed and delivery takes over."""
     runtime = mounted.bot.runtime
     # a system sender (WeCom contact events) cannot be answered passively: no slot at all
-    slot = ReplySlot() if parsed.replyable else None
+    slot = ReplySlot(accepts=partial(can_reply, parsed)) if parsed.replyable else None
     task = asyncio.ensure_future(runtime.handle(parsed.input, slot))
     try:
         done, _ = await asyncio.wait({task}, timeout=state.deadline)
@@ -150,34 +133,6 @@ async def _run(state: ServiceState, mounted: Mounted, parsed: Callback, kind: st
         return None
     # the turn claimed the passive reply just before committing: its answer is on the way
     return await task
-
-
-async def requeue(mounted: Mounted, parsed: Callback, message: Message) -> None:
-    """Put a claimed passive reply into the customer's outbox for delivery, exactly once.
-
-    A small commit of its own (the record unchanged, a dedupe key derived from the input's),
-    so a retried callback that fails to render the same reply does not queue it twice.
-    """
-    bot, inp = mounted.bot, parsed.input
-    key = f"{inp.dedupe_key}:requeued" if inp.dedupe_key else None
-    payload = json.dumps({"type": "message", "user": inp.user, "message": message.to_dict()},
-                         ensure_ascii=False)
-    for _ in range(20):
-        loaded = await bot.store.load(inp.user, key)
-        if loaded.duplicate is not None or loaded.record is None:
-            return
-        item = OutboxItem(f"{inp.user}:{loaded.version + 1}:passive", inp.user, bot.clock.now(), payload)
-        try:
-            await bot.store.commit(Commit(user=inp.user, expected_version=loaded.version,
-                                          record=loaded.record, dedupe_key=key, dedupe_result="1",
-                                          outbox=[item]))
-        except ConflictError:
-            continue
-        wake = getattr(bot.deliverer, "wake", None)
-        if wake is not None:
-            wake()
-        return
-    raise StoreUnavailable(f"customer {inp.user!r}: could not queue the reply (record kept changing)")
 
 
 def _detach(state: ServiceState, mounted: Mounted, task: asyncio.Future[Outcome], parsed: Callback,

@@ -337,4 +337,4 @@ class RedisStore(Store):
         await self._do(self.redis.ping)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)

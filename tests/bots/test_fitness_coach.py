@@ -68,20 +68,21 @@ async def test_questionnaire_then_adding_the_coach_offers_three_plans_that_fit(s
     amy = await sim.customer("wm_amy")
     assert amy.state == "choosing" and amy.tags["goal"] == "fat_loss" and amy.tags["level"] == "beginner"
 
-    sent = await sim.wechat("wm_amy", "add_external_contact", staff="coach_ajie", welcome_code="WC1")
-    assert scripts(sent) == ["welcome", "plans_card"]
-    welcome, card = sent
+    [welcome] = await sim.wechat("wm_amy", "add_external_contact", staff="coach_ajie", welcome_code="WC1")
+    assert (welcome.script, welcome.when) == ("welcome", "2026-11-23 09:00")
     assert "目标是减脂" in welcome.text
     assert "1. 零基础燃脂" in welcome.text and "2. 轻 HIIT 燃脂" in welcome.text and "3. 核心塑形" in welcome.text
-    assert card.kind == "miniprogram"
+    [card] = await sim.advance("5m")  # one welcome message per add; the card follows it
+    assert (card.script, card.kind, card.when) == ("plans_card", "miniprogram", "2026-11-23 09:01")
     assert card.fields["pagepath"] == "pages/plans/index?plans=burn_starter,burn_hiit_lite,shape_core"
     assert (await sim.customer("wm_amy")).has("coach_added")
 
 
 async def test_a_customer_who_adds_the_coach_first_gets_the_questionnaire_then_the_plans(sim):
-    sent = await sim.wechat("wm_bo", "add_external_contact", staff="coach_ajie", welcome_code="WC2")
-    assert scripts(sent) == ["welcome", "questionnaire_card"]
-    assert "问卷" in sent[0].text and sent[1].fields["pagepath"] == "pages/questionnaire/index"
+    [welcome] = await sim.wechat("wm_bo", "add_external_contact", staff="coach_ajie", welcome_code="WC2")
+    assert welcome.script == "welcome" and "问卷" in welcome.text
+    [card] = await sim.advance("1m")
+    assert card.script == "questionnaire_card" and card.fields["pagepath"] == "pages/questionnaire/index"
     sent = await sim.event("wm_bo", "questionnaire_submitted",
                            {"goal": "muscle", "level": "经常练", "days": [2, 4], "time": "19:00"})
     assert scripts(sent) == ["plans", "plans_card"]
@@ -220,34 +221,31 @@ async def test_missed_sessions_get_escalating_nudges_that_stop(sim):
 
 
 async def test_two_weeks_without_training_pauses_the_daily_messages_until_the_customer_is_back(sim):
-    await onboard(sim, "wm_kim", days=[3, 6])
-    sent = await sim.advance_to("2026-12-08 09:00")
+    for user in ("wm_kim", "wm_lu"):
+        await onboard(sim, user, days=[3, 6])
+    sent = [s for s in await sim.advance_to("2026-12-08 09:00") if s.to == "wm_kim"]
     idle = [(s.when, s.text) for s in sent if s.script == "idle"]
     assert [w for w, _ in idle] == ["2026-11-26 12:00", "2026-11-30 12:00", "2026-12-07 12:00"]
     assert "3 天没见你练了" in idle[0][1] and "一周没练了" in idle[1][1]
     assert "14 天没练" in idle[2][1] and "回复“继续”" in idle[2][1]
-    kim = await sim.customer("wm_kim")
-    assert kim.state == "paused" and kim.tags["activity"] == "dormant"
-    sent = await sim.advance_to("2026-12-09 22:00")
-    assert sent == []  # Wednesday, a training day: quiet while paused
+    for user in ("wm_kim", "wm_lu"):
+        c = await sim.customer(user)
+        assert c.state == "paused" and c.tags["activity"] == "dormant"
 
-    sent = await sim.text("wm_kim", "继续")
+    assert scripts(await workout(sim, "wm_lu")) == ["review", "share_card"]  # a workout brings Lu back
+    assert (await sim.customer("wm_lu")).state == "training"
+    sent = await sim.advance_to("2026-12-09 22:00")
+    assert [(s.to, s.script) for s in sent if s.script == "brief"] == [("wm_lu", "brief")]
+    assert not [s for s in sent if s.to == "wm_kim"]  # a training day, quiet while paused
+
+    sent = await sim.text("wm_kim", "继续")  # and a word brings Kim back
     assert "欢迎回来" in only(sent, "resumed").text and "12月12日 周六" in sent[0].text
     kim = await sim.customer("wm_kim")
     assert kim.state == "training" and kim.tags["activity"] == "active"
     sent = await sim.advance_to("2026-12-12 10:05")
-    assert timeline(sent) == [("2026-12-12 10:00", "brief")]
-
-
-async def test_a_workout_uploaded_while_paused_resumes_the_plan(sim):
-    await onboard(sim, "wm_lu", days=[3, 6])
-    await sim.advance_to("2026-12-08 09:00")
-    assert (await sim.customer("wm_lu")).state == "paused"
-    sent = await workout(sim, "wm_lu")
-    assert scripts(sent) == ["review", "share_card"]
-    assert (await sim.customer("wm_lu")).state == "training"
-    sent = await sim.advance_to("2026-12-09 10:05")
-    assert timeline(sent) == [("2026-12-09 10:00", "brief")]
+    assert sorted((s.to, s.when) for s in sent if s.script == "brief") == [
+        ("wm_kim", "2026-12-12 10:00"), ("wm_lu", "2026-12-12 10:00")]
+    assert [s.script for s in sent if s.to == "wm_kim"] == ["brief"]
 
 
 async def test_an_opted_out_customer_keeps_the_coaching_but_gets_no_nudges(sim):

@@ -10,7 +10,8 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
-from persona import Turn, load_persona, on
+from persona import load_persona
+from persona.cli.broadcast import broadcast, broadcasting, parse_segment
 from persona.testing import Sent, Simulation
 from bots.xiaowanzi import Xiaowanzi
 from bots.xiaowanzi.persona import parse_scene
@@ -102,6 +103,14 @@ async def test_store_qr_late_at_night_welcome_now_reminder_after_quiet_hours(ope
         assert bea.tags["source"] == "store" and bea.attrs["shop"] == "sh021"
 
 
+async def test_a_half_add_without_verification_is_welcomed_the_same(open_sim):
+    async with open_sim() as sim:
+        [welcome] = await sim.wechat("wm_fay", "add_half_external_contact", key="parcel_powder",
+                                     staff="zhangsan", welcome_code="WC-half")
+        assert welcome.via == "welcome" and "定妆散粉专属券" in welcome.text
+        assert scripts(await sim.advance("3h")) == ["coupon_reminder"]
+
+
 async def test_official_account_follow_with_scene_key_is_answered_passively(open_sim):
     async with open_sim() as sim:
         [welcome] = await sim.wechat("o_cat", "subscribe", key="qrscene_parcel_eyeshadow")
@@ -125,7 +134,7 @@ async def test_registered_member_is_tagged_but_not_messaged_until_she_adds(open_
         assert "粉底液专属券" in welcome.text  # the product she browsed before adding
         dee = await sim.customer("wm_dee")
         assert dee.tags["source"] == "live"  # the first touch keeps the credit
-        await sim.advance("40d")
+        await sim.advance("31d")
         assert sim.to("wm_eve") == []
 
 
@@ -350,22 +359,11 @@ async def test_opening_the_app_or_clicking_counts_as_life_and_recalls_stop_after
         assert [s.when for s in sent if s.script == "recall"] == ["2027-05-01 09:00"]
 
 
-# -- flash sale broadcast through the gate ----------------------------------------------------
-
-class BroadcastingXiaowanzi(Xiaowanzi):
-    """小完子 with a door for this test to play ``persona broadcast`` one customer at a time."""
-
-    @classmethod
-    def folder(cls):
-        return Xiaowanzi.folder()
-
-    @on.event("test_broadcast")
-    def test_broadcast(self, turn: Turn) -> None:
-        self.flash_sale(turn)
-
+# -- flash sale: persona broadcast, through the gate ----------------------------------------------------
 
 async def test_flash_sale_to_a_segment_respects_opt_out_caps_and_reach(open_sim):
-    async with open_sim(BroadcastingXiaowanzi) as sim:
+    """What ``persona broadcast bots.xiaowanzi tag:product=eyeshadow flash_sale`` does."""
+    async with open_sim(broadcasting(Xiaowanzi)) as sim:
         for user in ("wm_amy", "wm_bea", "wm_cat"):
             await add_on_wecom(sim, user, "store_eyeshadow")
         await add_on_wecom(sim, "wm_dee", "store_lipstick")  # not in the segment
@@ -374,21 +372,23 @@ async def test_flash_sale_to_a_segment_respects_opt_out_caps_and_reach(open_sim)
         await sim.text("wm_bea", "退订")
         await sim.advance_to("2026-11-25 09:30")  # cat: reminder on the 23rd, second pitch today
 
-        async def broadcast() -> list[Sent]:
-            sent: list[Sent] = []
-            for user in sorted(await sim.store.segment("tag:product=eyeshadow")):
-                sent += await sim.event(user, "test_broadcast")
-            return sent
-
-        assert await sim.store.segment("tag:product=eyeshadow") == {"wm_amy", "wm_bea", "wm_cat", "wm_eve"}
-        sent = await broadcast()
+        segment = parse_segment("tag:product=eyeshadow", Xiaowanzi)
+        users = sorted(await sim.store.segment(*segment))
+        assert users == ["wm_amy", "wm_bea", "wm_cat", "wm_eve"]
+        tally = await broadcast(sim.runtime, users, "flash_sale", "sale-morning", {})
+        assert (tally.sent, dict(tally.dropped), tally.silent) == (2, {"opted_out": 1}, 1)
+        sent = await sim.advance(0)
         assert sorted(s.to for s in sent) == ["wm_amy", "wm_cat"]
         sale = one(sent, "flash_sale", "wm_amy")
         assert "动物眼影盘限时秒杀" in sale.text and "¥69.00" in sale.text and "¥129.00" in sale.text
         assert "你之前看过它" in sale.text
-        await sim.advance("10h")
-        sent = await broadcast()  # 19:30, a last call: cat has had her two for today
-        assert [s.to for s in sent] == ["wm_amy"]
+        again = await broadcast(sim.runtime, users, "flash_sale", "sale-morning", {})
+        assert again.done_before == 4  # an interrupted broadcast run again reaches nobody twice
+
+        await sim.advance_to("2026-11-25 19:30")
+        tally = await broadcast(sim.runtime, users, "flash_sale", "sale-last-call", {})
+        assert (tally.sent, dict(tally.dropped)) == (1, {"opted_out": 1, "daily_cap": 1})
+        assert [s.to for s in await sim.advance(0)] == ["wm_amy"]  # cat had her two for today
         assert await gate_said(sim, "wm_cat", "flash_sale") == [("send", None), ("drop", "daily_cap")]
         assert await gate_said(sim, "wm_bea", "flash_sale") == [("drop", "opted_out")] * 2
         assert await gate_said(sim, "wm_eve", "flash_sale") == []

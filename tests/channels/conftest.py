@@ -64,7 +64,7 @@ async def wecom(fake: FakeWeChat, memstore: Store, clock: FakeClock) -> AsyncIte
 
 @pytest.fixture
 async def deliverer(fake: FakeWeChat, memstore: Store, clock: FakeClock) -> AsyncIterator[Deliverer]:
-    router = Router.from_env(env_for(fake), memstore, http=HttpSession(timeout=2.0))
+    router = Router.from_env(env_for(fake), memstore, http=HttpSession(timeout=0.5))
     d = Deliverer(memstore, router, clock, max_attempts=4)
     yield d
     await d.close()

@@ -53,7 +53,7 @@ async def test_transport_failures_are_retried(deliverer, fake, memstore, clock, 
     elif fault == "disconnect":
         fake.disconnect()
     else:
-        fake.stall(3.0)  # the deliverer's session times out after 2 s
+        fake.stall(1.0)  # the deliverer's session times out after 0.5 s
     await deliverer.run_once()
     assert deliverer.retried == 1
     clock.advance(2)

@@ -183,3 +183,10 @@ async def test_customer_record_is_compact():
     back = Customer.load(c.id, c.dump(), 3)
     assert (back.state, back.tags, back.first_seen, back.last_seen, back.version) == \
         (c.state, c.tags, c.first_seen, c.last_seen, 3)
+
+
+async def test_a_reply_the_callback_cannot_carry_is_not_claimed_but_queued(runtime, store):
+    slot = ReplySlot(accepts=lambda message: message.kind == "image")
+    out = await runtime.handle(TextMessage(user="a", dedupe_key="m:1", text="价格"), slot)
+    assert out.passive is None and slot.state == "open"
+    assert [i["message"]["text"] for i in await outbox(store)] == ["这款现在¥1,299.00"]

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -38,16 +39,24 @@ def start(name: str, port: int, store: str, *extra: str, bots: tuple[str, ...] =
            "PYTHONPATH": str(ROOT)}
     env.pop("WECHAT_AES_KEY", None)
     env.update(env_extra or {})
-    return subprocess.Popen([sys.executable, "-m", "persona", "serve", *bots, "--host", "127.0.0.1",
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
+    proc = subprocess.Popen([sys.executable, "-m", "persona", "serve", *bots, "--host", "127.0.0.1",
                              "--port", str(port), "--store", store, *extra],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def output(proc: subprocess.Popen) -> str:
+    proc.log.seek(0)  # type: ignore[attr-defined]
+    return proc.log.read().decode()  # type: ignore[attr-defined]
 
 
 async def wait_healthy(session: aiohttp.ClientSession, port: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"persona serve exited {proc.returncode}: {proc.stdout.read().decode()}")
+            raise AssertionError(f"persona serve exited {proc.returncode}: {output(proc)}")
         try:
             async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
                 if resp.status == 200:
@@ -66,7 +75,9 @@ def stop(proc: subprocess.Popen) -> str:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return proc.stdout.read().decode()
+    text = output(proc)
+    proc.log.close()  # type: ignore[attr-defined]
+    return text
 
 
 async def test_a_retry_storm_on_two_processes_moves_once_and_answers_identically(redis_url):
@@ -116,6 +127,7 @@ async def test_a_retry_storm_on_two_processes_moves_once_and_answers_identically
             assert await store.outbox_size() == 0
         finally:
             await store.close()
+            await store.redis.connection_pool.disconnect()  # close() leaves the pool's connections open
     finally:
         logs = [stop(proc) for proc in procs]
         await drop_namespace(redis_url, name)

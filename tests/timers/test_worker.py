@@ -130,3 +130,20 @@ async def test_two_worker_processes_one_killed_mid_batch_fire_every_timer_exactl
                 p.wait(timeout=10)
         await store.close()
         await drop_namespace(redis_url, namespace)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_worker_gracefully(tmp_path, sig):
+    proc = subprocess.Popen([sys.executable, "-m", "persona.worker", BOT, "--store", f"sqlite:///{tmp_path}/s.db",
+                             "--log-level", "INFO"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()  # the worker logs once it is running
+        assert "worker for pinger" in line, line
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0
+        assert "stopped after 0 timers" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

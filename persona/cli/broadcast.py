@@ -1,0 +1,270 @@
+"""``persona broadcast BOT SEGMENT SCRIPT --store URL``: one script to a segment, through the gate.
+
+A broadcast is not a mass mailing: every customer of the segment gets a turn of their own, like
+a business event, so everything that protects customers applies — opt-out, daily and weekly
+caps, quiet hours (the message waits until morning), the platform windows — and each decision
+lands in the customer's journal. The persona decides what is said: its
+``broadcast(turn, script)`` method when it has one (to skip customers it cannot reach, or
+pick variables), otherwise the script is said as proactive marketing.
+
+SEGMENT is ``state:NAME``, ``tag:NAME`` or ``tag:NAME=VALUE``, several joined with ``+``
+(customers in all of them), or ``all``. Each broadcast has an id; running it again with
+``--id`` finishes an interrupted broadcast without sending anything twice. Messages are
+committed to the outbox; the running service (``persona serve``) delivers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ..clock import Clock
+from ..errors import PersonaError
+from ..gate import DEFER, DROP, SEND
+from ..handlers import on
+from ..inputs import BusinessEvent
+from ..persona import Persona, load_persona
+from ..runtime import Outcome, Runtime
+from ..store import DEFAULT_URL, Store, open_store
+from ..turn import Turn
+
+#: the business event each customer of a broadcast receives (handled by :func:`broadcasting`)
+EVENT = "persona:broadcast"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``broadcast`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "broadcast", help="say a script to a segment of customers, through the gate",
+        description="Say SCRIPT to every customer of SEGMENT (state:NAME, tag:NAME, tag:NAME=VALUE, "
+                    "joined with + for customers in all of them, or all). Each customer gets a turn "
+                    "of their own: opt-out, caps, quiet hours and platform windows apply, and the "
+                    "persona's broadcast(turn, script) method, if any, decides what is said. Messages "
+                    "go to the outbox, which the running service delivers.")
+    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("segment", metavar="SEGMENT", help="e.g. state:welcomed, tag:source=parcel, "
+                                                      "tag:in_group+tag:product=lipstick, all")
+    p.add_argument("script", metavar="SCRIPT", help="the script to say, e.g. flash_sale")
+    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
+    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    p.add_argument("--data", default="{}", metavar="JSON", help="data the script sees as data.* (a JSON object)")
+    p.add_argument("--id", dest="run_id", metavar="ID",
+                   help="the broadcast's id; repeat one to finish it without sending twice (default: new)")
+    p.add_argument("--dry-run", action="store_true", help="count the customers, send nothing")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="customers at a time (default 8)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls = load_persona(args.bot)
+    persona = broadcasting(cls)()
+    if args.script not in persona.scripts:
+        known = ", ".join(persona.scripts.names()) or "none"
+        raise PersonaError(f"{cls.name} has no script {args.script!r} (known: {known})")
+    segments = parse_segment(args.segment, cls)
+    try:
+        data = json.loads(args.data)
+    except json.JSONDecodeError as exc:
+        raise PersonaError(f"--data is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise PersonaError("--data must be a JSON object, e.g. '{\"until\": \"20:00\"}'")
+    if args.concurrency < 1:
+        raise PersonaError("--concurrency must be at least 1")
+    try:
+        store = open_store(args.store, args.namespace or cls.name)
+    except ValueError as exc:
+        raise PersonaError(str(exc)) from None
+    return asyncio.run(_main(args, persona, store, segments, data))
+
+
+async def _main(args: argparse.Namespace, persona: Persona, store: Store, segments: list[str],
+                data: dict[str, Any]) -> int:
+    try:
+        users = sorted(await store.users()) if segments == ["all"] else sorted(await store.segment(*segments))
+        if args.dry_run:
+            await _dry_run(store, segments, users, args)
+            return 0
+        run_id = args.run_id or f"{args.script}-{time.strftime('%Y%m%d-%H%M%S')}"
+        runtime = Runtime(persona, store, Clock())
+        tally = await broadcast(runtime, users, args.script, run_id, data, concurrency=args.concurrency,
+                                progress=Progress(sys.stderr, len(users)))
+    finally:
+        await store.close()
+    print(f"broadcast {run_id}: {args.script} to {args.segment}, {len(users)} customer"
+          f"{'s' * (len(users) != 1)}")
+    for line in tally.lines():
+        print(f"  {line}")
+    if tally.sent or tally.deferred:
+        print("  messages are in the outbox: the running service (persona serve) delivers them")
+    print(f"  run it again with --id {run_id} to finish it if it was interrupted; nobody gets it twice")
+    return 1 if tally.errors else 0
+
+
+async def _dry_run(store: Store, segments: list[str], users: list[str], args: argparse.Namespace) -> None:
+    print(f"{len(users)} customer{'s' * (len(users) != 1)} in {args.segment} would get {args.script} "
+          "(before opt-out, caps, quiet hours and the persona's own choice)")
+    try:
+        opted = await store.segment(*[s for s in segments if s != "all"], "tag:opted_out")
+        opted &= set(users)
+    except Exception:  # an index without the tag: no estimate
+        return
+    if opted:
+        print(f"  {len(opted)} of them opted out and would get nothing")
+
+
+def parse_segment(text: str, cls: type[Persona]) -> list[str]:
+    """``state:welcomed+tag:source=parcel`` → the store's segment names, checked against the bot."""
+    if text.strip() == "all":
+        return ["all"]
+    parts = [p.strip() for p in text.split("+") if p.strip()]
+    if not parts:
+        raise PersonaError("SEGMENT is empty: use state:NAME, tag:NAME, tag:NAME=VALUE or all")
+    for part in parts:
+        kind, _, value = part.partition(":")
+        if kind == "state":
+            if value not in cls.states:
+                raise PersonaError(f"segment {part!r}: {value!r} is not a state of {cls.name} "
+                                   f"(states: {', '.join(cls.states)})")
+        elif kind == "tag" and value:
+            tag = value.partition("=")[0]
+            if cls.indexed_tags is not None and tag not in cls.indexed_tags:
+                raise PersonaError(f"segment {part!r}: tag {tag!r} is not indexed for segments "
+                                   f"({cls.__name__}.indexed_tags: {', '.join(sorted(cls.indexed_tags))})")
+        else:
+            raise PersonaError(f"segment {part!r}: use state:NAME, tag:NAME or tag:NAME=VALUE "
+                               "(several joined with +), or all")
+    return parts
+
+
+def broadcasting(cls: type[Persona]) -> type[Persona]:
+    """``cls`` plus a handler for :data:`EVENT`, the input each customer of a broadcast gets.
+
+    The subclass lives in the bot's module (so its scripts are found) and keeps its name (so it
+    reads and writes the same store namespace); only the broadcasting process uses it.
+    """
+    if EVENT in cls.routes.event:
+        return cls
+
+    @on.event(EVENT)
+    async def persona_broadcast(self: Persona, turn: Turn) -> None:
+        await _say_broadcast(self, turn)
+
+    namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+                 "persona_broadcast": persona_broadcast}
+    return type(cls.__name__, (cls,), namespace)
+
+
+async def _say_broadcast(persona: Persona, turn: Turn) -> None:
+    """The persona's ``broadcast(turn, script)`` if it has one, else the script as marketing."""
+    script = str(turn.data["script"])
+    hook = getattr(persona, "broadcast", None)
+    if callable(hook):
+        result = hook(turn, script)
+        if inspect.isawaitable(result):
+            await result
+        return
+    turn.say(script, category="marketing")
+
+
+@dataclass
+class Tally:
+    """What a broadcast did, customer by customer."""
+
+    sent: int = 0
+    deferred: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    silent: int = 0  # the persona chose to say nothing to them
+    done_before: int = 0  # the same broadcast id reached them already
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.status == "duplicate":
+            self.done_before += 1
+            return
+        if outcome.status == "error":
+            self.errors[outcome.error or "error"] += 1
+            return
+        mine = [d for m, d in outcome.messages if m.to is None]
+        if not mine:
+            self.silent += 1
+        for decision in mine:
+            if decision.action == SEND:
+                self.sent += 1
+            elif decision.action == DEFER:
+                self.deferred += 1
+            elif decision.action == DROP:
+                self.dropped[decision.reason or "dropped"] += 1
+
+    def lines(self) -> list[str]:
+        out = [f"sent        {self.sent}",
+               f"deferred    {self.deferred}" + (" (quiet hours: sent when they end)" if self.deferred else "")]
+        dropped = sum(self.dropped.values())
+        reasons = ", ".join(f"{reason} {n}" for reason, n in self.dropped.most_common())
+        out.append(f"dropped     {dropped}" + (f" ({reasons})" if reasons else ""))
+        if self.silent:
+            out.append(f"not said    {self.silent} (the persona chose not to)")
+        if self.done_before:
+            out.append(f"done before {self.done_before} (this broadcast reached them already)")
+        if self.errors:
+            out.append(f"errors      {sum(self.errors.values())}")
+            out += [f"  {n} x {error}" for error, n in self.errors.most_common(5)]
+        return out
+
+
+async def broadcast(runtime: Runtime, users: list[str], script: str, run_id: str, data: dict[str, Any],
+                    *, concurrency: int = 8, progress: "Progress | None" = None) -> Tally:
+    """One turn per customer (``runtime.persona`` must come from :func:`broadcasting`)."""
+    tally = Tally()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(user: str) -> None:
+        async with gate:
+            inp = BusinessEvent(user=user, name=EVENT, data={**data, "script": script},
+                                dedupe_key=f"broadcast:{run_id}")
+            try:
+                outcome = await runtime.handle(inp)
+            except PersonaError as exc:  # the store went away for this one: report, carry on
+                outcome = Outcome(status="error", error=str(exc))
+            tally.add(outcome)
+            if progress:
+                progress.step()
+
+    await asyncio.gather(*(one(u) for u in users))
+    if progress:
+        progress.done()
+    return tally
+
+
+class Progress:
+    """A one-line progress bar, drawn only on a terminal."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        self.stream, self.total, self.count = stream, total, 0
+        self.on = bool(getattr(stream, "isatty", lambda: False)()) and total > 0
+        self._drawn = -1
+
+    def step(self) -> None:
+        self.count += 1
+        if not self.on:
+            return
+        filled = self.WIDTH * self.count // self.total
+        if filled == self._drawn and self.count != self.total:
+            return
+        self._drawn = filled
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {self.count}/{self.total}")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.on:
+            self.stream.write("\n")
+            self.stream.flush()

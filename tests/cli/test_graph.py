@@ -1,0 +1,68 @@
+"""``persona graph``: states, transitions and timers, as Mermaid, DOT or a drawing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+def test_mermaid_shows_states_transitions_and_timers(cli):
+    done = cli("graph", "tests.core.shop")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1] == "flowchart LR"
+    assert '    start(("start")) --> s0' in lines
+    assert '    s0(["new"])' in lines and '    s3(["vip"])' in lines
+    assert '    s0 -->|"welcome"| s1' in lines
+    assert '    s2 -->|"promote [spent_enough]"| s3' in lines
+    # a timer limited to states loops on each of them, dashed, with its schedule
+    assert '    s2 -.->|"⏰ review: set by the bot"| s2' in lines
+    assert '    s3 -.->|"⏰ review: set by the bot"| s3' in lines
+    # a timer of any state goes in the note
+    note = next(line for line in lines if line.startswith("    anywhere["))
+    assert "day3: day 3 at 10:00" in note
+
+
+def test_a_timer_that_moves_the_customer_points_at_the_new_state(cli, tmp_path):
+    out = tmp_path / "coach.dot"
+    done = cli("graph", "bots.fitness_coach", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    dot = out.read_text(encoding="utf-8")
+    assert dot.startswith('digraph "fitness_coach" {')
+    assert '"training" -> "paused" [label="idle: set by the bot → pause", style=dashed' in dot
+    assert '"training" -> "training" [label="brief: daily at brief_time() on training_days()", style=dashed' in dot
+    assert '"training" -> "paused" [label="pause"];' in dot
+
+
+def test_mmd_file(cli, tmp_path):
+    out = tmp_path / "flow" / "xiaowanzi.mmd"
+    done = cli("graph", "bots.xiaowanzi", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert 's1 -.->|"⏰ coupon_nudge: 3h after entering if reachable"| s1' in text
+    assert f"wrote {out}" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_svg_through_graphviz(cli, tmp_path):
+    out = tmp_path / "xiaowanzi.svg"
+    done = cli("graph", "bots.xiaowanzi", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    svg = out.read_text(encoding="utf-8")
+    assert "<svg" in svg and "welcomed" in svg and "coupon_nudge" in svg
+
+
+def test_without_graphviz_an_svg_request_writes_mermaid_beside_it(cli, tmp_path):
+    out = tmp_path / "shop.svg"
+    done = cli("graph", "tests.core.shop", "-o", str(out), env={"PATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert not out.exists()
+    assert (tmp_path / "shop.mmd").read_text(encoding="utf-8").startswith("%% shop:")
+    assert "dot is not installed" in done.stderr
+
+
+def test_an_unknown_bot_is_a_usage_error(cli):
+    done = cli("graph", "bots.nobody", "-o", str(Path("/tmp/never.mmd")))
+    assert done.returncode == 2 and "cannot import bot 'bots.nobody'" in done.stderr
