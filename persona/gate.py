@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import DEFAULT_TZ
 from .errors import PersonaError
-from .inputs import MediaMessage, PlatformEvent, TextMessage
+from .inputs import ADD_EVENTS, BURST_EVENTS, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
 from .timers import zone
 
@@ -57,10 +57,7 @@ WELCOME_WINDOW = 20.0
 PLATFORM_TZ = DEFAULT_TZ
 
 #: Events that open the Official Account's one-minute burst window.
-BURST_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
 #: Events that are the customer's own doing: what the persona says in answer is a reply.
-ADD_EVENTS = frozenset({"add_external_contact", "add_half_external_contact"})
-REPLY_EVENTS = BURST_EVENTS | ADD_EVENTS
 #: Doors that are the Official Account's customer-service API.
 KF_VIAS = frozenset({"", "kf"})
 #: How WeCom external contact ids begin.
@@ -136,9 +133,14 @@ class Gate:
         replying = _replying(turn)
         code = _welcome_code(turn)
         decisions = []
+        welcomed = False  # this turn's messages through the welcome door travel as one welcome
         for message in turn.messages:
-            decision = self.decide(message, customer, policy, turn.now, turn.tz, replying,
-                                   door=door_of(message, customer, code))
+            door = door_of(message, customer, code)
+            if door == "welcome" and welcomed and message.to is None:
+                decisions.append(Decision(SEND, "welcome_attachment", turn.now))
+                continue
+            decision = self.decide(message, customer, policy, turn.now, turn.tz, replying, door=door)
+            welcomed = welcomed or (door == "welcome" and decision.action == SEND and code)
             if (decision.action == DROP and decision.reason in ("kf_window_closed", "kf_window_spent")
                     and policy.fallback_template and message.category == "service"):
                 decision = self._fallback(turn, message, decision)
@@ -257,11 +259,7 @@ class Gate:
 
 
 def _replying(turn: "Turn") -> bool:
-    """True when the input is the customer's own doing (a message, a click, a follow, adding
-    the staff member): what the persona says then is an answer, not a proactive message."""
-    inp = turn.input
-    return isinstance(inp, (TextMessage, MediaMessage)) or (
-        isinstance(inp, PlatformEvent) and inp.name in REPLY_EVENTS)
+    return turn.is_reply
 
 
 def _welcome_code(turn: "Turn") -> bool:

@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+#: Platform events that are the customer's own doing: what a persona says in answer to them
+#: is a reply, not a proactive message.
+BURST_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
+ADD_EVENTS = frozenset({"add_external_contact", "add_half_external_contact"})
+REPLY_EVENTS = BURST_EVENTS | ADD_EVENTS
+
+
 @dataclass(frozen=True, slots=True)
 class Input:
     user: str

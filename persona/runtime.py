@@ -22,7 +22,7 @@ from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
 from .gate import DEFER, DROP, SEND, Decision, Gate
-from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
+from .inputs import ADD_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
 from .messages import Message
 from .metrics import Metrics
 from .persona import Persona
@@ -196,7 +196,7 @@ class Runtime:
         customer.last_seen = now
         if inp.inbound:
             customer.last_inbound = now
-            if isinstance(inp, PlatformEvent) and inp.name.startswith("add_external_contact"):
+            if isinstance(inp, PlatformEvent) and inp.name in ADD_EVENTS:
                 customer.attrs.setdefault("platform", "wecom")
 
     def _opt_out(self, turn: Turn) -> None:
@@ -205,7 +205,7 @@ class Runtime:
         out = (isinstance(inp, TextMessage) and _word(inp.text) in {_word(w) for w in policy.opt_out_words}) or (
             isinstance(inp, PlatformEvent) and inp.name in OPT_OUT_EVENTS)
         back = (isinstance(inp, TextMessage) and _word(inp.text) in {_word(w) for w in policy.opt_in_words}) or (
-            isinstance(inp, PlatformEvent) and inp.name in ("subscribe", "add_external_contact"))
+            isinstance(inp, PlatformEvent) and inp.name in ("subscribe", *ADD_EVENTS))
         if out and not customer.opted_out:
             turn.tag("opted_out")
             turn.note("opt_out", input=inp.describe())
@@ -423,7 +423,8 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _word(text: str) -> str:
-    return text.strip().casefold()
+    """``" 退订。"`` and ``"TD!"`` are the words 退订 and td."""
+    return text.strip().strip("。.！!？?～~ ").casefold()
 
 
 def _describe(exc: BaseException) -> str:

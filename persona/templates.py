@@ -8,6 +8,11 @@ body is the message text; it names its kind and fields with top-level ``set`` ta
     {% set url = "https://shop.example.com/c/" ~ coupon.code %}
     {{ customer.attrs.name }}，给你留了一张券……
 
+Kinds and the fields they use: ``text``; ``image`` (``media``: a local file or URL the channel
+uploads once, or ``media_id``); ``link``/``news`` (``title``, ``url``, ``picurl``; the body is
+the description); ``miniprogram`` (``title``, ``appid``, ``pagepath``, ``thumb``). ``category``
+is ``marketing`` (the default) or ``service``; ``via`` names the platform API when it matters.
+
 Templates are compiled once, sandboxed and strict: a missing variable or a syntax error is a
 :class:`~persona.errors.TemplateError` naming the file, line and variable. :meth:`ScriptBook.reload`
 compiles every file before swapping, so a typo saved while a bot runs never reaches customers.

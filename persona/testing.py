@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from .bot import Bot
 from .clock import DEFAULT_TZ, FakeClock, parse_duration
 from .customer import Customer
-from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
+from .inputs import BURST_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
 from .persona import Persona
 from .runtime import Outcome, ReplySlot
@@ -106,9 +106,10 @@ class Simulation:
     async def wechat(self, user: str, event: str, key: str | None = None, **data: Any) -> list[Sent]:
         """A platform event: ``subscribe``, ``click`` (key=), ``add_external_contact`` (welcome_code=)..."""
         n = next(self._ids)
+        if data.get("welcome_code"):  # WeCom issues the code with the add event
+            self.api.register_welcome_code(str(data["welcome_code"]), user, str(data.get("staff", "staff")))
         return await self.send(PlatformEvent(user=user, dedupe_key=f"e:{int(self.clock.now())}:{event}:{n}",
-                                             name=event.lower(), key=key,
-                                             data={k: str(v) for k, v in data.items()}))
+                                             name=event.lower(), key=key, data=dict(data)))
 
     async def event(self, user: str, name: str, data: dict[str, Any] | None = None,
                     id: str | None = None) -> list[Sent]:
@@ -119,7 +120,11 @@ class Simulation:
     async def send(self, inp: Input) -> list[Sent]:
         """Any input, answered like a callback: one reply may go back passively."""
         start = len(self.sent)
-        outcome = await self.runtime.handle(inp, ReplySlot())
+        # WeChat lets a callback carry a reply to a message or an Official Account event;
+        # WeCom's contact and group changes come from the system and cannot be answered
+        replyable = isinstance(inp, (TextMessage, MediaMessage)) or (
+            isinstance(inp, PlatformEvent) and inp.name in BURST_EVENTS)
+        outcome = await self.runtime.handle(inp, ReplySlot() if replyable else None)
         self._passive(inp, outcome)
         await self._deliver()
         return self.sent[start:]

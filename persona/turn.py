@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .customer import Customer, Timer
 from .errors import DefinitionError
-from .inputs import BusinessEvent, Input, PlatformEvent, TextMessage
+from .inputs import REPLY_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
 
 if TYPE_CHECKING:
@@ -80,9 +80,10 @@ class Turn:
 
     @property
     def is_reply(self) -> bool:
-        """True while answering the customer's own message (replies are not proactive)."""
-        return isinstance(self.input, TextMessage) or (
-            isinstance(self.input, PlatformEvent) and self.input.name in ("click", "subscribe", "scan"))
+        """True while answering the customer's own doing — a message, a photo, a click, a
+        follow, adding the staff member: replies are not proactive."""
+        return isinstance(self.input, (TextMessage, MediaMessage)) or (
+            isinstance(self.input, PlatformEvent) and self.input.name in REPLY_EVENTS)
 
     # -- saying things ---------------------------------------------------------------------
     def say(self, script: str, *, to: str | None = None, via: str = "", category: str | None = None,

@@ -15,7 +15,6 @@ import asyncio
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from persona import Customer, Persona, Turn, on
 from persona.clock import parse_duration
@@ -65,10 +64,6 @@ def reminder_time(c: Customer) -> str | None:
     return at if reminder >= cal.minutes(BRIEF_AT) * 60 + REMINDER_MIN_GAP.total_seconds() else None
 
 
-def leaderboard_days(c: Customer) -> list[int]:
-    return [int(S["leaderboard_weekday"])]
-
-
 def board(chat_id: str, week: str, metric: str) -> str:
     """A group's weekly leaderboard (``minutes`` or ``workouts``)."""
     return f"fitness:{chat_id}:{week}:{metric}"
@@ -93,7 +88,7 @@ class FitnessCoach(Persona):
         plan = CATALOGUE.plans.get(attrs.get("plan", ""))
         return {
             "coach": CATALOGUE.coach,
-            "mp": {**CATALOGUE.miniprogram, "thumb": str(thumbnail())},
+            "mp": CATALOGUE.miniprogram,
             "plan": plan.as_dict() if plan else None,
             "goal_name": CATALOGUE.goals.get(tags.get("goal", ""), {}).get("name", ""),
             "level_name": CATALOGUE.levels.get(tags.get("level", ""), {}).get("name", ""),
@@ -141,13 +136,13 @@ class FitnessCoach(Persona):
     @on.timer("card", service=True)
     def card(self, turn: Turn) -> None:
         if turn.timer_data.get("script") == "plans_card":
-            turn.say("plans_card", offered=turn.customer.attrs["offered"])
+            turn.say("plans_card", offered=turn.customer.attrs["offered"], cover=str(thumbnail()))
         else:
-            turn.say("questionnaire_card")
+            turn.say("questionnaire_card", cover=str(thumbnail()))
 
     def _offer(self, turn: Turn) -> None:
         turn.say("plans", plans=self._plans(turn))
-        turn.say("plans_card", offered=turn.customer.attrs["offered"])
+        turn.say("plans_card", offered=turn.customer.attrs["offered"], cover=str(thumbnail()))
 
     @staticmethod
     def _plans(turn: Turn) -> list[dict[str, Any]]:
@@ -253,7 +248,7 @@ class FitnessCoach(Persona):
 
     @on.timer("start", daily=session_time, weekdays=training_days, state="training", service=True)
     def start(self, turn: Turn) -> None:
-        turn.say("start", **self._session(turn, turn.local.date()))
+        turn.say("start", cover=str(thumbnail()), **self._session(turn, turn.local.date()))
 
     def plan_unchanged_today(self, turn: Turn) -> bool:
         """The reminder's guard: a customer who just changed the plan knows what is on."""
@@ -284,7 +279,7 @@ class FitnessCoach(Persona):
     def missed(self, turn: Turn) -> None:
         count = int(turn.customer.attrs.get("missed", 0)) + 1
         turn.set("missed", count)
-        if count <= int(S["missed_nudges"]) and self._may_nudge(turn):
+        if count <= int(S["missed_nudges"]) and self._claim_nudge(turn):
             turn.say("missed", level=count, day=(turn.local - MISSED_AFTER).date())
 
     def no_workout_that_day(self, turn: Turn) -> bool:
@@ -299,18 +294,18 @@ class FitnessCoach(Persona):
             turn.set("last_nudge", turn.local.date().isoformat())
             await turn.trigger("pause")
             return
-        if self._may_nudge(turn):
+        if self._claim_nudge(turn):
             turn.say("idle", days=days, pausing=False)
         since = date.fromisoformat(turn.customer.attrs.get("active_on") or turn.local.date().isoformat())
         self._schedule_idle(turn, since, next(d for d in IDLE_DAYS if d > days))
 
     def _schedule_idle(self, turn: Turn, since: date, days: int) -> None:
         when = datetime.combine(since + timedelta(days=days), time.fromisoformat(S["idle_at"]),
-                                tzinfo=ZoneInfo(turn.tz))
+                                tzinfo=turn.local.tzinfo)
         turn.schedule("idle", at=when, data={"days": days})
 
-    def _may_nudge(self, turn: Turn) -> bool:
-        """At most one nudge a day, whichever comes first."""
+    def _claim_nudge(self, turn: Turn) -> bool:
+        """At most one nudge a day, whichever comes first: True (and today's slot is taken) or False."""
         today = turn.local.date().isoformat()
         if turn.customer.attrs.get("last_nudge") == today:
             return False
@@ -411,7 +406,7 @@ class FitnessCoach(Persona):
         if turn.customer.tags.get("group") == str(turn.data.get("chat_id")):
             turn.untag("group")
 
-    @on.timer("weekly_board", daily=S["leaderboard_at"], weekdays=leaderboard_days, state="group")
+    @on.timer("weekly_board", daily=S["leaderboard_at"], weekdays=[int(S["leaderboard_weekday"])], state="group")
     async def weekly_board(self, turn: Turn) -> None:
         chat_id = turn.customer.attrs["chat_id"]
         to = f"group:{chat_id}"
@@ -462,8 +457,9 @@ class FitnessCoach(Persona):
 
 
 def _ids(raw: Any) -> list[str]:
+    """Member ids from ``mem_change_list``: a list, or the same written out as text."""
     if isinstance(raw, str):
-        return [x for x in re.split(r"[\s,]+", raw) if x]
+        return [x for x in re.split(r"[\s,;\[\]'\"]+", raw) if x]
     return [str(x) for x in raw or [] if x]
 
 

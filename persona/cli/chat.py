@@ -68,6 +68,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tz", default=None, help="time zone of --start and the printed times "
                                               "(default: the persona's)")
     p.add_argument("--store", default="memory://", help="store URL (default memory://)")
+    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print only the bot's messages, not why others were held back or dropped")
     p.add_argument("-v", "--verbose", action="store_true", help="log warnings and tracebacks to stderr")
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise PersonaError(f"--start {args.start!r}: write it as \"YYYY-MM-DD HH:MM\"") from None
     _quiet_logs(args.verbose)
     return asyncio.run(Chat(cls, args.user, args.start, tz, args.store, sys.stdout,
-                            notes=not args.quiet).run(sys.stdin))
+                            notes=not args.quiet, namespace=args.namespace).run(sys.stdin))
 
 
 def _quiet_logs(verbose: bool) -> None:
@@ -102,8 +103,9 @@ class Chat:
     """One customer talking to one bot on a :class:`~persona.testing.Simulation`."""
 
     def __init__(self, persona: Any, user: str, start: str, tz: str, store: str, out: TextIO,
-                 *, notes: bool = True) -> None:
+                 *, notes: bool = True, namespace: str | None = None) -> None:
         self.persona, self.user, self.start, self.tz, self.store_url = persona, user, start, tz, store
+        self.namespace = namespace
         self.out = out
         self.notes = notes
         self.colour = bool(getattr(out, "isatty", lambda: False)())
@@ -113,7 +115,8 @@ class Chat:
     async def run(self, stdin: TextIO) -> int:
         from ..testing import Simulation
 
-        async with Simulation(self.persona, start=self.start, store=self.store_url, tz=self.tz) as sim:
+        async with Simulation(self.persona, start=self.start, store=self.store_url, tz=self.tz,
+                              namespace=self.namespace) as sim:
             self.sim = sim
             self._observe(sim)
             interactive = bool(getattr(stdin, "isatty", lambda: False)())

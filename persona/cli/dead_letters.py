@@ -29,7 +29,7 @@ ATTEMPTS = 10
 def register(subparsers: Any) -> None:
     """Add ``dead-letters`` to the ``persona`` command line."""
     p = subparsers.add_parser(
-        "dead-letters", aliases=["dead_letters"], help="list undelivered messages, put them back in the outbox",
+        "dead-letters", help="list undelivered messages, put them back in the outbox",
         description="List the messages delivery gave up on, with the reason; --retry puts one back in "
                     "the outbox (the running service delivers it), --retry-all puts back every one.")
     p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")

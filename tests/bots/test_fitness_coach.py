@@ -39,10 +39,11 @@ async def onboard(sim: Simulation, user: str, *, goal: str = "减脂", level: st
     await sim.event(user, "plan_selected", {"choice": choice})
 
 
-async def workout(sim: Simulation, user: str, moves: dict[str, int] | None = None, minutes: int = 25):
+async def workout(sim: Simulation, user: str, moves: dict[str, int] | None = None, minutes: int = 25,
+                  id: str | None = None):
     moves = moves or {"开合跳": 85, "深蹲": 82}
     return await sim.event(user, "workout_uploaded", {
-        "moves": [{"name": n, "score": s} for n, s in moves.items()], "duration_min": minutes})
+        "moves": [{"name": n, "score": s} for n, s in moves.items()], "duration_min": minutes}, id=id)
 
 
 def scripts(sent: list[Any]) -> list[str]:
@@ -69,7 +70,7 @@ async def test_questionnaire_then_adding_the_coach_offers_three_plans_that_fit(s
     assert amy.state == "choosing" and amy.tags["goal"] == "fat_loss" and amy.tags["level"] == "beginner"
 
     [welcome] = await sim.wechat("wm_amy", "add_external_contact", staff="coach_ajie", welcome_code="WC1")
-    assert (welcome.script, welcome.when) == ("welcome", "2026-11-23 09:00")
+    assert (welcome.script, welcome.via, welcome.when) == ("welcome", "welcome", "2026-11-23 09:00")
     assert "目标是减脂" in welcome.text
     assert "1. 零基础燃脂" in welcome.text and "2. 轻 HIIT 燃脂" in welcome.text and "3. 核心塑形" in welcome.text
     [card] = await sim.advance("5m")  # one welcome message per add; the card follows it
@@ -176,8 +177,9 @@ async def test_changing_days_and_plan_moves_the_schedule(sim):
 async def test_a_workout_is_reviewed_move_by_move_with_a_streak_and_a_share_card(sim, tmp_path):
     await onboard(sim, "wm_ivy")
     await sim.advance_to("2026-11-23 20:40")
-    sent = await workout(sim, "wm_ivy", {"开合跳": 92, "深蹲": 45, "臀桥": 70}, minutes=26)
+    sent = await workout(sim, "wm_ivy", {"开合跳": 92, "深蹲": 45, "臀桥": 70}, minutes=26, id="up-1")
     assert scripts(sent) == ["review", "share_card"]
+    assert await workout(sim, "wm_ivy", {"开合跳": 92}, id="up-1") == []  # the same upload posted again
     review, card = sent
     assert "今天练了 26 分钟" in review.text
     assert "开合跳做得特别好（92 分）" in review.text and "心率带起来" in review.text  # praised, and why

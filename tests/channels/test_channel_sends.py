@@ -7,7 +7,7 @@ import json
 import pytest
 
 from persona import ChannelError, Message
-from persona.channels import Paced
+from persona.channels import OfficialAccountChannel, Paced
 from tests.channels.conftest import enqueue
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -138,3 +138,17 @@ async def test_pacing_is_per_staff_member(wecom):
         await wecom.send_app("a", Message("text", "31"))
     assert err.value.retryable and err.value.until > wecom.clock.now()
     await wecom.send_app("b", Message("text", "b is not paced by a"))
+
+
+async def test_serve_runs_a_fake_on_a_free_port_and_yields_its_url(memstore):
+    from persona.fakeapi import FakeWeChat, serve
+
+    fake = FakeWeChat()
+    async with serve(fake) as url:
+        assert url.startswith("http://127.0.0.1:") and url == fake.base_url
+        channel = OfficialAccountChannel(url, fake.appid, fake.secret, memstore)
+        try:
+            await channel.send_custom("alice", Message("text", "hi"))
+        finally:
+            await channel.close()
+    assert [(m.to, m.text, m.via) for m in fake.messages] == [("alice", "hi", "kf")]

@@ -13,14 +13,15 @@ def test_a_script_for_a_sample_customer(cli, tmp_path):
                                   "now": "2026-11-24 09:00"}), encoding="utf-8")
     done = cli("preview", STARTER, "welcome", "--customer", str(sample))
     assert done.returncode == 0, done.stderr
+    text = ["你好，欢迎来到Starter！我是你的专属顾问，有问题随时发消息给我。", "谢谢你扫码找到我们～",
+            "回复「价格」看看会员方案。"]
+    size = len("\n".join(text).encode("utf-8"))
     assert done.stdout.splitlines() == [
         "script:   welcome",
         "kind:     text",
         "category: marketing",
-        f"--- text ({len('你好，欢迎来到Starter！我是你的专属顾问，有问题随时发消息给我。'.encode()) + len('谢谢你扫码找到我们～'.encode()) + len('回复「价格」看看会员方案。'.encode()) + 2} bytes of 2048) ---",
-        "你好，欢迎来到Starter！我是你的专属顾问，有问题随时发消息给我。",
-        "谢谢你扫码找到我们～",
-        "回复「价格」看看会员方案。",
+        f"--- text ({size} bytes of 2048) ---",
+        *text,
     ]
 
 
@@ -32,20 +33,30 @@ def test_variables_the_script_is_given_and_the_moment(cli, tmp_path):
     assert "category: service" in done.stdout
     assert done.stdout.splitlines()[-1] == "欢迎加入！你的「gold」会员已开通，有任何问题随时找我。"
 
-    done = cli("preview", STARTER, "nudge", "--at", "2026-11-24 09:00")
-    assert done.stdout.splitlines()[-1].startswith("11月24日 周二，还在考虑吗？会员方案 ¥199.00/年")
+    done = cli("preview", "tests.core.shop", "day3", "--at", "2026-11-26 10:00")
+    assert done.stdout.splitlines()[-1] == "认识三天啦，11月26日 周四。"
 
     done = cli("preview", STARTER, "thanks", "--var", "plan=\"silver\"", "--json")
     assert json.loads(done.stdout)["text"] == "欢迎加入！你的「silver」会员已开通，有任何问题随时找我。"
 
 
 def test_news_fields_are_printed(cli, tmp_path):
-    done = cli("preview", "bots.xiaowanzi", "second_pitch", "--state", "welcomed", "--var",
-               'pitched={"name": "口红", "blurb": "好看", "price": 89, "url": "https://x/p"}', "--var",
-               'offer={"title": "券", "rule": "满79减20", "valid_days": 7, "url": "https://x/c", "code": "LIP20"}')
+    package = tmp_path / "cards"
+    (package / "scripts").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from persona import Persona, on\n\n\nclass Cards(Persona):\n    states = ['new']\n\n"
+        "    @on.text()\n    def card(self, turn):\n        turn.say('sale', item={'name': '口红'})\n",
+        encoding="utf-8")
+    (package / "scripts" / "sale.j2").write_text(
+        '{% set kind = "news" %}\n{% set title = item.name ~ "限时秒杀" %}\n'
+        '{% set url = "https://shop.example.com/s/" ~ item.name|urlencode %}\n今晚八点开抢。\n',
+        encoding="utf-8")
+    done = cli("preview", "cards", "sale", "--var", 'item={"name": "口红"}', cwd=tmp_path, pythonpath=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "kind:     news" in done.stdout
-    assert any(line.startswith("title:") for line in done.stdout.splitlines())
+    lines = done.stdout.splitlines()
+    assert lines[:3] == ["script:   sale", "kind:     news", "category: marketing"]
+    assert sorted(lines[3:5]) == ["title:    口红限时秒杀", "url:      https://shop.example.com/s/%E5%8F%A3%E7%BA%A2"]
+    assert lines[5:] == ["--- text (21 bytes) ---", "今晚八点开抢。"]
 
 
 def test_a_missing_variable_says_which_and_where(cli):

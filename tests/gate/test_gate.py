@@ -282,6 +282,13 @@ async def test_a_wecom_id_is_a_wecom_customer_before_any_add_event(runtime):
 
 
 async def test_in_the_add_turn_an_unnamed_door_is_the_single_use_welcome(runtime):
+    # the turn's messages travel as one welcome (delivery merges them into one call)
     out = await runtime.handle(PlatformEvent(user="wmNew", dedupe_key="e:1", name="add_external_contact",
                                              data={"welcome_code": "W", "say": ["promo", "promo"]}))
-    assert actions(decided(out)) == [SENT, ("drop", "welcome_code_used")]
+    assert actions(decided(out)) == [SENT, ("send", "welcome_attachment")]
+    # the code is spent: a later turn of the same add window cannot welcome again
+    from persona.messages import Message
+
+    later = runtime.gate.decide(Message("text", "再欢迎一次", via="welcome"), out.customer,
+                                runtime.persona.policy, runtime.clock.now(), "Asia/Shanghai")
+    assert (later.action, later.reason) == ("drop", "welcome_code_used")

@@ -1,0 +1,233 @@
+"""Benchmark 1: the callback pipeline under load, beside a bare aiohttp handler and WeRoBot.
+
+Each request is a safe-mode text message from one of ``--customers`` customers already on
+Redis: signature check → decrypt → parse → dedupe → load → transition → render → save →
+encrypted reply, by one ``persona serve`` process (``benchmarks.benchpersona``). In the same
+run, on the same core, under the same load generator:
+
+* a bare aiohttp handler that reads the body and answers a small XML (target: persona ≥ 0.5×),
+* WeRoBot answering the same messages in plaintext mode, served by waitress with 4 threads
+  (target: persona ≥ 3×; skipped when WeRoBot or waitress is not installed).
+
+Run: ``python -m benchmarks.callback [--seconds 10] [--customers 1000] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import (APPID, AES_KEY, LOAD_CPU, PYTHON, SERVER_CPU, TOKEN, Callbacks, RedisServer,
+                                cpu_seconds, customer_id, env, free_port, header, load, measured, spawn, stop,
+                                text_xml, unique, verdict, wait_http, workdir, write_requests)
+
+BARE = """
+import sys
+from aiohttp import web
+XML = ("<xml><ToUserName><![CDATA[o]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>"
+       "<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content></xml>")
+async def handle(request):
+    await request.read()
+    return web.Response(text=XML, content_type="application/xml")
+async def health(request):
+    return web.Response(text="ok")
+app = web.Application()
+app.router.add_post("/wechat/{bot}", handle)
+app.router.add_get("/healthz", health)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+WEROBOT = """
+import sys, warnings
+warnings.simplefilter("ignore")
+import werobot
+from waitress import serve
+robot = werobot.WeRoBot(token=sys.argv[2], SESSION_STORAGE=False)
+@robot.text
+def talk(message):
+    return "收到「%s」" % message.content[:20]
+serve(robot.wsgi, host="127.0.0.1", port=int(sys.argv[1]), threads=4, _quiet=True)
+"""
+
+WORDS = ["在吗", "我想领券", "今天练什么", "订单到哪了", "谢谢", "hi"]
+
+
+def werobot_missing() -> str | None:
+    """Why WeRoBot cannot be measured here, or None."""
+    try:
+        import waitress  # noqa: F401
+        import werobot  # noqa: F401
+    except ImportError as exc:
+        return (f"WeRoBot comparison skipped: {exc.name} is not installed "
+                "(pip install werobot waitress into the venv, for the benchmark only)")
+    return None
+
+
+def callbacks(n: int, customers: int, tag: str, *, mode: str = "safe", first_customer: int = 0,
+              spread: int | None = None, bot: str = "bench") -> list[tuple[str, bytes]]:
+    """``n`` distinct text callbacks (fresh MsgIds) from ``customers`` customers, as (target, body).
+
+    With ``spread``, customers are picked across ``spread`` ids (a large store's whole range)
+    instead of the first ``customers``.
+    """
+    seal = Callbacks()
+    now = int(time.time())
+    out = []
+    stride = max(1, (spread or customers) // customers)
+    base = abs(hash(tag)) % 10**12
+    for i in range(n):
+        user = customer_id(first_customer + (i % customers) * stride)
+        xml = text_xml(user, WORDS[i % len(WORDS)], msg_id=base * 10**6 + i, created=now)
+        query, body = (seal.safe if mode == "safe" else seal.plain)(xml, nonce=str(100000 + i), ts=now)
+        out.append((f"/wechat/{bot}?{query}", body))
+    return out
+
+
+async def seed(url: str, namespace: str, customers: int, *, chunk: int = 1000) -> None:
+    """Customers in state ``a`` with five tags and a timer a month away, as a bot would leave them."""
+    from benchmarks._seed import bulk_commit, dormant
+    from persona.store import open_store
+
+    store = open_store(url, namespace)
+    now = time.time()
+    try:
+        await bulk_commit(store, (dormant(customer_id(i), "a", now) for i in range(customers)),  # type: ignore[arg-type]
+                          chunk=chunk)
+    finally:
+        await store.close()
+
+
+def persona_env(name: str, **extra: str) -> dict[str, str]:
+    return env(PERSONA_BENCH_NAME=name, WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID, WECHAT_APPSECRET="bench",
+               WECHAT_AES_KEY=AES_KEY, PERSONA_EVENT_SECRET="bench",
+               WECHAT_API_BASE=f"http://127.0.0.1:{free_port()}", **extra)
+
+
+def start_persona(redis_url: str, name: str, log: Path) -> tuple[Any, int]:
+    port = free_port()
+    proc = spawn([PYTHON, "-m", "persona", "serve", "benchmarks.benchpersona", "--host", "127.0.0.1",
+                  "--port", str(port), "--store", redis_url, "--no-delivery", "--no-scheduler",
+                  "--log-level", "WARNING"], cpu=SERVER_CPU, environ=persona_env(name), log=log)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc, port
+
+
+def check_reply(port: int, name: str, user: str) -> str:
+    """One callback by hand: the answer must be an encrypted, signed reply from the persona."""
+    seal = Callbacks()
+    query, body = seal.safe(text_xml(user, "hi", msg_id=int(time.time() * 1000)), nonce="42")
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/wechat/{name}?{query}", data=body,
+                                 headers={"Content-Type": "text/xml"})
+    answer = urllib.request.urlopen(req, timeout=10).read().decode()
+    inner = seal.open_reply(answer)
+    content = re.search(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", inner, re.S)
+    assert content and "收到「hi」" in content.group(1), inner
+    return content.group(1)
+
+
+def metric(port: int, name: str, pattern: str) -> float:
+    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in page.splitlines()
+               if line.startswith(pattern) and f'persona="{name}"' in line)
+
+
+def run_load(port: int, path: Path, proc: Any, seconds: float, connections: int, bot: str = "bench"
+             ) -> tuple[dict[str, Any], float]:
+    before = cpu_seconds(proc.pid)
+    result = load(f"http://127.0.0.1:{port}/wechat/{bot}", path, seconds=seconds, connections=connections)
+    return result, cpu_seconds(proc.pid) - before
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=10.0, help="each measured load run (default 10)")
+    p.add_argument("--customers", type=int, default=1000, help="customers on Redis (default 1000)")
+    p.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
+    p.add_argument("--quick", action="store_true", help="a tiny run that only proves it works")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seconds, args.customers = 1.0, 100
+    warm = 0.5 if args.quick else 2.0
+    header("callback pipeline: safe-mode text → decrypt → parse → dedupe → load → transition → "
+           "render → save → encrypted reply")
+    figures: dict[str, Any] = {}
+    with RedisServer(cpu=LOAD_CPU) as redis, workdir() as tmp:
+        name = f"bench{unique()}"
+        asyncio.run(seed(redis.url(), name, args.customers))
+        print(f"{args.customers} customers on a private redis-server; server on core {SERVER_CPU}, "
+              f"load generator and Redis on core {LOAD_CPU}; {args.connections} connections, "
+              f"{args.seconds:g} s per run", flush=True)
+
+        # 1. bare aiohttp
+        bare_file = tmp / "bare.txt"
+        write_requests(bare_file, callbacks(2000, args.customers, "bare", bot=name))
+        port = free_port()
+        proc = spawn([PYTHON, "-c", BARE, str(port)], cpu=SERVER_CPU)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+            load(f"http://127.0.0.1:{port}", bare_file, seconds=warm, connections=args.connections)
+            bare, bare_cpu = run_load(port, bare_file, proc, args.seconds, args.connections, name)
+        finally:
+            stop(proc)
+        print(measured("bare aiohttp handler", bare, bare_cpu), flush=True)
+        figures["bare"] = bare["rps"]
+
+        # 2. persona serve, safe mode, Redis
+        proc, port = start_persona(redis.url(), name, tmp / "persona.log")
+        try:
+            check_reply(port, name, customer_id(0))
+            warm_file = tmp / "warm.txt"
+            write_requests(warm_file, callbacks(1000, args.customers, "warm" + unique(), bot=name))
+            load(f"http://127.0.0.1:{port}", warm_file, seconds=warm, connections=args.connections)
+            n = int(bare["rps"] * 0.8 * args.seconds) + 2000
+            real_file = tmp / "persona.txt"
+            write_requests(real_file, callbacks(n, args.customers, "run" + unique(), bot=name))
+            done_before = metric(port, name, "persona_inputs_total")
+            persona, persona_cpu = run_load(port, real_file, proc, args.seconds, args.connections, name)
+            processed = metric(port, name, "persona_inputs_total") - done_before
+        finally:
+            stop(proc)
+        print(measured("persona serve (safe mode, Redis)", persona, persona_cpu), flush=True)
+        if persona["wraps"]:
+            print(f"  note: the request file ran out {persona['wraps']} time(s); repeats were dedupe hits")
+        errors = persona["status_errors"] + persona["socket_errors"] + persona["timeouts"]
+        if errors or abs(processed - persona["requests"]) > args.connections + persona["requests"] * 0.01:
+            print(f"  WARNING: {errors} errors; {processed:.0f} inputs processed for "
+                  f"{persona['requests']} requests answered")
+        figures["persona"] = persona["rps"]
+
+        # 3. WeRoBot, plaintext
+        why = werobot_missing()
+        if why is None:
+            port = free_port()
+            proc = spawn([PYTHON, "-c", WEROBOT, str(port), TOKEN], cpu=SERVER_CPU)
+            wero_file = tmp / "werobot.txt"
+            write_requests(wero_file, callbacks(2000, args.customers, "wero", mode="plain", bot=name))
+            try:
+                wait_http(f"http://127.0.0.1:{port}/", proc)
+                load(f"http://127.0.0.1:{port}", wero_file, seconds=warm, connections=args.connections)
+                wero, wero_cpu = run_load(port, wero_file, proc, args.seconds, args.connections, name)
+            finally:
+                stop(proc)
+            print(measured("WeRoBot plaintext (waitress, 4 threads)", wero, wero_cpu), flush=True)
+            figures["werobot"] = wero["rps"]
+        else:
+            print(why)
+    print(f"load generator: {persona['tool']}")
+    print(verdict("persona / bare aiohttp", figures["persona"] / figures["bare"], 0.5))
+    if "werobot" in figures:
+        print(verdict("persona / WeRoBot", figures["persona"] / figures["werobot"], 3.0))
+    figures["ratio_bare"] = figures["persona"] / figures["bare"]
+    return figures
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
