@@ -11,6 +11,10 @@ are added to what every script gets (``customer``, ``tags``, ``attrs``, ``counte
 ``data``, ``state``) and to the persona's ``context()`` keys. A script said in several places
 must be satisfied by each of them. Script names passed through a helper
 (``def offer(self, turn, script): turn.say(script, ...)``) are followed to its callers.
+
+States count on both sides: a variable used only under ``{% if state == "choosing" %}`` is
+needed only where the script can be said in ``choosing`` — a handler's ``states=``, narrowed
+by ``if turn.state ...`` around the call and widened by the transitions triggered before it.
 """
 
 from __future__ import annotations

@@ -183,3 +183,11 @@ def test_warnings_fail_only_when_strict(cli, tmp_path):
     assert cli("lint", "--strict", "quiet", cwd=tmp_path, pythonpath=tmp_path).returncode == 1
     quiet = cli("lint", "-q", "quiet", cwd=tmp_path, pythonpath=tmp_path)
     assert quiet.returncode == 0 and quiet.stdout == ""
+
+
+def test_the_checks_are_a_library_too():
+    from persona.lint import lint
+
+    report = lint("tests.core.shop")
+    assert report.errors == [] and report.scripts == 7
+    assert report.persona is not None and report.persona.name == "shop"
