@@ -38,7 +38,7 @@ from .customer import Customer
 from .errors import DefinitionError, PersonaError
 from .inputs import BusinessEvent
 from .messages import KINDS, TEXT_LIMIT_BYTES
-from .persona import Persona, _transition_dict, load_persona
+from .persona import Persona, transition_spec, load_persona
 from .templates import SUFFIX, ScriptBook
 from .turn import Turn
 
@@ -353,7 +353,7 @@ class _Linter:
         edges: dict[str, set[str]] = {s: set() for s in states}
         line = _line_of(cls)
         for t in cls.transitions:
-            spec = _transition_dict(t, cls.__name__)
+            spec = transition_spec(t, cls.__name__)
             sources = spec["source"] if isinstance(spec["source"], (list, tuple)) else [spec["source"]]
             sources = states if "*" in sources else sources
             for source in sources:
@@ -752,7 +752,7 @@ class _Code:
             return None
         dests: set[str] = set()
         for t in self.cls.transitions:
-            spec = _transition_dict(t, self.cls.__name__)
+            spec = transition_spec(t, self.cls.__name__)
             if spec["trigger"] not in triggers:
                 continue
             if spec["dest"] in ("=", None):

@@ -118,7 +118,7 @@ class Persona:
         if cls.initial not in known:
             raise DefinitionError(f"{cls.__name__}.initial {cls.initial!r} is not one of its states {sorted(known)}")
         for t in cls.transitions:
-            spec = _transition_dict(t, cls.__name__)
+            spec = transition_spec(t, cls.__name__)
             sources = spec["source"] if isinstance(spec["source"], list) else [spec["source"]]
             for state in [*sources, spec["dest"]]:
                 if state not in known and state != "*" and state != "=" and state is not None:
@@ -132,7 +132,7 @@ class Persona:
                                auto_transitions=False, send_event=False,
                                ignore_invalid_triggers=False)
         for t in cls.transitions:
-            machine.add_transition(**_transition_dict(t, cls.__name__))
+            machine.add_transition(**transition_spec(t, cls.__name__))
         for state in cls.states:
             for moment in ("enter", "exit"):
                 method = f"on_{moment}_{state}"
@@ -211,7 +211,8 @@ class Persona:
         return {}
 
 
-def _transition_dict(t: Any, owner: str) -> dict[str, Any]:
+def transition_spec(t: Any, owner: str) -> dict[str, Any]:
+    """A transition as transitions-style keyword arguments, from a dict or ``[trigger, source, dest]``."""
     if isinstance(t, dict):
         spec = dict(t)
     elif isinstance(t, (list, tuple)) and len(t) >= 3:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PersonaError
-from ..persona import Persona, _transition_dict, load_persona
+from ..persona import Persona, transition_spec, load_persona
 from ..timers import TimerSpec
 
 RENDERED = ("svg", "png", "pdf")
@@ -102,7 +102,7 @@ class Graph:
         moves: dict[str, list[tuple[str, str, str]]] = {}  # trigger -> [(source, dest, label)]
         edges: list[Edge] = []
         for t in persona.transitions:
-            spec = _transition_dict(t, persona.__name__)
+            spec = transition_spec(t, persona.__name__)
             sources = spec["source"] if isinstance(spec["source"], (list, tuple)) else [spec["source"]]
             label = spec["trigger"] + _guard(spec)
             for source in states if "*" in sources else sources:
