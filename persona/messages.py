@@ -6,7 +6,8 @@ customer's turn and its delivery through WeChat's send APIs.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["text", "image", "link", "news", "miniprogram"]
@@ -40,7 +41,17 @@ class Message:
     script: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", None, {})}
+        """Plain data for the outbox; empty parts left out (this runs on every message)."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for name in ("text", "to", "via", "script"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        if self.fields:
+            out["fields"] = json.loads(json.dumps(self.fields))  # a deep copy that stays JSON
+        out["proactive"] = self.proactive
+        out["category"] = self.category
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Message":

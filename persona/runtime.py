@@ -136,7 +136,7 @@ class Runtime:
             before_segments = set() if created else customer.segments(self.persona.indexed_tags)
             before_timers = dict(customer.timers)
             now = self.clock.now()
-            turn, outcome = await self._decide(customer, inp, now, created, slot)
+            turn, outcome = await self._decide(customer, inp, now, created, slot, loaded.record)
             commit = self._commit(turn, outcome, loaded.version, before_segments, before_timers, created)
             try:
                 result = await self.store.commit(commit)
@@ -156,9 +156,8 @@ class Runtime:
 
     # -- deciding --------------------------------------------------------------------------
     async def _decide(self, customer: Customer, inp: Input, now: float, created: bool,
-                      slot: ReplySlot | None) -> tuple[Turn, Outcome]:
+                      slot: ReplySlot | None, stored: bytes | None) -> tuple[Turn, Outcome]:
         self._bookkeep(customer, inp, now, created)
-        snapshot = customer.dump()
         turn = Turn(self.persona, customer, inp, now, self.store)
         if created:
             turn.entered = now
@@ -176,7 +175,10 @@ class Runtime:
             status, error = "error", _describe(exc)
             log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
             self.metrics.inc("handler_errors", persona=self.name, kind=inp.kind)
-            customer = Customer.load(inp.user, snapshot, customer.version)
+            version = customer.version
+            customer = (Customer(inp.user, type(self.persona).initial) if stored is None
+                        else Customer.load(inp.user, stored, version))
+            self._bookkeep(customer, inp, now, created)  # the visit counts; the handler's work does not
             turn = Turn(self.persona, customer, inp, now, self.store)
             turn.note("error", input=inp.describe(), error=error)
             if isinstance(inp, TimerFired):  # a broken timer must not fire again and again
