@@ -259,10 +259,10 @@ def load(base_url: str, request_file: Path, *, seconds: float, connections: int 
          threads: int = 1, cpu: int | None = LOAD_CPU) -> dict[str, Any]:
     """Drive ``base_url`` with the requests in ``request_file`` for ``seconds``.
 
-    wrk when installed, else an aiohttp client in another process; both report requests/s,
-    errors and latency percentiles the same way.
+    wrk when installed (unless ``PERSONA_BENCH_LOADGEN=aiohttp``), else an aiohttp client in
+    another process; both report requests/s, errors and latency percentiles the same way.
     """
-    if shutil.which("wrk"):
+    if shutil.which("wrk") and os.environ.get("PERSONA_BENCH_LOADGEN") != "aiohttp":
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(WRK_SCRIPT)
             script = f.name
@@ -285,6 +285,10 @@ def load(base_url: str, request_file: Path, *, seconds: float, connections: int 
     result: dict[str, Any] = json.loads(line[len("WRKJSON "):])
     result["tool"] = tool
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    errors = result["status_errors"] + result["socket_errors"] + result["timeouts"]
+    if errors > max(3, result["requests"] * 0.01):
+        raise RuntimeError(f"{base_url}: {errors} of {result['requests']} requests failed ({tool}); "
+                           "the figures would mean nothing")
     return result
 
 

@@ -13,14 +13,16 @@ import sys
 import time
 
 import aiohttp
+from yarl import URL
 
 
 async def main(base: str, path: str, seconds: float, connections: int) -> None:
     requests = []
+    origin = URL(base).origin()  # each request names its own path, as with wrk
     with open(path, "rb") as f:
         for line in f:
             target, _, body = line.rstrip(b"\n").partition(b"\t")
-            requests.append((base.rstrip("/") + target.decode(), body))
+            requests.append((URL(str(origin) + target.decode(), encoded=True), body))
     latencies: list[float] = []
     errors = {"status": 0, "socket": 0}
     wraps = 0

@@ -9,7 +9,10 @@ run, on the same core, under the same load generator:
 * WeRoBot answering the same messages in plaintext mode, served by waitress with 4 threads
   (target: persona ≥ 3×; skipped when WeRoBot or waitress is not installed).
 
-Run: ``python -m benchmarks.callback [--seconds 10] [--customers 1000] [--quick]``
+``--store memory://`` or ``--store sqlite:///PATH`` runs persona on another store (customers
+are then created by their first message) to compare stores.
+
+Run: ``python -m benchmarks.callback [--seconds 10] [--customers 1000] [--store URL] [--quick]``
 """
 
 from __future__ import annotations
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seconds", type=float, default=10.0, help="each measured load run (default 10)")
     p.add_argument("--customers", type=int, default=1000, help="customers on Redis (default 1000)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
+    p.add_argument("--store", default=None, metavar="URL",
+                   help="run persona on this store instead (memory://, sqlite:///PATH); default: a private "
+                        "Redis with the customers written beforehand")
     p.add_argument("--quick", action="store_true", help="a tiny run that only proves it works")
     args = p.parse_args(argv)
     if args.quick:
@@ -160,8 +166,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with RedisServer(cpu=LOAD_CPU) as redis, workdir() as tmp:
         name = f"bench{unique()}"
-        asyncio.run(seed(redis.url(), name, args.customers))
-        print(f"{args.customers} customers on a private redis-server; server on core {SERVER_CPU}, "
+        store = args.store or redis.url()
+        if store.startswith("redis"):
+            asyncio.run(seed(store, name, args.customers))
+        print(f"{args.customers} customers on {'a private redis-server' if store == redis.url() else store}; "
+              f"server on core {SERVER_CPU}, "
               f"load generator and Redis on core {LOAD_CPU}; {args.connections} connections, "
               f"{args.seconds:g} s per run", flush=True)
 
@@ -178,9 +187,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             stop(proc)
         print(measured("bare aiohttp handler", bare, bare_cpu), flush=True)
         figures["bare"] = bare["rps"]
+        figures["bare_cpu"] = bare_cpu / max(bare["requests"], 1)
 
         # 2. persona serve, safe mode, Redis
-        proc, port = start_persona(redis.url(), name, tmp / "persona.log")
+        proc, port = start_persona(store, name, tmp / "persona.log")
         try:
             check_reply(port, name, customer_id(0))
             warm_file = tmp / "warm.txt"
@@ -194,7 +204,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             processed = metric(port, name, "persona_inputs_total") - done_before
         finally:
             stop(proc)
-        print(measured("persona serve (safe mode, Redis)", persona, persona_cpu), flush=True)
+        label = "Redis" if store.startswith("redis") else store.split(":")[0]
+        print(measured(f"persona serve (safe mode, {label})", persona, persona_cpu), flush=True)
         if persona["wraps"]:
             print(f"  note: the request file ran out {persona['wraps']} time(s); repeats were dedupe hits")
         errors = persona["status_errors"] + persona["socket_errors"] + persona["timeouts"]
@@ -202,6 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"  WARNING: {errors} errors; {processed:.0f} inputs processed for "
                   f"{persona['requests']} requests answered")
         figures["persona"] = persona["rps"]
+        figures["persona_cpu"] = persona_cpu / max(persona["requests"], 1)
 
         # 3. WeRoBot, plaintext
         why = werobot_missing()
@@ -218,9 +230,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 stop(proc)
             print(measured("WeRoBot plaintext (waitress, 4 threads)", wero, wero_cpu), flush=True)
             figures["werobot"] = wero["rps"]
+            figures["werobot_cpu"] = wero_cpu / max(wero["requests"], 1)
         else:
             print(why)
     print(f"load generator: {persona['tool']}")
+    # CPU per request is steadier than requests/s on a shared machine: shown for reference
+    print(f"server CPU per request, bare / persona: {figures['bare_cpu'] / figures['persona_cpu']:.2f}×"
+          + (f"; WeRoBot / persona: {figures['werobot_cpu'] / figures['persona_cpu']:.2f}×"
+             if "werobot" in figures else ""))
     print(verdict("persona / bare aiohttp", figures["persona"] / figures["bare"], 0.5))
     if "werobot" in figures:
         print(verdict("persona / WeRoBot", figures["persona"] / figures["werobot"], 3.0))

@@ -337,4 +337,7 @@ class RedisStore(Store):
         await self._do(self.redis.ping)
 
     async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
+        if isinstance(self.redis, aioredis.Redis):
+            await self.redis.aclose(close_connection_pool=True)
+        else:  # a RedisCluster closes its own nodes' pools
+            await self.redis.aclose()

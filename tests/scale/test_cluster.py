@@ -22,7 +22,7 @@ async def store(redis_cluster: str, namespace: str) -> AsyncIterator[Store]:
     s = open_store(redis_cluster, namespace)
     assert isinstance(s, RedisStore)
     yield s
-    await s.redis.aclose()  # RedisCluster.aclose takes no close_connection_pool argument
+    await s.close()
 
 
 async def test_the_shards_are_spread_over_every_master(store):

@@ -1,0 +1,139 @@
+"""Where a callback's time goes, stage by stage, in one process (no HTTP, no load generator).
+
+Each row is the median cost of one stage of the safe-mode text pipeline, beside wechatpy's
+own helpers for the same work, measured in this run:
+
+* protocol: signature check + decrypt + screen + parse (persona) vs wechatpy
+  ``decrypt_message`` + ``parse_message``; reply render + encrypt + sign vs wechatpy;
+* the turn on a memory store (dispatch, transition, render, gate, journal, commit);
+* the store's two round trips on Redis (``load`` with the dedupe check, ``commit``);
+* the whole ``Runtime.handle`` on Redis.
+
+Run:
+``python -m benchmarks.stages [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import timeit
+from typing import Any, Awaitable, Callable
+
+from benchmarks._common import APPID, AES_KEY, LOAD_CPU, TOKEN, Callbacks, RedisServer, header, text_xml, unique
+
+NOW = 1_700_000_000
+
+
+def us(fn: Callable[[], Any], number: int, repeat: int) -> float:
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+async def aus(fn: Callable[[int], Awaitable[Any]], number: int, repeat: int) -> float:
+    """Median µs per awaited call over ``repeat`` runs of ``number`` sequential calls."""
+    runs = []
+    counter = 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for _ in range(number):
+            counter += 1
+            await fn(counter)
+        runs.append((time.perf_counter() - started) / number * 1e6)
+    return statistics.median(runs)
+
+
+def protocol_rows(number: int, repeat: int) -> list[tuple[str, float]]:
+    from wechatpy.crypto import WeChatCrypto
+    from wechatpy.parser import parse_message
+    from wechatpy.replies import TextReply
+
+    from persona.messages import Message
+    from persona.protocol import OfficialAccount
+
+    oa = OfficialAccount(TOKEN, APPID, AES_KEY, now=lambda: NOW)
+    seal = Callbacks()
+    query_string, body = seal.safe(text_xml("oyORnuP8q7ou2gfYjqLzSIWZf0rs", "我想领券", 6054768590064713728, NOW),
+                                   nonce="271828", ts=NOW)
+    query = dict(part.split("=", 1) for part in query_string.split("&"))
+    parsed = oa.parse(query, body)
+    reply = Message(kind="text", text="券已发到你的卡包，记得 3 天内使用哦")
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
+    return [
+        ("persona: verify + decrypt + screen + parse", us(lambda: oa.parse(query, body), number, repeat)),
+        ("wechatpy: decrypt_message + parse_message", us(lambda: parse_message(
+            crypto.decrypt_message(body, query["msg_signature"], str(NOW), "271828")), number, repeat)),
+        ("persona: reply render + encrypt + sign", us(lambda: oa.reply(parsed, reply), number, repeat)),
+        ("wechatpy: TextReply.render + encrypt_message", us(lambda: crypto.encrypt_message(
+            TextReply(source="gh", target="o", content=reply.text, time=NOW).render(), "1", str(NOW)),
+            number, repeat)),
+    ]
+
+
+async def runtime_rows(redis_url: str, number: int, repeat: int) -> list[tuple[str, float]]:
+    from benchmarks.benchpersona import Bench
+    from persona.inputs import TextMessage
+    from persona.runtime import ReplySlot, Runtime
+    from persona.store import open_store
+    from persona.store.base import Commit
+
+    rows = []
+    users = [f"o{i:027d}" for i in range(200)]
+
+    def message(n: int) -> TextMessage:
+        return TextMessage(user=users[n % len(users)], dedupe_key=f"m:{n}", text="在吗", msg_id=str(n))
+
+    memory = open_store("memory://", "stages")
+    runtime = Runtime(Bench(), memory)
+    rows.append(("turn on a memory store (Runtime.handle)",
+                 await aus(lambda n: runtime.handle(message(n), ReplySlot()), number, repeat)))
+    await memory.close()
+
+    redis = open_store(redis_url, f"stages{unique()}")
+    runtime = Runtime(Bench(), redis)
+    for n in range(len(users)):  # every customer exists
+        await runtime.handle(message(10**9 + n))
+    record = (await redis.load(users[0])).record or b"{}"
+    rows.append(("Redis: load (record + dedupe key, one pipeline)",
+                 await aus(lambda n: redis.load(users[n % len(users)], f"m:x{n}"), number, repeat)))
+    versions = {u: (await redis.load(u)).version for u in users}
+
+    async def commit(n: int) -> None:
+        user = users[n % len(users)]
+        await redis.commit(Commit(user=user, expected_version=versions[user], record=record,
+                                  dedupe_key=f"m:c{n}", dedupe_result='{"s":"done","p":null}',
+                                  journal=['{"k":"in"}', '{"k":"out"}', '{"k":"transition"}']))
+        versions[user] += 1
+
+    rows.append(("Redis: commit (Lua: dedupe, record, journal)", await aus(commit, number, repeat)))
+    rows.append(("Redis: ping (one bare round trip)", await aus(lambda n: redis.ping(), number, repeat)))
+    rows.append(("turn on Redis (Runtime.handle)",
+                 await aus(lambda n: runtime.handle(message(n), ReplySlot()), number, repeat)))
+    await redis.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a tiny run that only proves it works")
+    args = p.parse_args(argv)
+    number, repeat = (100, 2) if args.quick else (3000, 5)
+    header("the callback pipeline, stage by stage (µs per call, one process)")
+    rows = protocol_rows(number * 3, repeat)
+    with RedisServer(cpu=LOAD_CPU) as redis:
+        rows += asyncio.run(runtime_rows(redis.url(), number, repeat))
+    for name, cost in rows:
+        print(f"{cost:8.1f} µs  {name}")
+    found = dict(rows)
+    parse = found["persona: verify + decrypt + screen + parse"] / found["wechatpy: decrypt_message + parse_message"]
+    reply = found["persona: reply render + encrypt + sign"] / found["wechatpy: TextReply.render + encrypt_message"]
+    share = (found["Redis: load (record + dedupe key, one pipeline)"] + found["Redis: commit (Lua: dedupe, record, journal)"]) \
+        / found["turn on Redis (Runtime.handle)"]
+    print(f"Redis round trips / whole turn on Redis: {share:.2f}")
+    print(f"persona / wechatpy: parse {parse:.2f}×, reply {reply:.2f}×")
+    return found
+
+
+if __name__ == "__main__":
+    main()
