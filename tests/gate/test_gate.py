@@ -9,7 +9,7 @@ import pytest
 from persona import MediaMessage, PlatformEvent, TextMessage
 from persona.clock import parse_time
 from persona.scheduler import Scheduler
-from tests.gate.conftest import (decided, journal, make_runtime, outbox, profile, say, text,
+from tests.gate.conftest import (decided, journal, make_runtime, outbox, say, text,
                                  wecom_customer)
 
 SENT = ("send", "")

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from persona.customer import Customer
 from persona.fakeapi import FakeWeChat
