@@ -162,8 +162,19 @@ async def test_counters_and_leaderboards(store):
     assert await store.ztop("week", 5) == []
 
 
-async def test_ping(store):
+async def test_ping_answers_and_an_unreachable_backend_is_store_unavailable(store):
+    from persona.errors import StoreUnavailable
+    from persona.store import open_store
+
     await store.ping()
+    if store.url.startswith("redis://"):
+        gone = open_store("redis://127.0.0.1:1/0", "nobody")
+        with pytest.raises(StoreUnavailable, match="unreachable"):
+            await gone.ping()
+        await gone.close()
+    elif store.url.startswith("sqlite"):
+        with pytest.raises(StoreUnavailable, match="cannot open"):
+            open_store("sqlite:////proc/no-such-dir/p.db", "nobody")
 
 
 async def test_next_due_times_for_the_simulator(store):
