@@ -17,14 +17,11 @@ import sys
 import time
 from typing import Any
 
-from ..errors import ConflictError, PersonaError
+from ..errors import PersonaError
 from ..messages import Message
 from ..persona import load_persona
 from ..store import DEFAULT_URL, Store, open_store
-from ..store.base import Commit, OutboxItem
-
-ATTEMPTS = 10
-
+from ..store.base import OutboxItem
 
 def register(subparsers: Any) -> None:
     """Add ``dead-letters`` to the ``persona`` command line."""
@@ -49,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
         store = open_store(args.store, args.namespace or cls.name)
     except ValueError as exc:
         raise PersonaError(str(exc)) from None
-    return asyncio.run(_main(args, store, cls.journal_cap))
+    return asyncio.run(_main(args, store))
 
 
-async def _main(args: argparse.Namespace, store: Store, journal_cap: int) -> int:
+async def _main(args: argparse.Namespace, store: Store) -> int:
     try:
         letters = await store.dead_letters()
         if not (args.retry or args.retry_all):
@@ -61,7 +58,7 @@ async def _main(args: argparse.Namespace, store: Store, journal_cap: int) -> int
         ids = [item.id for item, _ in letters] if args.retry_all else list(dict.fromkeys(args.retry))
         failed = 0
         for item_id in ids:
-            ok, message = await requeue(store, item_id, journal_cap)
+            ok, message = await requeue(store, item_id)
             print(message, file=sys.stdout if ok else sys.stderr)
             failed += not ok
         if not ids:
@@ -73,44 +70,13 @@ async def _main(args: argparse.Namespace, store: Store, journal_cap: int) -> int
         await store.close()
 
 
-async def requeue(store: Store, item_id: str, journal_cap: int = 100) -> tuple[bool, str]:
-    """Move one dead letter back to the outbox, due now, with its attempts reset.
-
-    There is no store call that adds an outbox item outside a turn, so it travels the way every
-    outbox item does: in a commit on its customer's record (unchanged, version-checked), which
-    also writes a ``dead_letter_retry`` journal line. If that fails, the dead letter is put back.
-    """
-    item = await store.remove_dead_letter(item_id)
+async def requeue(store: Store, item_id: str) -> tuple[bool, str]:
+    """Move one dead letter back to the outbox, due now, with its attempts reset (one atomic
+    store step: a crash leaves it a dead letter or an outbox item, never neither)."""
+    item = await store.requeue_dead_letter(item_id, time.time())
     if item is None:
         return False, f"{item_id}: not a dead letter (unknown id, or retried already)"
-    reason = "?"
-    try:
-        now = time.time()
-        for _ in range(ATTEMPTS):
-            loaded = await store.load(item.user)
-            if loaded.record is None:
-                reason = f"customer {item.user!r} is not in the store any more"
-                break
-            note = json.dumps({"t": int(now), "k": "dead_letter_retry", "id": item.id},
-                              ensure_ascii=False, separators=(",", ":"))
-            commit = Commit(user=item.user, expected_version=loaded.version, record=loaded.record,
-                            outbox=[OutboxItem(item.id, item.user, now, item.payload, 0)],
-                            journal=[note], journal_cap=journal_cap)
-            try:
-                result = await store.commit(commit)
-            except ConflictError:
-                continue  # the customer's turn committed meanwhile: load again
-            if result.ok:
-                return True, f"{item_id}: back in the outbox for {item.user}"
-            reason = "the store refused the commit"
-            break
-        else:
-            reason = "the customer kept changing; try again"
-    except BaseException:
-        await store.add_dead_letter(item, "retry failed")
-        raise
-    await store.add_dead_letter(item, f"retry failed: {reason}")
-    return False, f"{item_id}: not retried: {reason}"
+    return True, f"{item_id}: back in the outbox for {item.user}"
 
 
 def _list(letters: list[tuple[OutboxItem, str]], as_json: bool) -> None:

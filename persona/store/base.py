@@ -149,6 +149,12 @@ class Store(abc.ABC):
     async def remove_dead_letter(self, item_id: str) -> OutboxItem | None:
         """Take one dead letter out (to retry it); None if it is not there."""
 
+    @abc.abstractmethod
+    async def requeue_dead_letter(self, item_id: str, due: float) -> OutboxItem | None:
+        """Move one dead letter back into the outbox, due at ``due`` with its attempts reset,
+        in one atomic step (a crash leaves it in one place or the other, never neither);
+        None if it is not there."""
+
     # -- small atomic helpers --------------------------------------------------------------
     @abc.abstractmethod
     async def set_if_absent(self, key: str, value: str, ttl: float) -> bool:

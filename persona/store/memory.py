@@ -129,6 +129,15 @@ class MemoryStore(Store):
         found = self.dead.pop(item_id, None)
         return found[0] if found else None
 
+    async def requeue_dead_letter(self, item_id: str, due: float) -> OutboxItem | None:
+        found = self.dead.pop(item_id, None)
+        if found is None:
+            return None
+        item = OutboxItem(found[0].id, found[0].user, due, found[0].payload, 0)
+        self.outbox[item.id] = item
+        self.outbox_leases.pop(item.id, None)
+        return item
+
     def _live(self, key: str) -> str | None:
         hit = self.kv.get(key)
         if hit is None:

@@ -86,6 +86,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# KEYS: 1 dead hash, 2 outbox hash, 3 outbox zset. ARGV: id, due. Returns the dead entry or nil.
+REQUEUE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return nil end
+local e = cjson.decode(raw)
+redis.call('HSET', KEYS[2], ARGV[1], '0|' .. e['user'] .. '|' .. e['payload'])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return raw
+"""
+
 INCR = """
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if tonumber(ARGV[2]) > 0 and redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
@@ -113,6 +124,7 @@ class RedisStore(Store):
         self._retry = self.redis.register_script(RETRY)
         self._delete_if = self.redis.register_script(DELETE_IF)
         self._incr = self.redis.register_script(INCR)
+        self._requeue = self.redis.register_script(REQUEUE)
         self._next_shard = 0
 
     # -- keys ------------------------------------------------------------------------------
@@ -123,7 +135,7 @@ class RedisStore(Store):
         return f"p:{{{self.namespace}.{shard}}}:{suffix}"
 
     def _g(self, suffix: str) -> str:
-        """A namespace-wide key (token cache, leaderboards, dead letters)."""
+        """A namespace-wide key (token cache, leaderboards)."""
         return f"p:{{{self.namespace}}}:{suffix}"
 
     async def _do(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -285,22 +297,47 @@ class RedisStore(Store):
             total += await self._do(lambda: self.redis.zcard(self._k(shard, "oq")))
         return total
 
+    # dead letters sit in their customer's shard, beside the outbox, so a retry moves one back
+    # atomically (one Lua script on one slot)
     async def add_dead_letter(self, item: OutboxItem, reason: str) -> None:
         entry = json.dumps({"id": item.id, "user": item.user, "payload": item.payload,
                             "attempts": item.attempts, "reason": reason, "at": time.time()}, ensure_ascii=False)
-        await self._do(lambda: self.redis.hset(self._g("dead"), item.id, entry))
+        await self._do(lambda: self.redis.hset(self._k(self.shard(item.user), "dead"), item.id, entry))
 
     async def dead_letters(self) -> list[tuple[OutboxItem, str]]:
-        raw = await self._do(lambda: self.redis.hgetall(self._g("dead")))
-        entries = sorted((json.loads(v) for v in raw.values()), key=lambda e: e["at"])
+        entries = []
+        for shard in range(self.shards):
+            raw = await self._do(lambda: self.redis.hgetall(self._k(shard, "dead")))
+            entries += [json.loads(v) for v in raw.values()]
+        entries.sort(key=lambda e: e["at"])
         return [(OutboxItem(e["id"], e["user"], e["at"], e["payload"], e["attempts"]), e["reason"]) for e in entries]
 
+    async def _dead_shard(self, item_id: str) -> int | None:
+        for shard in range(self.shards):
+            if await self._do(lambda: self.redis.hexists(self._k(shard, "dead"), item_id)):
+                return shard
+        return None
+
     async def remove_dead_letter(self, item_id: str) -> OutboxItem | None:
-        raw = await self._do(lambda: self.redis.hget(self._g("dead"), item_id))
-        if raw is None or not await self._do(lambda: self.redis.hdel(self._g("dead"), item_id)):
+        shard = await self._dead_shard(item_id)
+        if shard is None:
+            return None
+        raw = await self._do(lambda: self.redis.hget(self._k(shard, "dead"), item_id))
+        if raw is None or not await self._do(lambda: self.redis.hdel(self._k(shard, "dead"), item_id)):
             return None
         e = json.loads(raw)
         return OutboxItem(e["id"], e["user"], time.time(), e["payload"], e["attempts"])
+
+    async def requeue_dead_letter(self, item_id: str, due: float) -> OutboxItem | None:
+        shard = await self._dead_shard(item_id)
+        if shard is None:
+            return None
+        raw = await self._do(lambda: self._requeue(
+            keys=[self._k(shard, "dead"), self._k(shard, "o"), self._k(shard, "oq")], args=[item_id, repr(due)]))
+        if raw is None:
+            return None
+        e = json.loads(raw)
+        return OutboxItem(e["id"], e["user"], due, e["payload"], 0)
 
     # -- small helpers ---------------------------------------------------------------------
     async def set_if_absent(self, key: str, value: str, ttl: float) -> bool:

@@ -192,6 +192,17 @@ class SQLiteStore(Store):
             db.execute("DELETE FROM dead WHERE ns=? AND id=?", (self.namespace, item_id))
         return OutboxItem(row[0], row[1], time.time(), row[2], row[3])
 
+    async def requeue_dead_letter(self, item_id: str, due: float) -> OutboxItem | None:
+        with self._tx() as db:
+            row = db.execute("SELECT id, uid, payload FROM dead WHERE ns=? AND id=?",
+                             (self.namespace, item_id)).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM dead WHERE ns=? AND id=?", (self.namespace, item_id))
+            db.execute("INSERT OR REPLACE INTO outbox VALUES (?,?,?,?,?,?,?)",
+                       (self.namespace, row[0], row[1], due, due, row[2], 0))
+        return OutboxItem(row[0], row[1], due, row[2], 0)
+
     # -- small helpers ---------------------------------------------------------------------
     def _live(self, db: sqlite3.Connection, key: str) -> str | None:
         row = db.execute("SELECT value FROM kv WHERE ns=? AND key=? AND expires>?",

@@ -109,6 +109,19 @@ async def test_outbox_claim_ack_retry_and_dead_letters(store):
     assert await store.dead_letters() == [] and await store.remove_dead_letter("u1:1:0") is None
 
 
+async def test_a_dead_letter_is_requeued_atomically_with_attempts_reset(store):
+    now = time.time()
+    item = OutboxItem("group:wr1:3:0", "group:wr1", now, '{"n":1}', attempts=5)
+    await store.add_dead_letter(item, "retries_exhausted")
+    back = await store.requeue_dead_letter("group:wr1:3:0", now + 10)
+    assert back is not None and (back.user, back.payload, back.attempts) == ("group:wr1", '{"n":1}', 0)
+    assert await store.dead_letters() == []
+    assert await store.requeue_dead_letter("group:wr1:3:0", now) is None
+    assert await store.claim_outbox(now + 5, 10, lease=60) == []
+    [claimed] = await store.claim_outbox(now + 10, 10, lease=60)
+    assert (claimed.id, claimed.user, claimed.payload, claimed.attempts) == ("group:wr1:3:0", "group:wr1", '{"n":1}', 0)
+
+
 async def test_outbox_ids_may_name_group_users(store):
     now = time.time()
     await store.commit(commit("group:wr123", 0, outbox=[OutboxItem("group:wr123:1:0", "group:wr123", now, "{}")]))
