@@ -3,9 +3,8 @@ not delivered, why, and a way to send them again once the cause is fixed.
 
 A message becomes a dead letter when the platform refused it for good (a bad template id, a
 customer who blocked the account) or delivery kept failing. Retrying puts it back in the
-outbox, where the running service's delivery loop sends it like any other message: taken out
-of the dead letters first (so two people retrying at once cannot send it twice), then
-committed to the outbox together with a journal line on the customer it belongs to.
+outbox, where the running service's delivery loop sends it like any other message; the move is
+one atomic store step, so two people retrying at once cannot send it twice.
 """
 
 from __future__ import annotations
