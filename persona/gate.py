@@ -16,8 +16,9 @@ What is checked, in order:
    carrying a welcome code) only within 20 s of that event, and once: the code is single-use;
 5. proactive marketing waits for the end of quiet hours (or is dropped when it would be
    stale by then) and spends the daily and weekly caps of the day it goes out;
-6. WeCom customer mass messages (``via="mass"``) are capped per customer per day and per
-   month, both, whichever is stricter;
+6. WeCom customer mass messages (``via="mass"``, and proactive marketing to a WeCom customer
+   with no door named, which the router sends as one) are capped per customer per day and
+   per month, both, whichever is stricter;
 7. Official Account customer-service messages (``via`` empty or ``"kf"``) only within 48 h
    of the customer's last message, at most 5 of them, or 3 within a minute after a menu
    click, a follow or a QR scan; outside, a service message becomes the
@@ -203,7 +204,9 @@ class Gate:
             if _count(customer, "w", week) >= policy.weekly_cap:
                 return Decision(DROP, "weekly_cap")
             spend += [("d", day), ("w", week)]
-        if via == "mass":
+        # a WeCom customer reached through no named door goes out as a mass message unless a
+        # customer-service account is set up: proactive marketing there spends the mass caps too
+        if via == "mass" or (via == "wecom" and marketing and message.proactive and not replying):
             local = datetime.fromtimestamp(due, zone(PLATFORM_TZ))
             day, month = local.strftime("%Y%m%d"), local.strftime("%Y%m")
             if _count(customer, "md", day) >= policy.wecom_mass_per_day:

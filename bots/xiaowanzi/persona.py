@@ -15,8 +15,9 @@ so a tag is never out of date and segments always match the record.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from persona import Persona, PlatformEvent, Policy, Turn, on
 
@@ -24,6 +25,7 @@ from . import catalogue as cat
 
 RECALL_AFTER = timedelta(days=30)
 RECALLS_WITHOUT_ANSWER = 2
+DAY30 = timedelta(days=30)  # the day-30 follow-up (``day30`` below)
 ORDER_CARE_AFTER = timedelta(hours=3)
 HINT_EVERY = 24 * 3600
 
@@ -230,7 +232,7 @@ class Xiaowanzi(Persona):
         kind = turn.customer.tags.get("discount", "coupon") if bought else "first_order"
         turn.say("day15_offer", offer=cat.offer_for(kind))
 
-    @on.timer("day30", days_after_joining=30, at="10:00", when="reachable")
+    @on.timer("day30", days_after_joining=DAY30.days, at="10:00", when="reachable")
     def day30(self, turn: Turn) -> None:
         if turn.customer.counters.get("orders", 0) > 0:  # only someone who bought can vouch
             turn.say("day30_referral", gift=cat.coupon("FRIEND20"))
@@ -293,9 +295,23 @@ class Xiaowanzi(Persona):
             turn.cancel("recall")
             return
         due = max(alive, recalled) + RECALL_AFTER.total_seconds()
+        due = self._clear_of_day30(turn, due)
         pending = c.timers.get("recall")
         if pending is None or pending.due != due:
             turn.schedule("recall", at=due, bound=False)
+
+    def _clear_of_day30(self, turn: Turn, due: float) -> float:
+        """A buyer who has been quiet since joining would get the recall and the day-30 referral
+        on the same day; a WeCom customer gets one mass message a day, so the second would be
+        dropped. The referral keeps its day and the recall comes the day after."""
+        c = turn.customer
+        if not c.counters.get("orders", 0):
+            return due  # no referral on day 30: nothing to make room for
+        tz = ZoneInfo(turn.tz)
+        joined = datetime.fromtimestamp(c.first_seen or turn.now, tz).date()
+        if datetime.fromtimestamp(due, tz).date() == joined + DAY30:
+            return due + timedelta(days=1).total_seconds()
+        return due
 
     # -- guards and script variables -----------------------------------------------------------
     def reachable(self, turn: Turn) -> bool:

@@ -6,6 +6,7 @@ The calendar: 2026-11-23 is a Monday. Customers train on Monday, Wednesday and F
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -216,9 +217,17 @@ async def test_missed_sessions_get_escalating_nudges_that_stop(sim):
     assert "连续 3 次" in nudges[2][2]
     assert "3 天没见你练了" in nudges[3][2]
 
+    await workout(sim, "wm_jo")
+    sent = await sim.advance_to("2026-11-27 22:00")  # nudges are WeCom mass messages: four a month
+    assert "missed" not in scripts(sent)
+    notes = [json.loads(line) for line in await sim.journal("wm_jo")]
+    assert [(n["action"], n.get("reason")) for n in sorted(notes, key=lambda n: n["t"])
+            if n.get("k") == "out" and n.get("script") == "missed"][-1] == ("drop", "mass_monthly_cap")
+
+    await sim.advance_to("2026-11-30 20:40")
     await workout(sim, "wm_jo")  # training again starts the ladder over
-    sent = await sim.advance_to("2026-11-27 22:00")
-    assert [(s.when, s.script) for s in sent if s.script == "missed"] == [("2026-11-27 21:30", "missed")]
+    sent = await sim.advance_to("2026-12-01 22:00")
+    assert [(s.when, s.script) for s in sent if s.script == "missed"] == [("2026-12-01 21:30", "missed")]
     assert "还没收到记录" in only(sent, "missed").text
 
 

@@ -335,10 +335,14 @@ async def test_recall_after_30_quiet_days_is_graded_by_past_spend(open_sim):
         await add_on_wecom(sim, "wm_high")
         await sim.event("wm_high", "order_placed", {"order_id": "H1", "amount": 399, "items": ["foundation"]})
         await sim.event("wm_high", "order_placed", {"order_id": "H2", "amount": 259, "items": ["eyeshadow"]})
-        sent = await sim.advance_to("2026-12-24 09:00")
+        sent = await sim.advance_to("2026-12-24 12:00")
         recalls = {s.to: s for s in sent if s.script == "recall"}
         assert sorted(recalls) == ["wm_high", "wm_low", "wm_none"]
-        assert {s.when for s in recalls.values()} == {"2026-12-23 09:00"}
+        # 30 quiet days after joining; a buyer's recall waits a day for the day-30 referral
+        assert {u: s.when for u, s in recalls.items()} == {
+            "wm_none": "2026-12-23 09:00", "wm_low": "2026-12-24 09:00", "wm_high": "2026-12-24 09:00"}
+        assert [s.script for s in sent if s.to == "wm_low" and s.when.startswith("2026-12-2")] == [
+            "day30_referral", "recall"]
         assert "无门槛减10" in recalls["wm_none"].text and "小样" not in recalls["wm_none"].text
         assert "满99减20" in recalls["wm_low"].text and "口红小样" in recalls["wm_low"].text
         assert "VIP回归礼" in recalls["wm_high"].text and "满299减100" in recalls["wm_high"].text
@@ -376,21 +380,28 @@ async def test_flash_sale_to_a_segment_respects_opt_out_caps_and_reach(open_sim)
         users = sorted(await sim.store.segment(*segment))
         assert users == ["wm_amy", "wm_bea", "wm_cat", "wm_eve"]
         tally = await broadcast(sim.runtime, users, "flash_sale", "sale-morning", {})
-        assert (tally.sent, dict(tally.dropped), tally.silent) == (2, {"opted_out": 1}, 1)
+        # cat had the second pitch this morning: a WeCom customer gets one mass message a day
+        assert (tally.sent, dict(tally.dropped), tally.silent) == (1, {"opted_out": 1, "mass_daily_cap": 1}, 1)
         sent = await sim.advance(0)
-        assert sorted(s.to for s in sent) == ["wm_amy", "wm_cat"]
+        assert [s.to for s in sent] == ["wm_amy"]
         sale = one(sent, "flash_sale", "wm_amy")
         assert "动物眼影盘限时秒杀" in sale.text and "¥69.00" in sale.text and "¥129.00" in sale.text
         assert "你之前看过它" in sale.text
         again = await broadcast(sim.runtime, users, "flash_sale", "sale-morning", {})
         assert again.done_before == 4  # an interrupted broadcast run again reaches nobody twice
 
-        await sim.advance_to("2026-11-25 19:30")
+        await sim.advance_to("2026-11-25 19:30")  # a same-day last call reaches nobody on WeCom
         tally = await broadcast(sim.runtime, users, "flash_sale", "sale-last-call", {})
-        assert (tally.sent, dict(tally.dropped)) == (1, {"opted_out": 1, "daily_cap": 1})
-        assert [s.to for s in await sim.advance(0)] == ["wm_amy"]  # cat had her two for today
-        assert await gate_said(sim, "wm_cat", "flash_sale") == [("send", None), ("drop", "daily_cap")]
-        assert await gate_said(sim, "wm_bea", "flash_sale") == [("drop", "opted_out")] * 2
+        assert (tally.sent, dict(tally.dropped)) == (0, {"opted_out": 1, "mass_daily_cap": 2})
+        assert await sim.advance(0) == []
+        await sim.advance_to("2026-11-26 19:30")  # the last call the next evening
+        tally = await broadcast(sim.runtime, users, "flash_sale", "sale-last-call-26", {})
+        assert (tally.sent, dict(tally.dropped)) == (2, {"opted_out": 1})
+        assert sorted(s.to for s in await sim.advance(0)) == ["wm_amy", "wm_cat"]
+        assert await gate_said(sim, "wm_amy", "flash_sale") == [("send", None), ("drop", "mass_daily_cap"),
+                                                                ("send", None)]
+        assert await gate_said(sim, "wm_cat", "flash_sale") == [("drop", "mass_daily_cap")] * 2 + [("send", None)]
+        assert await gate_said(sim, "wm_bea", "flash_sale") == [("drop", "opted_out")] * 3
         assert await gate_said(sim, "wm_eve", "flash_sale") == []
 
 

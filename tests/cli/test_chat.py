@@ -25,7 +25,8 @@ SHOP = """\
 
 
 def test_a_conversation_with_messages_events_and_the_clock(cli):
-    done = cli("chat", "tests.core.shop", input=SHOP)
+    # it starts with a follow: an Official Account follower, whose 48 h window her message opens
+    done = cli("chat", "tests.core.shop", "--user", "o_amy", input=SHOP)
     assert done.returncode == 0, done.stderr
     assert bot_lines(done.stdout) == [
         "bot> [2026-11-23 09:00] 欢迎来到小店！新人券已放进你的卡包。",

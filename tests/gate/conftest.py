@@ -32,6 +32,17 @@ def runtime(store, clock) -> Runtime:
     return make_runtime(store, clock)
 
 
+#: WeCom mass caps out of the way: proactive marketing to a WeCom customer with no door named
+#: goes out as a mass message and spends them too; with these only the persona's own caps bind.
+NO_MASS_CAPS = {"wecom_mass_per_day": 1000, "wecom_mass_per_month": 1000}
+
+
+@pytest.fixture
+def own_caps(store, clock) -> Runtime:
+    """Polite, where a WeCom customer meets only the persona's daily and weekly caps."""
+    return make_runtime(store, clock, **NO_MASS_CAPS)
+
+
 def decided(outcome: Outcome) -> list[tuple[str, str, str]]:
     """(script, action, reason) for every message of a turn."""
     return [(m.script, d.action, d.reason) for m, d in outcome.messages]

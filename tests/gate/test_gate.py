@@ -9,7 +9,7 @@ import pytest
 from persona import MediaMessage, PlatformEvent, TextMessage
 from persona.clock import parse_time
 from persona.scheduler import Scheduler
-from tests.gate.conftest import (decided, journal, make_runtime, outbox, say, text,
+from tests.gate.conftest import (NO_MASS_CAPS, decided, journal, make_runtime, outbox, say, text,
                                  wecom_customer)
 
 SENT = ("send", "")
@@ -20,7 +20,8 @@ def actions(decisions: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
 
 
 # -- frequency caps --------------------------------------------------------------------------
-async def test_proactive_marketing_is_capped_per_day_and_per_week(runtime, clock):
+async def test_proactive_marketing_is_capped_per_day_and_per_week(own_caps, clock):
+    runtime = own_caps
     await wecom_customer(runtime, "a")
     assert actions(await say(runtime, "a", "promo", "promo", "promo")) == [SENT, SENT, ("drop", "daily_cap")]
     clock.advance(86400)
@@ -32,14 +33,15 @@ async def test_proactive_marketing_is_capped_per_day_and_per_week(runtime, clock
 
 
 async def test_caps_are_configured_per_persona(store, clock):
-    runtime = make_runtime(store, clock, daily_cap=1, weekly_cap=1)
+    runtime = make_runtime(store, clock, daily_cap=1, weekly_cap=1, **NO_MASS_CAPS)
     await wecom_customer(runtime, "a")
     assert actions(await say(runtime, "a", "promo", "promo")) == [SENT, ("drop", "daily_cap")]
     clock.advance(86400)
     assert actions(await say(runtime, "a", "promo")) == [("drop", "weekly_cap")]
 
 
-async def test_replies_and_service_messages_spend_no_cap(runtime):
+async def test_replies_and_service_messages_spend_no_cap(own_caps):
+    runtime = own_caps
     await wecom_customer(runtime, "a")
     for _ in range(4):
         assert actions(await text(runtime, "a", "hi")) == [SENT]  # answering is not proactive
@@ -47,7 +49,8 @@ async def test_replies_and_service_messages_spend_no_cap(runtime):
     assert actions(await say(runtime, "a", "promo", "promo", "promo")) == [SENT, SENT, ("drop", "daily_cap")]
 
 
-async def test_two_processes_never_both_spend_the_last_slot(runtime, store):
+async def test_two_processes_never_both_spend_the_last_slot(own_caps, store):
+    runtime = own_caps
     await wecom_customer(runtime, "a")
     results = await asyncio.gather(*(say(runtime, "a", "promo") for _ in range(8)))
     assert sorted(r[0][1] for r in results) == ["drop"] * 6 + ["send"] * 2
@@ -86,7 +89,8 @@ async def test_a_message_stale_by_the_end_of_quiet_hours_is_dropped(store, clock
     assert actions(await say(runtime, "a", "promo")) == [("defer", "quiet_hours")]
 
 
-async def test_deferred_messages_spend_the_cap_of_the_day_they_go_out(runtime, clock):
+async def test_deferred_messages_spend_the_cap_of_the_day_they_go_out(own_caps, clock):
+    runtime = own_caps
     await wecom_customer(runtime, "a")
     clock.set(parse_time("2026-11-23 23:00"))
     assert actions(await say(runtime, "a", "promo", "promo")) == [("defer", "quiet_hours")] * 2
@@ -208,6 +212,30 @@ async def test_both_mass_caps_apply_the_stricter_wins(store, clock):
     assert actions(await say(runtime, "a", "mass", "mass", "mass")) == [SENT, SENT, ("drop", "mass_monthly_cap")]
 
 
+@pytest.mark.parametrize("user, profiled", [("a", True), ("wmAbCdEf", False)])  # platform=wecom, or the id
+async def test_proactive_marketing_to_a_wecom_customer_with_no_door_named_spends_the_mass_caps(
+        store, clock, user, profiled):
+    # the router sends it as a WeCom mass message: the platform's caps bind, not only the persona's
+    runtime = make_runtime(store, clock, daily_cap=10, weekly_cap=50)
+    if profiled:
+        await wecom_customer(runtime, user)
+    assert actions(await say(runtime, user, "promo", "promo")) == [SENT, ("drop", "mass_daily_cap")]
+    assert actions(await say(runtime, user, "mass")) == [("drop", "mass_daily_cap")]  # one budget for both
+    for _ in range(3):
+        clock.advance(86400)
+        assert actions(await say(runtime, user, "promo")) == [SENT]
+    clock.advance(86400)
+    assert actions(await say(runtime, user, "promo")) == [("drop", "mass_monthly_cap")]  # 4 this month
+    # replies and service messages are not mass messages: they spend no cap, even a spent one
+    for _ in range(3):
+        assert actions(await text(runtime, user, "hi")) == [SENT]
+    assert actions(await say(runtime, user, "notice", "notice", "notice")) == [SENT] * 3
+    customer = await runtime.customer(user)
+    assert customer.budget["md"] == ["20261126", 1] and customer.budget["mm"] == ["202611", 4]
+    clock.set(parse_time("2026-12-01 10:00"))
+    assert actions(await say(runtime, user, "promo")) == [SENT]
+
+
 async def test_welcome_message_within_20s_of_the_add_event_and_only_once(runtime, store, clock):
     clock.set(parse_time("2026-11-23 23:30"))  # late at night: the customer just added us
     added = PlatformEvent(user="w", dedupe_key="e:1", name="add_external_contact", key="parcel",
@@ -253,7 +281,8 @@ async def test_a_broken_fallback_template_drops_with_the_original_reason(store, 
 
 
 # -- every decision is a metric and a journal line -----------------------------------------
-async def test_every_decision_is_counted_and_journaled(runtime, store):
+async def test_every_decision_is_counted_and_journaled(own_caps, store):
+    runtime = own_caps
     await wecom_customer(runtime, "a")
     await say(runtime, "a", "promo", "promo", "promo", "tpl_promo")
     m = runtime.metrics
