@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import aiohttp
 
+from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
 from ..store.base import Store
@@ -253,6 +254,48 @@ class MediaCache:
         except OSError as exc:
             raise ChannelError(f"media {source!r} cannot be read: {exc.strerror or exc}", retryable=False) from None
         return data, os.path.basename(source)
+
+
+class Channel:
+    """What the Official Account and WeCom channels share: one HTTP session (theirs or a shared
+    one), a store-backed access token, the API client and the media cache. A subclass calls
+    :meth:`_connect` and names its token request in :meth:`_token_request`."""
+
+    def _connect(self, label: str, base_url: str, default_base: str, store: Store, account: str, *,
+                 clock: Clock | None, http: "HttpSession | None", timeout: float, token_margin: float,
+                 trace: bool | None) -> None:
+        self.store = store
+        self.base_url = base_url.rstrip("/")
+        self._own_http = http is None
+        self.http = http or HttpSession(timeout)
+        self.tokens = TokenCache(store, f"token:{account}", self._fetch_token, clock=clock, margin=token_margin)
+        self.api = ApiClient(label, self.base_url, self.http, self.tokens,
+                             trace=self.base_url != default_base if trace is None else trace)
+        self.media = MediaCache(self.api, store, f"media:{account}")
+
+    @property
+    def clock(self) -> Clock:
+        return self.tokens.clock
+
+    def bind_clock(self, clock: Clock) -> None:
+        """Use ``clock`` for token expiry and pacing (the deliverer's clock, fake in a simulation)."""
+        self.tokens.clock = clock
+
+    def _token_request(self) -> tuple[str, dict[str, str]]:
+        """The path and query that grant this account an access token."""
+        raise NotImplementedError
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        data = await self.api.fetch(*self._token_request())
+        return str(data["access_token"]), float(data.get("expires_in", 7200))
+
+    async def upload_media(self, data: bytes, filename: str, kind: str = "image") -> str:
+        """Upload temporary media (valid three days); returns its media_id."""
+        return await self.media.upload(data, filename, kind)
+
+    async def close(self) -> None:
+        if self._own_http:
+            await self.http.close()
 
 
 def _read_file(path: str) -> bytes:

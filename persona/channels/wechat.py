@@ -14,13 +14,12 @@ from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
 from ..store.base import Store
-from .base import ApiClient, HttpSession, MediaCache, SendResult, client_id, need, trace_entry
-from .tokens import TokenCache
+from .base import Channel, HttpSession, SendResult, client_id, need, trace_entry
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
 
 
-class OfficialAccountChannel:
+class OfficialAccountChannel(Channel):
     """One Official Account (``appid`` + ``secret``).
 
     ``base_url`` defaults to ``$WECHAT_API_BASE`` or the real host. Pass ``http`` to share one
@@ -38,27 +37,12 @@ class OfficialAccountChannel:
                                retryable=False)
         self.appid = appid
         self._secret = secret
-        self.store = store
-        self.base_url = (base_url or os.environ.get("WECHAT_API_BASE") or DEFAULT_BASE).rstrip("/")
-        self._own_http = http is None
-        self.http = http or HttpSession(timeout)
-        self.tokens = TokenCache(store, f"token:mp:{appid}", self._fetch_token, clock=clock, margin=token_margin)
-        self.api = ApiClient(f"Official Account {appid}", self.base_url, self.http, self.tokens,
-                             trace=self.base_url != DEFAULT_BASE if trace is None else trace)
-        self.media = MediaCache(self.api, store, f"media:mp:{appid}")
+        self._connect(f"Official Account {appid}", base_url or os.environ.get("WECHAT_API_BASE") or DEFAULT_BASE,
+                      DEFAULT_BASE, store, f"mp:{appid}", clock=clock, http=http, timeout=timeout,
+                      token_margin=token_margin, trace=trace)
 
-    @property
-    def clock(self) -> Clock:
-        return self.tokens.clock
-
-    def bind_clock(self, clock: Clock) -> None:
-        """Use ``clock`` for token expiry (the deliverer's clock, fake in a simulation)."""
-        self.tokens.clock = clock
-
-    async def _fetch_token(self) -> tuple[str, float]:
-        data = await self.api.fetch("/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid,
-                                                       "secret": self._secret})
-        return str(data["access_token"]), float(data.get("expires_in", 7200))
+    def _token_request(self) -> tuple[str, dict[str, str]]:
+        return "/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
 
     # -- sending ---------------------------------------------------------------------------
     async def send(self, openid: str, message: Message, *, key: str | None = None) -> SendResult:
@@ -129,14 +113,6 @@ class OfficialAccountChannel:
         if f.get("thumb_media_id"):
             return str(f["thumb_media_id"])
         return await self.media.media_id(str(need(f, "thumb", message.kind, "a card image file path or URL")))
-
-    async def upload_media(self, data: bytes, filename: str, kind: str = "image") -> str:
-        """Upload temporary media (valid three days); returns its media_id."""
-        return await self.media.upload(data, filename, kind)
-
-    async def close(self) -> None:
-        if self._own_http:
-            await self.http.close()
 
 
 def article(message: Message) -> dict[str, str]:

@@ -17,8 +17,7 @@ from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
 from ..store.base import Store
-from .base import ApiClient, HttpSession, MediaCache, Paced, SendResult, client_id, need, trace_entry
-from .tokens import TokenCache
+from .base import Channel, HttpSession, Paced, SendResult, client_id, need, trace_entry
 from .wechat import article
 
 log = logging.getLogger("persona.channels.wecom")
@@ -29,7 +28,7 @@ MASS_RECORD_TTL = 7 * 86400
 MAX_ATTACHMENTS = 9
 
 
-class WeComChannel:
+class WeComChannel(Channel):
     """One WeCom self-built app (``corpid`` + the app's ``secret`` + ``agentid``).
 
     ``kf_id`` is the default open_kfid for WeChat customer-service messages (``$WECOM_KF_ID``).
@@ -47,30 +46,16 @@ class WeComChannel:
         self.corpid = corpid
         self._secret = secret
         self.agentid = int(agentid) if agentid not in (None, "") else None
-        self.store = store
         self.kf_id = kf_id
         self.staff_per_minute = staff_per_minute
-        self.base_url = (base_url or os.environ.get("WECOM_API_BASE") or DEFAULT_BASE).rstrip("/")
-        self._own_http = http is None
-        self.http = http or HttpSession(timeout)
         account = f"{corpid}:{self.agentid or 0}"
-        self.tokens = TokenCache(store, f"token:wecom:{account}", self._fetch_token, clock=clock, margin=token_margin)
-        self.api = ApiClient(f"WeCom {corpid}/{self.agentid}", self.base_url, self.http, self.tokens,
-                             trace=self.base_url != DEFAULT_BASE if trace is None else trace)
-        self.media = MediaCache(self.api, store, f"media:wecom:{account}")
+        self._connect(f"WeCom {corpid}/{self.agentid}", base_url or os.environ.get("WECOM_API_BASE") or DEFAULT_BASE,
+                      DEFAULT_BASE, store, f"wecom:{account}", clock=clock, http=http, timeout=timeout,
+                      token_margin=token_margin, trace=trace)
         self._pace_prefix = f"pace:wecom:{account}"
 
-    @property
-    def clock(self) -> Clock:
-        return self.tokens.clock
-
-    def bind_clock(self, clock: Clock) -> None:
-        """Use ``clock`` for token expiry and pacing (the deliverer's clock)."""
-        self.tokens.clock = clock
-
-    async def _fetch_token(self) -> tuple[str, float]:
-        data = await self.api.fetch("/cgi-bin/gettoken", {"corpid": self.corpid, "corpsecret": self._secret})
-        return str(data["access_token"]), float(data.get("expires_in", 7200))
+    def _token_request(self) -> tuple[str, dict[str, str]]:
+        return "/cgi-bin/gettoken", {"corpid": self.corpid, "corpsecret": self._secret}
 
     # -- customers -------------------------------------------------------------------------
     async def send_welcome(self, welcome_code: str, messages: Message | Sequence[Message], *,
@@ -273,14 +258,6 @@ class WeComChannel:
             if f.get(key):
                 return str(f[key])
         return await self.media.media_id(str(need(f, "thumb", m.kind, "a card image file path or URL")))
-
-    async def upload_media(self, data: bytes, filename: str, kind: str = "image") -> str:
-        """Upload temporary media (valid three days); returns its media_id."""
-        return await self.media.upload(data, filename, kind)
-
-    async def close(self) -> None:
-        if self._own_http:
-            await self.http.close()
 
 
 def _as_list(messages: Message | Sequence[Message]) -> list[Message]:
