@@ -28,7 +28,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import jinja2
 from jinja2 import meta
@@ -854,18 +854,7 @@ class _Code:
     def keys(self, expr: ast.expr, frame: _Frame) -> set[str] | None:
         """The keys of a dict given as ``**expr``, or None when they cannot be told."""
         if isinstance(expr, ast.Dict):
-            keys: set[str] = set()
-            for key, value in zip(expr.keys, expr.values):
-                if key is None:
-                    inner = self.keys(value, frame)
-                    if inner is None:
-                        return None
-                    keys |= inner
-                elif isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    keys.add(key.value)
-                else:
-                    return None
-            return keys
+            return _literal_keys(expr, lambda value: self.keys(value, frame))
         if isinstance(expr, ast.Call):
             target = expr.func
             if isinstance(target, ast.Name) and target.id == "dict":
@@ -957,18 +946,7 @@ class _Code:
 
     def _context_return(self, expr: ast.expr, frame: _Frame, klass: type) -> set[str] | None:
         if isinstance(expr, ast.Dict):
-            keys: set[str] = set()
-            for key, value in zip(expr.keys, expr.values):
-                if key is None:
-                    inner = self._context_return(value, frame, klass)
-                    if inner is None:
-                        return None
-                    keys |= inner
-                elif isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    keys.add(key.value)
-                else:
-                    return None
-            return keys
+            return _literal_keys(expr, lambda value: self._context_return(value, frame, klass))
         if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "context"
                 and isinstance(expr.func.value, ast.Call) and isinstance(expr.func.value.func, ast.Name)
                 and expr.func.value.func.id == "super"):
@@ -1095,3 +1073,20 @@ def _target_position(target: ast.expr, name: str) -> tuple[int, ...] | None:
             if inner is not None:
                 return (index, *inner)
     return None
+
+
+def _literal_keys(expr: ast.Dict, spread: Callable[[ast.expr], set[str] | None]) -> set[str] | None:
+    """The string keys of a dict literal; ``spread`` tells the keys of each ``**value`` in it.
+    None when some key cannot be told."""
+    keys: set[str] = set()
+    for key, value in zip(expr.keys, expr.values):
+        if key is None:
+            inner = spread(value)
+            if inner is None:
+                return None
+            keys |= inner
+        elif isinstance(key, ast.Constant) and isinstance(key.value, str):
+            keys.add(key.value)
+        else:
+            return None
+    return keys
