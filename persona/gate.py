@@ -131,7 +131,7 @@ class Gate:
         policy = turn.persona.policy
         customer = turn.customer
         self.observe(turn)
-        replying = _replying(turn)
+        replying = turn.is_reply
         code = _welcome_code(turn)
         decisions = []
         welcomed = False  # this turn's messages through the welcome door travel as one welcome
@@ -252,17 +252,13 @@ class Gate:
             return dropped
         substitute.via, substitute.category = "template", "service"
         substitute.to, substitute.proactive = message.to, message.proactive
-        decision = self.decide(substitute, turn.customer, policy, turn.now, turn.tz, _replying(turn),
+        decision = self.decide(substitute, turn.customer, policy, turn.now, turn.tz, turn.is_reply,
                                door="template")
         if decision.action == DROP:
             return dropped
         for name in Message.__slots__:  # the outbox, the outcome and the journal see the substitute
             setattr(message, name, getattr(substitute, name))
         return Decision(decision.action, "fallback_template", decision.due)
-
-
-def _replying(turn: "Turn") -> bool:
-    return turn.is_reply
 
 
 def _welcome_code(turn: "Turn") -> bool:

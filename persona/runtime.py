@@ -103,6 +103,9 @@ class Runtime:
         self.commit_hooks: list[CommitHook] = []
         self.name = type(persona).name
         self._locks: dict[str, _UserLock] = {}
+        policy = persona.policy
+        self._opt_out_words = frozenset(_word(w) for w in policy.opt_out_words)
+        self._opt_in_words = frozenset(_word(w) for w in policy.opt_in_words)
 
     # -- the one entry point -----------------------------------------------------------------
     async def handle(self, inp: Input, slot: ReplySlot | None = None) -> Outcome:
@@ -203,10 +206,10 @@ class Runtime:
 
     def _opt_out(self, turn: Turn) -> None:
         """Refusing must be as easy as one word: the framework does it, not each bot."""
-        inp, policy, customer = turn.input, turn.persona.policy, turn.customer
-        out = (isinstance(inp, TextMessage) and _word(inp.text) in {_word(w) for w in policy.opt_out_words}) or (
+        inp, customer = turn.input, turn.customer
+        out = (isinstance(inp, TextMessage) and _word(inp.text) in self._opt_out_words) or (
             isinstance(inp, PlatformEvent) and inp.name in OPT_OUT_EVENTS)
-        back = (isinstance(inp, TextMessage) and _word(inp.text) in {_word(w) for w in policy.opt_in_words}) or (
+        back = (isinstance(inp, TextMessage) and _word(inp.text) in self._opt_in_words) or (
             isinstance(inp, PlatformEvent) and inp.name in ("subscribe", *ADD_EVENTS))
         if out and not customer.opted_out:
             turn.tag("opted_out")
