@@ -20,10 +20,8 @@ from persona.service import create_app
 from tests.conftest import drop_namespace
 from tests.service.desk import Desk
 
-# Tencent's published sample keys (WXBizMsgCrypt)
-TOKEN = "spamtest"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-APPID = "wx2c2769f8efd9abc2"
+from tests.vectors import AES_KEY, APPID, TOKEN  # Tencent's published sample account
+
 ACCOUNT = "gh_10f6c3c3ac5a"
 
 CORP_ID = "wwcorp0123456789"

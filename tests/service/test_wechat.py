@@ -13,20 +13,11 @@ from persona.protocol import MAX_BODY_BYTES
 from tests.service.conftest import (ACCOUNT, AES_KEY, APPID, CUSTOMER, SAFE, TOKEN, customer, environ,
                                     event_xml, message_xml, now, open_reply, outbox, plain, reply_fields,
                                     safe, sign, text_xml)
+from tests.vectors import SAMPLE_BODY, SAMPLE_MSG_SIGNATURE, SAMPLE_NONCE, SAMPLE_TIMESTAMP
 
 # Tencent's compatible-mode sample callback (WXBizMsgCrypt), signed at 1409735669.
-SAMPLE_QUERY = {"timestamp": "1409735669", "nonce": "1320562132", "encrypt_type": "aes",
-                "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa"}
-SAMPLE_BODY = (
-    "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA["
-    "oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName><CreateTime>1409735668</CreateTime>"
-    "<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[abcdteT]]></Content><MsgId>"
-    "6054768590064713728</MsgId><Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYt"
-    "JlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn"
-    "896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg"
-    "3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5"
-    "RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEP"
-    "o5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=]]></Encrypt></xml>")
+SAMPLE_QUERY = {"timestamp": SAMPLE_TIMESTAMP, "nonce": SAMPLE_NONCE, "encrypt_type": "aes",
+                "msg_signature": SAMPLE_MSG_SIGNATURE}
 
 HELLO = "你好呀，有什么可以帮你？"
 
