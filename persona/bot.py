@@ -7,7 +7,6 @@ object on a fake clock, so what is tested is what runs.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from typing import Any, Mapping
@@ -92,7 +91,3 @@ class Bot:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
-
-
-def payload_of(item: OutboxItem) -> dict[str, Any]:
-    return json.loads(item.payload)

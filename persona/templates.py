@@ -35,7 +35,6 @@ from .messages import KINDS, TEXT_LIMIT_BYTES, Message
 
 SUFFIX = ".j2"
 _UNDEFINED = re.compile(r"^'([^']+)' is undefined")
-_RESERVED = {"kind", "category", "via"}
 
 
 class ScriptBook:

@@ -72,8 +72,6 @@ class Simulation:
         self._persona, self._store_url, self._namespace, self.tz = persona, store, namespace, tz
         self.sent: list[Sent] = []
         self._ids = itertools.count(1)
-        self._api: Any = None
-        self._api_cm: Any = None
         self.bot: Bot
 
     async def __aenter__(self) -> "Simulation":
