@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+#: The segment of customers a human agent holds: the agents' queue.
+HELD_SEGMENT = "handoff"
+
+
 @dataclass(slots=True)
 class Timer:
     """A pending timer: when it is due, the state it belongs to (cancelled on leaving it,
@@ -32,6 +36,33 @@ class Timer:
 
 
 @dataclass(slots=True)
+class Handoff:
+    """A human agent holds this customer's conversation (see :mod:`persona.handoff`).
+
+    ``last`` is the last message either way (the idle clock), ``waiting`` when the customer's
+    oldest unanswered message arrived (None once an agent answered), ``agent`` who answered last.
+    """
+
+    since: float
+    reason: str
+    last: float
+    waiting: float | None = None
+    agent: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"s": int(self.since), "r": self.reason, "l": int(self.last)}
+        if self.waiting is not None:
+            out["w"] = int(self.waiting)
+        if self.agent:
+            out["a"] = self.agent
+        return out
+
+    @classmethod
+    def load(cls, raw: dict[str, Any]) -> "Handoff":
+        return cls(raw["s"], raw["r"], raw["l"], raw.get("w"), raw.get("a"))
+
+
+@dataclass(slots=True)
 class Customer:
     """What persona knows about one customer of one bot."""
 
@@ -46,6 +77,7 @@ class Customer:
     last_outbound: float = 0.0
     timers: dict[str, Timer] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)  # the gate's bookkeeping
+    handoff: Handoff | None = None  # a human agent holds the conversation
     version: int = 0
 
     # -- tags ------------------------------------------------------------------------------
@@ -76,6 +108,8 @@ class Customer:
             raw["m"] = {name: timer.dump() for name, timer in self.timers.items()}
         if self.budget:
             raw["b"] = self.budget
+        if self.handoff is not None:
+            raw["h"] = self.handoff.dump()
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -93,12 +127,15 @@ class Customer:
             last_outbound=raw.get("o", 0),
             timers={name: Timer.load(t) for name, t in raw.get("m", {}).items()},
             budget=raw.get("b", {}),
+            handoff=Handoff.load(raw["h"]) if "h" in raw else None,
             version=version,
         )
 
     def segments(self, indexed_tags: frozenset[str] | None = None) -> set[str]:
         """The segment index entries this customer belongs to."""
         out = {f"state:{self.state}"}
+        if self.handoff is not None:
+            out.add(HELD_SEGMENT)
         for tag, value in self.tags.items():
             if indexed_tags is None or tag in indexed_tags:
                 out.add(f"tag:{tag}")

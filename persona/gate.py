@@ -10,7 +10,8 @@ every decision (``gate_decisions``) and writes it to the customer's journal.
 What is checked, in order:
 
 1. messages to staff and groups pass (they are not this customer's inbox);
-2. an opted-out customer gets no marketing (service messages still answer);
+2. an opted-out customer gets no marketing (service messages still answer), nor does one a
+   human agent holds (:mod:`persona.handoff`: the bot's automatic replies pause);
 3. template messages (``via="template"``) are for service notices, never marketing;
 4. a WeCom welcome message (``via="welcome"``, or no door named in the turn of an add event
    carrying a welcome code) only within 20 s of that event, and once: the code is single-use;
@@ -178,6 +179,8 @@ class Gate:
         marketing = message.category != "service"  # an unknown category is the stricter one
         if customer.opted_out and marketing:
             return Decision(DROP, "opted_out")
+        if customer.handoff is not None and marketing:
+            return Decision(DROP, "handoff")
         via = door if door is not None else door_of(message, customer)
         if via == "template" and marketing:
             return Decision(DROP, "template_is_for_service")

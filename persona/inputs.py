@@ -8,6 +8,7 @@ and move the machine once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -111,3 +112,39 @@ class TimerFired(Input):
 
     def describe(self) -> str:
         return f"timer {self.name}"
+
+
+class AgentAction(StrEnum):
+    """What a human agent does in a conversation."""
+
+    SEND = "send"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInput(Input):
+    """A human agent's doing in a customer's conversation: a message, or giving it back.
+
+    ``candidate`` names the suggestion the message started from (a FAQ entry id, ``llm``,
+    or None when written from scratch) and ``edits`` how many characters the agent changed
+    (edit distance): the journal keeps both so a brand can see which answers work as written.
+    """
+
+    agent: str = ""
+    action: AgentAction = AgentAction.SEND
+    text: str = ""
+    candidate: str | None = None
+    edits: int = 0
+    kind = "agent"
+
+    @property
+    def inbound(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return f"agent {self.action} {self.agent}"
+
+
+def plain_word(text: str) -> str:
+    """A message read as one word: ``" 退订。"`` and ``"TD!"`` are the words 退订 and td."""
+    return text.strip().strip("。.！!？?～~ ").casefold()

@@ -36,6 +36,7 @@ class Metrics:
         self.help: dict[str, str] = {}
         self.histograms: dict[str, dict[Labels, list[float]]] = defaultdict(dict)
         self.gauges: dict[str, dict[Labels, float]] = defaultdict(dict)
+        self.bounds: dict[str, tuple[float, ...]] = {}
 
     def inc(self, name: str, amount: float = 1, **labels: object) -> None:
         self.counters[name][_labels(labels)] += amount
@@ -43,13 +44,16 @@ class Metrics:
     def set(self, name: str, value: float, **labels: object) -> None:
         self.gauges[name][_labels(labels)] = value
 
-    def observe(self, name: str, seconds: float, **labels: object) -> None:
+    def observe(self, name: str, seconds: float, *, buckets: tuple[float, ...] = LATENCY_BUCKETS,
+                **labels: object) -> None:
+        """Add to a histogram; ``buckets`` (upper bounds, seconds) are fixed by its first use."""
+        bounds = self.bounds.setdefault(name, buckets)
         key = _labels(labels)
-        buckets = self.histograms[name].get(key)
-        if buckets is None:
-            buckets = self.histograms[name][key] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-        buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        buckets[-1] += seconds
+        counts = self.histograms[name].get(key)
+        if counts is None:
+            counts = self.histograms[name][key] = [0.0] * (len(bounds) + 2)
+        counts[bisect.bisect_left(bounds, seconds)] += 1
+        counts[-1] += seconds
 
     def value(self, name: str, **labels: object) -> float:
         """A counter's current value (tests and the CLI read it)."""
@@ -71,12 +75,13 @@ class Metrics:
         for name, series in sorted(self.histograms.items()):
             full = f"{self.prefix}_{name}_seconds"
             lines.append(f"# TYPE {full} histogram")
+            bounds = self.bounds.get(name, LATENCY_BUCKETS)
             for key, buckets in sorted(series.items()):
                 running = 0.0
-                for bound, count in zip(LATENCY_BUCKETS, buckets):
+                for bound, count in zip(bounds, buckets):
                     running += count
                     lines.append(f"{full}_bucket{_fmt(key, [('le', f'{bound:g}')])} {running:g}")
-                running += buckets[len(LATENCY_BUCKETS)]
+                running += buckets[len(bounds)]
                 lines.append(f"{full}_bucket{_fmt(key, [('le', '+Inf')])} {running:g}")
                 lines.append(f"{full}_sum{_fmt(key)} {buckets[-1]:.6f}")
                 lines.append(f"{full}_count{_fmt(key)} {running:g}")

@@ -46,6 +46,14 @@ class Policy:
     wecom_mass_per_month: int = 4
     wecom_mass_per_day: int = 1
     fallback_template: str | None = None  # a template-message script to use outside the window
+    #: a message that is exactly one of these words hands the customer to a human agent
+    handoff_words: tuple[str, ...] = ("人工", "转人工")
+    #: hand every text no handler took to a human agent
+    handoff_unhandled: bool = False
+    #: seconds without a message either way after which a held conversation returns to the bot
+    handoff_idle: float = 30 * 60
+    #: a script the bot says (as a service message) when it hands a customer over
+    handoff_script: str | None = None
 
     def __post_init__(self) -> None:
         """A typo here would otherwise surface on the first message to a customer."""
@@ -58,7 +66,7 @@ class Policy:
             except ValueError:
                 raise DefinitionError(f"Policy.{name}={value!r}: write it as HH:MM, e.g. 22:00") from None
         for name in ("daily_cap", "weekly_cap", "kf_window_limit", "kf_burst_limit",
-                     "wecom_mass_per_month", "wecom_mass_per_day", "stale_after", "kf_window"):
+                     "wecom_mass_per_month", "wecom_mass_per_day", "stale_after", "kf_window", "handoff_idle"):
             if getattr(self, name) < 0:
                 raise DefinitionError(f"Policy.{name} cannot be negative (got {getattr(self, name)!r})")
 

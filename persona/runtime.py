@@ -22,7 +22,9 @@ from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
 from .gate import DEFER, DROP, SEND, Decision, Gate
+from .handoff import HandoffRules
 from .inputs import ADD_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
+from .inputs import plain_word as _word
 from .messages import Message
 from .metrics import Metrics
 from .persona import Persona
@@ -106,6 +108,7 @@ class Runtime:
         policy = persona.policy
         self._opt_out_words = frozenset(_word(w) for w in policy.opt_out_words)
         self._opt_in_words = frozenset(_word(w) for w in policy.opt_in_words)
+        self.handoff = HandoffRules(policy)
 
     # -- the one entry point -----------------------------------------------------------------
     async def handle(self, inp: Input, slot: ReplySlot | None = None) -> Outcome:
@@ -151,6 +154,7 @@ class Runtime:
                 self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)
                 return Outcome.from_result(result.duplicate or "{}")
             self._count(inp, outcome)
+            self.handoff.count(turn.notes, self.metrics, self.name)
             if commit.outbox:
                 await self._after_commit(commit.outbox)
             return outcome
@@ -171,6 +175,7 @@ class Runtime:
             handled = await self._dispatch(turn)
             if not handled:
                 status = "unhandled"
+                self.handoff.unhandled(turn)
             for rule in type(self.persona).routes.rules:
                 await _call(getattr(self.persona, rule), turn)
             self._arm_timers(turn, created)
@@ -223,6 +228,8 @@ class Runtime:
             turn.note("opt_in", input=inp.describe())
 
     async def _dispatch(self, turn: Turn) -> bool:
+        if self.handoff.intercept(turn):
+            return True
         routes = type(self.persona).routes
         inp = turn.input
         state = turn.state
@@ -425,11 +432,6 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
-
-
-def _word(text: str) -> str:
-    """``" 退订。"`` and ``"TD!"`` are the words 退订 and td."""
-    return text.strip().strip("。.！!？?～~ ").casefold()
 
 
 def _describe(exc: BaseException) -> str:

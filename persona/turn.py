@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .customer import Customer, Timer
 from .errors import DefinitionError
+from .handoff import begin as begin_handoff
 from .inputs import REPLY_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
 
@@ -154,6 +155,12 @@ class Turn:
         value = self.customer.counters.get(counter, 0) + amount
         self.customer.counters[counter] = value
         return value
+
+    def handoff(self, reason: str) -> None:
+        """Give this customer to a human agent: the bot's automatic replies pause (service
+        messages and timers go on) until an agent closes the conversation or it stays idle for
+        ``Policy.handoff_idle`` seconds. ``reason`` shows in the agents' queue and the journal."""
+        begin_handoff(self, reason)
 
     # -- the clock -------------------------------------------------------------------------
     def schedule(self, name: str, *, at: float | datetime | None = None,

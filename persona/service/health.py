@@ -79,6 +79,7 @@ def merge(sources: list[Metrics]) -> Metrics:
                 merged.counters[name][labels] += value
         for name, gauges in source.gauges.items():
             merged.gauges[name].update(gauges)
+        merged.bounds.update(source.bounds)
         for name, histograms in source.histograms.items():
             target: dict[Any, list[float]] = merged.histograms[name]
             for labels, buckets in histograms.items():
