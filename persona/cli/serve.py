@@ -53,6 +53,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--deadline", type=float, default=4.0, metavar="SECONDS",
                    help="how long a callback waits for its turn before answering 'success' and "
                         "leaving the messages to delivery (default 4; WeChat gives up at 5)")
+    p.add_argument("--read-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long a client may take to send a request's headers, and then its "
+                        "body, before the connection is closed (default 10)")
     p.add_argument("--log-format", choices=("kv", "json"), default="kv",
                    help="one key=value or JSON line per request (default kv)")
     p.add_argument("--log-level", default="INFO", help="default INFO")
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         raise PersonaError("--workers must be at least 1")
     if args.deadline <= 0 or args.deadline >= 5:
         raise PersonaError("--deadline must be between 0 and 5 seconds: WeChat stops waiting at 5")
+    if args.read_timeout <= 0:
+        raise PersonaError("--read-timeout must be a positive number of seconds")
     if not 0 <= args.port <= 65535:
         raise PersonaError(f"--port {args.port} is not a port number")
     from ..service import logs
@@ -122,7 +127,8 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
             # <BOTNAME>_WECHAT_APPID etc. apply to sending as well as to callbacks
             bots.append(Bot(cls, args.store, metrics=metrics, environ=bot_environ(os.environ, cls.name)))
         app = create_app(bots, deadline=args.deadline, metrics=metrics,
-                         scheduler=not args.no_scheduler, delivery=not args.no_delivery)
+                         scheduler=not args.no_scheduler, delivery=not args.no_delivery,
+                         read_timeout=args.read_timeout)
     except ValueError as exc:  # a store URL or option the store refuses
         for bot in bots:
             await bot.store.close()
@@ -139,8 +145,10 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
 
             log.warning("bot=%s store is not reachable yet (%s); /healthz answers 503 until it is",
                         bot.name, redact(str(exc)))
+    # keepalive_timeout bounds a connection's idle time, and so how long its next request's
+    # headers may take: aiohttp closes a connection still waiting for a whole request then
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                           shutdown_timeout=args.deadline + 1)
+                           shutdown_timeout=args.deadline + 1, keepalive_timeout=args.read_timeout)
     await runner.setup()
     try:
         site = web.TCPSite(runner, args.host, args.port, reuse_port=reuse_port or None)

@@ -91,7 +91,8 @@ def render(callback: Callback, message: Message, create_time: int, *, wecom: boo
                               "time": create_time}
     if wecom:
         agent = callback.agent_id or ""
-        common["agent"] = int(agent) if agent.isdigit() else 0
+        # AgentID comes from the sender: "²" passes isdigit() and 5 000 digits overflow int()
+        common["agent"] = int(agent) if agent.isascii() and agent.isdigit() and len(agent) <= 18 else 0
     if message.kind == "text":
         reply = kinds.TextReply(content=cdata(message.text), **common)
     elif message.kind == "image":

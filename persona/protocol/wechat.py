@@ -39,6 +39,10 @@ from persona.protocol.replies import SUCCESS, Callback
 #: How far a callback's timestamp may be from our clock before it counts as a replay.
 MAX_CLOCK_SKEW = 300.0
 
+#: Digits a Unix timestamp can have this side of the year 2286; a longer one is out of the
+#: window anyway, and is refused before ``int()`` builds a number no float can hold.
+MAX_TIMESTAMP_DIGITS = 10
+
 _SEALED = """<xml>
 <Encrypt><![CDATA[{encrypt}]]></Encrypt>
 <MsgSignature><![CDATA[{signature}]]></MsgSignature>
@@ -102,7 +106,11 @@ class Endpoint:
             raise ProtocolError("callback query lacks timestamp or nonce", 403)
         if not (timestamp.isascii() and timestamp.isdigit()):
             raise ProtocolError(f"callback timestamp {timestamp[:20]!r} is not a number", 403)
-        skew = abs(self.now() - int(timestamp))
+        digits = timestamp.lstrip("0") or "0"
+        if len(digits) > MAX_TIMESTAMP_DIGITS:
+            raise ProtocolError(f"callback timestamp {timestamp[:20]}… has {len(digits)} digits: "
+                                "far outside the replay window", 403)
+        skew = abs(self.now() - int(digits))
         if skew > MAX_CLOCK_SKEW:
             raise ProtocolError(
                 f"callback timestamp {timestamp} is {skew:.0f} s from now (limit "

@@ -21,6 +21,11 @@ from persona.errors import ProtocolError
 #: WeChat's own callbacks are a few hundred bytes; anything past this is not from WeChat.
 MAX_BODY_BYTES = 64 * 1024
 
+#: How deep a field may nest below ``<xml>``. WeChat's deepest (``SendPicsInfo`` >
+#: ``PicList`` > ``item`` > ``PicMd5Sum``) is four; a deeper document is not from WeChat, and
+#: refusing it keeps the walk below bounded (no recursion a sender can push past the limit).
+MAX_DEPTH = 16
+
 #: A field's value: text, a list (``<Item>`` lists, repeated tags) or a nested mapping.
 FieldValue = str | list[Any] | dict[str, Any]
 
@@ -50,30 +55,47 @@ def parse(data: bytes | str, what: str = "callback body") -> Element:
 
 
 def fields(root: Element) -> dict[str, FieldValue]:
-    """The children of ``<xml>`` as ``{tag: value}``, tags kept as WeChat spells them."""
+    """The children of ``<xml>`` as ``{tag: value}``, tags kept as WeChat spells them.
+
+    Raises :class:`ProtocolError` (400) for a field nested deeper than :data:`MAX_DEPTH`.
+    """
     out: dict[str, FieldValue] = {}
     for child in root:
-        out[child.tag] = _value(child) if len(child) else (child.text or "")
+        out[child.tag] = _value(child, 1) if len(child) else (child.text or "")
     return out
 
 
-def _value(element: Element) -> FieldValue:
+def _value(element: Element, depth: int) -> FieldValue:
     if not len(element):
         return element.text or ""
+    if depth >= MAX_DEPTH:
+        raise ProtocolError(f"a field of the XML nests more than {MAX_DEPTH} levels deep; "
+                            "WeChat's go four", 400)
     children = list(element)
     tags = [child.tag for child in children]
     if tags[0] in ("Item", "item") or len(set(tags)) < len(tags):
-        return [_value(child) for child in children]
-    return {snake(child.tag): _value(child) for child in children}
+        return [_value(child, depth + 1) for child in children]
+    return {snake(child.tag): _value(child, depth + 1) for child in children}
 
 
 _BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
-@lru_cache(maxsize=1024)
+#: Tags longer than this are renamed without the cache: a sender inventing long tags must not
+#: fill it with up to 1024 copies of 64 KiB.
+_CACHED_TAG = 64
+
+
 def snake(tag: str) -> str:
     """``ExternalUserID`` -> ``external_user_id``: the key a bot author reads in ``data``."""
+    return _snake_cached(tag) if len(tag) <= _CACHED_TAG else _snake(tag)
+
+
+def _snake(tag: str) -> str:
     return _BOUNDARY.sub("_", tag).lower()
+
+
+_snake_cached = lru_cache(maxsize=1024)(_snake)
 
 
 def snake_fields(values: dict[str, FieldValue],

@@ -31,12 +31,17 @@ log = logging.getLogger("persona.service")
 #: WeChat waits 5 s for an answer; 4 s leaves room for the network and the reply itself.
 DEFAULT_DEADLINE = 4.0
 
+#: Seconds a client may take to send a request's headers, and then its body. WeChat sends a
+#: few hundred bytes at once; a connection dribbling bytes is holding a slot, not sending.
+DEFAULT_READ_TIMEOUT = 10.0
+
 
 def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
                environ: Mapping[str, str] | None = None, metrics: Metrics | None = None,
                run_bots: bool = True, scheduler: bool = True, delivery: bool = True,
                max_body: int = MAX_BODY_BYTES, max_event_body: int = MAX_BODY_BYTES,
-               max_batch: int = 1000, ping_timeout: float = 2.0) -> web.Application:
+               max_batch: int = 1000, ping_timeout: float = 2.0,
+               read_timeout: float = DEFAULT_READ_TIMEOUT) -> web.Application:
     """An application serving ``bots``, each under ``/wechat/{name}`` and ``/events/{name}``.
 
     ``deadline``: seconds a callback waits for its turn before answering ``success`` and
@@ -45,11 +50,15 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
     override the plain names per bot (build the Bot with ``environ=bot_environ(os.environ,
     name)`` so its delivery uses the same account). ``run_bots``: start each bot's scheduler and delivery with the app (turn
     off when the caller runs the bots itself); ``scheduler``/``delivery`` pick which.
-    ``metrics``: where the service counts callbacks (default: the first bot's, so a shared
+    ``read_timeout``: seconds a request's body may take to arrive before the answer is 408
+    (the headers' timeout belongs to the server: ``persona serve`` sets aiohttp's
+    ``keepalive_timeout`` to the same value). ``metrics``: where the service counts callbacks (default: the first bot's, so a shared
     Metrics renders as one page).
     """
     if deadline <= 0:
         raise ValueError("deadline must be positive (seconds)")
+    if read_timeout <= 0:
+        raise ValueError("read_timeout must be positive (seconds)")
     mounted: dict[str, Mounted] = {}
     for bot in bots:
         if bot.name in mounted:
@@ -65,7 +74,8 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
     state = ServiceState(
         bots=mounted, metrics=metrics or (bots[0].metrics if bots else Metrics()),
         deadline=deadline, max_body=max_body, max_event_body=max_event_body, max_batch=max_batch,
-        run_bots=run_bots, scheduler=scheduler, delivery=delivery, ping_timeout=ping_timeout)
+        run_bots=run_bots, scheduler=scheduler, delivery=delivery, ping_timeout=ping_timeout,
+        read_timeout=read_timeout)
     app = web.Application(client_max_size=max(max_body, max_event_body))
     app[STATE] = state
     app.router.add_get("/wechat/{bot}", wechat.verify, allow_head=False)

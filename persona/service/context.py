@@ -95,6 +95,8 @@ class ServiceState:
     scheduler: bool = True
     delivery: bool = True
     ping_timeout: float = 2.0
+    #: seconds a request's body may take to arrive
+    read_timeout: float = 10.0
     #: turns still running after their callback was answered at the deadline
     background: set[asyncio.Task[object]] = field(default_factory=set)
 
@@ -122,18 +124,25 @@ def mounted_of(request: web.Request) -> Mounted:
     return mounted
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
+async def read_body(request: web.Request, limit: int, timeout: float | None = None) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes.
 
     Checked against Content-Length before reading and counted while reading (chunked bodies
-    have no length), so an oversized body never sits in memory whole.
+    have no length), so an oversized body never sits in memory whole. A body that takes more
+    than ``timeout`` seconds to arrive is refused with 408: a sender trickling a byte at a
+    time would otherwise hold a handler (and a file descriptor) for as long as it likes.
     """
     length = request.content_length
     if length is not None and length > limit:
         raise ProtocolError(f"body is {length} bytes, over the {limit} byte limit", 413)
     body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            raise ProtocolError(f"body is over the {limit} byte limit", 413)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    raise ProtocolError(f"body is over the {limit} byte limit", 413)
+    except TimeoutError:
+        raise ProtocolError(f"the body did not arrive within {timeout:g} s "
+                            f"({len(body)} bytes came)", 408) from None
     return bytes(body)

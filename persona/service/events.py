@@ -11,8 +11,10 @@ Answers::
 
     202  {"id", "status"}                    processed now (status: done | unhandled | error)
     200  {"id", "status", "duplicate": true} seen before; status is the first result's
-    400  {"error"}                           not JSON, or a field missing or of the wrong type
+    400  {"error"}                           not JSON, nested over 32 deep, or a field missing or
+                                             of the wrong type
     401  {"error"}                           signature missing or wrong (or no secret configured)
+    408  {"error"}                           the body took over the read timeout (10 s) to arrive
     413  {"error"}                           body over the limit
     422  {"error"}                           the persona has no handler for this event name
     503  {"error"}                           the store is unreachable; post it again later
@@ -40,7 +42,7 @@ from aiohttp import web
 from ..errors import ProtocolError, StoreUnavailable
 from ..inputs import BusinessEvent
 from ..runtime import Outcome
-from . import logs
+from . import jsonguard, logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 
 log = logging.getLogger("persona.service.events")
@@ -138,9 +140,9 @@ async def post_event(request: web.Request) -> web.Response:
 async def _handle(request: web.Request, mounted: Mounted,
                   state: ServiceState) -> tuple[int, Any, dict[str, Any]]:
     try:
-        body = await read_body(request, state.max_event_body)
+        body = await read_body(request, state.max_event_body, state.read_timeout)
     except ProtocolError as exc:
-        return exc.status, {"error": str(exc)}, {"outcome": "too_large"}
+        return exc.status, {"error": str(exc)}, {"outcome": "too_large" if exc.status == 413 else "too_slow"}
     if mounted.event_secret is None:
         log.warning("bot=%s refused a business event: PERSONA_EVENT_SECRET is not set", mounted.bot.name)
         return 401, {"error": "events are disabled: PERSONA_EVENT_SECRET is not set"}, {
@@ -149,9 +151,9 @@ async def _handle(request: web.Request, mounted: Mounted,
         return 401, {"error": f"{SIGNATURE_HEADER} is missing or does not match the body"}, {
             "outcome": "unauthenticated"}
     try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return 400, {"error": "the body is not JSON"}, {"outcome": "invalid"}
+        raw = jsonguard.loads(body)
+    except ProtocolError as exc:
+        return 400, {"error": str(exc)}, {"outcome": "invalid"}
     events = type(mounted.bot.persona).event_names()
     if isinstance(raw, list):
         return await _batch(raw, events, mounted, state)

@@ -19,24 +19,69 @@ from typing import Any, Mapping
 #: The logger the per-request lines go to (``persona.access``).
 ACCESS = logging.getLogger("persona.access")
 
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
 _BARE = re.compile(r"^[\w.:/@+-]+$")
 _MAX_VALUE = 200
+#: How much of a message is looked at for passwords before it is cut to ``_MAX_VALUE``: a
+#: store URL straddling the cut is still seen whole.
+_LOOKAHEAD = 512
+#: A traceback longer than this keeps its head and its tail (where the error is).
+_MAX_TRACEBACK = 16 * 1024
+_SCHEME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_AUTHORITY_END = re.compile(r"[/@\s]")
 
 
 def redact(text: str) -> str:
-    """``redis://:secret@host/0`` -> ``redis://***@host/0`` anywhere in ``text``."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+    """``redis://:secret@host/0`` -> ``redis://***@host/0`` anywhere in ``text``.
+
+    A scan, not a backtracking pattern: log lines carry bytes a stranger sent (aiohttp logs
+    a malformed request's first bytes), and a pattern that retries every start position on a
+    long run of letters freezes the event loop for seconds. Each character is looked at a
+    bounded number of times, whatever the text.
+    """
+    mark = text.find("://")
+    if mark < 0:
+        return text
+    out: list[str] = []
+    done = 0  # text[:done] is already in out
+    floor = 0  # a scheme is never looked for before here, so no character is walked twice
+    while mark >= 0:
+        start = mark
+        while start > floor and text[start - 1] in _SCHEME:
+            start -= 1
+        while start < mark and not text[start].isalpha():
+            start += 1  # a scheme starts with a letter
+        after = mark + 3
+        end = _AUTHORITY_END.search(text, after)
+        if end is None:
+            break  # no "/" left, so no "://" either
+        if start < mark and text[end.start()] == "@":
+            out.append(text[done:after])
+            out.append("***")
+            done = end.start()
+        floor = after
+        mark = text.find("://", max(after, end.start() - 1))
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        if "@" in value and "://" in value:
-            value = redact(value)
-        return value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + "…"
+        if len(value) > _MAX_VALUE:
+            value = value[:_LOOKAHEAD]
+            if "://" in value:
+                value = redact(value)
+            return value[:_MAX_VALUE] + "…"
+        return redact(value) if "://" in value else value
     if isinstance(value, float):
         return round(value, 2)
     return value
+
+
+def _traceback(text: str) -> str:
+    if len(text) > _MAX_TRACEBACK:
+        half = _MAX_TRACEBACK // 2
+        text = f"{text[:half]}\n… {len(text) - 2 * half} characters left out …\n{text[-half:]}"
+    return redact(text)
 
 
 def _kv(value: Any) -> str:
@@ -74,7 +119,7 @@ class StructuredFormatter(logging.Formatter):
             for key, value in fields.items():
                 if key not in data:
                     data[key] = _clean(value)
-        exc = redact(self.formatException(record.exc_info)) if record.exc_info else None
+        exc = _traceback(self.formatException(record.exc_info)) if record.exc_info else None
         if self.fmt == "json":
             if exc is not None:
                 data["exc"] = exc

@@ -75,7 +75,7 @@ async def callback(request: web.Request) -> web.Response:
     started = time.perf_counter()
     platform, kind, customer = "-", "invalid", None
     try:
-        body = await read_body(request, state.max_body)
+        body = await read_body(request, state.max_body, state.read_timeout)
         endpoint = mounted.endpoint(request.query)
         platform = endpoint.platform
         parsed = endpoint.parse(request.query, body)
@@ -186,7 +186,7 @@ def _success() -> web.Response:
 
 def _reason(exc: ProtocolError) -> str:
     """What the caller is told: the status's meaning, never our internals."""
-    return {400: "bad request", 403: "forbidden", 404: "not found",
+    return {400: "bad request", 403: "forbidden", 404: "not found", 408: "request timeout",
             413: "request body too large"}.get(exc.status, "refused") + "\n"
 
 

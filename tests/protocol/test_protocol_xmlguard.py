@@ -80,3 +80,17 @@ def test_fields_keep_text_lists_and_nested_mappings() -> None:
 ])
 def test_field_names_become_snake_case(tag: str, expected: str) -> None:
     assert xmlguard.snake(tag) == expected
+
+
+@pytest.mark.parametrize("levels", [xmlguard.MAX_DEPTH + 1, 1000, 9000])
+def test_fields_nested_past_the_limit_are_refused_with_400(levels: int) -> None:
+    root = xmlguard.parse("<xml><Content>" + "<a>" * levels + "x" + "</a>" * levels + "</Content></xml>")
+    with pytest.raises(ProtocolError) as caught:
+        xmlguard.fields(root)
+    assert caught.value.status == 400 and "levels deep" in str(caught.value)
+
+
+def test_long_tag_names_are_renamed_without_filling_the_cache() -> None:
+    tag = "LongTag" * 2000
+    assert xmlguard.snake(tag) == "long_tag" + "_long_tag" * 1999
+    assert xmlguard.snake("PicMd5Sum") == "pic_md5_sum"

@@ -6,6 +6,8 @@ import json
 import logging
 import socket
 
+import pytest
+
 from persona.errors import StoreUnavailable
 from persona.metrics import Metrics
 from persona.service import SIGNATURE_HEADER, sign
@@ -184,3 +186,29 @@ async def test_the_service_mounts_into_an_existing_aiohttp_site(make_bot):
         query, body = plain(text_xml("hi"))
         resp = await client.post("/persona/wechat/desk", params=query, data=body)
         assert reply_fields(await resp.text())["Content"] == HELLO
+
+
+@pytest.mark.parametrize("text", ["a" * 64_000, "a" * 64_000 + "://", ("ab" * 50 + "://") * 600,
+                                  "x://" + "a" * 64_000, ":/" * 32_000, "@" * 64_000])
+def test_redaction_takes_linear_time_on_hostile_text(text):
+    import time
+
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < 0.25
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("redis://u:p@h/0 and sqlite:///x.db and https://a:b@c", "redis://***@h/0 and sqlite:///x.db and https://***@c"),
+    ("x://a://b@c", "x://a://***@c"), ("1redis://u:p@h", "1redis://***@h"), ("://u@h", "://u@h"),
+    ("no url at all", "no url at all"), ("redis://host/0 user@mail", "redis://host/0 user@mail"),
+])
+def test_redaction_finds_every_userinfo(text, expected):
+    assert redact(text) == expected
+
+
+def test_long_log_values_are_cut_after_redaction():
+    record = logging.LogRecord("persona.access", logging.WARNING, __file__, 1, "m", (), None)
+    record.fields = {"reason": "x" * 150 + " redis://:hunter2@db/0 " + "y" * 500}
+    line = StructuredFormatter("kv").format(record)
+    assert "hunter2" not in line and len(line) < 400
