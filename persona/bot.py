@@ -65,7 +65,9 @@ class Bot:
 
     async def _zincr(self, payload: dict[str, Any], item: OutboxItem) -> None:
         if await self.store.set_if_absent(f"fx:{item.id}", "1", EFFECT_TTL):
-            await self.store.zincr(payload["key"], payload["member"], float(payload["amount"]))
+            ttl = payload.get("ttl")
+            await self.store.zincr(payload["key"], payload["member"], float(payload["amount"]),
+                                   ttl=float(ttl) if ttl else None)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, *, scheduler: bool = True, delivery: bool = True) -> None:

@@ -173,11 +173,12 @@ class Runtime:
         try:
             self._opt_out(turn)
             handled = await self._dispatch(turn)
-            if not handled:
-                status = "unhandled"
-                self.handoff.unhandled(turn)
+            before = None if handled else _footprint(turn)
             for rule in type(self.persona).routes.rules:
                 await _call(getattr(self.persona, rule), turn)
+            if not handled and _footprint(turn) == before:
+                status = "unhandled"  # neither a handler nor a rule did anything with it
+                self.handoff.unhandled(turn)
             self._arm_timers(turn, created)
         except Exception as exc:  # a bot's bug must not stop other customers
             status, error = "error", _describe(exc)
@@ -393,10 +394,19 @@ class Runtime:
         timers_del = [n for n in turn.timers_del if n not in customer.timers]
         return Commit(
             user=customer.id, expected_version=version, record=customer.dump(),
-            dedupe_key=turn.input.dedupe_key, dedupe_result=outcome.result(), dedupe_ttl=self.dedupe_ttl,
+            dedupe_key=self._dedupe_key(turn.input, outcome), dedupe_result=outcome.result(),
+            dedupe_ttl=self.dedupe_ttl,
             outbox=outbox, timers_set=timers_set, timers_del=timers_del,
             segments_add=sorted(segments - before_segments), segments_del=sorted(before_segments - segments),
             journal=journal, journal_cap=self.persona.journal_cap)
+
+    @staticmethod
+    def _dedupe_key(inp: Input, outcome: Outcome) -> str | None:
+        """A business event whose handler failed keeps its id free: the brand fixes the payload
+        (or the bot) and posts it again. The journal keeps the error either way."""
+        if outcome.status == "error" and isinstance(inp, BusinessEvent):
+            return None
+        return inp.dedupe_key
 
     async def _after_commit(self, items: list[OutboxItem]) -> None:
         for hook in self.commit_hooks:
@@ -432,6 +442,12 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _footprint(turn: Turn) -> tuple[Any, ...]:
+    """What a turn has done so far, to tell whether a rule acted on an input no handler took."""
+    return (len(turn.messages), len(turn.effects), len(turn.transitions), len(turn.timers_set),
+            len(turn.timers_del), turn.customer.dump())
 
 
 def _describe(exc: BaseException) -> str:

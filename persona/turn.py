@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from .store.base import Store
 
 
+#: How long a leaderboard lives after its first score unless ``leaderboard(ttl=)`` says otherwise.
+BOARD_TTL = timedelta(days=90)
+
+
 @dataclass(slots=True)
 class Effect:
     """Something for someone other than this customer, done after the commit, exactly once."""
@@ -192,9 +196,18 @@ class Turn:
         """Send a business event to another customer, after this turn commits (exactly once)."""
         self.effects.append(Effect("dispatch", {"user": user, "event": event, "data": data or {}}))
 
-    def leaderboard(self, board: str, member: str, amount: float) -> None:
-        """Add to ``member``'s score on leaderboard ``board`` after this turn commits."""
-        self.effects.append(Effect("zincr", {"key": board, "member": member, "amount": amount}))
+    def leaderboard(self, board: str, member: str, amount: float, *,
+                    ttl: timedelta | None = BOARD_TTL) -> None:
+        """Add to ``member``'s score on leaderboard ``board`` after this turn commits.
+
+        A board is dropped ``ttl`` after its first score (90 days unless said otherwise; a
+        weekly board wants a few weeks), so dated boards do not pile up in the store forever;
+        ``ttl=None`` keeps it until :meth:`~persona.store.base.Store.zdelete`.
+        """
+        data: dict[str, Any] = {"key": board, "member": member, "amount": amount}
+        if ttl is not None:
+            data["ttl"] = ttl.total_seconds()
+        self.effects.append(Effect("zincr", data))
 
     # -- reading about others (not part of the atomic turn: a snapshot, good for messages) ---
     async def members(self, *segments: str) -> set[str]:

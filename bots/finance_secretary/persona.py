@@ -28,6 +28,8 @@ from .catalogue import CATALOGUE, normalise_risk
 CUSTOMER_STATES = ("new", "contact", "investing")
 REACHABLE = ("contact", "investing")
 LEADERBOARD_AT = "18:00"
+#: a day's sales board is read at LEADERBOARD_AT; a week later the store drops it
+DAILY_BOARD_TTL = timedelta(days=7)
 EXTERNAL_PREFIXES = ("wm", "wo")  # WeCom external user ids; staff ids in a group are skipped
 POINT_BANDS = ((1000, "1000+"), (500, "500-999"), (100, "100-499"), (0, "0-99"))
 
@@ -252,8 +254,8 @@ class FinanceSecretary(Persona):
     async def sale_closed(self, turn: Turn) -> None:
         sales, amount = str(turn.data["sales"]), float(turn.data["amount"])
         day = self._board_day(turn)
-        turn.leaderboard(f"sales:{day}", sales, amount)
-        turn.leaderboard(f"deals:{day}", sales, 1)
+        turn.leaderboard(f"sales:{day}", sales, amount, ttl=DAILY_BOARD_TTL)
+        turn.leaderboard(f"deals:{day}", sales, 1, ttl=DAILY_BOARD_TTL)
         turn.incr("deals")
         self._followed(turn, sales)  # a closed sale was followed up
         await self._open_desk(turn)

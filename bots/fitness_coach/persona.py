@@ -64,6 +64,10 @@ def reminder_time(c: Customer) -> str | None:
     return at if reminder >= cal.minutes(BRIEF_AT) * 60 + REMINDER_MIN_GAP.total_seconds() else None
 
 
+#: a week's board is read on its Sunday; kept a few weeks more, then the store drops it
+WEEKLY_BOARD_TTL = timedelta(weeks=5)
+
+
 def board(chat_id: str, week: str, metric: str) -> str:
     """A group's weekly leaderboard (``minutes`` or ``workouts``)."""
     return f"fitness:{chat_id}:{week}:{metric}"
@@ -290,7 +294,9 @@ class FitnessCoach(Persona):
     async def idle(self, turn: Turn) -> None:
         days = int(turn.timer_data.get("days", IDLE_DAYS[0]))
         if days >= IDLE_DAYS[-1]:
-            turn.say("idle", days=days, pausing=True)
+            # telling a customer their plan is paused is a service notice, not marketing:
+            # a spent mass-message budget must not leave them paused without a word
+            turn.say("idle", days=days, pausing=True, category="service")
             turn.set("last_nudge", turn.local.date().isoformat())
             await turn.trigger("pause")
             return
@@ -352,8 +358,8 @@ class FitnessCoach(Persona):
         chat_id = turn.customer.tags.get("group")
         if chat_id:
             week = cal.week_label(today)
-            turn.leaderboard(board(chat_id, week, "minutes"), turn.customer.id, duration)
-            turn.leaderboard(board(chat_id, week, "workouts"), turn.customer.id, 1)
+            turn.leaderboard(board(chat_id, week, "minutes"), turn.customer.id, duration, ttl=WEEKLY_BOARD_TTL)
+            turn.leaderboard(board(chat_id, week, "workouts"), turn.customer.id, 1, ttl=WEEKLY_BOARD_TTL)
 
     # -- real-time tags ----------------------------------------------------------------------------
     @on.rule

@@ -130,4 +130,4 @@ def article(message: Message) -> dict[str, str]:
     return {"title": str(title),
             "description": str(f.get("description") or (message.text if f.get("title") else "")),
             "url": str(need(f, "url", message.kind, "the page the card opens")),
-            "picurl": str(f.get("picurl") or f.get("image") or "")}
+            "picurl": str(f.get("picurl") or "")}

@@ -304,7 +304,7 @@ def message_lines(sent: Any) -> list[str]:
     shown = {lines[0], text}
     if text:
         lines += text.splitlines()
-    for key in ("description", "url", "pagepath", "appid", "media", "image"):
+    for key in ("description", "url", "pagepath", "appid", "media", "picurl"):
         value = fields.get(key)
         if value and str(value).strip() not in shown and str(value) not in lines[0]:
             lines += f"{key}: {value}".splitlines()

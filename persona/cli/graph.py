@@ -2,7 +2,8 @@
 
 States are boxes, transitions solid arrows labelled with their trigger (and condition), timers
 dashed: a timer that moves the customer points at the new state, one that only speaks loops
-on the state it is bound to, and timers that run in any state are listed in a note.
+on the state it is bound to (declared, or the state a handler schedules it in), and timers
+that run in any state are listed in a note.
 
 The format follows FILE's suffix: ``.mmd`` (Mermaid flowchart text, renders on GitHub and in
 most wikis), ``.dot``/``.gv`` (Graphviz source), ``.svg``/``.png``/``.pdf`` (drawn by
@@ -96,7 +97,7 @@ class Graph:
 
     @classmethod
     def of(cls, persona: type[Persona]) -> "Graph":
-        from ..lint import fired_triggers
+        from ..lint import fired_triggers, scheduled_states
 
         states = list(persona.states)
         moves: dict[str, list[tuple[str, str, str]]] = {}  # trigger -> [(source, dest, label)]
@@ -110,10 +111,14 @@ class Graph:
                 moves.setdefault(spec["trigger"], []).append((source, dest, label))
                 edges.append(Edge(source, dest, label))
         fired = fired_triggers(persona)
+        by_hand = scheduled_states(persona)
         anywhere: list[str] = []
         for name, (route, attr) in sorted(persona.routes.timer.items()):
             label = f"{name}: {describe(route.timer)}"
-            bound = sorted(route.states) if route.states else None
+            where = route.states
+            if where is None and not (route.timer and route.timer.scheduled):
+                where = by_hand.get(name)  # turn.schedule binds it to the state it is set in
+            bound = sorted(where) if where else None
             moved: set[str] = set()
             for trigger in sorted(fired.get(attr) or ()):
                 for source, dest, _ in moves.get(trigger, ()):

@@ -101,9 +101,13 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:
+    # the loop runs outside the except block: otherwise every traceback logged while serving
+    # would start with the ImportError ("During handling of the above exception...")
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:
+        uvloop = None
+    if uvloop is None:
         return asyncio.run(serve(args, reuse_port=reuse_port))
     return uvloop.run(serve(args, reuse_port=reuse_port))  # type: ignore[no-any-return]
 

@@ -28,10 +28,10 @@ from ..persona import Persona
 from .checks import BASE_VARIABLES, TEXT_MARGIN_BYTES, Linter
 from .loading import import_bot
 from .report import ERROR, WARNING, Problem, Report, Severity, display
-from .source import SAY_OPTIONS, fired_triggers
+from .source import SAY_OPTIONS, fired_triggers, scheduled_states
 
 __all__ = ["BASE_VARIABLES", "ERROR", "SAY_OPTIONS", "TEXT_MARGIN_BYTES", "WARNING", "Problem", "Report",
-           "Severity", "display", "fired_triggers", "lint"]
+           "Severity", "display", "fired_triggers", "lint", "scheduled_states"]
 
 
 def lint(bot: str | type[Persona]) -> Report:

@@ -307,6 +307,23 @@ class Code:
                 states = None if states is None or change is None else states | change
         return states
 
+    def bound_states(self, node: ast.AST, frame: Frame) -> States:
+        """Where a timer scheduled at ``node`` is bound: the destinations of the transitions
+        triggered before it in its function (the path on which they happened), otherwise the
+        states it runs in."""
+        func = frame.func
+        if func is None:
+            return None
+        here = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        last: tuple[tuple[int, int], States] | None = None
+        for call in ast.walk(func.node):
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "trigger"
+                    and call.args and self.owner.get(id(call)) is func and (call.lineno, call.col_offset) < here):
+                at = (call.lineno, call.col_offset)
+                if last is None or at > last[0]:
+                    last = (at, self._destinations(self.strings(call.args[0], frame)))
+        return last[1] if last is not None else self.states_at(node, frame)
+
     def _destinations(self, triggers: set[str] | None) -> States:
         if triggers is None:
             return None
@@ -612,3 +629,23 @@ def fired_triggers(cls: type[Persona]) -> dict[str, frozenset[str] | None]:
         result[name] = None if unknown else frozenset(fired)
     return result
 
+
+
+def scheduled_states(cls: type[Persona]) -> dict[str, frozenset[str] | None]:
+    """For each timer the persona schedules by hand, the states it is bound to: the state the
+    customer is in at each ``turn.schedule(...)`` (after the transitions triggered before it);
+    None when one call is unbound (``bound=False``) or its state cannot be told.
+    ``persona graph`` draws such a timer on those states, not as one of "any state"."""
+    code = Code(cls)
+    found: dict[str, frozenset[str] | None] = {}
+    for call in code.calls("schedule"):
+        names = call.strings(0)
+        if names is None:
+            continue
+        unbound = any(kw.arg == "bound" and not (isinstance(kw.value, ast.Constant) and kw.value.value is True)
+                      for kw in call.node.keywords)
+        states = None if unbound else code.bound_states(call.node, call.frame)
+        for name in names:
+            known = found.get(name, frozenset())
+            found[name] = None if states is None or known is None else known | states
+    return found

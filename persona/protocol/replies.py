@@ -76,9 +76,12 @@ def can_reply(callback: Callback, message: Message) -> bool:
     return True
 
 
-def render(callback: Callback, message: Message, create_time: int, *, wecom: bool = False) -> str:
+def render(callback: Callback, message: Message, create_time: int, *, wecom: bool = False,
+           agent_id: str | None = None) -> str:
     """The plaintext reply XML for ``message`` addressed to the callback's sender.
 
+    A WeCom reply names the app: the callback's ``AgentID``, else ``agent_id`` (the configured
+    ``WECOM_AGENTID``), else no ``AgentID`` element at all — never a made-up 0.
     Raises :class:`ReplyError` when :func:`can_reply` would say no.
     """
     if not can_reply(callback, message):
@@ -86,13 +89,14 @@ def render(callback: Callback, message: Message, create_time: int, *, wecom: boo
             f"a {message.kind!r} message to {message.to or callback.sender!r} cannot be the "
             f"passive reply to a {callback.msg_type!r} callback from {callback.sender!r}; "
             "send it through the platform's send API")
-    kinds = wecom_replies if wecom else oa_replies
     common: dict[str, Any] = {"source": callback.account, "target": callback.sender,
                               "time": create_time}
-    if wecom:
-        agent = callback.agent_id or ""
-        # AgentID comes from the sender: "²" passes isdigit() and 5 000 digits overflow int()
-        common["agent"] = int(agent) if agent.isascii() and agent.isdigit() and len(agent) <= 18 else 0
+    agent = (callback.agent_id or agent_id or "") if wecom else ""
+    kinds = oa_replies  # wechatpy's WeCom replies are these plus AgentID
+    # AgentID comes from the sender: "²" passes isdigit() and 5 000 digits overflow int()
+    if agent.isascii() and agent.isdigit() and len(agent) <= 18:
+        kinds = wecom_replies
+        common["agent"] = int(agent)
     if message.kind == "text":
         reply = kinds.TextReply(content=cdata(message.text), **common)
     elif message.kind == "image":
@@ -105,8 +109,9 @@ def render(callback: Callback, message: Message, create_time: int, *, wecom: boo
 def _articles(message: Message) -> list[dict[str, str]]:
     items = message.fields.get("articles") or [
         {"description": message.text, **message.fields}]
-    names = ("title", "description", "url", "image")
-    return [{name: cdata(str(item.get(name) or "")) for name in names} for item in items]
+    # ``picurl``, as the send APIs name the picture; wechatpy calls it ``image``
+    names = {"title": "title", "description": "description", "url": "url", "picurl": "image"}
+    return [{theirs: cdata(str(item.get(ours) or "")) for ours, theirs in names.items()} for item in items]
 
 
 def cdata(text: str) -> str:

@@ -79,6 +79,8 @@ class Endpoint:
     _crypto_class: ClassVar[type] = OfficialAccountPrpCrypto
     _wrong_receiver: ClassVar[type[Exception]] = InvalidAppIdException
     _wecom_replies: ClassVar[bool] = False
+    #: the app a WeCom reply names when the callback carries no AgentID
+    agent_id: str | None = None
 
     def __init__(self, token: str, receiver: str, aes_key: str | None,
                  now: Callable[[], float] = time.time, *, key_name: str = "aes_key") -> None:
@@ -202,7 +204,7 @@ class Endpoint:
         if message is None:
             return SUCCESS
         now = int(self.now())
-        xml = replies.render(callback, message, now, wecom=self._wecom_replies)
+        xml = replies.render(callback, message, now, wecom=self._wecom_replies, agent_id=self.agent_id)
         if not callback.encrypted:
             return xml
         return self.seal(xml, callback.nonce, str(now))

@@ -44,7 +44,8 @@ _MEMBER_CHANGES = {"add_member": "JoinScene", "del_member": "QuitScene"}
 class WeCom(Endpoint):
     """A WeCom self-built app's callback endpoint (messages to the app, customer contact).
 
-    ``now`` is the clock the timestamp check and the reply's CreateTime use.
+    ``now`` is the clock the timestamp check and the reply's CreateTime use; ``agent_id``
+    (``WECOM_AGENTID``) is the app a reply names when the callback carries no AgentID.
     """
 
     platform = "wecom"
@@ -54,13 +55,14 @@ class WeCom(Endpoint):
     _wecom_replies = True
 
     def __init__(self, corp_id: str, token: str, aes_key: str,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, *, agent_id: str | None = None) -> None:
         if not aes_key:
             raise PersonaError("WECOM_AES_KEY is required: WeCom always encrypts callbacks")
         if not corp_id:
             raise PersonaError("WECOM_CORPID is required: WeCom encrypts callbacks for it")
         super().__init__(token, corp_id, aes_key, now, key_name="WECOM_AES_KEY")
         self.corp_id = corp_id
+        self.agent_id = agent_id or None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ,
@@ -69,7 +71,8 @@ class WeCom(Endpoint):
         token = environ.get("WECOM_TOKEN")
         if not token:
             return None
-        return cls(environ.get("WECOM_CORPID", ""), token, environ.get("WECOM_AES_KEY", ""), now)
+        return cls(environ.get("WECOM_CORPID", ""), token, environ.get("WECOM_AES_KEY", ""), now,
+                   agent_id=environ.get("WECOM_AGENTID"))
 
     def verify_url(self, query: Mapping[str, str]) -> str:
         """Answer the console's URL check: the decrypted ``echostr``, exactly, as text.

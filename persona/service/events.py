@@ -9,8 +9,11 @@ nothing.
 
 Answers::
 
-    202  {"id", "status"}                    processed now (status: done | unhandled | error)
+    202  {"id", "status"[, "state"]}         processed now (status: done | unhandled)
     200  {"id", "status", "duplicate": true} seen before; status is the first result's
+    500  {"id", "status": "error", "error"}  the handler raised: nothing it did was kept, the
+                                             journal has the error, and the id stays free so
+                                             the corrected event can be posted again
     400  {"error"}                           not JSON, nested over 32 deep, or a field missing or
                                              of the wrong type
     401  {"error"}                           signature missing or wrong (or no secret configured)
@@ -23,7 +26,8 @@ A batch is validated whole before any item is processed: if an item is malformed
 names an unknown event (422, when every bad item is an unknown event), nothing is processed
 and ``errors`` lists ``{"index", "error"}`` per bad item, so fixing and re-posting the batch
 is always safe. A valid batch answers ``{"results": [...]}`` in input order: 202 if any item
-was new, 200 if every item was a duplicate. If the store fails midway the answer is 503 with
+was new, 200 if every item was a duplicate, 500 if a handler raised for any item (the other
+items are committed; re-posting the batch after the fix runs only the failed ones). If the store fails midway the answer is 503 with
 the results so far; those items are committed, and re-posting the whole batch is safe.
 """
 
@@ -169,8 +173,8 @@ async def _handle(request: web.Request, mounted: Mounted,
             **fields, "outcome": "unavailable", "reason": str(exc)}
     result = _result(event, outcome)
     duplicate = outcome.status == "duplicate"
-    return (200 if duplicate else 202), result, {
-        **fields, "outcome": "duplicate" if duplicate else outcome.status}
+    status = 200 if duplicate else 500 if outcome.status == "error" else 202
+    return status, result, {**fields, "outcome": "duplicate" if duplicate else outcome.status}
 
 
 async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
@@ -210,6 +214,9 @@ async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
         done = [r for r in results if r is not None]
         return 503, {"error": "store unavailable; post the batch again later", "results": done}, {
             "outcome": "unavailable", "batch": len(items), "reason": str(failure)}
-    fresh = any(not r.get("duplicate") for r in results if r is not None)
+    done = [r for r in results if r is not None]
+    if any(r["status"] == "error" and not r.get("duplicate") for r in done):
+        return 500, {"results": results}, {"outcome": "error", "batch": len(items)}
+    fresh = any(not r.get("duplicate") for r in done)
     return (202 if fresh else 200), {"results": results}, {
         "outcome": "accepted" if fresh else "duplicate", "batch": len(items)}

@@ -177,8 +177,9 @@ class Store(abc.ABC):
         """Add to a counter and return the new value; ``ttl`` applies when it is created."""
 
     @abc.abstractmethod
-    async def zincr(self, key: str, member: str, amount: float) -> float:
-        """Add to a member's score in a sorted set (leaderboards)."""
+    async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
+        """Add to a member's score in a sorted set (leaderboards); ``ttl`` (seconds) applies
+        when the set is created, so a dated board goes away on its own."""
 
     @abc.abstractmethod
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:

@@ -22,6 +22,7 @@ class MemoryStore(Store):
         self.journals: dict[str, deque[str]] = {}
         self.kv: dict[str, tuple[str, float | None]] = {}
         self.zsets: dict[str, dict[str, float]] = {}
+        self.zexpires: dict[str, float] = {}  # board -> when it goes
         self.dead: dict[str, tuple[OutboxItem, str]] = {}
 
     async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
@@ -173,17 +174,29 @@ class MemoryStore(Store):
         self.kv[key] = (str(value), expires)
         return value
 
-    async def zincr(self, key: str, member: str, amount: float) -> float:
-        board = self.zsets.setdefault(key, {})
+    async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
+        board = self._board(key)
+        if board is None:
+            board = self.zsets[key] = {}
+            if ttl:
+                self.zexpires[key] = time.time() + ttl
         board[member] = board.get(member, 0.0) + amount
         return board[member]
 
+    def _board(self, key: str) -> dict[str, float] | None:
+        expires = self.zexpires.get(key)
+        if expires is not None and expires <= time.time():
+            self.zsets.pop(key, None)
+            self.zexpires.pop(key, None)
+        return self.zsets.get(key)
+
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
-        board = self.zsets.get(key, {})
+        board = self._board(key) or {}
         return sorted(board.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
     async def zdelete(self, key: str) -> None:
         self.zsets.pop(key, None)
+        self.zexpires.pop(key, None)
 
     async def ping(self) -> None:
         return None

@@ -104,6 +104,13 @@ return v
 """
 
 
+ZINCR = """
+local v = redis.call('ZINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if tonumber(ARGV[3]) > 0 and redis.call('TTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return v
+"""
+
+
 class RedisStore(Store):
     def __init__(self, url: str, namespace: str = "default", *, shards: int = 16,
                  max_connections: int = 64, client: Any = None) -> None:
@@ -124,6 +131,7 @@ class RedisStore(Store):
         self._retry = self.redis.register_script(RETRY)
         self._delete_if = self.redis.register_script(DELETE_IF)
         self._incr = self.redis.register_script(INCR)
+        self._zincr = self.redis.register_script(ZINCR)
         self._requeue = self.redis.register_script(REQUEUE)
         self._next_shard = 0
 
@@ -360,8 +368,9 @@ class RedisStore(Store):
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         return int(await self._do(lambda: self._incr(keys=[self._g(f"k:{key}")], args=[amount, int(ttl or 0)])))
 
-    async def zincr(self, key: str, member: str, amount: float) -> float:
-        return float(await self._do(lambda: self.redis.zincrby(self._g(f"z:{key}"), amount, member)))
+    async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
+        return float(await self._do(lambda: self._zincr(keys=[self._g(f"z:{key}")],
+                                                        args=[amount, member, int((ttl or 0) * 1000)])))
 
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
         raw = await self._do(lambda: self.redis.zrevrange(self._g(f"z:{key}"), 0, n - 1, withscores=True))

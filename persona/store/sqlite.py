@@ -32,6 +32,7 @@ CREATE INDEX IF NOT EXISTS journal_uid ON journal (ns, uid, id);
 CREATE TABLE IF NOT EXISTS kv (ns TEXT, key TEXT, value TEXT, expires REAL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS zsets (ns TEXT, key TEXT, member TEXT, score REAL,
     PRIMARY KEY (ns, key, member)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS zexpires (ns TEXT, key TEXT, expires REAL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead (ns TEXT, id TEXT, uid TEXT, payload TEXT, attempts INTEGER, reason TEXT,
     at REAL, PRIMARY KEY (ns, id)) WITHOUT ROWID;
 """
@@ -240,19 +241,35 @@ class SQLiteStore(Store):
             db.execute("INSERT OR REPLACE INTO kv VALUES (?,?,?,?)", (self.namespace, key, str(value), expires))
             return value
 
-    async def zincr(self, key: str, member: str, amount: float) -> float:
+    async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
         with self._tx() as db:
+            self._expire_board(db, key)
+            if ttl and not db.execute("SELECT 1 FROM zsets WHERE ns=? AND key=? LIMIT 1",
+                                      (self.namespace, key)).fetchone():
+                db.execute("INSERT OR REPLACE INTO zexpires VALUES (?,?,?)",
+                           (self.namespace, key, time.time() + ttl))
             db.execute("INSERT INTO zsets VALUES (?,?,?,?) ON CONFLICT (ns, key, member) "
                        "DO UPDATE SET score = score + excluded.score", (self.namespace, key, member, amount))
             return db.execute("SELECT score FROM zsets WHERE ns=? AND key=? AND member=?",
                               (self.namespace, key, member)).fetchone()[0]
 
+    def _expire_board(self, db: sqlite3.Connection, key: str) -> None:
+        """Drop the board if its time is up (inside the caller's transaction)."""
+        row = db.execute("SELECT expires FROM zexpires WHERE ns=? AND key=?", (self.namespace, key)).fetchone()
+        if row is not None and row[0] <= time.time():
+            db.execute("DELETE FROM zsets WHERE ns=? AND key=?", (self.namespace, key))
+            db.execute("DELETE FROM zexpires WHERE ns=? AND key=?", (self.namespace, key))
+
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
+        with self._tx() as db:
+            self._expire_board(db, key)
         return [(m, s) for m, s in self._q("SELECT member, score FROM zsets WHERE ns=? AND key=? "
                                            "ORDER BY score DESC, member LIMIT ?", self.namespace, key, n)]
 
     async def zdelete(self, key: str) -> None:
-        self._q("DELETE FROM zsets WHERE ns=? AND key=?", self.namespace, key)
+        with self._tx() as db:
+            db.execute("DELETE FROM zsets WHERE ns=? AND key=?", (self.namespace, key))
+            db.execute("DELETE FROM zexpires WHERE ns=? AND key=?", (self.namespace, key))
 
     async def ping(self) -> None:
         self._q("SELECT 1")

@@ -7,6 +7,7 @@ from typing import AsyncIterator, Callable
 
 import pytest
 
+from bots.finance_secretary.persona import DAILY_BOARD_TTL
 from persona.testing import Sent, Simulation
 from tests.conftest import STORE_KINDS, drop_namespace, store_url
 
@@ -242,8 +243,16 @@ async def test_holiday_offers_follow_the_activity_preference(simulation):
 
 
 # -- the sales team ------------------------------------------------------------------------------
-async def test_a_daily_sales_leaderboard_goes_to_the_staff_group_at_six(simulation):
+async def test_a_daily_sales_leaderboard_goes_to_the_staff_group_at_six(simulation, monkeypatch):
     async with simulation() as sim:
+        ttls: set[float | None] = set()
+        zincr = sim.store.zincr
+
+        async def scored(key, member, amount, ttl=None):  # a day's board does not stay forever
+            ttls.add(ttl)
+            return await zincr(key, member, amount, ttl)
+
+        monkeypatch.setattr(sim.store, "zincr", scored)
         await sim.event("wm_a", "sale_closed", {"sales": "lisi", "amount": 30000})
         await sim.event("wm_b", "sale_closed", {"sales": "zhangsan", "amount": 50000})
         await sim.advance("2h")
@@ -254,6 +263,7 @@ async def test_a_daily_sales_leaderboard_goes_to_the_staff_group_at_six(simulati
         text = sent[0].text
         assert text.index("1. 李四  ¥55,000.00（2 单）") < text.index("2. 张三  ¥50,000.00（1 单）")
         assert "上榜合计 ¥105,000.00" in text
+        assert ttls == {DAILY_BOARD_TTL.total_seconds()}
 
         # closed after the report: it counts towards tomorrow's board
         await sim.event("wm_d", "sale_closed", {"sales": "wangwu", "amount": 8000})

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bots.fitness_coach.persona import WEEKLY_BOARD_TTL
 from persona.testing import Simulation
 from tests.conftest import STORE_KINDS, drop_namespace, store_url
 
@@ -259,6 +260,20 @@ async def test_two_weeks_without_training_pauses_the_daily_messages_until_the_cu
     assert [s.script for s in sent if s.to == "wm_kim"] == ["brief"]
 
 
+async def test_the_pause_notice_is_a_service_notice_a_spent_mass_budget_does_not_drop(sim, monkeypatch):
+    from dataclasses import replace
+
+    from bots.fitness_coach.persona import FitnessCoach
+
+    # no WeCom mass message left this month: marketing nudges are dropped, the notice is not
+    monkeypatch.setattr(FitnessCoach, "policy", replace(FitnessCoach.policy, wecom_mass_per_month=0))
+    await onboard(sim, "wm_kim", days=[3, 6])
+    sent = [s for s in await sim.advance_to("2026-12-08 09:00") if s.to == "wm_kim"]
+    assert [(s.when, s.script) for s in sent if s.script == "idle"] == [("2026-12-07 12:00", "idle")]
+    assert "14 天没练" in only(sent, "idle").text
+    assert (await sim.customer("wm_kim")).state == "paused"
+
+
 async def test_an_opted_out_customer_keeps_the_coaching_but_gets_no_nudges(sim):
     await onboard(sim, "wm_mo")
     await sim.text("wm_mo", "退订")
@@ -275,7 +290,7 @@ async def test_asking_for_the_plan_shows_the_next_session(sim):
 
 
 # -- the group ------------------------------------------------------------------------------------
-async def test_group_members_are_tagged_ranked_weekly_and_the_long_inactive_called_out(sim):
+async def test_group_members_are_tagged_ranked_weekly_and_the_long_inactive_called_out(sim, monkeypatch):
     for user, name in (("wm_pia", "小美"), ("wm_quan", "阿强"), ("wm_rui", "小睿")):
         await onboard(sim, user, name=name, days=[6])
     await sim.wechat("group:wrG1", "chat_add_member", key="1", chat_id="wrG1",
@@ -284,11 +299,22 @@ async def test_group_members_are_tagged_ranked_weekly_and_the_long_inactive_call
         assert (await sim.customer(user)).tags["group"] == "wrG1"
     assert (await sim.customer("group:wrG1")).state == "group"
 
+    boards: set[tuple[str, float | None]] = set()
+    zincr = sim.store.zincr
+
+    async def scored(key, member, amount, ttl=None):  # weekly boards do not pile up forever
+        boards.add((key, ttl))
+        return await zincr(key, member, amount, ttl)
+
+    monkeypatch.setattr(sim.store, "zincr", scored)
     await sim.advance_to("2026-11-23 20:40")
     await workout(sim, "wm_pia", minutes=30)
     await workout(sim, "wm_quan", minutes=25)
     await sim.advance_to("2026-11-25 20:40")
     await workout(sim, "wm_pia", minutes=40)
+
+    assert {(key.rsplit(":", 1)[-1], ttl) for key, ttl in boards} == {
+        ("minutes", WEEKLY_BOARD_TTL.total_seconds()), ("workouts", WEEKLY_BOARD_TTL.total_seconds())}
 
     sent = await sim.advance_to("2026-11-29 20:05")
     board = only(sent, "group_leaderboard")

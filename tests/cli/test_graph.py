@@ -66,3 +66,43 @@ def test_without_graphviz_an_svg_request_writes_mermaid_beside_it(cli, tmp_path)
 def test_an_unknown_bot_is_a_usage_error(cli):
     done = cli("graph", "bots.nobody", "-o", str(Path("/tmp/never.mmd")))
     assert done.returncode == 2 and "cannot import bot 'bots.nobody'" in done.stderr
+
+
+DENTAL = '''
+from persona import Persona, Turn, on
+
+
+class Dental(Persona):
+    name = "dental"
+    states = ["new", "booked", "treated"]
+    transitions = [["book", ["new", "treated"], "booked"], ["treat", "booked", "treated"]]
+
+    @on.event("booked")
+    async def booked(self, turn: Turn) -> None:
+        await turn.trigger("book")
+        turn.schedule("reminder", after=3600)  # bound to "booked", where the trigger leads
+
+    @on.event("treated")
+    async def treated(self, turn: Turn) -> None:
+        await turn.trigger("treat")
+        turn.schedule("survey", after=60, bound=False)
+
+    @on.timer("reminder")
+    def remind(self, turn: Turn) -> None:
+        pass
+
+    @on.timer("survey")
+    def survey(self, turn: Turn) -> None:
+        pass
+'''
+
+
+def test_a_timer_a_handler_schedules_is_drawn_on_the_state_it_is_bound_to(cli, tmp_path):
+    (tmp_path / "dental" / "scripts").mkdir(parents=True)
+    (tmp_path / "dental" / "__init__.py").write_text(DENTAL, encoding="utf-8")
+    done = cli("graph", "dental", pythonpath=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert '    s1 -.->|"⏰ reminder: set by the bot"| s1' in lines
+    note = next(line for line in lines if line.startswith("    anywhere["))
+    assert "survey: set by the bot" in note and "reminder" not in note

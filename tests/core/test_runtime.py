@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from persona import BusinessEvent, FakeClock, PlatformEvent, ReplySlot, Runtime, TextMessage, TimerFired
+from persona import BusinessEvent, FakeClock, MediaMessage, PlatformEvent, ReplySlot, Runtime, TextMessage, TimerFired
 from persona.customer import Customer
 from tests.core.shop import Shop
 
@@ -190,3 +190,10 @@ async def test_a_reply_the_callback_cannot_carry_is_not_claimed_but_queued(runti
     out = await runtime.handle(TextMessage(user="a", dedupe_key="m:1", text="价格"), slot)
     assert out.passive is None and slot.state == "open"
     assert [i["message"]["text"] for i in await outbox(store)] == ["这款现在¥1,299.00"]
+
+
+async def test_an_input_only_a_rule_acted_on_is_handled(runtime):
+    photo = await runtime.handle(MediaMessage(user="a", dedupe_key="m:1", media_type="image"))
+    assert photo.status == "done" and (await runtime.customer("a")).tags["sends_photos"] == ""
+    place = await runtime.handle(MediaMessage(user="a", dedupe_key="m:2", media_type="location"))
+    assert place.status == "unhandled"  # no handler, and no rule did anything with it

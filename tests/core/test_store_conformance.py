@@ -175,6 +175,17 @@ async def test_counters_and_leaderboards(store):
     assert await store.ztop("week", 5) == []
 
 
+async def test_a_leaderboard_expires_its_ttl_after_its_first_score(store):
+    await store.zincr("day", "alice", 3, ttl=1)
+    await store.zincr("forever", "alice", 3)
+    await asyncio.sleep(0.5)
+    assert await store.zincr("day", "bob", 1, ttl=1) == 1  # a later score does not extend it
+    await asyncio.sleep(0.7)
+    assert await store.ztop("day", 5) == []
+    assert await store.ztop("forever", 5) == [("alice", 3.0)]
+    assert await store.zincr("day", "alice", 2, ttl=1) == 2  # a new board, from nothing
+
+
 async def test_ping_answers_and_an_unreachable_backend_is_store_unavailable(store):
     from persona.errors import StoreUnavailable
     from persona.store import open_store

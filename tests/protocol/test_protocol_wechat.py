@@ -457,7 +457,7 @@ def test_image_and_news_replies(oa_safe: OfficialAccount) -> None:
     for kind in ("news", "link"):
         news = open_reply(oa_safe.reply(callback, Message(kind=kind, fields={
             "title": "新品试用", "description": "点我领取", "url": "https://shop/p/1",
-            "image": "https://img/1.jpg"})))
+            "picurl": "https://img/1.jpg"})))  # the send APIs' name for the picture
         assert news["MsgType"] == "news" and news["ArticleCount"] == "1"
         assert news["Articles"]["item"] == {"Title": "新品试用", "Description": "点我领取",
                                             "PicUrl": "https://img/1.jpg",

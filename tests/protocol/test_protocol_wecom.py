@@ -364,8 +364,19 @@ def test_reply_to_staff_is_encrypted_and_signed_for_wecom(wecom: WeCom) -> None:
     assert (reply["ToUserName"], reply["FromUserName"]) == (STAFF, CORP_ID)
     assert (reply["AgentID"], reply["CreateTime"]) == (AGENT_ID, str(NOW))
     news = open_reply(wecom.reply(callback, Message(kind="news", fields={
-        "title": "今日销售榜", "url": "https://x/rank", "image": "https://x/r.png"})))
+        "title": "今日销售榜", "url": "https://x/rank", "picurl": "https://x/r.png"})))
     assert news["Articles"]["item"]["Title"] == "今日销售榜"
+    assert news["Articles"]["item"]["PicUrl"] == "https://x/r.png"
+
+
+def test_a_reply_to_a_callback_without_agent_id_carries_the_configured_one() -> None:
+    bare = app_message("text", "<Content>日报</Content>").replace(f"<AgentID>{AGENT_ID}</AgentID>", "")
+    configured = WeCom(CORP_ID, TOKEN, AES_KEY, now=lambda: NOW, agent_id="1000005")
+    reply = open_reply(configured.reply(configured.parse(*wecom_callback(bare)), Message(kind="text", text="收到")))
+    assert reply["AgentID"] == "1000005"
+    unconfigured = WeCom(CORP_ID, TOKEN, AES_KEY, now=lambda: NOW)
+    reply = open_reply(unconfigured.reply(unconfigured.parse(*wecom_callback(bare)), Message(kind="text", text="收到")))
+    assert "AgentID" not in reply and reply["Content"] == "收到"  # never a made-up 0
 
 
 def test_system_events_get_no_passive_reply(wecom: WeCom) -> None:

@@ -102,13 +102,30 @@ async def test_a_body_over_the_limit_is_413(make_bot, serve):
     assert status == 413
 
 
-async def test_a_handler_error_is_reported_and_remembered(make_bot, serve):
+async def test_a_failed_event_is_an_error_and_does_not_consume_its_id(make_bot, serve):
     bot = make_bot()
     client = await serve([bot])
-    status, body = await post(client, {"id": "b1", "user": "u1", "event": "broken", "data": {}})
-    assert status == 202 and body["status"] == "error" and "the handler broke" in body["error"]
-    status, body = await post(client, {"id": "b1", "user": "u1", "event": "broken", "data": {}})
-    assert (status, body["status"], body["duplicate"]) == (200, "error", True)
+    broken = {"id": "b1", "user": "u1", "event": "broken", "data": {}}
+    status, body = await post(client, broken)
+    assert status == 500 and body["status"] == "error" and "the handler broke" in body["error"]
+    assert "duplicate" not in body
+    assert any('"error"' in line and "the handler broke" in line for line in await bot.store.journal("u1"))
+    status, body = await post(client, {**broken, "data": {"fixed": True}})  # corrected, same id
+    assert (status, body) == (202, {"id": "b1", "status": "done", "state": "member"})
+    status, body = await post(client, {**broken, "data": {"fixed": True}})
+    assert (status, body) == (200, {"id": "b1", "status": "done", "duplicate": True})
+
+
+async def test_a_batch_with_a_failed_item_is_an_error_and_can_be_posted_again(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    batch = [joined("a"), {"id": "b", "user": "u2", "event": "broken", "data": {}}]
+    status, body = await post(client, batch)
+    assert status == 500 and [r["status"] for r in body["results"]] == ["done", "error"]
+    batch[1]["data"] = {"fixed": True}
+    status, body = await post(client, batch)
+    assert status == 202 and [(r["status"], r.get("duplicate", False)) for r in body["results"]] == [
+        ("done", True), ("done", False)]
 
 
 async def test_the_id_is_per_customer(make_bot, serve):

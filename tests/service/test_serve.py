@@ -166,3 +166,25 @@ def test_bad_options_exit_2_with_a_message(args, message):
     done = subprocess.run([sys.executable, "-m", "persona", "serve", *args, "--port", str(free_port())],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_serve_runs_the_loop_outside_the_uvloop_import_check(monkeypatch):
+    """Without uvloop, a traceback logged while serving must not carry the ImportError."""
+    import argparse
+
+    from persona.cli import serve as serve_cli
+
+    seen: list[object] = []
+
+    async def fake_serve(args, *, reuse_port=False):
+        seen.append(sys.exc_info()[1])
+        try:
+            raise RuntimeError("a handler broke")
+        except RuntimeError as exc:
+            seen.append(exc.__context__)
+        return 0
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop -> ImportError
+    monkeypatch.setattr(serve_cli, "serve", fake_serve)
+    assert serve_cli._serve_process(argparse.Namespace(), reuse_port=False) == 0
+    assert seen == [None, None]

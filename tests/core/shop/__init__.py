@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from persona import Persona, Policy, Turn, on
+from persona import MediaMessage, Persona, Policy, Turn, on
 
 
 class Shop(Persona):
@@ -69,3 +69,8 @@ class Shop(Persona):
     def big_spender(self, turn: Turn) -> None:
         if turn.customer.counters.get("spent", 0) >= 500:
             turn.tag("spend", "high")
+
+    @on.rule
+    def photo_sender(self, turn: Turn) -> None:
+        if isinstance(turn.input, MediaMessage) and turn.input.media_type == "image":
+            turn.tag("sends_photos")
