@@ -91,10 +91,9 @@ def render(callback: Callback, message: Message, create_time: int, *, wecom: boo
             "send it through the platform's send API")
     common: dict[str, Any] = {"source": callback.account, "target": callback.sender,
                               "time": create_time}
-    agent = (callback.agent_id or agent_id or "") if wecom else ""
     kinds = oa_replies  # wechatpy's WeCom replies are these plus AgentID
-    # AgentID comes from the sender: "²" passes isdigit() and 5 000 digits overflow int()
-    if agent.isascii() and agent.isdigit() and len(agent) <= 18:
+    agent = next((a for a in (callback.agent_id, agent_id) if _agent_id(a)), None) if wecom else None
+    if agent is not None:
         kinds = wecom_replies
         common["agent"] = int(agent)
     if message.kind == "text":
@@ -104,6 +103,12 @@ def render(callback: Callback, message: Message, create_time: int, *, wecom: boo
     else:
         reply = kinds.ArticlesReply(articles=_articles(message), **common)
     return reply.render()
+
+
+def _agent_id(value: str | None) -> bool:
+    """An AgentID a reply can carry. It comes from the sender: "²" passes isdigit() and 5 000
+    digits overflow int()."""
+    return bool(value) and value.isascii() and value.isdigit() and len(value) <= 18  # type: ignore[union-attr]
 
 
 def _articles(message: Message) -> list[dict[str, str]]:

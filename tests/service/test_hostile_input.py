@@ -211,4 +211,4 @@ async def test_a_wecom_agent_id_no_int_can_hold_still_gets_its_reply(make_bot, s
     assert resp.status == 200
     fields = reply_fields(open_reply(await resp.text(), token=WECOM_TOKEN, aes_key=WECOM_AES_KEY, appid=CORP_ID,
                                      wecom_reply=True))
-    assert fields["ToUserName"] == "zhangsan" and fields["AgentID"] == "0"
+    assert fields["ToUserName"] == "zhangsan" and fields["AgentID"] == "1000002"  # the configured app
