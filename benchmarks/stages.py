@@ -74,7 +74,8 @@ def protocol_rows(number: int, repeat: int) -> list[tuple[str, float]]:
 async def runtime_rows(redis_url: str, number: int, repeat: int) -> list[tuple[str, float]]:
     from benchmarks.benchpersona import Bench
     from persona.inputs import TextMessage
-    from persona.runtime import ReplySlot, Runtime
+    from persona.outcome import ReplySlot
+    from persona.runtime import Runtime
     from persona.store import open_store
     from persona.store.base import Commit
 

@@ -14,13 +14,14 @@ from .handlers import on
 from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
 from .messages import Message
 from .persona import Persona, Policy, load_persona
-from .runtime import Outcome, ReplySlot, Runtime
+from .outcome import Outcome, ReplySlot, Status
+from .runtime import Runtime
 from .turn import Turn
 
 __all__ = [
     "BusinessEvent", "ChannelError", "Clock", "ConflictError", "Customer", "DefinitionError",
     "FakeClock", "HandlerError", "Input", "MediaMessage", "Message", "Outcome", "Persona",
     "PersonaError", "PlatformEvent", "Policy", "ProtocolError", "ReplySlot", "Runtime",
-    "StoreUnavailable", "TemplateError", "TextMessage", "TimerFired", "Turn", "load_persona", "on",
+    "Status", "StoreUnavailable", "TemplateError", "TextMessage", "TimerFired", "Turn", "load_persona", "on",
 ]
 __version__ = "0.1.0"

@@ -11,7 +11,9 @@ import logging
 import os
 from typing import Any, Mapping
 
+from .channels.router import Router
 from .clock import Clock
+from .delivery import Deliverer
 from .inputs import BusinessEvent
 from .metrics import Metrics
 from .persona import Persona, load_persona
@@ -19,8 +21,9 @@ from .runtime import Runtime
 from .scheduler import Scheduler
 from .store import Store, open_store
 from .store.base import OutboxItem
+from .turn import EffectType
 
-log = logging.getLogger("persona.bot")
+log = logging.getLogger(__name__)
 
 EFFECT_TTL = 30 * 86400
 
@@ -45,13 +48,10 @@ class Bot:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
 
-    def _deliverer(self) -> Any:
-        from .channels.router import Router
-        from .delivery import Deliverer
-
+    def _deliverer(self) -> Deliverer:
         router = Router.from_env(self.environ, self.store)
         return Deliverer(self.store, router, self.clock, metrics=self.metrics,
-                         handlers={"dispatch": self._dispatch, "zincr": self._zincr})
+                         handlers={EffectType.DISPATCH: self._dispatch, EffectType.ZINCR: self._zincr})
 
     def _wake_delivery(self, items: list[OutboxItem]) -> None:
         if any(item.due <= self.clock.now() for item in items):
@@ -83,9 +83,7 @@ class Bot:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        close = getattr(self.deliverer, "close", None)
-        if close is not None:
-            await close()
+        await self.deliverer.close()
         await self.store.close()
 
     async def __aenter__(self) -> "Bot":

@@ -26,8 +26,9 @@ from .errors import ChannelError, ConflictError, StoreUnavailable
 from .messages import Message
 from .metrics import Metrics
 from .store.base import OutboxItem, Store
+from .turn import EffectType
 
-log = logging.getLogger("persona.delivery")
+log = logging.getLogger(__name__)
 
 #: ``handler(payload, item)`` for an outbox item type other than ``message``.
 Handler = Callable[[dict[str, Any], OutboxItem], Awaitable[None]]
@@ -165,10 +166,10 @@ class Deliverer:
         except (ValueError, KeyError, TypeError) as exc:
             await self._dead([item], "bad_payload", "bad_payload", f"outbox payload is not valid: {exc}")
             return None
-        if kind != "message":
+        if kind != EffectType.MESSAGE:
             handler = self.handlers.get(kind)
             if handler is None:
-                known = ", ".join(sorted({"message", *self.handlers}))
+                known = ", ".join(sorted({EffectType.MESSAGE, *self.handlers}))
                 await self._dead([item], f"handler:{kind}", "unknown_type",
                                  f"no handler for outbox type {kind!r} (known: {known})")
                 return None

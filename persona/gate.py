@@ -34,7 +34,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .clock import DEFAULT_TZ
 from .errors import PersonaError
@@ -47,9 +48,19 @@ if TYPE_CHECKING:
     from .persona import Policy
     from .turn import Turn
 
-log = logging.getLogger("persona.gate")
+log = logging.getLogger(__name__)
 
-SEND, DEFER, DROP = "send", "defer", "drop"
+
+
+class Action(StrEnum):
+    """What happens to a message (the ``action`` of a journal line and of ``gate_decisions``)."""
+
+    SEND = "send"  # now
+    DEFER = "defer"  # at the decision's due time (the end of quiet hours)
+    DROP = "drop"  # never, for the decision's reason
+
+
+SEND, DEFER, DROP = Action.SEND, Action.DEFER, Action.DROP
 
 #: Official Account: after a menu click, a follow or a scan, 3 messages within this many seconds.
 KF_BURST_WINDOW = 60.0
@@ -65,16 +76,25 @@ KF_VIAS = frozenset({"", "kf"})
 #: How WeCom external contact ids begin.
 WECOM_ID_PREFIXES = ("wm", "wo")
 
-# customer.budget keys: "d"/"w" marketing per day/week, "km" the 48 h window opened by the
-# customer's last message, "kb" the burst window after a click/follow/scan, "wc" the welcome
-# code window, "md"/"mm" WeCom mass messages per day/month. Each is [period or time, count].
+
+class Budget(StrEnum):
+    """The keys of ``customer.budget``; each holds ``[period or opening time, count]``. Short,
+    because every customer record carries them."""
+
+    DAY = "d"  # proactive marketing on one local day
+    WEEK = "w"  # ... in one ISO week
+    KF_CHAT = "km"  # the 48 h customer-service window opened by the customer's last message
+    KF_BURST = "kb"  # the one-minute window after a click, a follow or a scan
+    WELCOME = "wc"  # the 20 s a WeCom welcome code is valid
+    MASS_DAY = "md"  # WeCom mass messages on one platform day
+    MASS_MONTH = "mm"  # ... in one platform month
 
 
 @dataclass(slots=True)
 class Decision:
     """What happens to one message: ``send`` now, ``defer`` to ``due``, or ``drop``."""
 
-    action: str  # send | defer | drop
+    action: Action
     reason: str = ""
     due: float = 0.0
 
@@ -155,14 +175,16 @@ class Gate:
         stays small)."""
         inp, budget, now = turn.input, turn.customer.budget, int(turn.now)
         if isinstance(inp, (TextMessage, MediaMessage)):
-            budget["km"] = [now, 0]
+            budget[Budget.KF_CHAT] = [now, 0]
         elif isinstance(inp, PlatformEvent):
             if inp.name in BURST_EVENTS:
-                budget["kb"] = [now, 0]
+                budget[Budget.KF_BURST] = [now, 0]
             elif inp.name in ADD_EVENTS and inp.data.get("welcome_code"):
-                budget["wc"] = [now, 0]
+                budget[Budget.WELCOME] = [now, 0]
         policy = turn.persona.policy
-        for key, ttl in (("kb", KF_BURST_WINDOW), ("wc", WELCOME_WINDOW), ("km", policy.kf_window)):
+        windows = ((Budget.KF_BURST, KF_BURST_WINDOW), (Budget.WELCOME, WELCOME_WINDOW),
+                   (Budget.KF_CHAT, policy.kf_window))
+        for key, ttl in windows:
             opened = budget.get(key)
             if opened and now - opened[0] > ttl:
                 del budget[key]
@@ -184,9 +206,9 @@ class Gate:
         via = door if door is not None else door_of(message, customer)
         if via == "template" and marketing:
             return Decision(DROP, "template_is_for_service")
-        spend: list[tuple[str, Any]] = []
+        spend: list[tuple[Budget, str]] = []
         if via == "welcome":
-            window = customer.budget.get("wc")
+            window = customer.budget.get(Budget.WELCOME)
             if not window or now - window[0] > WELCOME_WINDOW:
                 return Decision(DROP, "welcome_window_closed")
             if window[1]:
@@ -202,24 +224,24 @@ class Gate:
                 due = end
             local = datetime.fromtimestamp(due, zone(tz))
             day, week = local.strftime("%Y%m%d"), "%d%02d" % local.isocalendar()[:2]
-            if _count(customer, "d", day) >= policy.daily_cap:
+            if _count(customer, Budget.DAY, day) >= policy.daily_cap:
                 return Decision(DROP, "daily_cap")
-            if _count(customer, "w", week) >= policy.weekly_cap:
+            if _count(customer, Budget.WEEK, week) >= policy.weekly_cap:
                 return Decision(DROP, "weekly_cap")
-            spend += [("d", day), ("w", week)]
+            spend += [(Budget.DAY, day), (Budget.WEEK, week)]
         # a WeCom customer reached through no named door goes out as a mass message unless a
         # customer-service account is set up: proactive marketing there spends the mass caps too
         if via == "mass" or (via == "wecom" and marketing and message.proactive and not replying):
             local = datetime.fromtimestamp(due, zone(PLATFORM_TZ))
             day, month = local.strftime("%Y%m%d"), local.strftime("%Y%m")
-            if _count(customer, "md", day) >= policy.wecom_mass_per_day:
+            if _count(customer, Budget.MASS_DAY, day) >= policy.wecom_mass_per_day:
                 return Decision(DROP, "mass_daily_cap")
-            if _count(customer, "mm", month) >= policy.wecom_mass_per_month:
+            if _count(customer, Budget.MASS_MONTH, month) >= policy.wecom_mass_per_month:
                 return Decision(DROP, "mass_monthly_cap")
-            spend += [("md", day), ("mm", month)]
+            spend += [(Budget.MASS_DAY, day), (Budget.MASS_MONTH, month)]
         if via == "kf":
             reason, window = self._kf_window(customer, policy, due)
-            if reason:
+            if window is None:
                 return Decision(DROP, reason)
             customer.budget[window][1] += 1
         for key, period in spend:
@@ -229,19 +251,19 @@ class Gate:
         return Decision(SEND, "", now)
 
     @staticmethod
-    def _kf_window(customer: "Customer", policy: "Policy", when: float) -> tuple[str, str]:
+    def _kf_window(customer: "Customer", policy: "Policy", when: float) -> tuple[str, Budget | None]:
         """Which customer-service window a message sent at ``when`` uses: ("", key) or
-        (reason, ""). The burst window after a click/follow/scan is spent first, it is the
+        (reason, None). The burst window after a click/follow/scan is spent first, it is the
         shorter one; a click does not open the 48 h window, only the customer's message does."""
         budget = customer.budget
-        burst, chat = budget.get("kb"), budget.get("km")
+        burst, chat = budget.get(Budget.KF_BURST), budget.get(Budget.KF_CHAT)
         burst_open = bool(burst) and when - burst[0] <= KF_BURST_WINDOW
         chat_open = bool(chat) and when - chat[0] <= policy.kf_window
         if burst_open and burst[1] < policy.kf_burst_limit:
-            return "", "kb"
+            return "", Budget.KF_BURST
         if chat_open and chat[1] < policy.kf_window_limit:
-            return "", "km"
-        return ("kf_window_spent" if burst_open or chat_open else "kf_window_closed"), ""
+            return "", Budget.KF_CHAT
+        return ("kf_window_spent" if burst_open or chat_open else "kf_window_closed"), None
 
     def _fallback(self, turn: "Turn", message: Message, dropped: Decision) -> Decision:
         """Outside the window, a service message becomes the persona's fallback template
@@ -269,6 +291,6 @@ def _welcome_code(turn: "Turn") -> bool:
     return isinstance(inp, PlatformEvent) and inp.name in ADD_EVENTS and bool(inp.data.get("welcome_code"))
 
 
-def _count(customer: "Customer", key: str, period: str) -> int:
+def _count(customer: "Customer", key: Budget, period: str) -> int:
     slot = customer.budget.get(key)
     return int(slot[1]) if slot and slot[0] == period else 0

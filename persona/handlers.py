@@ -1,4 +1,4 @@
-"""The decorators a bot author writes: what happens on a message, an event or a timer.
+"""Routes: how an input reaches a handler, and the decorators a bot author writes to declare them.
 
 ::
 
@@ -13,34 +13,161 @@
 
 Each decorator takes ``states=`` to limit the handler to some states. A handler is a method
 ``(self, turn)``, plain or async.
+
+A decorator only builds a :class:`Route` and marks the method with it, because the class does
+not exist yet when the decorator runs; the class registers the marked methods when it is
+defined, through the same public :meth:`persona.persona.Persona.register` that code calls to
+add a handler to a class or to one persona object. A route decides whether it matches an
+input (:meth:`Route.matches`); :class:`Routes` only files routes and picks the first match,
+in a fixed order of precedence: exact text, keyword, regex, any text.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from enum import StrEnum
+from typing import Any, Callable, Iterable, Iterator
 
+from .errors import DefinitionError
+from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
 from .timers import TimerSpec
 
 Handler = Callable[..., Any]
 ATTR = "__persona_handlers__"
 
 
+class RouteKind(StrEnum):
+    """What a route listens to."""
+
+    TEXT = "text"  # the whole message is one of the words
+    KEYWORD = "keyword"  # the message contains one of the words
+    REGEX = "regex"  # the message matches a pattern
+    ANY_TEXT = "any_text"  # any text message
+    MEDIA = "media"  # an image, voice, video, location...
+    WECHAT = "wechat"  # a platform event
+    EVENT = "event"  # a business event
+    TIMER = "timer"  # a timer fired
+    RULE = "rule"  # after every input's handler
+
+
 @dataclass(frozen=True)
 class Route:
     """One way a handler is reached."""
 
-    kind: str  # text | keyword | regex | any_text | media | wechat | event | timer | rule
+    kind: RouteKind
     values: tuple[str, ...] = ()
     pattern: re.Pattern[str] | None = None
     key: str | None = None
     states: frozenset[str] | None = None
     timer: TimerSpec | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def allows(self, state: str) -> bool:
+        """Whether the handler runs for a customer in ``state``."""
         return self.states is None or state in self.states
+
+    def matches(self, inp: Input, state: str) -> re.Match[str] | bool:
+        """Whether this route takes ``inp`` for a customer in ``state`` (a regex route answers
+        with its match, which the handler sees as ``turn.match``)."""
+        return self.allows(state) and _MATCHERS[self.kind](self, inp)
+
+
+def _regex(route: Route, inp: Input) -> re.Match[str] | bool:
+    if not isinstance(inp, TextMessage) or route.pattern is None:
+        return False
+    return route.pattern.search(inp.text.strip()) or False
+
+
+_MATCHERS: dict[RouteKind, Callable[[Route, Input], re.Match[str] | bool]] = {
+    RouteKind.TEXT: lambda r, inp: isinstance(inp, TextMessage) and inp.text.strip().casefold() in r.values,
+    RouteKind.KEYWORD: lambda r, inp: isinstance(inp, TextMessage) and any(
+        w in inp.text.strip().casefold() for w in r.values),
+    RouteKind.REGEX: _regex,
+    RouteKind.ANY_TEXT: lambda r, inp: isinstance(inp, TextMessage),
+    RouteKind.MEDIA: lambda r, inp: isinstance(inp, MediaMessage) and (not r.values or inp.media_type in r.values),
+    RouteKind.WECHAT: lambda r, inp: isinstance(inp, PlatformEvent) and inp.name in r.values and r.key in (None, inp.key),
+    RouteKind.EVENT: lambda r, inp: isinstance(inp, BusinessEvent) and inp.name in r.values,
+    RouteKind.TIMER: lambda r, inp: isinstance(inp, TimerFired) and inp.name in r.values,
+    RouteKind.RULE: lambda r, inp: False,  # rules are not picked: they run after every input
+}
+
+#: (route, the persona's attribute that handles it)
+Entry = tuple[Route, str]
+
+
+@dataclass
+class Routes:
+    """One persona's routes, filed for a quick lookup; :meth:`match` picks the handler."""
+
+    exact: dict[str, list[Entry]] = field(default_factory=dict)
+    keyword: list[Entry] = field(default_factory=list)
+    regex: list[Entry] = field(default_factory=list)
+    any_text: list[Entry] = field(default_factory=list)
+    media: list[Entry] = field(default_factory=list)
+    wechat: dict[str, list[Entry]] = field(default_factory=dict)
+    event: dict[str, list[Entry]] = field(default_factory=dict)
+    timer: dict[str, Entry] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
+
+    def add(self, route: Route, attr: str) -> None:
+        """File ``route``, handled by the attribute ``attr``; a timer has one handler only."""
+        entry = (route, attr)
+        if route.kind is RouteKind.TIMER:
+            name = route.values[0]
+            if name in self.timer:
+                raise DefinitionError(f"timer {name!r} has two handlers ({self.timer[name][1]} and {attr})")
+            self.timer[name] = entry
+        elif route.kind is RouteKind.RULE:
+            self.rules.append(attr)
+        elif route.kind in _KEYED:
+            table: dict[str, list[Entry]] = getattr(self, _KEYED[route.kind])
+            for value in route.values:
+                table.setdefault(value, []).append(entry)
+        else:
+            listed: list[Entry] = getattr(self, route.kind)
+            listed.append(entry)
+
+    def copy(self) -> "Routes":
+        """A table that can take more routes without changing this one."""
+        return Routes({k: list(v) for k, v in self.exact.items()}, list(self.keyword), list(self.regex),
+                      list(self.any_text), list(self.media), {k: list(v) for k, v in self.wechat.items()},
+                      {k: list(v) for k, v in self.event.items()}, dict(self.timer), list(self.rules))
+
+    def entries(self) -> Iterator[Entry]:
+        """Every route with its handler, rules excepted."""
+        for table in (self.exact, self.wechat, self.event):
+            for listed in table.values():
+                yield from listed
+        yield from self.keyword + self.regex + self.any_text + self.media + list(self.timer.values())
+
+    def match(self, inp: Input, state: str) -> tuple[Route, str, re.Match[str] | None] | None:
+        """The first route that takes ``inp`` in ``state``: its handler and the regex match."""
+        for group in self._candidates(inp):
+            for route, attr in group:
+                matched = route.matches(inp, state)
+                if matched:
+                    return route, attr, matched if isinstance(matched, re.Match) else None
+        return None
+
+    def _candidates(self, inp: Input) -> Iterator[Iterable[Entry]]:
+        """The routes that may take ``inp``, in order of precedence."""
+        if isinstance(inp, TextMessage):
+            yield self.exact.get(inp.text.strip().casefold(), ())
+            yield self.keyword
+            yield self.regex
+            yield self.any_text
+        elif isinstance(inp, MediaMessage):
+            yield self.media
+        elif isinstance(inp, PlatformEvent):
+            yield self.wechat.get(inp.name, ())
+        elif isinstance(inp, BusinessEvent):
+            yield self.event.get(inp.name, ())
+        elif isinstance(inp, TimerFired) and inp.name in self.timer:
+            yield (self.timer[inp.name],)
+
+
+#: the routes filed by one of their values
+_KEYED = {RouteKind.TEXT: "exact", RouteKind.WECHAT: "wechat", RouteKind.EVENT: "event"}
 
 
 def _states(states: str | Iterable[str] | None) -> frozenset[str] | None:
@@ -49,51 +176,62 @@ def _states(states: str | Iterable[str] | None) -> frozenset[str] | None:
     return frozenset([states] if isinstance(states, str) else states)
 
 
-def _mark(route: Route) -> Callable[[Handler], Handler]:
-    def decorate(fn: Handler) -> Handler:
-        routes = list(getattr(fn, ATTR, ()))
-        routes.append(route)
-        setattr(fn, ATTR, routes)
+def marked(fn: Any) -> list[Route]:
+    """The routes ``fn`` was marked with (none for an unmarked attribute)."""
+    return list(getattr(fn, ATTR, ())) if callable(fn) else []
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What ``@on.*(...)`` returns: the :attr:`route`, and a decorator that marks a method with it."""
+
+    route: Route
+
+    def __call__(self, fn: Handler) -> Handler:
+        setattr(fn, ATTR, [*getattr(fn, ATTR, ()), self.route])
         return fn
-    return decorate
+
+
+States = str | Iterable[str] | None
 
 
 class _On:
-    def text(self, *words: str, states: str | Iterable[str] | None = None) -> Callable[[Handler], Handler]:
+    """The decorators. ``on.event("paid").route`` is the route itself, for ``Persona.register``."""
+
+    def text(self, *words: str, states: States = None) -> Marker:
         """The whole message equals one of ``words`` (trimmed, case-insensitive); none = any text."""
         if not words:
-            return _mark(Route("any_text", states=_states(states)))
-        return _mark(Route("text", tuple(w.strip().casefold() for w in words), states=_states(states)))
+            return Marker(Route(RouteKind.ANY_TEXT, states=_states(states)))
+        return Marker(Route(RouteKind.TEXT, tuple(w.strip().casefold() for w in words), states=_states(states)))
 
-    def keyword(self, *words: str, states: str | Iterable[str] | None = None) -> Callable[[Handler], Handler]:
+    def keyword(self, *words: str, states: States = None) -> Marker:
         """The message contains one of ``words`` (case-insensitive)."""
-        return _mark(Route("keyword", tuple(w.casefold() for w in words), states=_states(states)))
+        return Marker(Route(RouteKind.KEYWORD, tuple(w.casefold() for w in words), states=_states(states)))
 
-    def regex(self, pattern: str, states: str | Iterable[str] | None = None) -> Callable[[Handler], Handler]:
+    def regex(self, pattern: str, states: States = None) -> Marker:
         """The message matches ``pattern`` (``re.search``); ``turn.match`` holds the match."""
-        return _mark(Route("regex", pattern=re.compile(pattern), states=_states(states)))
+        return Marker(Route(RouteKind.REGEX, pattern=re.compile(pattern), states=_states(states)))
 
-    def media(self, *types: str, states: str | Iterable[str] | None = None) -> Callable[[Handler], Handler]:
+    def media(self, *types: str, states: States = None) -> Marker:
         """The customer sent an image, voice, video, location... (all media if none named)."""
-        return _mark(Route("media", tuple(types), states=_states(states)))
+        return Marker(Route(RouteKind.MEDIA, tuple(types), states=_states(states)))
 
-    def wechat(self, *names: str, key: str | None = None,
-               states: str | Iterable[str] | None = None) -> Callable[[Handler], Handler]:
+    def wechat(self, *names: str, key: str | None = None, states: States = None) -> Marker:
         """A platform event (``subscribe``, ``click`` with ``key=``, ``add_external_contact``...)."""
-        return _mark(Route("wechat", tuple(n.lower() for n in names), key=key, states=_states(states)))
+        return Marker(Route(RouteKind.WECHAT, tuple(n.lower() for n in names), key=key, states=_states(states)))
 
-    def event(self, *names: str, states: str | Iterable[str] | None = None) -> Callable[[Handler], Handler]:
+    def event(self, *names: str, states: States = None) -> Marker:
         """A business event posted by the brand's systems."""
-        return _mark(Route("event", tuple(names), states=_states(states)))
+        return Marker(Route(RouteKind.EVENT, tuple(names), states=_states(states)))
 
-    def timer(self, name: str, *, states: str | Iterable[str] | None = None, **schedule: Any) -> Callable[[Handler], Handler]:
+    def timer(self, name: str, *, states: States = None, **schedule: Any) -> Marker:
         """A timer fires; with schedule arguments the timer arms itself (see :class:`TimerSpec`)."""
         spec = TimerSpec.build(name, **schedule)
-        return _mark(Route("timer", (name,), states=_states(states) or _states(spec.state), timer=spec))
+        return Marker(Route(RouteKind.TIMER, (name,), states=_states(states) or _states(spec.state), timer=spec))
 
     def rule(self, fn: Handler) -> Handler:
         """Runs after every input's handler, on every customer: real-time tagging rules."""
-        return _mark(Route("rule"))(fn)
+        return Marker(Route(RouteKind.RULE))(fn)
 
 
 on = _On()

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import inspect
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
 
 from .clock import DEFAULT_TZ
 from .errors import DefinitionError
-from .handlers import ATTR, Route
+from .handlers import Route, RouteKind, Routes, marked
 from .templates import ScriptBook
 from .timers import TimerSpec
+
+if TYPE_CHECKING:
+    from .turn import Turn
 
 
 @dataclass
@@ -71,19 +74,6 @@ class Policy:
                 raise DefinitionError(f"Policy.{name} cannot be negative (got {getattr(self, name)!r})")
 
 
-@dataclass
-class Routes:
-    exact: dict[str, list[tuple[Route, str]]] = field(default_factory=dict)
-    keyword: list[tuple[Route, str]] = field(default_factory=list)
-    regex: list[tuple[Route, str]] = field(default_factory=list)
-    any_text: list[tuple[Route, str]] = field(default_factory=list)
-    media: list[tuple[Route, str]] = field(default_factory=list)
-    wechat: dict[str, list[tuple[Route, str]]] = field(default_factory=dict)
-    event: dict[str, list[tuple[Route, str]]] = field(default_factory=dict)
-    timer: dict[str, tuple[Route, str]] = field(default_factory=dict)
-    rules: list[str] = field(default_factory=list)
-
-
 class Persona:
     """Subclass me. Class attributes declare the flow; decorated methods handle inputs."""
 
@@ -113,7 +103,7 @@ class Persona:
         cls._check_states()
         cls.machine = cls._build_machine()
         cls.triggers = frozenset(cls.machine.events)
-        cls.routes, cls.timer_specs = cls._collect_routes()
+        cls._collect_routes()
 
     # -- compile-time checks ---------------------------------------------------------------
     @classmethod
@@ -149,54 +139,59 @@ class Persona:
         return machine
 
     @classmethod
-    def _collect_routes(cls) -> tuple[Routes, dict[str, TimerSpec]]:
-        routes = Routes()
-        specs: dict[str, TimerSpec] = {}
-        known = set(cls.states)
+    def _collect_routes(cls) -> None:
+        """Register every method marked by a decorator, base classes' first."""
+        cls.routes, cls.timer_specs = Routes(), {}
         seen: set[str] = set()
         for klass in reversed(cls.__mro__):
             for attr, fn in vars(klass).items():
-                if attr in seen or not callable(fn) or not hasattr(fn, ATTR):
+                routes = marked(fn)
+                if attr in seen or not routes:
                     continue
                 seen.add(attr)
-                for route in getattr(fn, ATTR):
-                    for state in route.states or ():
-                        if state not in known:
-                            raise DefinitionError(
-                                f"{cls.__name__}.{attr}: states= names unknown state {state!r} "
-                                f"(known: {', '.join(cls.states)})")
-                    cls._add_route(routes, specs, route, attr)
-        return routes, specs
+                cls.register(attr, *routes)
 
     @classmethod
-    def _add_route(cls, routes: Routes, specs: dict[str, TimerSpec], route: Route, attr: str) -> None:
-        entry = (route, attr)
-        if route.kind == "text":
-            for word in route.values:
-                routes.exact.setdefault(word, []).append(entry)
-        elif route.kind in ("keyword", "regex", "any_text", "media"):
-            getattr(routes, route.kind).append(entry)
-        elif route.kind == "wechat":
-            for name in route.values:
-                routes.wechat.setdefault(name, []).append(entry)
-        elif route.kind == "event":
-            for name in route.values:
-                routes.event.setdefault(name, []).append(entry)
-        elif route.kind == "timer":
-            name = route.values[0]
-            if name in routes.timer:
-                raise DefinitionError(f"{cls.__name__}: timer {name!r} has two handlers "
-                                      f"({routes.timer[name][1]} and {attr})")
-            routes.timer[name] = entry
-            if route.timer and route.timer.state and route.timer.state not in cls.states:
-                raise DefinitionError(f"{cls.__name__}.{attr}: timer {name!r} is bound to unknown "
-                                      f"state {route.timer.state!r} (known: {', '.join(cls.states)})")
+    def register(cls, handler: str | Callable[..., Any], *routes: Route) -> None:
+        """Reach ``handler`` through ``routes``: what the ``@on.*`` decorators do, callable from code.
+
+        ``handler`` is the name of a method, or a function ``(persona, turn)`` that becomes one
+        under its own name. A route is what a decorator holds: ``on.event("paid").route``. The
+        routes join this class's table, checked as at definition (an unknown state, a second
+        handler for a timer, a guard that is not a method: :class:`DefinitionError`).
+        """
+        if callable(handler):
+            attr = handler.__name__
+            if vars(cls).get(attr, handler) is not handler:
+                raise DefinitionError(f"{cls.__name__}.{attr} already exists; name the handler differently")
+            setattr(cls, attr, handler)
+        else:
+            attr = handler
+            if not callable(getattr(cls, attr, None)):
+                raise DefinitionError(f"{cls.__name__}.{attr} is not a method to handle a route")
+        known = set(cls.states)
+        for route in routes:
+            for state in route.states or ():
+                if state not in known:
+                    raise DefinitionError(f"{cls.__name__}.{attr}: states= names unknown state {state!r} "
+                                          f"(known: {', '.join(cls.states)})")
+            if route.kind is RouteKind.TIMER:
+                cls._check_timer(route, attr)
+            try:
+                cls.routes.add(route, attr)
+            except DefinitionError as exc:
+                raise DefinitionError(f"{cls.__name__}: {exc}") from None
             if route.timer and route.timer.scheduled:
-                specs[name] = route.timer
-            if route.timer and isinstance(route.timer.when, str) and not callable(getattr(cls, route.timer.when, None)):
-                raise DefinitionError(f"{cls.__name__}.{attr}: guard when={route.timer.when!r} is not a method")
-        elif route.kind == "rule":
-            routes.rules.append(attr)
+                cls.timer_specs[route.values[0]] = route.timer
+
+    @classmethod
+    def _check_timer(cls, route: Route, attr: str) -> None:
+        spec, name = route.timer, route.values[0]
+        if spec and spec.state and spec.state not in cls.states:
+            raise DefinitionError(f"{cls.__name__}.{attr}: timer {name!r} is bound to unknown "
+                                  f"state {spec.state!r} (known: {', '.join(cls.states)})")
+        if spec and isinstance(spec.when, str) and not callable(getattr(cls, spec.when, None)):
+            raise DefinitionError(f"{cls.__name__}.{attr}: guard when={spec.when!r} is not a method")
 
     # -- instance ----------------------------------------------------------------------------
     def __init__(self, scripts: ScriptBook | None = None) -> None:
@@ -214,9 +209,24 @@ class Persona:
         """Business events this persona handles; others are refused (HTTP 422)."""
         return frozenset(cls.routes.event)
 
-    def context(self, turn: Any) -> dict[str, Any]:
-        """Extra variables every script of this persona sees; override to add catalogue data."""
+    # -- hooks a persona may replace ---------------------------------------------------------
+    def context(self, turn: "Turn") -> dict[str, Any]:
+        """Extra variables every script of this persona sees; override to add catalogue data.
+
+        Called for every script rendered, so keep it cheap; ``persona lint`` reads the keys of
+        a returned dict literal to know what scripts are given.
+        """
         return {}
+
+    def broadcast(self, turn: "Turn", script: str) -> Awaitable[None] | None:
+        """What ``persona broadcast ... SCRIPT`` says to one customer of the segment.
+
+        By default the script, as proactive marketing (through the gate like any message).
+        Replace it to skip customers the script cannot speak to, or to give it variables;
+        plain or async.
+        """
+        turn.say(script, category="marketing")
+        return None
 
 
 def transition_spec(t: Any, owner: str) -> dict[str, Any]:

@@ -15,76 +15,27 @@ import inspect
 import json
 import logging
 import random
-from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
-from .gate import DEFER, DROP, SEND, Decision, Gate
+from .gate import Action, Decision, Gate
 from .handoff import HandoffRules
-from .inputs import ADD_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
+from .inputs import ADD_EVENTS, BusinessEvent, Input, PlatformEvent, TextMessage, TimerFired
 from .inputs import plain_word as _word
 from .messages import Message
 from .metrics import Metrics
+from .outcome import Outcome, ReplySlot, Status
 from .persona import Persona
 from .store.base import Commit, OutboxItem, Store
-from .turn import Turn
+from .turn import EffectType, Turn
 
-log = logging.getLogger("persona.runtime")
+log = logging.getLogger(__name__)
 
 OPT_OUT_EVENTS = frozenset({"unsubscribe", "del_follow_user", "subscribe_msg_reject"})
 PASSIVE_KINDS = frozenset({"text", "image", "news", "link"})
 MAX_ATTEMPTS = 20
-
-
-class ReplySlot:
-    """The one passive reply an HTTP callback may carry, agreed once between the HTTP handler
-    (which gives up at its deadline) and the turn (which claims it just before committing)."""
-
-    __slots__ = ("state", "accepts")
-
-    def __init__(self, accepts: Callable[[Message], bool] | None = None) -> None:
-        self.state = "open"
-        #: whether the callback can carry this message as a passive reply (the protocol knows:
-        #: an image needs an uploaded media_id, a WeCom system event cannot be answered...)
-        self.accepts = accepts
-
-    def claim(self, message: Message) -> bool:
-        if self.accepts is not None and not self.accepts(message):
-            return False
-        if self.state == "open":
-            self.state = "claimed"
-        return self.state == "claimed"
-
-    def abandon(self) -> bool:
-        """The deadline passed: True if the turn had not claimed the reply (answer empty)."""
-        if self.state == "open":
-            self.state = "abandoned"
-        return self.state == "abandoned"
-
-
-@dataclass
-class Outcome:
-    """What handling one input did."""
-
-    status: str  # done | duplicate | error | unhandled | skipped
-    passive: Message | None = None
-    messages: list[tuple[Message, Decision]] = field(default_factory=list)
-    transitions: list[tuple[str, str, str]] = field(default_factory=list)
-    customer: Customer | None = None
-    error: str | None = None
-
-    def result(self) -> str:
-        """What a retry of the same input is answered with (stored with the dedupe key)."""
-        return json.dumps({"s": self.status, "p": self.passive.to_dict() if self.passive else None},
-                          ensure_ascii=False, separators=(",", ":"))
-
-    @classmethod
-    def from_result(cls, raw: str) -> "Outcome":
-        data = json.loads(raw)
-        passive = Message.from_dict(data["p"]) if data.get("p") else None
-        return cls(status="duplicate", passive=passive, error=data.get("s"))
 
 
 CommitHook = Callable[[list[OutboxItem]], Awaitable[None] | None]
@@ -168,20 +119,20 @@ class Runtime:
         turn = Turn(self.persona, customer, inp, now, self.store)
         if created:
             turn.entered = now
-        status = "done"
+        status = Status.DONE
         error: str | None = None
         try:
             self._opt_out(turn)
             handled = await self._dispatch(turn)
             before = None if handled else _footprint(turn)
-            for rule in type(self.persona).routes.rules:
+            for rule in self.persona.routes.rules:
                 await _call(getattr(self.persona, rule), turn)
             if not handled and _footprint(turn) == before:
-                status = "unhandled"  # neither a handler nor a rule did anything with it
+                status = Status.UNHANDLED  # neither a handler nor a rule did anything with it
                 self.handoff.unhandled(turn)
             self._arm_timers(turn, created)
         except Exception as exc:  # a bot's bug must not stop other customers
-            status, error = "error", _describe(exc)
+            status, error = Status.ERROR, _describe(exc)
             log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
             self.metrics.inc("handler_errors", persona=self.name, kind=inp.kind)
             version = customer.version
@@ -231,41 +182,20 @@ class Runtime:
     async def _dispatch(self, turn: Turn) -> bool:
         if self.handoff.intercept(turn):
             return True
-        routes = type(self.persona).routes
         inp = turn.input
-        state = turn.state
-        candidates: list[tuple[Any, str]] = []
-        if isinstance(inp, TextMessage):
-            text = inp.text.strip()
-            candidates += routes.exact.get(text.casefold(), [])
-            folded = text.casefold()
-            for route, attr in routes.keyword:
-                if route.allows(state) and any(w in folded for w in route.values):
-                    candidates.append((route, attr))
-                    break
-            for route, attr in routes.regex:
-                if route.allows(state) and route.pattern and (m := route.pattern.search(text)):
-                    turn.match = m
-                    candidates.append((route, attr))
-                    break
-            candidates += routes.any_text
-        elif isinstance(inp, MediaMessage):
-            candidates += [(r, a) for r, a in routes.media if not r.values or inp.media_type in r.values]
-        elif isinstance(inp, PlatformEvent):
-            candidates += [(r, a) for r, a in routes.wechat.get(inp.name, []) if r.key in (None, inp.key)]
-        elif isinstance(inp, BusinessEvent):
-            if inp.name not in routes.event:
-                raise DefinitionError(f"{type(self.persona).__name__} has no handler for event {inp.name!r}")
-            candidates += routes.event[inp.name]
-        elif isinstance(inp, TimerFired):
+        if isinstance(inp, TimerFired):
             return await self._fire(turn, inp)
-        for route, attr in candidates:
-            if route.allows(state):
-                turn.note("in", input=inp.describe(), handler=attr)
-                await _call(getattr(self.persona, attr), turn)
-                return True
-        turn.note("in", input=inp.describe(), handler=None)
-        return False
+        routes = self.persona.routes
+        if isinstance(inp, BusinessEvent) and inp.name not in routes.event:
+            raise DefinitionError(f"{type(self.persona).__name__} has no handler for event {inp.name!r}")
+        found = routes.match(inp, turn.state)
+        if found is None:
+            turn.note("in", input=inp.describe(), handler=None)
+            return False
+        _, attr, turn.match = found
+        turn.note("in", input=inp.describe(), handler=attr)
+        await _call(getattr(self.persona, attr), turn)
+        return True
 
     async def _fire(self, turn: Turn, inp: TimerFired) -> bool:
         timer = turn.customer.timers.get(inp.name)
@@ -274,7 +204,7 @@ class Runtime:
                 turn.timers_del.add(inp.name)  # cancelled meanwhile: clean up the store's entry
             return False
         turn.cancel(inp.name)
-        entry = type(self.persona).routes.timer.get(inp.name)
+        entry = self.persona.routes.timer.get(inp.name)
         if entry is None:  # the bot dropped this timer's handler since it was set
             turn.note("timer_unknown", timer=inp.name)
             return False
@@ -302,7 +232,7 @@ class Runtime:
         return True
 
     def _route_spec(self, name: str) -> Any:
-        entry = type(self.persona).routes.timer.get(name)
+        entry = self.persona.routes.timer.get(name)
         return entry[0].timer if entry else None
 
     def _arm_timers(self, turn: Turn, created: bool) -> None:
@@ -316,7 +246,7 @@ class Runtime:
         for name, timer in list(customer.timers.items()):
             if timer.state is not None and timer.state != customer.state:
                 turn.cancel(name)
-        for name, spec in type(self.persona).timer_specs.items():
+        for name, spec in self.persona.timer_specs.items():
             if spec.state is not None and spec.state != customer.state:
                 continue
             if customer.opted_out and not spec.service:
@@ -351,7 +281,7 @@ class Runtime:
                 and not (turn.customer.opted_out and mine[0].category == "marketing")
                 and slot.claim(mine[0])):
             passive = mine[0]
-        decisions = [Decision(SEND, "passive_reply") if m is passive else None for m in messages]
+        decisions = [Decision(Action.SEND, "passive_reply") if m is passive else None for m in messages]
         reviewable = [m for m, d in zip(messages, decisions) if d is None]
         turn.messages = reviewable
         reviewed = iter(self.gate.review(turn))
@@ -361,10 +291,10 @@ class Runtime:
         outcome.messages = list(zip(messages, decisions))
         for message, decision in outcome.messages:
             turn.note("out", script=message.script or message.kind, to=message.to, action=decision.action,
-                      reason=decision.reason or None, due=int(decision.due) if decision.action == DEFER else None)
+                      reason=decision.reason or None, due=int(decision.due) if decision.action is Action.DEFER else None)
             self.metrics.inc("gate_decisions", persona=self.name, action=decision.action,
                              reason=decision.reason or "ok")
-            if decision.action != DROP and message.to is None:
+            if decision.action is not Action.DROP and message.to is None:
                 turn.customer.last_outbound = turn.now
 
     # -- committing ------------------------------------------------------------------------
@@ -375,9 +305,9 @@ class Runtime:
         outbox: list[OutboxItem] = []
         new_version = version + 1
         for i, (message, decision) in enumerate(outcome.messages):
-            if decision.action == DROP or message is outcome.passive:
+            if decision.action is Action.DROP or message is outcome.passive:
                 continue
-            payload = {"type": "message", "user": customer.id, "message": message.to_dict()}
+            payload = {"type": EffectType.MESSAGE, "user": customer.id, "message": message.to_dict()}
             if isinstance(turn.input, PlatformEvent) and "welcome_code" in turn.input.data:
                 payload["welcome_code"] = turn.input.data["welcome_code"]
             outbox.append(OutboxItem(f"{customer.id}:{new_version}:{i}", customer.id, decision.due,
@@ -404,7 +334,7 @@ class Runtime:
     def _dedupe_key(inp: Input, outcome: Outcome) -> str | None:
         """A business event whose handler failed keeps its id free: the brand fixes the payload
         (or the bot) and posts it again. The journal keeps the error either way."""
-        if outcome.status == "error" and isinstance(inp, BusinessEvent):
+        if outcome.status is Status.ERROR and isinstance(inp, BusinessEvent):
             return None
         return inp.dedupe_key
 

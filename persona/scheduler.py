@@ -12,11 +12,13 @@ import asyncio
 import logging
 from collections import defaultdict
 
+from .clock import FakeClock
 from .errors import PersonaError, StoreUnavailable
 from .inputs import TimerFired
+from .outcome import Status
 from .runtime import Runtime
 
-log = logging.getLogger("persona.scheduler")
+log = logging.getLogger(__name__)
 
 #: How many due times :meth:`Scheduler.run_until` steps through before it suspects a loop.
 MAX_STEPS = 1_000_000
@@ -89,10 +91,10 @@ class Scheduler:
             runtime.metrics.inc("timer_failures", persona=runtime.name, timer=name)
             return
         self.fired += 1
-        if outcome.status == "done":
+        if outcome.status is Status.DONE:
             runtime.metrics.inc("timers_fired", persona=runtime.name, timer=name)
             runtime.metrics.observe("timer_lag", max(0.0, runtime.clock.now() - due), persona=runtime.name)
-        elif outcome.status == "error":
+        elif outcome.status is Status.ERROR:
             runtime.metrics.inc("timer_failures", persona=runtime.name, timer=name)
         # "unhandled": cancelled or moved meanwhile, or already fired by another scheduler
 
@@ -121,7 +123,7 @@ class Scheduler:
         real clock would. Leaves the clock at ``until``; returns how many timers were claimed.
         """
         clock = self.runtime.clock
-        if not callable(getattr(clock, "set", None)):
+        if not isinstance(clock, FakeClock):
             raise PersonaError("Scheduler.run_until moves the clock: give the Runtime a FakeClock")
         total = await self.run_once()
         for _ in range(MAX_STEPS):
@@ -129,12 +131,12 @@ class Scheduler:
             if due is None or due > until:
                 break
             if due > clock.now():
-                clock.set(due)  # type: ignore[attr-defined]
+                clock.set(due)
             total += await self.run_once()
         else:
             raise PersonaError(f"Scheduler.run_until: more than {MAX_STEPS} steps before {until}; "
                                "does a timer handler schedule itself for now again and again?")
         if until > clock.now():
-            clock.set(until)  # type: ignore[attr-defined]
+            clock.set(until)
             total += await self.run_once()
         return total

@@ -26,7 +26,7 @@ from .customer import Customer
 from .inputs import BURST_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
 from .persona import Persona
-from .runtime import Outcome, ReplySlot
+from .outcome import Outcome, ReplySlot, Status
 
 #: credentials the simulator gives the channels; the fake API accepts exactly these
 FAKE_ENV = {
@@ -169,7 +169,7 @@ class Simulation:
 
     # -- plumbing ----------------------------------------------------------------------------
     def _passive(self, inp: Input, outcome: Outcome) -> None:
-        if outcome.passive is not None and outcome.status != "duplicate":
+        if outcome.passive is not None and outcome.status is not Status.DUPLICATE:
             m = outcome.passive
             self.sent.append(Sent(self.clock.now(), inp.user, m.kind, m.text, m.fields, m.script, "passive", self.tz))
 

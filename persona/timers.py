@@ -24,7 +24,7 @@ from .errors import DefinitionError
 if TYPE_CHECKING:
     from .customer import Customer
 
-log = logging.getLogger("persona.timers")
+log = logging.getLogger(__name__)
 
 #: How many calendar answers each timer remembers before starting afresh.
 MEMO_SIZE = 4096

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -30,11 +31,19 @@ if TYPE_CHECKING:
 BOARD_TTL = timedelta(days=90)
 
 
+class EffectType(StrEnum):
+    """What an outbox item does when it is delivered (its payload's ``type``)."""
+
+    MESSAGE = "message"  # a message through the platform's send APIs
+    DISPATCH = "dispatch"  # a business event to another customer
+    ZINCR = "zincr"  # points on a leaderboard
+
+
 @dataclass(slots=True)
 class Effect:
     """Something for someone other than this customer, done after the commit, exactly once."""
 
-    type: str  # "dispatch" (an event to another customer) | "zincr" (a leaderboard)
+    type: EffectType
     data: dict[str, Any]
 
 
@@ -194,7 +203,7 @@ class Turn:
     # -- others ----------------------------------------------------------------------------
     def dispatch(self, user: str, event: str, data: dict[str, Any] | None = None) -> None:
         """Send a business event to another customer, after this turn commits (exactly once)."""
-        self.effects.append(Effect("dispatch", {"user": user, "event": event, "data": data or {}}))
+        self.effects.append(Effect(EffectType.DISPATCH, {"user": user, "event": event, "data": data or {}}))
 
     def leaderboard(self, board: str, member: str, amount: float, *,
                     ttl: timedelta | None = BOARD_TTL) -> None:
@@ -207,7 +216,7 @@ class Turn:
         data: dict[str, Any] = {"key": board, "member": member, "amount": amount}
         if ttl is not None:
             data["ttl"] = ttl.total_seconds()
-        self.effects.append(Effect("zincr", data))
+        self.effects.append(Effect(EffectType.ZINCR, data))
 
     # -- reading about others (not part of the atomic turn: a snapshot, good for messages) ---
     async def members(self, *segments: str) -> set[str]:

@@ -29,7 +29,7 @@ from .runtime import CommitHook, Runtime
 from .scheduler import Scheduler
 from .store import DEFAULT_URL, open_store
 
-log = logging.getLogger("persona.worker")
+log = logging.getLogger("persona.worker")  # by its module name also when run as __main__
 
 DEFAULT_BATCH = 500
 DEFAULT_LEASE = 60.0

@@ -25,7 +25,7 @@ from ..messages import Message
 from ..store.base import Store
 from .tokens import TokenCache
 
-log = logging.getLogger("persona.channels")
+log = logging.getLogger(__name__)
 
 #: The token was replaced or ran out: refresh once and try the call again.
 TOKEN_CODES = frozenset({40001, 40014, 42001})

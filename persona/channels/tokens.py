@@ -19,7 +19,7 @@ from ..clock import Clock
 from ..errors import ChannelError
 from ..store.base import Store
 
-log = logging.getLogger("persona.channels.tokens")
+log = logging.getLogger(__name__)
 
 #: ``fetch()`` asks the platform for a new token: returns ``(access_token, expires_in)``.
 Fetch = Callable[[], Awaitable[tuple[str, float]]]

@@ -20,7 +20,7 @@ from ..store.base import Store
 from .base import Channel, HttpSession, Paced, SendResult, client_id, need, trace_entry
 from .wechat import article
 
-log = logging.getLogger("persona.channels.wecom")
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "https://qyapi.weixin.qq.com"
 STAFF_PER_MINUTE = 30

@@ -4,8 +4,8 @@ A broadcast is not a mass mailing: every customer of the segment gets a turn of 
 a business event, so everything that protects customers applies — opt-out, daily and weekly
 caps, quiet hours (the message waits until morning), the platform windows — and each decision
 lands in the customer's journal. The persona decides what is said: its
-``broadcast(turn, script)`` method when it has one (to skip customers it cannot reach, or
-pick variables), otherwise the script is said as proactive marketing.
+``broadcast(turn, script)`` method (to skip customers it cannot reach, or pick variables;
+by default the script is said as proactive marketing).
 
 SEGMENT is ``state:NAME``, ``tag:NAME`` or ``tag:NAME=VALUE``, several joined with ``+``
 (customers in all of them), or ``all``. Each broadcast has an id; running it again with
@@ -21,17 +21,19 @@ import inspect
 import json
 import sys
 import time
+import types
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..clock import Clock
 from ..errors import PersonaError
-from ..gate import DEFER, DROP, SEND
+from ..gate import Action
 from ..handlers import on
 from ..inputs import BusinessEvent
 from ..persona import Persona, load_persona
-from ..runtime import Outcome, Runtime
+from ..outcome import Outcome, Status
+from ..runtime import Runtime
 from ..store import DEFAULT_URL, Store, open_store
 from ..turn import Turn
 
@@ -146,31 +148,23 @@ def parse_segment(text: str, cls: type[Persona]) -> list[str]:
 def broadcasting(cls: type[Persona]) -> type[Persona]:
     """``cls`` plus a handler for :data:`EVENT`, the input each customer of a broadcast gets.
 
-    The subclass lives in the bot's module (so its scripts are found) and keeps its name (so it
-    reads and writes the same store namespace); only the broadcasting process uses it.
+    A subclass, so the bot's own class never takes broadcasts from elsewhere; it lives in the
+    bot's module (so its scripts are found) and keeps its name (so it reads and writes the same
+    store namespace). The handler is the persona's :meth:`~persona.persona.Persona.broadcast`.
     """
     if EVENT in cls.routes.event:
         return cls
-
-    @on.event(EVENT)
-    async def persona_broadcast(self: Persona, turn: Turn) -> None:
-        await _say_broadcast(self, turn)
-
-    namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
-                 "persona_broadcast": persona_broadcast}
-    return type(cls.__name__, (cls,), namespace)
+    sub = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(
+        __module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__))
+    sub.register(persona_broadcast, on.event(EVENT).route)
+    return sub
 
 
-async def _say_broadcast(persona: Persona, turn: Turn) -> None:
-    """The persona's ``broadcast(turn, script)`` if it has one, else the script as marketing."""
-    script = str(turn.data["script"])
-    hook = getattr(persona, "broadcast", None)
-    if callable(hook):
-        result = hook(turn, script)
-        if inspect.isawaitable(result):
-            await result
-        return
-    turn.say(script, category="marketing")
+async def persona_broadcast(persona: Persona, turn: Turn) -> None:
+    """Say the broadcast's script to this customer as the persona decides."""
+    said = persona.broadcast(turn, str(turn.data["script"]))
+    if inspect.isawaitable(said):
+        await said
 
 
 @dataclass
@@ -185,21 +179,21 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
 
     def add(self, outcome: Outcome) -> None:
-        if outcome.status == "duplicate":
+        if outcome.status is Status.DUPLICATE:
             self.done_before += 1
             return
-        if outcome.status == "error":
+        if outcome.status is Status.ERROR:
             self.errors[outcome.error or "error"] += 1
             return
         mine = [d for m, d in outcome.messages if m.to is None]
         if not mine:
             self.silent += 1
         for decision in mine:
-            if decision.action == SEND:
+            if decision.action is Action.SEND:
                 self.sent += 1
-            elif decision.action == DEFER:
+            elif decision.action is Action.DEFER:
                 self.deferred += 1
-            elif decision.action == DROP:
+            elif decision.action is Action.DROP:
                 self.dropped[decision.reason or "dropped"] += 1
 
     def lines(self) -> list[str]:
@@ -231,7 +225,7 @@ async def broadcast(runtime: Runtime, users: list[str], script: str, run_id: str
             try:
                 outcome = await runtime.handle(inp)
             except PersonaError as exc:  # the store went away for this one: report, carry on
-                outcome = Outcome(status="error", error=str(exc))
+                outcome = Outcome(status=Status.ERROR, error=str(exc))
             tally.add(outcome)
             if progress:
                 progress.step()

@@ -31,8 +31,9 @@ from typing import Any, Awaitable, Callable, TextIO
 
 from ..clock import parse_duration, parse_time
 from ..errors import PersonaError
-from ..gate import DEFER, DROP
+from ..gate import Action
 from ..inputs import Input, TimerFired
+from ..outcome import Status
 from ..timers import zone
 
 PREFIX = "bot> "
@@ -256,16 +257,16 @@ class Chat:
             return []
         what = inp.describe()
         notes = []
-        if outcome.status == "error":
+        if outcome.status is Status.ERROR:
             notes.append(f"  ! {what} failed: {outcome.error}")
-        elif outcome.status == "unhandled" and not isinstance(inp, TimerFired):
+        elif outcome.status is Status.UNHANDLED and not isinstance(inp, TimerFired):
             state = outcome.customer.state if outcome.customer else "?"
             notes.append(f"  · no handler took {what} in state {state}")
         for message, decision in outcome.messages:
             name = message.script or message.kind
-            if decision.action == DROP:
+            if decision.action is Action.DROP:
                 notes.append(f"  · {name} not sent: {decision.reason}")
-            elif decision.action == DEFER:
+            elif decision.action is Action.DEFER:
                 notes.append(f"  · {name} held until {self._local(decision.due)} ({decision.reason})")
         return notes
 

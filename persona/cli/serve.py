@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import PersonaError
 from ..store import DEFAULT_URL
 
-log = logging.getLogger("persona.serve")
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 8080

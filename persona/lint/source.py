@@ -544,14 +544,9 @@ def _is_state(expr: ast.expr) -> bool:
 
 def handler_states(cls: type[Persona]) -> dict[str, States]:
     """For each handler method, the states it runs in (None: any)."""
-    entries: list[tuple[Any, str]] = []
     routes = cls.routes
-    for table in (routes.exact, routes.wechat, routes.event):
-        for listed in table.values():
-            entries += listed
-    entries += routes.keyword + routes.regex + routes.any_text + routes.media + list(routes.timer.values())
     found: dict[str, States] = {attr: None for attr in routes.rules}
-    for route, attr in entries:
+    for route, attr in routes.entries():
         if attr in found and found[attr] is None:
             continue
         if route.states is None:
@@ -559,7 +554,6 @@ def handler_states(cls: type[Persona]) -> dict[str, States]:
         else:
             found[attr] = (found.get(attr) or frozenset()) | route.states
     return found
-
 
 
 def _target_position(target: ast.expr, name: str) -> tuple[int, ...] | None:

@@ -26,7 +26,7 @@ from ..protocol import MAX_BODY_BYTES
 from . import events, health, wechat
 from .context import STATE, Mounted, ServiceState
 
-log = logging.getLogger("persona.service")
+log = logging.getLogger(__name__)
 
 #: WeChat waits 5 s for an answer; 4 s leaves room for the network and the reply itself.
 DEFAULT_DEADLINE = 4.0

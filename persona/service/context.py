@@ -18,7 +18,7 @@ from ..errors import ProtocolError
 from ..metrics import Metrics
 from ..protocol import MAX_BODY_BYTES, Endpoint, OfficialAccount, WeCom
 
-log = logging.getLogger("persona.service")
+log = logging.getLogger(__name__)
 
 #: The environment variables a bot may override with ``<BOTNAME>_<VARIABLE>``.
 OVERRIDABLE = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET", "WECHAT_AES_KEY",

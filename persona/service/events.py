@@ -45,11 +45,11 @@ from aiohttp import web
 
 from ..errors import ProtocolError, StoreUnavailable
 from ..inputs import BusinessEvent
-from ..runtime import Outcome
+from ..outcome import Outcome, Status
 from . import jsonguard, logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 
-log = logging.getLogger("persona.service.events")
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Persona-Signature"
 MAX_ID = 128
@@ -106,8 +106,8 @@ def _item(raw: Any, events: frozenset[str]) -> BusinessEvent:
 
 def _result(event: BusinessEvent, outcome: Outcome) -> dict[str, Any]:
     ident = (event.dedupe_key or "")[len("biz:"):]
-    if outcome.status == "duplicate":
-        return {"id": ident, "status": outcome.error or "done", "duplicate": True}
+    if outcome.status is Status.DUPLICATE:
+        return {"id": ident, "status": outcome.first_status or Status.DONE, "duplicate": True}
     result: dict[str, Any] = {"id": ident, "status": outcome.status}
     if outcome.transitions:
         result["state"] = outcome.transitions[-1][2]
@@ -172,9 +172,9 @@ async def _handle(request: web.Request, mounted: Mounted,
         return 503, {"error": "store unavailable; post the event again later"}, {
             **fields, "outcome": "unavailable", "reason": str(exc)}
     result = _result(event, outcome)
-    duplicate = outcome.status == "duplicate"
-    status = 200 if duplicate else 500 if outcome.status == "error" else 202
-    return status, result, {**fields, "outcome": "duplicate" if duplicate else outcome.status}
+    duplicate = outcome.status is Status.DUPLICATE
+    status = 200 if duplicate else 500 if outcome.status is Status.ERROR else 202
+    return status, result, {**fields, "outcome": outcome.status}
 
 
 async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
@@ -215,7 +215,7 @@ async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
         return 503, {"error": "store unavailable; post the batch again later", "results": done}, {
             "outcome": "unavailable", "batch": len(items), "reason": str(failure)}
     done = [r for r in results if r is not None]
-    if any(r["status"] == "error" and not r.get("duplicate") for r in done):
+    if any(r["status"] is Status.ERROR and not r.get("duplicate") for r in done):
         return 500, {"results": results}, {"outcome": "error", "batch": len(items)}
     fresh = any(not r.get("duplicate") for r in done)
     return (202 if fresh else 200), {"results": results}, {

@@ -20,7 +20,7 @@ from ..metrics import Metrics
 from . import logs
 from .context import ServiceState, state_of
 
-log = logging.getLogger("persona.service.health")
+log = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -21,11 +21,11 @@ from aiohttp import web
 from ..errors import ProtocolError, StoreUnavailable
 from ..inputs import MediaMessage, PlatformEvent
 from ..protocol import Callback, can_reply
-from ..runtime import Outcome, ReplySlot
+from ..outcome import Outcome, ReplySlot, Status
 from . import logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 
-log = logging.getLogger("persona.service.wechat")
+log = logging.getLogger(__name__)
 
 #: Message types WeChat and WeCom document; any other is answered ``success`` and skipped.
 KNOWN_MESSAGES = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link",
@@ -101,8 +101,8 @@ async def callback(request: web.Request) -> web.Response:
     if outcome is None:
         _done(state, mounted, platform, kind, "deferred", 200, started, customer=customer)
         return _success()
-    result = "duplicate" if outcome.status == "duplicate" else (
-        "passive" if outcome.passive is not None else outcome.status)
+    passive = outcome.passive is not None and outcome.status is not Status.DUPLICATE
+    result = "passive" if passive else outcome.status
     if outcome.passive is None:
         _done(state, mounted, platform, kind, result, 200, started, customer=customer)
         return _success()
