@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from .customer import HELD_SEGMENT, Customer
 from .errors import PersonaError
-from .gate import DROP
+from .gate import Action
 from .inputs import AgentAction, AgentInput
 from .messages import TEXT_LIMIT_BYTES
+from .outcome import Status
 
 if TYPE_CHECKING:
     from .bot import Bot
@@ -151,13 +152,13 @@ class Desk:
         inp = AgentInput(user=user, dedupe_key=f"agent:{request_id or uuid.uuid4().hex}", agent=agent.strip(),
                          action=AgentAction.SEND, text=text, candidate=candidate, edits=edits)
         outcome = await self.bot.runtime.handle(inp)
-        if outcome.status == "error":
+        if outcome.status is Status.ERROR:
             raise DeskError(f"the message was not sent: {outcome.error}", 500)
-        if outcome.status == "duplicate":
+        if outcome.status is Status.DUPLICATE:
             return SendResult("duplicate", "", edits)
         _, decision = outcome.messages[0]
         result = SendResult(str(decision.action), decision.reason, edits)
-        if decision.action == DROP:
+        if decision.action is Action.DROP:
             raise DeskError(f"the gate dropped the message: {decision.reason}", 409)
         return result
 

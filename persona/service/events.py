@@ -215,7 +215,7 @@ async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
         return 503, {"error": "store unavailable; post the batch again later", "results": done}, {
             "outcome": "unavailable", "batch": len(items), "reason": str(failure)}
     done = [r for r in results if r is not None]
-    if any(r["status"] is Status.ERROR and not r.get("duplicate") for r in done):
+    if any(r["status"] == Status.ERROR and not r.get("duplicate") for r in done):
         return 500, {"results": results}, {"outcome": "error", "batch": len(items)}
     fresh = any(not r.get("duplicate") for r in done)
     return (202 if fresh else 200), {"results": results}, {
