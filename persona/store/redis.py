@@ -5,11 +5,17 @@ of one customer — its record (a field of the shard's hash), dedupe keys, timer
 segment memberships and journal — share that hash tag, so a turn's commit is one Lua script
 on one Redis Cluster slot, and the per-shard sorted sets let workers claim due timers without
 scanning customers. ``redis+cluster://HOST:PORT`` connects to a Redis Cluster.
+
+Where a customer id sits inside a composite string — a timer member ``<id>\\x1f<timer>``, a
+dedupe key ``d:<id>\\x1f<key>``, an outbox value ``<attempts>|<id>|<payload>`` — it is quoted
+first (``%`` -> ``%25``, ``|`` -> ``%7C``, ``\\x1f`` -> ``%1F``), so no id can reach across a
+separator into another customer's data; ids without those characters are stored as they are.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import zlib
 from typing import Any, Awaitable, Callable, TypeVar
@@ -24,13 +30,34 @@ from .base import Commit, CommitResult, Loaded, OutboxItem, Store
 
 T = TypeVar("T")
 SEP = "\x1f"
+_QUOTED = {"%": "%25", "|": "%7C", SEP: "%1F"}
+_UNQUOTED = {v: k for k, v in _QUOTED.items()}
+_QUOTE = re.compile(r"[%|\x1f]")
+_UNQUOTE = re.compile(r"%(?:25|7C|1F)")
+_GLOB = re.compile(r"([\\*?\[\]])")
+
+# The same quoting in Lua, for ids the scripts put into members and values themselves.
+_LUA_QUOTE = """
+local function quote(s) return (string.gsub(s, '[%%|\\31]', {['%'] = '%25', ['|'] = '%7C', ['\\31'] = '%1F'})) end
+"""
+
+
+def quote(user: str) -> str:
+    """``user`` with the characters the composite strings split on escaped."""
+    return _QUOTE.sub(lambda m: _QUOTED[m.group()], user) if _QUOTE.search(user) else user
+
+
+def unquote(text: str) -> str:
+    """The id :func:`quote` was given."""
+    return _UNQUOTE.sub(lambda m: _UNQUOTED[m.group()], text) if "%" in text else text
 
 # KEYS: 1 customers hash, 2 dedupe key, 3 timers zset, 4 outbox hash, 5 outbox zset, 6 journal,
 #       7.. segment sets (added first, then removed)
 # ARGV: uid, expected, record, dedupe_result, dedupe_ttl, journal_cap, journal_ttl,
 #       n_seg_add, n_timer_set, n_timer_del, n_outbox, n_journal, then the items in that order.
-COMMIT = """
+COMMIT = _LUA_QUOTE + """
 local uid = ARGV[1]
+local quid = quote(uid)
 if ARGV[5] ~= '0' then
   local seen = redis.call('GET', KEYS[2])
   if seen then return {'dup', seen} end
@@ -47,10 +74,10 @@ for i = 7, #KEYS do
   if i - 6 <= n_seg_add then redis.call('SADD', KEYS[i], uid) else redis.call('SREM', KEYS[i], uid) end
 end
 local a = 13
-for i = 1, n_tset do redis.call('ZADD', KEYS[3], ARGV[a + 1], uid .. '\\31' .. ARGV[a]); a = a + 2 end
-for i = 1, n_tdel do redis.call('ZREM', KEYS[3], uid .. '\\31' .. ARGV[a]); a = a + 1 end
+for i = 1, n_tset do redis.call('ZADD', KEYS[3], ARGV[a + 1], quid .. '\\31' .. ARGV[a]); a = a + 2 end
+for i = 1, n_tdel do redis.call('ZREM', KEYS[3], quid .. '\\31' .. ARGV[a]); a = a + 1 end
 for i = 1, n_out do
-  redis.call('HSET', KEYS[4], ARGV[a], '0|' .. uid .. '|' .. ARGV[a + 2])
+  redis.call('HSET', KEYS[4], ARGV[a], '0|' .. quid .. '|' .. ARGV[a + 2])
   redis.call('ZADD', KEYS[5], ARGV[a + 1], ARGV[a])
   a = a + 3
 end
@@ -87,11 +114,11 @@ return 0
 """
 
 # KEYS: 1 dead hash, 2 outbox hash, 3 outbox zset. ARGV: id, due. Returns the dead entry or nil.
-REQUEUE = """
+REQUEUE = _LUA_QUOTE + """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return nil end
 local e = cjson.decode(raw)
-redis.call('HSET', KEYS[2], ARGV[1], '0|' .. e['user'] .. '|' .. e['payload'])
+redis.call('HSET', KEYS[2], ARGV[1], '0|' .. quote(e['user']) .. '|' .. e['payload'])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 return raw
@@ -165,7 +192,7 @@ class RedisStore(Store):
                 return [await self.redis.hget(self._k(shard, "c"), user), None]
             pipe = self.redis.pipeline(transaction=False)
             pipe.hget(self._k(shard, "c"), user)
-            pipe.get(self._k(shard, f"d:{user}{SEP}{dedupe_key}"))
+            pipe.get(self._k(shard, f"d:{quote(user)}{SEP}{dedupe_key}"))
             return await pipe.execute()
 
         raw, seen = await self._do(run)
@@ -177,7 +204,7 @@ class RedisStore(Store):
     async def commit(self, c: Commit) -> CommitResult:
         shard = self.shard(c.user)
         # without a dedupe key, KEYS[2] is a same-slot placeholder and a ttl of 0 says "none"
-        keys = [self._k(shard, "c"), self._k(shard, f"d:{c.user}{SEP}{c.dedupe_key or ''}"),
+        keys = [self._k(shard, "c"), self._k(shard, f"d:{quote(c.user)}{SEP}{c.dedupe_key or ''}"),
                 self._k(shard, "t"), self._k(shard, "o"), self._k(shard, "oq"), self._k(shard, f"j:{c.user}")]
         keys += [self._k(shard, f"s:{s}") for s in (*c.segments_add, *c.segments_del)]
         args: list[Any] = [c.user, c.expected_version, c.record, c.dedupe_result,
@@ -235,13 +262,14 @@ class RedisStore(Store):
         out = []
         for _, member, due in await self._claim_shards("t", now, limit, lease):
             user, _, name = member.decode().partition(SEP)
-            out.append((user, name, due))
+            out.append((unquote(user), name, due))
         return out
 
     async def pending_timers(self, user: str) -> dict[str, float]:
         key = self._k(self.shard(user), "t")
         out = {}
-        async for member, score in self.redis.zscan_iter(key, match=f"{user}{SEP}*"):
+        pattern = _GLOB.sub(r"\\\1", quote(user)) + SEP + "*"  # "*" in an id matches only itself
+        async for member, score in self.redis.zscan_iter(key, match=pattern):
             out[member.decode().partition(SEP)[2]] = score
         return out
 
@@ -275,7 +303,7 @@ class RedisStore(Store):
                 await self._do(lambda: self.redis.zrem(self._k(shard, "oq"), item_id))
                 continue
             attempts, user_b, payload = raw.split(b"|", 2)
-            items.append(OutboxItem(item_id, user_b.decode(), due, payload.decode(), int(attempts)))
+            items.append(OutboxItem(item_id, unquote(user_b.decode()), due, payload.decode(), int(attempts)))
         return items
 
     async def ack_outbox(self, item: OutboxItem) -> None:

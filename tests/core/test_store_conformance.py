@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 
 import pytest
 
@@ -210,3 +211,69 @@ async def test_next_due_times_for_the_simulator(store):
     assert await store.next_outbox_due() == 700.0
     await store.claim_timers(now=300.0, limit=10, lease=1000.0)
     assert await store.next_timer_due() == 400.0
+
+
+# -- ids a store must keep apart, whatever characters they hold ----------------------------
+# `|` is legal in a FromUserName, and the events API takes any string as a user id: no
+# separator a backend uses inside a key or a value may break one customer's data into another's.
+SEPARATORS = ["|", "\x1f", ":", "%", "%7C", "%1F", "%25", "*", "?", "[", "]", "\\", "{", "}", "=", "@", " ", "/"]
+CONTROLS = [chr(c) for c in range(32)] + ["\x7f"]
+STRANGE_IDS = ([f"victim{s}day7" for s in SEPARATORS] + [f"u{c}x" for c in CONTROLS]
+               + ["".join(SEPARATORS + CONTROLS), "*", "用户|一\x1f二", "p:{t.0}:c", "group:wr1:3:0"])
+
+
+async def test_strange_ids_round_trip_through_records_dedupe_segments_and_journal(store):
+    for n, user in enumerate(STRANGE_IDS):
+        record = f'{{"n":{n}}}'.encode()
+        assert (await store.commit(commit(user, 0, record, dedupe_key="m:1", dedupe_result=f"r{n}",
+                                          segments_add=["state:odd"], journal=[f"line{n}"]))).ok
+    for n, user in enumerate(STRANGE_IDS):
+        loaded = await store.load(user, "m:1")
+        assert (loaded.record, loaded.version, loaded.duplicate) == (f'{{"n":{n}}}'.encode(), 1, f"r{n}"), repr(user)
+        assert await store.journal(user) == [f"line{n}"], repr(user)
+    assert sorted(await store.users()) == sorted(STRANGE_IDS)
+    assert await store.segment("state:odd") == set(STRANGE_IDS)
+
+
+async def test_a_dedupe_key_cannot_be_borrowed_across_a_separator(store):
+    # two ids Redis puts in one shard (crc32 mod 16), so their keys would share a hash slot
+    victim = next(f"a{k}" for k in range(10_000)
+                  if zlib.crc32(f"a{k}".encode()) % 16 == zlib.crc32(f"a{k}\x1fbiz:1".encode()) % 16)
+    await store.commit(commit(f"{victim}\x1fbiz:1", 0, dedupe_key="biz:2", dedupe_result="theirs"))
+    assert (await store.load(victim, "biz:1\x1fbiz:2")).duplicate is None
+    assert (await store.commit(commit(victim, 0, dedupe_key="biz:1\x1fbiz:2", dedupe_result="mine"))).ok
+    assert (await store.load(victim, "biz:1\x1fbiz:2")).duplicate == "mine"
+
+
+async def test_strange_ids_keep_their_timers(store):
+    for user in STRANGE_IDS:
+        await store.commit(commit(user, 0, timers_set={"recall": 100.0, "day7": 5000.0}))
+    await store.commit(commit("victim", 0, timers_set={"recall": 100.0}))
+    claimed = await store.claim_timers(now=200.0, limit=1000, lease=30.0)
+    assert sorted((u, n) for u, n, _ in claimed) == sorted([(u, "recall") for u in [*STRANGE_IDS, "victim"]])
+    for user in STRANGE_IDS:  # a glob character in an id matches nobody else's timers
+        assert set(await store.pending_timers(user)) == {"recall", "day7"}, repr(user)
+        await store.commit(commit(user, 1, timers_del=["recall", "day7"]))
+    assert set(await store.pending_timers("victim")) == {"recall"}
+    assert await store.count_timers() == 1
+
+
+async def test_strange_ids_keep_their_outbox_items_through_retries_and_dead_letters(store):
+    now = time.time()
+    for n, user in enumerate(STRANGE_IDS):
+        await store.commit(commit(user, 0, outbox=[OutboxItem(f"{user}:1:0", user, now - 1, f'{{"n":{n}}}')]))
+    expected = sorted((f"{u}:1:0", u, f'{{"n":{n}}}') for n, u in enumerate(STRANGE_IDS))
+    claimed = await store.claim_outbox(now, 1000, lease=60)
+    assert sorted((i.id, i.user, i.payload) for i in claimed) == expected
+    for item in claimed:
+        await store.retry_outbox(item, now + 5)
+    again = await store.claim_outbox(now + 6, 1000, lease=60)
+    assert sorted((i.id, i.user, i.payload, i.attempts) for i in again) == [(*e, 1) for e in expected]
+    for item in again:
+        await store.ack_outbox(item)
+        await store.add_dead_letter(item, "retries_exhausted")
+    assert sorted((i.id, i.user, i.payload) for i, _ in await store.dead_letters()) == expected
+    for item_id, _, _ in expected:
+        assert (await store.requeue_dead_letter(item_id, now + 10)) is not None
+    back = await store.claim_outbox(now + 10, 1000, lease=60)
+    assert sorted((i.id, i.user, i.payload, i.attempts) for i in back) == [(*e, 0) for e in expected]
