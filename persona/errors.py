@@ -59,3 +59,7 @@ class ChannelError(PersonaError):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+
+
+class AccountError(PersonaError):
+    """A studio account cannot be created as asked (bad name, unknown role, short password)."""

@@ -34,6 +34,9 @@ from .turn import EffectType, Turn
 log = logging.getLogger(__name__)
 
 OPT_OUT_EVENTS = frozenset({"unsubscribe", "del_follow_user", "subscribe_msg_reject"})
+#: business events a member of staff sends to opt a customer out or back in by hand (the studio);
+#: ``data["by"]`` names them in the journal
+STAFF_OPT_OUT, STAFF_OPT_IN = "persona:opt_out", "persona:opt_in"
 PASSIVE_KINDS = frozenset({"text", "image", "news", "link"})
 MAX_ATTEMPTS = 20
 
@@ -164,20 +167,23 @@ class Runtime:
     def _opt_out(self, turn: Turn) -> None:
         """Refusing must be as easy as one word: the framework does it, not each bot."""
         inp, customer = turn.input, turn.customer
+        staff = inp.data.get("by") if isinstance(inp, BusinessEvent) else None
         out = (isinstance(inp, TextMessage) and _word(inp.text) in self._opt_out_words) or (
-            isinstance(inp, PlatformEvent) and inp.name in OPT_OUT_EVENTS)
+            isinstance(inp, PlatformEvent) and inp.name in OPT_OUT_EVENTS) or (
+            isinstance(inp, BusinessEvent) and inp.name == STAFF_OPT_OUT)
         back = (isinstance(inp, TextMessage) and _word(inp.text) in self._opt_in_words) or (
-            isinstance(inp, PlatformEvent) and inp.name in ("subscribe", *ADD_EVENTS))
+            isinstance(inp, PlatformEvent) and inp.name in ("subscribe", *ADD_EVENTS)) or (
+            isinstance(inp, BusinessEvent) and inp.name == STAFF_OPT_IN)
         if out and not customer.opted_out:
             turn.tag("opted_out")
-            turn.note("opt_out", input=inp.describe())
+            turn.note("opt_out", input=inp.describe(), by=staff)
             for name in list(customer.timers):
                 spec = self._route_spec(name)
                 if not (spec and spec.service):
                     turn.cancel(name)
         elif back and customer.opted_out:
             turn.untag("opted_out")
-            turn.note("opt_in", input=inp.describe())
+            turn.note("opt_in", input=inp.describe(), by=staff)
 
     async def _dispatch(self, turn: Turn) -> bool:
         if self.handoff.intercept(turn):
@@ -185,6 +191,8 @@ class Runtime:
         inp = turn.input
         if isinstance(inp, TimerFired):
             return await self._fire(turn, inp)
+        if isinstance(inp, BusinessEvent) and inp.name in (STAFF_OPT_OUT, STAFF_OPT_IN):
+            return True  # the framework's own, done in _opt_out; a bot does not handle it
         routes = self.persona.routes
         if isinstance(inp, BusinessEvent) and inp.name not in routes.event:
             raise DefinitionError(f"{type(self.persona).__name__} has no handler for event {inp.name!r}")

@@ -88,9 +88,9 @@ def _list(letters: list[tuple[OutboxItem, str]], as_json: bool) -> None:
         print("no dead letters")
         return
     for item, reason in letters:
-        print(f"{item.id}  to {_recipient(item)}  attempts {item.attempts}")
+        print(f"{item.id}  to {recipient(item)}  attempts {item.attempts}")
         print(f"    reason: {reason}")
-        print(f"    {_what(item)}")
+        print(f"    {summary(item)}")
     print(f"{len(letters)} dead letter{'s' * (len(letters) != 1)}; retry with --retry ID or --retry-all")
 
 
@@ -101,14 +101,16 @@ def _payload(item: OutboxItem) -> Any:
         return item.payload
 
 
-def _recipient(item: OutboxItem) -> str:
+def recipient(item: OutboxItem) -> str:
+    """Who the dead letter was for (a member of staff or a group for messages to others)."""
     payload = _payload(item)
     if isinstance(payload, dict) and isinstance(payload.get("message"), dict):
         return str(payload["message"].get("to") or payload.get("user") or item.user)
     return item.user
 
 
-def _what(item: OutboxItem) -> str:
+def summary(item: OutboxItem) -> str:
+    """The dead letter in one line: script and the start of its text, or the effect and its data."""
     payload = _payload(item)
     if not isinstance(payload, dict):
         return f"payload: {str(payload)[:80]}"

@@ -1,0 +1,97 @@
+"""One customer's journal as rows a person reads: what came in, which handler took it, every
+message with the gate's decision and why, transitions, opt-outs (with the staff member who did
+it) and errors. Times are in the customer's own time zone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from ..gate import DEFER, DROP, SEND
+from ..timers import zone
+from .masking import mask_text
+
+TIME = "%Y-%m-%d %H:%M"
+
+REASONS = {
+    "opted_out": "客户已退订", "daily_cap": "超过每日上限", "weekly_cap": "超过每周上限",
+    "quiet_hours": "免打扰时段", "stale_after_quiet_hours": "免打扰结束时已过时",
+    "kf_window_closed": "48小时客服窗口已关闭", "kf_window_spent": "48小时窗口内条数已用完",
+    "template_is_for_service": "模板消息只能用于服务通知", "welcome_window_closed": "欢迎语20秒窗口已过",
+    "welcome_code_used": "欢迎语 code 已使用", "mass_daily_cap": "群发每日上限",
+    "mass_monthly_cap": "群发每月上限", "passive_reply": "被动回复", "other_recipient": "发给员工或群",
+    "fallback_template": "改用模板消息", "welcome_attachment": "欢迎语附件",
+}
+
+
+class RowKind(StrEnum):
+    INPUT = "input"
+    MESSAGE = "message"
+    TRANSITION = "transition"
+    OPT = "opt"
+    TIMER = "timer"
+    ERROR = "error"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    when: str
+    kind: RowKind
+    label: str         # 输入, 消息, 状态...
+    text: str
+    decision: str = ""  # sent / deferred / dropped, for messages
+    detail: str = ""    # the gate's reason, the staff member...
+
+
+def local(epoch: float | None, tz: str) -> str:
+    return datetime.fromtimestamp(epoch, zone(tz)).strftime(TIME) if epoch else "-"
+
+
+def rows(journal: list[str], tz: str, *, personal: bool) -> list[Row]:
+    """Newest first; free text is masked unless ``personal``."""
+    out = [_row(raw, tz) for raw in journal]
+    if not personal:
+        out = [Row(r.when, r.kind, r.label, mask_text(r.text), r.decision, mask_text(r.detail)) for r in out]
+    return out[::-1]
+
+
+def _row(raw: str, tz: str) -> Row:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        entry = None
+    if not isinstance(entry, dict):
+        return Row("-", RowKind.OTHER, "记录", raw)
+    when = local(entry.get("t"), tz)
+    kind = entry.get("k")
+    if kind == "in":
+        handler = entry.get("handler") or "无处理"
+        text = f"{entry.get('input', '?')} → {handler}"
+        return Row(when, RowKind.INPUT, "输入", text, detail=f"到期 {local(entry['due'], tz)}" if "due" in entry else "")
+    if kind == "out":
+        to = f"（发给 {entry['to']}）" if entry.get("to") else ""
+        action, reason = entry.get("action", "?"), entry.get("reason") or ""
+        detail = REASONS.get(reason, reason)
+        if action == DEFER and entry.get("due"):
+            detail = f"延后到 {local(entry['due'], tz)}" + (f"：{detail}" if detail else "")
+        label = {SEND: "已发送", DEFER: "已延后", DROP: "未发送"}.get(action, action)
+        return Row(when, RowKind.MESSAGE, "消息", f"{entry.get('script', '?')}{to}", label, detail)
+    if kind == "transition":
+        return Row(when, RowKind.TRANSITION, "状态",
+                   f"{entry.get('from', '?')} → {entry.get('to', '?')}", detail=str(entry.get("trigger", "")))
+    if kind in ("opt_out", "opt_in"):
+        by = f"由 {entry['by']} 手动操作" if entry.get("by") else str(entry.get("input", ""))
+        return Row(when, RowKind.OPT, "退订" if kind == "opt_out" else "恢复订阅",
+                   "客户退订营销消息" if kind == "opt_out" else "客户恢复接收营销消息", detail=by)
+    if kind and str(kind).startswith("timer_"):
+        rest = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("t", "k", "timer"))
+        return Row(when, RowKind.TIMER, "定时", f"{entry.get('timer', '?')}: {kind[6:]}", detail=rest)
+    if kind == "error":
+        return Row(when, RowKind.ERROR, "错误", str(entry.get("input", "?")), detail=str(entry.get("error", "")))
+    rest = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
+                     for k, v in entry.items() if k not in ("t", "k"))
+    return Row(when, RowKind.OTHER, str(kind or "记录"), rest)

@@ -1,0 +1,169 @@
+"""The studio as people use it: a real ``persona studio`` process on a real SQLite store, seeded
+by the real runtime, driven by a real browser (Playwright with Debian's chromium).
+
+Playwright's own browser download is not used: ``.ci/run`` installs the ``chromium`` package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import concurrent.futures
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from persona.store import OutboxItem
+
+from tests.cli.conftest import ROOT, run_persona
+
+CHROMIUM = os.environ.get("PERSONA_TEST_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+ACCOUNTS = {"wendy": "writer", "alice": "agent", "root": "admin"}
+SHOTS = ROOT / "docs" / "studio"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited early: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+def start(*args: str, env: dict[str, str] | None = None, log: Path) -> subprocess.Popen:
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment.update({"PYTHONIOENCODING": "utf-8"}, **(env or {}))
+    return subprocess.Popen([sys.executable, "-m", "persona", *args], cwd=str(ROOT), env=environment,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+
+
+def run_async(fn, *args):
+    """Run a coroutine function to the end in a thread of its own (Playwright's sync API keeps an
+    event loop running in the test's thread)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, fn(*args)).result()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def seed(url: str) -> None:
+    """Customers of 小完子 with a story: a parcel customer who claimed nothing, one who typed a
+    phone number, one who opted out."""
+    from persona.testing import Simulation
+
+    async with Simulation("bots.xiaowanzi", store=url, start="2026-11-23 09:00") as sim:
+        await sim.wechat("wm_amy", "add_external_contact", key="parcel_lipstick", welcome_code="WC1",
+                         staff="xiaowan")
+        await sim.text("wm_amy", "有什么口红推荐吗")
+        await sim.wechat("wm_bob", "add_external_contact", key="store_sh01", welcome_code="WC2", staff="xiaowan")
+        await sim.text("wm_bob", "我的手机是13812345678，快递到了吗")
+        await sim.wechat("wm_cat", "add_external_contact", key="parcel_lipstick", welcome_code="WC3",
+                         staff="xiaowan")
+        await sim.text("wm_cat", "退订")
+        await sim.advance("3h")
+        # a message the platform refused for good, waiting for a person
+        message = {"kind": "text", "text": "你的订单已发货", "script": "order_shipped", "proactive": True,
+                   "category": "service"}
+        await sim.store.add_dead_letter(OutboxItem("wm_amy:99:0", "wm_amy", sim.clock.now(),
+                                                   json.dumps({"type": "message", "user": "wm_amy",
+                                                               "message": message}, ensure_ascii=False), 5),
+                                        "errcode 45015: the customer has not talked to us for 48 hours")
+
+
+@dataclass
+class StudioServer:
+    url: str
+    store: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def studio_store(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("studio")
+    url = f"sqlite:///{folder}/persona.db"
+    run_async(seed, url)
+    for name, role in ACCOUNTS.items():
+        done = run_persona("studio", "adduser", name, "--role", role, "--store", url, input=PASSWORD + "\n")
+        assert done.returncode == 0, done.stderr
+    return url
+
+
+@pytest.fixture(scope="module")
+def studio(studio_store, tmp_path_factory) -> Iterator[StudioServer]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("studio-log") / "studio.log"
+    proc = start("studio", "bots.xiaowanzi", "--store", studio_store, "--port", str(port), log=log)
+    try:
+        wait_for_port(port, proc)
+        yield StudioServer(f"http://127.0.0.1:{port}", studio_store, log)
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), "
+                    "as .ci/run does; Playwright's own browser download is not used")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+def login(page, base: str, name: str, password: str = PASSWORD, next: str = "/") -> None:
+    page.goto(f"{base}/login?next={next}")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def shot(page, name: str) -> None:
+    """A screenshot, taken by the test's own browser: into docs/studio/ (the README's pictures)
+    when PERSONA_STUDIO_SHOTS=1, otherwise into a scratch folder so a test run leaves the
+    checkout clean."""
+    folder = SHOTS if os.environ.get("PERSONA_STUDIO_SHOTS") == "1" else Path(tempfile.gettempdir()) / "persona-studio-shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
