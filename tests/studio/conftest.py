@@ -130,8 +130,10 @@ def studio(studio_store, tmp_path_factory) -> Iterator[StudioServer]:
         stop(proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium per test module: Playwright's sync API keeps an event loop running while it
+    is open, which async tests in other modules must not find."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

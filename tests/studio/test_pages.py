@@ -91,6 +91,6 @@ def test_the_admin_reads_the_audit_log_and_adds_an_account(studio, page):
     page.fill("form[action='/admin/accounts'] input[name=password]", "another good password")
     page.click("form[action='/admin/accounts'] button")
     expect(page.locator("#accounts")).to_contain_text("dora")
-    expect(page.locator("#audit")).to_contain_text("add_account")
+    expect(page.locator("#audit tr.audit-add_account").first).to_contain_text("添加账户")
     expect(page.locator("#audit tr.audit-login").first).to_contain_text("root")
     shot(page, "admin")
