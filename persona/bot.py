@@ -14,13 +14,16 @@ from typing import Any, Mapping
 from .channels.router import Router
 from .clock import Clock
 from .delivery import Deliverer
+from .errors import StoreUnavailable
 from .inputs import BusinessEvent
 from .metrics import Metrics
 from .persona import Persona, load_persona
 from .runtime import Runtime
 from .scheduler import Scheduler
+from .scripts.live import ScriptPoller
 from .store import Store, open_store
 from .store.base import OutboxItem
+from .store.versions import ScriptVersionStore
 from .turn import EffectType
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,8 @@ class Bot:
 
     def __init__(self, persona: type[Persona] | str, store: Store | str = "sqlite:///./persona.db", *,
                  clock: Clock | None = None, metrics: Metrics | None = None,
-                 environ: Mapping[str, str] | None = None, namespace: str | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, namespace: str | None = None,
+                 script_poll: float | None = 1.0) -> None:
         cls = load_persona(persona) if isinstance(persona, str) else persona
         self.persona = cls()
         self.name = cls.name
@@ -45,6 +49,8 @@ class Bot:
         self.scheduler = Scheduler(self.runtime)
         self.deliverer = self._deliverer()
         self.runtime.commit_hooks.append(self._wake_delivery)
+        #: keeps the scripts on the versions published in the store (None: the files only)
+        self.script_poller = self._script_poller(script_poll)
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
 
@@ -52,6 +58,25 @@ class Bot:
         router = Router.from_env(self.environ, self.store)
         return Deliverer(self.store, router, self.clock, metrics=self.metrics,
                          handlers={EffectType.DISPATCH: self._dispatch, EffectType.ZINCR: self._zincr})
+
+    def _script_poller(self, interval: float | None) -> ScriptPoller | None:
+        if interval is None or not isinstance(self.store, ScriptVersionStore):
+            return None
+        return ScriptPoller(self.persona.scripts, self.store, interval=interval, name=self.name)
+
+    async def load_scripts(self, *, check: bool = True) -> None:
+        """Install the versions published in the store and, with ``check``, refuse to go on
+        (:class:`~persona.errors.ScriptRejected`) when the scripts in use fail lint."""
+        if self.script_poller is not None:
+            try:
+                await self.script_poller.refresh()
+            except StoreUnavailable as exc:  # the poller picks them up once the store answers
+                log.warning("bot=%s cannot read published scripts yet (%s)", self.name, exc)
+        if check:
+            from .scripts.checking import check_scripts
+
+            check_scripts(type(self.persona), self.persona.scripts,
+                          f"bot {self.name!r} does not start: its scripts fail lint")
 
     def _wake_delivery(self, items: list[OutboxItem]) -> None:
         if any(item.due <= self.clock.now() for item in items):
@@ -71,8 +96,10 @@ class Bot:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, *, scheduler: bool = True, delivery: bool = True) -> None:
-        """Run the scheduler and the delivery loop in the background."""
+        """Run the scheduler, the delivery loop and the published-scripts poller in the background."""
         self._stop.clear()
+        if self.script_poller is not None:
+            self._tasks.append(asyncio.create_task(self.script_poller.run(self._stop), name=f"{self.name}-scripts"))
         if scheduler:
             self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop), name=f"{self.name}-scheduler"))
         if delivery:

@@ -78,6 +78,7 @@ class Customer:
     timers: dict[str, Timer] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)  # the gate's bookkeeping
     handoff: Handoff | None = None  # a human agent holds the conversation
+    variants: dict[str, str] = field(default_factory=dict)  # script -> the A/B variant assigned
     version: int = 0
 
     # -- tags ------------------------------------------------------------------------------
@@ -110,6 +111,8 @@ class Customer:
             raw["b"] = self.budget
         if self.handoff is not None:
             raw["h"] = self.handoff.dump()
+        if self.variants:
+            raw["v"] = self.variants
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -128,6 +131,7 @@ class Customer:
             timers={name: Timer.load(t) for name, t in raw.get("m", {}).items()},
             budget=raw.get("b", {}),
             handoff=Handoff.load(raw["h"]) if "h" in raw else None,
+            variants=raw.get("v", {}),
             version=version,
         )
 

@@ -25,6 +25,17 @@ class TemplateError(PersonaError):
         self.variable = variable
 
 
+class ScriptRejected(PersonaError):
+    """A script version fails lint: it is not published (or, at start, the bot does not start).
+
+    ``problems`` are lint's findings, one ``file:line: error: message`` line each.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
 class StoreUnavailable(PersonaError):
     """The store cannot be reached; the input was not processed and may be retried."""
 

@@ -39,11 +39,15 @@ class Message:
     category: str = "marketing"
     via: str = ""
     script: str = ""
+    #: the A/B variant of the script this message used ("" for a script without variants)
+    variant: str = ""
+    #: the published version of the script (0: the file in ``scripts/``)
+    version: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the outbox; empty parts left out (this runs on every message)."""
         out: dict[str, Any] = {"kind": self.kind}
-        for name in ("text", "to", "via", "script"):
+        for name in ("text", "to", "via", "script", "variant", "version"):
             value = getattr(self, name)
             if value:
                 out[name] = value

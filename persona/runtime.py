@@ -298,10 +298,14 @@ class Runtime:
         outcome.passive = passive
         outcome.messages = list(zip(messages, decisions))
         for message, decision in outcome.messages:
-            turn.note("out", script=message.script or message.kind, to=message.to, action=decision.action,
+            turn.note("out", script=message.script or message.kind, variant=message.variant or None,
+                      v=message.version or None, to=message.to, action=decision.action,
                       reason=decision.reason or None, due=int(decision.due) if decision.action is Action.DEFER else None)
             self.metrics.inc("gate_decisions", persona=self.name, action=decision.action,
                              reason=decision.reason or "ok")
+            if message.variant:
+                self.metrics.inc("script_variant_messages", persona=self.name, script=message.script,
+                                 variant=message.variant, action=decision.action)
             if decision.action is not Action.DROP and message.to is None:
                 turn.customer.last_outbound = turn.now
 

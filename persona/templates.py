@@ -14,14 +14,21 @@ the description); ``miniprogram`` (``title``, ``appid``, ``pagepath``, ``thumb``
 is ``marketing`` (the default) or ``service``; ``via`` names the platform API when it matters.
 
 Templates are compiled once, sandboxed and strict: a missing variable or a syntax error is a
-:class:`~persona.errors.TemplateError` naming the file, line and variable. :meth:`ScriptBook.reload`
-compiles every file before swapping, so a typo saved while a bot runs never reaches customers.
+:class:`~persona.errors.TemplateError` naming the file, line and variable.
+
+The files are version 0. A version published into the store (``persona scripts publish``)
+takes the file's place in every process through :meth:`ScriptBook.install`, and may carry
+variants with weights (A/B tests). Every change compiles a whole new set and swaps it in with
+one assignment, only if all of it compiles: a render sees one consistent set, never half of
+one, and a typo never reaches customers.
 """
 
 from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +41,62 @@ from .filters import FILTERS
 from .messages import KINDS, TEXT_LIMIT_BYTES, Message
 
 SUFFIX = ".j2"
+#: the variant a script's own text is; published variants sit beside it
+DEFAULT_VARIANT = "a"
+#: the weight a variant gets when none is given (weights are relative: a and b at 50 split evenly)
+DEFAULT_WEIGHT = 50.0
 _UNDEFINED = re.compile(r"^'([^']+)' is undefined")
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One text of a script. ``weight`` is relative to the script's other variants; 0 stops it."""
+
+    name: str
+    text: str
+    weight: float = DEFAULT_WEIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class LiveScript:
+    """What a published version puts in a script's place: its number and its variants."""
+
+    version: int
+    variants: tuple[Variant, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    name: str
+    weight: float
+    template: jinja2.Template
+
+
+@dataclass(frozen=True)
+class _Set:
+    """One consistent, fully compiled set of scripts (swapped as a whole)."""
+
+    env: SandboxedEnvironment
+    scripts: dict[str, tuple[_Choice, ...]] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+class _Sources(jinja2.BaseLoader):
+    """Published texts first, then the files; ``welcome.j2#b`` is variant b of ``welcome``.
+
+    Each source gets a file name of its own, so an error's traceback maps to its line.
+    """
+
+    def __init__(self, folder: Path, texts: Mapping[str, str]) -> None:
+        self.folder = folder
+        self.texts = dict(texts)
+        self.files = jinja2.FileSystemLoader(str(folder))
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template in self.texts:
+            return self.texts[template], str(self.folder / template), lambda: True
+        return self.files.get_source(environment, template)
 
 
 class ScriptBook:
@@ -42,14 +104,14 @@ class ScriptBook:
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
-        self.env = self._environment()
-        self._templates: dict[str, jinja2.Template] = {}
+        self._live: dict[str, LiveScript] = {}
+        self._set = _Set(self._environment({}))
         if self.folder.is_dir():
             self.reload()
 
-    def _environment(self) -> SandboxedEnvironment:
+    def _environment(self, texts: Mapping[str, str]) -> SandboxedEnvironment:
         env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(self.folder)),
+            loader=_Sources(self.folder, texts),
             undefined=StrictUndefined,
             auto_reload=False,
             trim_blocks=True,
@@ -60,64 +122,149 @@ class ScriptBook:
         env.filters.update(FILTERS)
         return env
 
+    @property
+    def env(self) -> SandboxedEnvironment:
+        """The environment of the set in use (lint parses with it)."""
+        return self._set.env
+
     # -- loading ---------------------------------------------------------------------------
-    def names(self) -> list[str]:
-        """Every script name (file name without ``.j2``), sorted."""
+    def files(self) -> list[str]:
+        """The names of the script files (version 0), sorted."""
         if not self.folder.is_dir():
             return []
         return sorted(str(p.relative_to(self.folder))[: -len(SUFFIX)]
                       for p in self.folder.rglob(f"*{SUFFIX}"))
 
+    def names(self) -> list[str]:
+        """Every script name (file name without ``.j2``, or a published one), sorted."""
+        return sorted({*self.files(), *self._live})
+
     def reload(self) -> None:
-        """Compile every script; swap them in only if all compile."""
-        env = self._environment()
-        compiled, errors = self._compile_all(env)
-        if errors:
-            raise TemplateError("; ".join(str(e) for e in errors), template=errors[0].template,
-                                line=errors[0].line)
-        self.env, self._templates = env, compiled
+        """Compile every script (the files, with published versions in their place); swap them
+        in only if all compile, else raise :class:`TemplateError` and keep the set in use."""
+        self._swap(self._live)
+
+    def install(self, live: Mapping[str, LiveScript]) -> None:
+        """Put published versions in the files' place (a script left out is its file again).
+
+        All or nothing: raises :class:`TemplateError` and keeps the set in use when any script
+        of the new set does not compile.
+        """
+        self._swap(dict(live))
+
+    def with_texts(self, texts: Mapping[str, str]) -> "ScriptBook":
+        """This book's scripts with ``texts`` (name -> source) in their place, compiled
+        leniently: for checking a text before it is published."""
+        return ScriptBook.draft(self.folder, self._live, texts)
+
+    @staticmethod
+    def draft(folder: Path | str, live: Mapping[str, LiveScript],
+              texts: Mapping[str, str] | None = None) -> "ScriptBook":
+        """A book of ``folder`` with ``live`` versions and ``texts`` (name -> source, as a
+        script's own text) in place of the files, that does not refuse what fails to compile:
+        lint reads it and reports every problem."""
+        merged = dict(live)
+        for name, text in (texts or {}).items():
+            merged[name] = LiveScript(merged[name].version if name in merged else 0,
+                                      (Variant(DEFAULT_VARIANT, text),))
+        book = _Unchecked(folder)
+        book._live = merged
+        book.reload()
+        return book
 
     def problems(self) -> list[TemplateError]:
         """Every script that does not compile (for ``persona lint``), without raising."""
-        return self._compile_all(self._environment())[1]
+        return self._compile(self._live)[1]
 
-    def _compile_all(self, env: SandboxedEnvironment) -> tuple[dict[str, jinja2.Template], list[TemplateError]]:
-        compiled: dict[str, jinja2.Template] = {}
+    def _swap(self, live: dict[str, LiveScript]) -> None:
+        compiled, errors = self._compile(live)
+        if errors:
+            raise TemplateError("; ".join(str(e) for e in errors), template=errors[0].template,
+                                line=errors[0].line)
+        self._live, self._set = live, compiled
+
+    def _compile(self, live: Mapping[str, LiveScript]) -> tuple[_Set, list[TemplateError]]:
+        texts: dict[str, str] = {}
+        for name, script in live.items():
+            for i, variant in enumerate(script.variants):
+                texts[_source_name(name, None if i == 0 else variant.name)] = variant.text
+        env = self._environment(texts)
+        compiled = _Set(env, versions={name: script.version for name, script in live.items()})
         errors: list[TemplateError] = []
-        for name in self.names():
-            try:
-                compiled[name] = env.get_template(name + SUFFIX)
-            except jinja2.TemplateSyntaxError as exc:
-                errors.append(TemplateError(f"scripts/{name}{SUFFIX} line {exc.lineno}: {exc.message}",
-                                            template=name, line=exc.lineno))
+        for name in sorted({*self.files(), *live}):
+            variants = live[name].variants if name in live and live[name].variants else (
+                Variant(DEFAULT_VARIANT, ""),)
+            choices: list[_Choice] = []
+            for i, variant in enumerate(variants):
+                source = _source_name(name, None if i == 0 or name not in live else variant.name)
+                try:
+                    choices.append(_Choice(variant.name, variant.weight, env.get_template(source)))
+                except jinja2.TemplateSyntaxError as exc:
+                    errors.append(TemplateError(f"scripts/{name}{SUFFIX}{_label(variant, live.get(name))} "
+                                                f"line {exc.lineno}: {exc.message}",
+                                                template=name, line=exc.lineno))
+                except jinja2.TemplateNotFound as exc:
+                    errors.append(TemplateError(f"scripts/{name}{SUFFIX}: includes {exc.name!r}, which "
+                                                "does not exist", template=name))
+            compiled.scripts[name] = tuple(choices)
         return compiled, errors
 
-    def source(self, name: str) -> str:
+    def source(self, name: str, variant: str | None = None) -> str:
+        """The text in use for ``name`` (its first variant unless ``variant`` is named)."""
+        script = self._live.get(name)
+        if script is not None and script.variants:
+            for i, v in enumerate(script.variants):
+                if v.name == variant or (variant is None and i == 0):
+                    return v.text
+            raise TemplateError(f"script {name!r} has no variant {variant!r}", template=name)
         return (self.folder / f"{name}{SUFFIX}").read_text(encoding="utf-8")
 
+    def live(self) -> dict[str, LiveScript]:
+        """The published versions in use, by script name (the rest are their files)."""
+        return dict(self._live)
+
+    def version(self, name: str) -> int:
+        """The published version in use for ``name`` (0: the file)."""
+        return self._set.versions.get(name, 0)
+
+    def variants(self, name: str) -> list[tuple[str, float]]:
+        """The variants of ``name`` in use, as ``(variant, weight)``; one for a plain script."""
+        return [(c.name, c.weight) for c in self._set.scripts.get(name, ())]
+
     def __contains__(self, name: str) -> bool:
-        return name in self._templates
+        return name in self._set.scripts
 
     # -- rendering -------------------------------------------------------------------------
-    def render(self, name: str, context: dict[str, Any], state: str | None = None) -> Message:
-        """Render one script into a :class:`Message` (kind, text and fields)."""
+    def render(self, name: str, context: dict[str, Any], state: str | None = None,
+               variant: str | None = None) -> Message:
+        """Render one script into a :class:`Message` (kind, text and fields).
+
+        ``variant`` picks one of the script's variants (default: its first).
+        """
         name = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
-        template = self._templates.get(name)
-        if template is None:
-            known = ", ".join(self._templates) or "none"
+        current = self._set  # one set for the whole render, whatever is swapped in meanwhile
+        choices = current.scripts.get(name)
+        if not choices:
+            known = ", ".join(current.scripts) or "none"
             raise TemplateError(f"script {name!r} not found in {self.folder} (known: {known})",
                                 template=name)
+        choice = next((c for c in choices if c.name == variant), choices[0])
+        template = choice.template
         try:
             module = template.make_module(context)
         except jinja2.UndefinedError as exc:
-            raise self._undefined(name, exc, state) from None
+            raise self._undefined(name, template, exc, state) from None
         except TemplateError:
             raise
         except Exception as exc:  # a filter given bad data, a sandbox refusal...
             line = _template_line(exc, template)
             raise TemplateError(f"scripts/{name}{SUFFIX} line {line}: {type(exc).__name__}: {exc}",
                                 template=name, line=line) from None
-        return self._message(name, module)
+        message = self._message(name, module)
+        if len(choices) > 1:
+            message.variant = choice.name
+        message.version = current.versions.get(name, 0)
+        return message
 
     def _message(self, name: str, module: Any) -> Message:
         exported = {k: getattr(module, k) for k in module.__dict__ if not k.startswith("_")}
@@ -135,14 +282,32 @@ class ScriptBook:
         fields = {k: v for k, v in exported.items() if isinstance(v, (str, int, float, bool, list, dict))}
         return Message(kind=kind, text=text, fields=fields, category=category, via=via, script=name)
 
-    def _undefined(self, name: str, exc: jinja2.UndefinedError, state: str | None) -> TemplateError:
+    def _undefined(self, name: str, template: jinja2.Template, exc: jinja2.UndefinedError,
+                   state: str | None) -> TemplateError:
         match = _UNDEFINED.search(str(exc))
         variable = match.group(1) if match else None
-        line = _template_line(exc, self._templates[name])
+        line = _template_line(exc, template)
         where = f" for state {state!r}" if state else ""
         what = f"{variable!r} is not defined" if variable else str(exc)
         return TemplateError(f"scripts/{name}{SUFFIX} line {line}: {what}{where}",
                              template=name, line=line, variable=variable)
+
+
+class _Unchecked(ScriptBook):
+    """A book built by :meth:`ScriptBook.with_texts`: compiled without refusing, for lint."""
+
+    def reload(self) -> None:
+        self._set = self._compile(self._live)[0]
+
+
+def _source_name(name: str, variant: str | None) -> str:
+    return f"{name}{SUFFIX}" if variant is None else f"{name}{SUFFIX}#{variant}"
+
+
+def _label(variant: Variant, script: LiveScript | None) -> str:
+    if script is None:
+        return ""
+    return f" (version {script.version}" + (f", variant {variant.name})" if len(script.variants) > 1 else ")")
 
 
 def _template_line(exc: BaseException, template: jinja2.Template) -> int | None:

@@ -21,6 +21,8 @@ from .errors import DefinitionError
 from .handoff import begin as begin_handoff
 from .inputs import REPLY_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
+from .templates import SUFFIX
+from .variants import choose_variant
 
 if TYPE_CHECKING:
     from .persona import Persona
@@ -116,7 +118,11 @@ class Turn:
                      "state": self.state}
         variables.update(self.persona.context(self))
         variables.update(context)
-        return self.persona.scripts.render(script, variables, state=self.state)
+        book = self.persona.scripts
+        name = script[: -len(SUFFIX)] if script.endswith(SUFFIX) else script
+        choices = book.variants(name)
+        variant = choose_variant(name, self.customer, choices) if len(choices) > 1 else None
+        return book.render(name, variables, state=self.state, variant=variant)
 
     def send(self, message: Message, *, to: str | None = None, via: str = "",
              category: str | None = None) -> Message:

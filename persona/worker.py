@@ -27,7 +27,10 @@ from .metrics import Metrics
 from .persona import load_persona
 from .runtime import CommitHook, Runtime
 from .scheduler import Scheduler
+from .scripts.checking import check_scripts
+from .scripts.live import ScriptPoller
 from .store import DEFAULT_URL, open_store
+from .store.versions import ScriptVersionStore
 
 log = logging.getLogger("persona.worker")  # by its module name also when run as __main__
 
@@ -82,16 +85,34 @@ async def run_worker(bot_path: str, store_url: str = DEFAULT_URL, *, stop: async
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
                 pass
+    poller = _script_poller(runtime)
     try:
         await runtime.store.ping()
+        if poller is not None:
+            await poller.refresh()
+        check_scripts(type(runtime.persona), runtime.persona.scripts,
+                      f"worker for {runtime.name!r} does not start: its scripts fail lint")
         log.info("worker for %s on %s: batch=%d lease=%gs", runtime.name, store_url, batch, lease)
-        await scheduler.run(stop)
+        polling = asyncio.create_task(poller.run(stop)) if poller is not None else None
+        try:
+            await scheduler.run(stop)
+        finally:
+            if polling is not None:
+                polling.cancel()
+                await asyncio.gather(polling, return_exceptions=True)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
         await runtime.store.close()
     log.info("worker for %s stopped after %d timers", runtime.name, scheduler.fired)
     return scheduler.fired
+
+
+def _script_poller(runtime: Runtime) -> ScriptPoller | None:
+    """Timers render scripts too: a worker follows the published versions like ``serve`` does."""
+    if not isinstance(runtime.store, ScriptVersionStore):
+        return None
+    return ScriptPoller(runtime.persona.scripts, runtime.store, name=runtime.name)
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:

@@ -56,6 +56,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--read-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="how long a client may take to send a request's headers, and then its "
                         "body, before the connection is closed (default 10)")
+    p.add_argument("--reload", action="store_true",
+                   help="development: watch each bot's scripts/ folder and swap in an edited script "
+                        "that passes lint (lint's findings are logged otherwise)")
     p.add_argument("--log-format", choices=("kv", "json"), default="kv",
                    help="one key=value or JSON line per request (default kv)")
     p.add_argument("--log-level", default="INFO", help="default INFO")
@@ -149,6 +152,13 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
 
             log.warning("bot=%s store is not reachable yet (%s); /healthz answers 503 until it is",
                         bot.name, redact(str(exc)))
+    try:
+        for bot in bots:
+            await bot.load_scripts()  # a bot whose scripts fail lint does not start
+    except PersonaError:
+        for bot in bots:
+            await bot.store.close()
+        raise
     # keepalive_timeout bounds a connection's idle time, and so how long its next request's
     # headers may take: aiohttp closes a connection still waiting for a whole request then
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
@@ -167,6 +177,8 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
             pass
+    watchers = [asyncio.create_task(_watch(bot, stop), name=f"{bot.name}-watch") for bot in bots
+                if args.reload]
     names = ", ".join(f"/wechat/{b.name} /events/{b.name}" for b in bots)
     log.info("serving %s on http://%s:%s (store %s)", names, args.host, args.port,
              _store_label(args.store))
@@ -174,8 +186,17 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
         await stop.wait()
     finally:
         log.info("stopping")
+        await asyncio.gather(*watchers, return_exceptions=True)
         await runner.cleanup()
     return 0
+
+
+async def _watch(bot: Any, stop: asyncio.Event) -> None:
+    """``--reload``: swap in edited scripts that pass lint; log lint's findings otherwise."""
+    from ..scripts.live import watch_folder
+
+    await watch_folder(type(bot.persona), bot.persona.scripts, stop,
+                       lambda line: log.info("bot=%s %s", bot.name, line))
 
 
 def _store_label(url: str) -> str:

@@ -25,6 +25,7 @@ its heuristics in its header), :mod:`.states` (the state sets both narrow), :mod
 from __future__ import annotations
 
 from ..persona import Persona
+from ..templates import ScriptBook
 from .checks import BASE_VARIABLES, TEXT_MARGIN_BYTES, Linter
 from .loading import import_bot
 from .report import ERROR, WARNING, Problem, Report, Severity, display
@@ -34,8 +35,11 @@ __all__ = ["BASE_VARIABLES", "ERROR", "SAY_OPTIONS", "TEXT_MARGIN_BYTES", "WARNI
            "Severity", "display", "fired_triggers", "lint", "scheduled_states"]
 
 
-def lint(bot: str | type[Persona]) -> Report:
+def lint(bot: str | type[Persona], scripts: ScriptBook | None = None) -> Report:
     """Check one bot (an import path such as ``bots.xiaowanzi``, or a Persona class).
+
+    ``scripts`` checks those texts instead of the files (a version about to be published:
+    see :meth:`persona.templates.ScriptBook.draft`).
 
     Raises :class:`~persona.errors.PersonaError` only when there is no such bot to check;
     everything wrong with a bot that exists is a problem in the report.
@@ -45,6 +49,6 @@ def lint(bot: str | type[Persona]) -> Report:
     if cls is None:
         return report
     report.persona = cls
-    Linter(cls, report).run()
+    Linter(cls, report, scripts).run()
     report.problems.sort()
     return report

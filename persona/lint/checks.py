@@ -21,10 +21,10 @@ from ..customer import Customer
 from ..inputs import BusinessEvent
 from ..messages import KINDS, TEXT_LIMIT_BYTES
 from ..persona import Persona, transition_spec
-from ..templates import SUFFIX
+from ..templates import SUFFIX, ScriptBook
 from ..turn import Turn
 from .report import ERROR, WARNING, Report, Severity, display, suggest
-from .scripts import LenientBook, Script, fixed_bytes
+from .scripts import Script, fixed_bytes
 from .source import Code, Site, line_of
 from .states import States
 
@@ -38,12 +38,12 @@ _CALLBACK_KEYS = ("conditions", "unless", "before", "after", "prepare")
 class Linter:
     """Runs every check on one persona class, adding what it finds to ``report``."""
 
-    def __init__(self, cls: type[Persona], report: Report) -> None:
+    def __init__(self, cls: type[Persona], report: Report, scripts: ScriptBook | None = None) -> None:
         self.cls = cls
         self.report = report
         self.source_file = Path(inspect.getsourcefile(cls) or cls.folder() / "persona.py")
         self.folder = cls.folder() / cls.scripts_dir
-        self.book = LenientBook(self.folder)
+        self.book = scripts if scripts is not None else ScriptBook.draft(self.folder, {})
         self.code = Code(cls)
 
     def run(self) -> None:

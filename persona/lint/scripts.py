@@ -17,18 +17,11 @@ from typing import Iterator
 from jinja2 import meta
 from jinja2 import nodes as jn
 
-from ..templates import SUFFIX, ScriptBook
+from ..templates import SUFFIX
 from .states import States, narrow
 
 #: names Jinja gives a template itself, never the caller
 JINJA_SPECIAL = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
-
-
-class LenientBook(ScriptBook):
-    """A ScriptBook that does not refuse a folder with broken scripts: lint reports them."""
-
-    def reload(self) -> None:
-        pass
 
 
 @dataclass

@@ -7,9 +7,10 @@ from collections import deque
 
 from ..errors import ConflictError
 from .base import Commit, CommitResult, Loaded, OutboxItem, Store
+from .versions import ScriptVersionStore
 
 
-class MemoryStore(Store):
+class MemoryStore(Store, ScriptVersionStore):
     def __init__(self, url: str = "memory://", namespace: str = "default") -> None:
         self.url, self.namespace = url, namespace
         self.records: dict[str, tuple[int, bytes]] = {}
@@ -24,6 +25,7 @@ class MemoryStore(Store):
         self.zsets: dict[str, dict[str, float]] = {}
         self.zexpires: dict[str, float] = {}  # board -> when it goes
         self.dead: dict[str, tuple[OutboxItem, str]] = {}
+        self.script_entries: dict[str, list[str]] = {}
 
     async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
         version, record = self.records.get(user, (0, None))
@@ -203,3 +205,20 @@ class MemoryStore(Store):
 
     async def close(self) -> None:
         return None
+
+    # -- script versions -------------------------------------------------------------------
+    async def append_script_version(self, script: str, expected: int, entry: str) -> bool:
+        entries = self.script_entries.setdefault(script, [])
+        if len(entries) != expected:
+            return False
+        entries.append(entry)
+        return True
+
+    async def script_versions(self, script: str) -> list[str]:
+        return list(self.script_entries.get(script, ()))
+
+    async def versioned_scripts(self) -> list[str]:
+        return sorted(name for name, entries in self.script_entries.items() if entries)
+
+    async def script_generation(self) -> int:
+        return sum(len(entries) for entries in self.script_entries.values())

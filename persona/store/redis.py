@@ -27,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ConflictError, StoreUnavailable
 from .base import Commit, CommitResult, Loaded, OutboxItem, Store
+from .versions import ScriptVersionStore
 
 T = TypeVar("T")
 SEP = "\x1f"
@@ -124,6 +125,16 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return raw
 """
 
+# KEYS: 1 the script's version list, 2 the set of versioned scripts, 3 the generation counter.
+# ARGV: script, expected, entry. Appends only if the list still has ``expected`` entries.
+APPEND_VERSION = """
+if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('INCR', KEYS[3])
+return 1
+"""
+
 INCR = """
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if tonumber(ARGV[2]) > 0 and redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
@@ -138,7 +149,7 @@ return v
 """
 
 
-class RedisStore(Store):
+class RedisStore(Store, ScriptVersionStore):
     def __init__(self, url: str, namespace: str = "default", *, shards: int = 16,
                  max_connections: int = 64, client: Any = None) -> None:
         self.url, self.namespace, self.shards = url, namespace, shards
@@ -160,6 +171,7 @@ class RedisStore(Store):
         self._incr = self.redis.register_script(INCR)
         self._zincr = self.redis.register_script(ZINCR)
         self._requeue = self.redis.register_script(REQUEUE)
+        self._append_version = self.redis.register_script(APPEND_VERSION)
         self._next_shard = 0
 
     # -- keys ------------------------------------------------------------------------------
@@ -415,3 +427,18 @@ class RedisStore(Store):
             await self.redis.aclose(close_connection_pool=True)
         else:  # a RedisCluster closes its own nodes' pools
             await self.redis.aclose()
+
+    # -- script versions (namespace-wide keys: one slot, so an append is one Lua script) -----
+    async def append_script_version(self, script: str, expected: int, entry: str) -> bool:
+        keys = [self._g(f"sv:{script}"), self._g("svn"), self._g("svg")]
+        return bool(await self._do(lambda: self._append_version(keys=keys, args=[script, expected, entry])))
+
+    async def script_versions(self, script: str) -> list[str]:
+        raw = await self._do(lambda: self.redis.lrange(self._g(f"sv:{script}"), 0, -1))
+        return [entry.decode() for entry in raw]
+
+    async def versioned_scripts(self) -> list[str]:
+        return sorted(name.decode() for name in await self._do(lambda: self.redis.smembers(self._g("svn"))))
+
+    async def script_generation(self) -> int:
+        return int(await self._do(lambda: self.redis.get(self._g("svg"))) or 0)

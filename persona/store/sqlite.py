@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ConflictError, StoreUnavailable
 from .base import Commit, CommitResult, Loaded, OutboxItem, Store
+from .versions import ScriptVersionStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (ns TEXT, uid TEXT, version INTEGER, data BLOB,
@@ -35,12 +36,14 @@ CREATE TABLE IF NOT EXISTS zsets (ns TEXT, key TEXT, member TEXT, score REAL,
 CREATE TABLE IF NOT EXISTS zexpires (ns TEXT, key TEXT, expires REAL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead (ns TEXT, id TEXT, uid TEXT, payload TEXT, attempts INTEGER, reason TEXT,
     at REAL, PRIMARY KEY (ns, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS script_versions (ns TEXT, script TEXT, number INTEGER, entry TEXT,
+    PRIMARY KEY (ns, script, number)) WITHOUT ROWID;
 """
 
 FOREVER = 1e18
 
 
-class SQLiteStore(Store):
+class SQLiteStore(Store, ScriptVersionStore):
     def __init__(self, url: str, namespace: str = "default", *, timeout: float = 5.0) -> None:
         self.url, self.namespace = url, namespace
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
@@ -276,6 +279,31 @@ class SQLiteStore(Store):
 
     async def close(self) -> None:
         self.db.close()
+
+    # -- script versions -------------------------------------------------------------------
+    async def append_script_version(self, script: str, expected: int, entry: str) -> bool:
+        try:
+            with self._tx() as db:
+                newest = db.execute("SELECT MAX(number) FROM script_versions WHERE ns=? AND script=?",
+                                    (self.namespace, script)).fetchone()[0] or 0
+                if newest != expected:
+                    return False
+                db.execute("INSERT INTO script_versions VALUES (?,?,?,?)",
+                           (self.namespace, script, expected + 1, entry))
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from None
+        return True
+
+    async def script_versions(self, script: str) -> list[str]:
+        return [r[0] for r in self._q("SELECT entry FROM script_versions WHERE ns=? AND script=? ORDER BY number",
+                                      self.namespace, script)]
+
+    async def versioned_scripts(self) -> list[str]:
+        return [r[0] for r in self._q("SELECT DISTINCT script FROM script_versions WHERE ns=? ORDER BY script",
+                                      self.namespace)]
+
+    async def script_generation(self) -> int:
+        return self._q("SELECT COUNT(*) FROM script_versions WHERE ns=?", self.namespace)[0][0]
 
 
 class _Transaction:

@@ -1,0 +1,120 @@
+"""The report against simulations whose effect is known: customers run through the real runtime."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from persona.clock import FakeClock
+from persona.inputs import BusinessEvent, TextMessage
+from persona.runtime import Runtime
+from persona.scripts import ScriptCatalog, ScriptPoller
+from persona.scripts.report import Goal, Verdict, script_report, two_proportion_interval, wilson_interval
+from persona.store import open_store
+from tests.scripts.lab import Lab
+from tests.service.test_serve import ROOT
+
+DAY = 86400.0
+
+
+async def simulate(store, rates: dict[str, float], customers: int, seed: int) -> dict[str, dict[str, int]]:
+    """Each customer says hi (and gets the pitch in their variant); with the variant's rate they
+    order a day later, and some of the rest order after the 7-day window. Returns what happened."""
+    clock = FakeClock("2026-11-23 09:00")
+    runtime = Runtime(Lab(), store, clock)
+    await ScriptCatalog(Lab, store).publish("pitch", "B 款 {{ price }}", author="amy", variant="b", weight=50)
+    await ScriptPoller(runtime.persona.scripts, store).refresh()
+    rng = random.Random(seed)
+    truth = {v: {"customers": 0, "reached": 0, "messages": 0} for v in rates}
+    late: list[str] = []
+    buyers: list[str] = []
+    for i in range(customers):
+        user = f"o{i:05d}"
+        outcome = await runtime.handle(TextMessage(user=user, dedupe_key=f"m{i}", text="hi"))
+        variant = "b" if outcome.messages[0][0].text.startswith("B 款") else "a"
+        truth[variant]["customers"] += 1
+        truth[variant]["messages"] += 1
+        if rng.random() < rates[variant]:
+            truth[variant]["reached"] += 1
+            buyers.append(user)
+        elif rng.random() < 0.2:
+            late.append(user)
+    clock.advance(DAY)
+    for user in buyers:
+        await runtime.handle(BusinessEvent(user=user, name="order", dedupe_key=f"o:{user}"))
+    clock.advance(9 * DAY)
+    for user in late:
+        await runtime.handle(BusinessEvent(user=user, name="order", dedupe_key=f"o:{user}"))
+    return truth
+
+
+@pytest.mark.parametrize("goal", ["state:buyer", "event:order"])
+async def test_a_known_effect_is_counted_exactly_and_called_a_win(goal):
+    store = open_store("memory://", "lab")
+    truth = await simulate(store, {"a": 0.20, "b": 0.35}, 4000, seed=11)
+    report = await script_report(store, "pitch", Goal.parse(goal), within=7 * DAY)
+    figures = {f.variant: f for f in report.variants}
+    for variant, expected in truth.items():
+        got = figures[variant]
+        assert (got.customers, got.messages, got.reached) == (expected["customers"], expected["messages"],
+                                                              expected["reached"])
+        assert got.low < got.reached / got.customers < got.high
+    [vs] = report.comparisons
+    assert (vs.variant, vs.control, vs.verdict) == ("b", "a", Verdict.BETTER)
+    assert vs.low < 0.15 < vs.high  # the true effect is inside the interval
+    assert vs.difference == pytest.approx(figures["b"].rate - figures["a"].rate)
+
+
+async def test_no_effect_is_not_called_a_win():
+    store = open_store("memory://", "lab")
+    await simulate(store, {"a": 0.25, "b": 0.25}, 3000, seed=5)
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY)
+    [vs] = report.comparisons
+    assert vs.verdict == Verdict.UNCLEAR and vs.low < 0 < vs.high
+
+
+async def test_a_window_shorter_than_the_orders_counts_none():
+    store = open_store("memory://", "lab")
+    await simulate(store, {"a": 0.5, "b": 0.5}, 200, seed=1)
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=3600)
+    assert sum(f.reached for f in report.variants) == 0
+    assert sum(f.customers for f in report.variants) == 200
+
+
+def test_the_intervals_match_worked_examples():
+    diff, low, high = two_proportion_interval(60, 200, 40, 200)
+    assert (diff, low, high) == pytest.approx((0.10, 0.01570, 0.18430), abs=1e-4)
+    assert wilson_interval(40, 200) == pytest.approx((0.15052, 0.26094), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("text", ["paid", "mood:happy", "state:"])
+def test_a_goal_is_state_or_event(text):
+    from persona.errors import PersonaError
+
+    with pytest.raises(PersonaError, match="state:NAME or event:NAME"):
+        Goal.parse(text)
+
+
+async def test_the_report_command_on_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path}/lab.db"
+    store = open_store(url, "lab")
+    truth = await simulate(store, {"a": 0.1, "b": 0.6}, 300, seed=3)
+    await store.close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "persona", "scripts", "report", "tests.scripts.lab", "pitch",
+                           "--store", url, "--goal", "state:buyer", "--within", "7d"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:4]}
+    for variant in ("a", "b"):
+        assert rows[variant][1:4] == [str(truth[variant][k]) for k in ("customers", "messages", "reached")]
+    assert "b vs a: " in done.stdout and done.stdout.rstrip().endswith(": better")
+    bad = subprocess.run([sys.executable, "-m", "persona", "scripts", "report", "tests.scripts.lab", "pitch",
+                          "--store", url, "--goal", "paid"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "state:NAME or event:NAME" in bad.stderr
