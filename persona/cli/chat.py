@@ -120,27 +120,44 @@ class Chat:
                               namespace=self.namespace) as sim:
             self.sim = sim
             self._observe(sim)
-            interactive = bool(getattr(stdin, "isatty", lambda: False)())
-            if interactive:
-                self._say(f"chatting with {self.persona.name} as {self.user}, {self._now()} "
-                          f"({self.tz}); /help for commands, /quit to end")
-            loop = asyncio.get_running_loop()
-            while True:
-                line = await loop.run_in_executor(None, _read, stdin, "you> " if interactive else "")
-                if line is None:
-                    break
-                line = line.strip()
-                if not line:
-                    continue
-                if not interactive:
-                    self._say(f"you> {line}")
-                if line in ("/quit", "/exit", "/q"):
-                    break
-                try:
-                    await self.handle(line)
-                except (PersonaError, ValueError) as exc:
-                    self._say(f"error: {exc}")
+            await sim.bot.load_scripts(check=False)  # what a writer published to --store
+            watching = asyncio.Event()
+            watcher = asyncio.create_task(self._watch_scripts(watching))
+            try:
+                await self._converse(stdin)
+            finally:
+                watching.set()
+                await watcher
         return 0
+
+    async def _watch_scripts(self, stop: asyncio.Event) -> None:
+        """An edited script that passes lint is used from the next line; lint's findings otherwise."""
+        from ..scripts.live import watch_folder
+
+        if self.sim.bot.persona.scripts.folder.is_dir():
+            await watch_folder(self.persona, self.sim.bot.persona.scripts, stop, self._say)
+
+    async def _converse(self, stdin: TextIO) -> None:
+        interactive = bool(getattr(stdin, "isatty", lambda: False)())
+        if interactive:
+            self._say(f"chatting with {self.persona.name} as {self.user}, {self._now()} "
+                      f"({self.tz}); /help for commands, /quit to end")
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, _read, stdin, "you> " if interactive else "")
+            if line is None:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if not interactive:
+                self._say(f"you> {line}")
+            if line in ("/quit", "/exit", "/q"):
+                break
+            try:
+                await self.handle(line)
+            except (PersonaError, ValueError) as exc:
+                self._say(f"error: {exc}")
 
     # -- commands ----------------------------------------------------------------------------
     async def handle(self, line: str) -> None:
