@@ -11,8 +11,11 @@
     @on.timer("brief", daily="10:00")     # the clock (see persona.timers.TimerSpec)
     @on.rule                              # after every input: real-time tagging
 
-Each decorator takes ``states=`` to limit the handler to some states. A handler is a method
-``(self, turn)``, plain or async.
+Each decorator takes ``states=`` to limit the handler to some states. Message and platform
+event handlers also take ``platform="wechat"|"wecom"`` (one platform only) and ``door=``: they
+answer customers unless ``door="staff"`` (staff using the WeCom app) or ``door="system"``
+(WeCom's own ``sys`` events) says otherwise, so a staff member following the app never gets the
+customer welcome. A handler is a method ``(self, turn)``, plain or async.
 
 A decorator only builds a :class:`Route` and marks the method with it, because the class does
 not exist yet when the decorator runs; the class registers the marked methods when it is
@@ -25,12 +28,12 @@ in a fixed order of precedence: exact text, keyword, regex, any text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import DefinitionError
-from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
+from .inputs import BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage, TimerFired
 from .timers import TimerSpec
 
 Handler = Callable[..., Any]
@@ -61,15 +64,22 @@ class Route:
     key: str | None = None
     states: frozenset[str] | None = None
     timer: TimerSpec | None = None
+    #: who the handler answers (customers unless said otherwise) and on which platform (None: both)
+    door: Door = Door.CUSTOMER
+    platform: Platform | None = None
 
     def allows(self, state: str) -> bool:
         """Whether the handler runs for a customer in ``state``."""
         return self.states is None or state in self.states
 
+    def hears(self, inp: Input) -> bool:
+        """Whether ``inp`` comes through this route's door, on its platform."""
+        return inp.door == self.door and (self.platform is None or inp.platform == self.platform)
+
     def matches(self, inp: Input, state: str) -> re.Match[str] | bool:
         """Whether this route takes ``inp`` for a customer in ``state`` (a regex route answers
         with its match, which the handler sees as ``turn.match``)."""
-        return self.allows(state) and _MATCHERS[self.kind](self, inp)
+        return self.allows(state) and self.hears(inp) and _MATCHERS[self.kind](self, inp)
 
 
 def _regex(route: Route, inp: Input) -> re.Match[str] | bool:
@@ -140,6 +150,15 @@ class Routes:
                 yield from listed
         yield from self.keyword + self.regex + self.any_text + self.media + list(self.timer.values())
 
+    def reach(self, inp: Input) -> bool:
+        """Whether some handler could answer ``inp``'s door for its kind of input (states aside).
+
+        Staff and system inputs no handler answers are not kept at all: no record, no journal.
+        """
+        if inp.door is Door.CUSTOMER:
+            return True
+        return any(route.hears(inp) for group in self._candidates(inp) for route, _ in group)
+
     def match(self, inp: Input, state: str) -> tuple[Route, str, re.Match[str] | None] | None:
         """The first route that takes ``inp`` in ``state``: its handler and the regex match."""
         for group in self._candidates(inp):
@@ -192,33 +211,59 @@ class Marker:
         return fn
 
 
+def _marker(route: Route, door: Door | str, platform: Platform | str | None) -> Marker:
+    """The route, answering ``door`` on ``platform`` (a typo fails at import, naming the choices)."""
+    try:
+        door, platform = Door(door), Platform(platform) if platform is not None else None
+    except ValueError as exc:
+        raise DefinitionError(f"{exc}: door= is one of {', '.join(Door)}; "
+                              f"platform= one of {', '.join(Platform)}") from None
+    return Marker(replace(route, door=door, platform=platform))
+
+
 States = str | Iterable[str] | None
 
 
 class _On:
-    """The decorators. ``on.event("paid").route`` is the route itself, for ``Persona.register``."""
+    """The decorators. ``on.event("paid").route`` is the route itself, for ``Persona.register``.
 
-    def text(self, *words: str, states: States = None) -> Marker:
+    Message and platform-event decorators take ``door=`` (``customer``, the default; ``staff``;
+    ``system``) and ``platform=`` (``wechat`` or ``wecom``; both when not given).
+    """
+
+    def text(self, *words: str, states: States = None, door: Door | str = Door.CUSTOMER,
+             platform: Platform | str | None = None) -> Marker:
         """The whole message equals one of ``words`` (trimmed, case-insensitive); none = any text."""
         if not words:
-            return Marker(Route(RouteKind.ANY_TEXT, states=_states(states)))
-        return Marker(Route(RouteKind.TEXT, tuple(w.strip().casefold() for w in words), states=_states(states)))
+            return _marker(Route(RouteKind.ANY_TEXT, states=_states(states)), door, platform)
+        return _marker(Route(RouteKind.TEXT, tuple(w.strip().casefold() for w in words), states=_states(states)),
+                       door, platform)
 
-    def keyword(self, *words: str, states: States = None) -> Marker:
+    def keyword(self, *words: str, states: States = None, door: Door | str = Door.CUSTOMER,
+                platform: Platform | str | None = None) -> Marker:
         """The message contains one of ``words`` (case-insensitive)."""
-        return Marker(Route(RouteKind.KEYWORD, tuple(w.casefold() for w in words), states=_states(states)))
+        return _marker(Route(RouteKind.KEYWORD, tuple(w.casefold() for w in words), states=_states(states)),
+                       door, platform)
 
-    def regex(self, pattern: str, states: States = None) -> Marker:
+    def regex(self, pattern: str, states: States = None, door: Door | str = Door.CUSTOMER,
+              platform: Platform | str | None = None) -> Marker:
         """The message matches ``pattern`` (``re.search``); ``turn.match`` holds the match."""
-        return Marker(Route(RouteKind.REGEX, pattern=re.compile(pattern), states=_states(states)))
+        return _marker(Route(RouteKind.REGEX, pattern=re.compile(pattern), states=_states(states)), door, platform)
 
-    def media(self, *types: str, states: States = None) -> Marker:
+    def media(self, *types: str, states: States = None, door: Door | str = Door.CUSTOMER,
+              platform: Platform | str | None = None) -> Marker:
         """The customer sent an image, voice, video, location... (all media if none named)."""
-        return Marker(Route(RouteKind.MEDIA, tuple(types), states=_states(states)))
+        return _marker(Route(RouteKind.MEDIA, tuple(types), states=_states(states)), door, platform)
 
-    def wechat(self, *names: str, key: str | None = None, states: States = None) -> Marker:
-        """A platform event (``subscribe``, ``click`` with ``key=``, ``add_external_contact``...)."""
-        return Marker(Route(RouteKind.WECHAT, tuple(n.lower() for n in names), key=key, states=_states(states)))
+    def wechat(self, *names: str, key: str | None = None, states: States = None,
+               door: Door | str = Door.CUSTOMER, platform: Platform | str | None = None) -> Marker:
+        """A platform event (``subscribe``, ``click`` with ``key=``, ``add_external_contact``...).
+
+        ``platform="wechat"`` tells an Official Account follow from anything on WeCom;
+        ``door="staff"`` answers staff following or using the WeCom app instead of customers.
+        """
+        return _marker(Route(RouteKind.WECHAT, tuple(n.lower() for n in names), key=key, states=_states(states)),
+                       door, platform)
 
     def event(self, *names: str, states: States = None) -> Marker:
         """A business event posted by the brand's systems."""

@@ -19,10 +19,35 @@ ADD_EVENTS = frozenset({"add_external_contact", "add_half_external_contact"})
 REPLY_EVENTS = BURST_EVENTS | ADD_EVENTS
 
 
+class Platform(StrEnum):
+    """Where a callback came from."""
+
+    WECHAT = "wechat"  # an Official Account
+    WECOM = "wecom"    # a WeCom self-built app (its staff, and customer contact)
+
+
+class Door(StrEnum):
+    """Who is at the other end of an input: a bot's customer handlers only see customers.
+
+    A WeCom app hears three parties on one URL: customers (external contacts and their
+    groups, in ``change_external_contact`` / ``change_external_chat``), the corp's own staff
+    (messages to the app, following it, its menus) and the platform itself (sender ``sys``:
+    staff and tag changes). An Official Account hears only customers.
+    """
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
 @dataclass(frozen=True, slots=True)
 class Input:
     user: str
     dedupe_key: str | None = None
+    #: the platform a callback came from; None for business events, timers and agents
+    platform: Platform | None = None
+    #: who sent it; handlers answer one door (``door=`` on the decorator, customers by default)
+    door: Door = Door.CUSTOMER
 
     kind = "input"
 

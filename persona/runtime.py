@@ -22,7 +22,7 @@ from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
 from .gate import Action, Decision, Gate
 from .handoff import HandoffRules
-from .inputs import ADD_EVENTS, BusinessEvent, Input, PlatformEvent, TextMessage, TimerFired
+from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TextMessage, TimerFired
 from .inputs import plain_word as _word
 from .messages import Message
 from .metrics import Metrics
@@ -84,6 +84,11 @@ class Runtime:
                 self._locks.pop(inp.user, None)
 
     async def _handle(self, inp: Input, slot: ReplySlot | None) -> Outcome:
+        if not self.persona.routes.reach(inp):
+            # staff using the WeCom app, or the platform itself: not customers, and this bot
+            # has no handler for them, so no record is made and no customer handler runs
+            self.metrics.inc("inputs", persona=self.name, kind=inp.kind, outcome="skipped")
+            return Outcome(status="skipped")
         dedupe = inp.dedupe_key
         for attempt in range(MAX_ATTEMPTS):
             loaded = await self.store.load(inp.user, dedupe)
@@ -124,16 +129,19 @@ class Runtime:
             turn.entered = now
         status = Status.DONE
         error: str | None = None
+        customer_door = inp.door is Door.CUSTOMER  # rules, opt-out and timers are for customers
         try:
-            self._opt_out(turn)
+            if customer_door:
+                self._opt_out(turn)
             handled = await self._dispatch(turn)
             before = None if handled else _footprint(turn)
-            for rule in self.persona.routes.rules:
+            for rule in self.persona.routes.rules if customer_door else ():
                 await _call(getattr(self.persona, rule), turn)
             if not handled and _footprint(turn) == before:
                 status = Status.UNHANDLED  # neither a handler nor a rule did anything with it
                 self.handoff.unhandled(turn)
-            self._arm_timers(turn, created)
+            if customer_door:
+                self._arm_timers(turn, created)
         except Exception as exc:  # a bot's bug must not stop other customers
             status, error = Status.ERROR, _describe(exc)
             log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())

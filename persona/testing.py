@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from .bot import Bot
 from .clock import DEFAULT_TZ, FakeClock, parse_duration
 from .customer import Customer
-from .inputs import BURST_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
+from .inputs import BURST_EVENTS, BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage
 from .messages import Message
 from .persona import Persona
 from .outcome import Outcome, ReplySlot, Status
@@ -91,22 +91,32 @@ class Simulation:
         await self.api.stop()
 
     # -- inputs ----------------------------------------------------------------------------
-    async def text(self, user: str, text: str) -> list[Sent]:
-        """The customer types ``text``."""
+    async def text(self, user: str, text: str, *, platform: Platform | str | None = None,
+                   door: Door | str = Door.CUSTOMER) -> list[Sent]:
+        """The customer types ``text`` (``door="staff", platform="wecom"``: a staff member writes
+        to the WeCom app)."""
         n = next(self._ids)
-        return await self.send(TextMessage(user=user, dedupe_key=f"m:{n}", text=text, msg_id=str(n)))
+        return await self.send(TextMessage(user=user, dedupe_key=f"m:{n}", text=text, msg_id=str(n),
+                                           platform=_platform(platform), door=Door(door)))
 
     async def media(self, user: str, media_type: str = "image", **payload: Any) -> list[Sent]:
         n = next(self._ids)
         return await self.send(MediaMessage(user=user, dedupe_key=f"m:{n}", media_type=media_type,
                                             payload=payload, msg_id=str(n)))
 
-    async def wechat(self, user: str, event: str, key: str | None = None, **data: Any) -> list[Sent]:
-        """A platform event: ``subscribe``, ``click`` (key=), ``add_external_contact`` (welcome_code=)..."""
+    async def wechat(self, user: str, event: str, key: str | None = None, *,
+                     platform: Platform | str | None = None, door: Door | str = Door.CUSTOMER,
+                     **data: Any) -> list[Sent]:
+        """A platform event: ``subscribe``, ``click`` (key=), ``add_external_contact`` (welcome_code=)...
+
+        ``platform=`` and ``door=`` say where it came from, as the protocol layer would: a staff
+        member following the WeCom app is ``wechat(uid, "subscribe", platform="wecom", door="staff")``.
+        """
         n = next(self._ids)
         if data.get("welcome_code"):  # WeCom issues the code with the add event
             self.api.register_welcome_code(str(data["welcome_code"]), user, str(data.get("staff", "staff")))
         return await self.send(PlatformEvent(user=user, dedupe_key=f"e:{int(self.clock.now())}:{event}:{n}",
+                                             platform=_platform(platform), door=Door(door),
                                              name=event.lower(), key=key, data=dict(data)))
 
     async def event(self, user: str, name: str, data: dict[str, Any] | None = None,
@@ -183,3 +193,7 @@ class Simulation:
             self.sent.append(Sent(record.at, record.to, record.kind, record.text, record.fields,
                                   record.script, record.via, self.tz))
         self._seen_api = len(self.api.messages)
+
+
+def _platform(value: Platform | str | None) -> Platform | None:
+    return Platform(value) if value is not None else None

@@ -28,7 +28,7 @@ SUCCESS = "success"
 PASSIVE_KINDS: frozenset[str] = frozenset({"text", "image", "link", "news"})
 
 #: Senders that are the platform itself, not a person who could read a reply.
-_SYSTEM_SENDERS = frozenset({"", "sys"})
+SYSTEM_SENDERS = frozenset({"", "sys"})
 
 
 class ReplyError(PersonaError, ValueError):
@@ -62,7 +62,7 @@ class Callback:
     @property
     def replyable(self) -> bool:
         """False for platform system events, whose sender cannot receive a passive reply."""
-        return self.sender not in _SYSTEM_SENDERS
+        return self.sender not in SYSTEM_SENDERS
 
 
 def can_reply(callback: Callback, message: Message) -> bool:

@@ -31,7 +31,7 @@ from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.utils import WeChatSigner
 
 from persona.errors import PersonaError, ProtocolError
-from persona.inputs import Input, MediaMessage, PlatformEvent, TextMessage
+from persona.inputs import Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage
 from persona.messages import Message
 from persona.protocol import replies, xmlguard
 from persona.protocol.replies import SUCCESS, Callback
@@ -74,7 +74,7 @@ class Endpoint:
     :meth:`parse` and :meth:`reply`.
     """
 
-    platform: ClassVar[str] = ""
+    platform: ClassVar[Platform]
     _receiver_name: ClassVar[str] = "appid"
     _crypto_class: ClassVar[type] = OfficialAccountPrpCrypto
     _wrong_receiver: ClassVar[type[Exception]] = InvalidAppIdException
@@ -173,13 +173,19 @@ class Endpoint:
         msg_id = field_text(values.get("MsgId")) or None
         created = field_text(values.get("CreateTime"))
         dedupe = f"m:{msg_id}" if msg_id else f"m:{created}:{msg_type}"
+        door = self._door(sender)
         if msg_type == "text":
             content = values.get("Content")
-            return TextMessage(user=sender, dedupe_key=dedupe,
+            return TextMessage(user=sender, dedupe_key=dedupe, platform=self.platform, door=door,
                                text=content if isinstance(content, str) else "", msg_id=msg_id)
-        return MediaMessage(user=sender, dedupe_key=dedupe, media_type=msg_type or "unknown",
+        return MediaMessage(user=sender, dedupe_key=dedupe, platform=self.platform, door=door,
+                            media_type=msg_type or "unknown",
                             payload=xmlguard.snake_fields(values, MESSAGE_ENVELOPE),
                             msg_id=msg_id)
+
+    def _door(self, sender: str) -> Door:
+        """Who sent a message or an event not about a customer (everyone, on an Official Account)."""
+        return Door.CUSTOMER
 
     def _event(self, values: dict[str, Any], sender: str) -> PlatformEvent:
         event = field_text(values.get("Event")).lower() or "unknown"
@@ -190,6 +196,7 @@ class Endpoint:
             key = key[len("qrscene_"):]
         return PlatformEvent(
             user=sender, dedupe_key=event_dedupe_key(values, event, change, raw_key),
+            platform=self.platform, door=self._door(sender),
             name=event, key=key, data=xmlguard.snake_fields(values, EVENT_ENVELOPE))
 
     # -- replies -----------------------------------------------------------------------
@@ -245,7 +252,7 @@ class OfficialAccount(Endpoint):
     reply's CreateTime use, so tests can freeze it.
     """
 
-    platform = "wechat"
+    platform = Platform.WECHAT
 
     def __init__(self, token: str, appid: str, aes_key: str | None = None,
                  now: Callable[[], float] = time.time) -> None:

@@ -32,9 +32,9 @@ except ImportError:
     from wechatpy.enterprise.exceptions import InvalidCorpIdException
 
 from persona.errors import PersonaError, ProtocolError
-from persona.inputs import PlatformEvent
+from persona.inputs import Door, Platform, PlatformEvent
 from persona.protocol import xmlguard
-from persona.protocol.replies import Callback
+from persona.protocol.replies import SYSTEM_SENDERS, Callback
 from persona.protocol.wechat import EVENT_ENVELOPE, Endpoint, field_text, event_dedupe_key
 
 _CONTACT_SKIP = EVENT_ENVELOPE | {"UserID", "ExternalUserID"}
@@ -48,7 +48,7 @@ class WeCom(Endpoint):
     (``WECOM_AGENTID``) is the app a reply names when the callback carries no AgentID.
     """
 
-    platform = "wecom"
+    platform = Platform.WECOM
     _receiver_name = "corpid"
     _crypto_class = WeComPrpCrypto
     _wrong_receiver = InvalidCorpIdException
@@ -99,6 +99,11 @@ class WeCom(Endpoint):
         timestamp, nonce = self._fresh(query)
         return self._callback(self._open(query, body, timestamp, nonce), timestamp, nonce, True)
 
+    def _door(self, sender: str) -> Door:
+        """Anything not about a customer comes from the platform (``sys``) or from staff using
+        the app: never the customer handlers' business."""
+        return Door.SYSTEM if sender in SYSTEM_SENDERS else Door.STAFF
+
     def _event(self, values: dict[str, Any], sender: str) -> PlatformEvent:
         event = field_text(values.get("Event")).lower()
         if event == "change_external_contact":
@@ -116,6 +121,7 @@ def _contact_event(values: dict[str, Any], sender: str) -> PlatformEvent:
     return PlatformEvent(
         user=field_text(values.get("ExternalUserID")) or sender,
         dedupe_key=event_dedupe_key(values, "change_external_contact", change, staff),
+        platform=Platform.WECOM, door=Door.CUSTOMER if values.get("ExternalUserID") else Door.SYSTEM,
         name=change or "change_external_contact",
         key=field_text(values.get("State")) or None,
         data=data)
@@ -141,4 +147,5 @@ def _chat_event(values: dict[str, Any]) -> PlatformEvent:
     return PlatformEvent(
         user=f"group:{chat_id}",
         dedupe_key=event_dedupe_key(values, "change_external_chat", change, detail, version),
+        platform=Platform.WECOM, door=Door.CUSTOMER,
         name=name, key=key, data=xmlguard.snake_fields(values, EVENT_ENVELOPE))

@@ -120,6 +120,12 @@ async def test_official_account_follow_with_scene_key_is_answered_passively(open
         assert cat.tags["source"] == "parcel" and cat.tags["product"] == "eyeshadow"
 
 
+async def test_staff_following_the_wecom_app_get_no_customer_welcome(open_sim):
+    async with open_sim() as sim:
+        assert await sim.wechat("xiaowan", "subscribe", platform="wecom", door="staff") == []
+        assert await sim.customer("xiaowan") is None  # staff are not customers
+
+
 async def test_registered_member_is_tagged_but_not_messaged_until_she_adds(open_sim):
     async with open_sim() as sim:
         sent = await sim.event("wm_dee", "registered", {"source": "live", "product": "foundation",

@@ -16,7 +16,7 @@ from wechatpy.replies import deserialize_reply
 from wechatpy.utils import WeChatSigner
 
 from persona.errors import PersonaError, ProtocolError
-from persona.inputs import MediaMessage, PlatformEvent, TextMessage
+from persona.inputs import Door, MediaMessage, Platform, PlatformEvent, TextMessage
 from persona.messages import Message
 from persona.protocol import SUCCESS, OfficialAccount, ReplyError, can_reply
 
@@ -100,7 +100,7 @@ def test_tencent_sample_decrypts_in_safe_mode() -> None:
     query = {"timestamp": SAMPLE_TIMESTAMP, "nonce": SAMPLE_NONCE,
              "msg_signature": SAMPLE_MSG_SIGNATURE, "encrypt_type": "aes"}
     callback = oa.parse(query, SAMPLE_BODY.encode())
-    assert callback.input == TextMessage(user="oyORnuP8q7ou2gfYjqLzSIWZf0rs",
+    assert callback.input == TextMessage(user="oyORnuP8q7ou2gfYjqLzSIWZf0rs", platform=Platform.WECHAT,
                                          dedupe_key="m:6054768590064713728", text="abcdteT",
                                          msg_id="6054768590064713728")
     assert callback.account == "gh_10f6c3c3ac5a"
@@ -164,8 +164,8 @@ def test_text_becomes_a_text_message_in_every_mode(mode: str) -> None:
     xml = text("我想领券 & <优惠>", msg_id="12345")
     query, body = plain(xml) if mode == "plain" else safe(xml, compatible=mode == "compatible")
     callback = oa.parse(query, body)
-    assert callback.input == TextMessage(user=CUSTOMER, dedupe_key="m:12345",
-                                         text="我想领券 & <优惠>", msg_id="12345")
+    assert callback.input == TextMessage(user=CUSTOMER, dedupe_key="m:12345", platform=Platform.WECHAT,
+                                         door=Door.CUSTOMER, text="我想领券 & <优惠>", msg_id="12345")
     assert (callback.account, callback.sender, callback.msg_type) == (ACCOUNT, CUSTOMER, "text")
     assert callback.encrypted is (mode != "plain")
 
@@ -233,7 +233,7 @@ def test_events_become_platform_events(oa: OfficialAccount, xml: str, name: str,
                                        key: str | None, dedupe: str,
                                        data: dict[str, object]) -> None:
     item = oa.parse(*plain(xml)).input
-    assert item == PlatformEvent(user=CUSTOMER, dedupe_key=dedupe, name=name, key=key,
+    assert item == PlatformEvent(user=CUSTOMER, dedupe_key=dedupe, platform=Platform.WECHAT, name=name, key=key,
                                  data={"create_time": str(NOW - 1), **data})
 
 

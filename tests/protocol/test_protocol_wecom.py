@@ -14,7 +14,7 @@ except ImportError:
 from wechatpy.utils import WeChatSigner
 
 from persona.errors import PersonaError, ProtocolError
-from persona.inputs import MediaMessage, PlatformEvent, TextMessage
+from persona.inputs import Door, MediaMessage, Platform, PlatformEvent, TextMessage
 from persona.messages import Message
 from persona.protocol import SUCCESS, ReplyError, WeCom, can_reply
 
@@ -144,6 +144,7 @@ def test_message_vector_decrypts() -> None:
                   now=lambda: int(VECTOR_MESSAGE_QUERY["timestamp"]))
     callback = wecom.parse(VECTOR_MESSAGE_QUERY, VECTOR_MESSAGE_BODY.encode())
     assert callback.input == TextMessage(user="messense", dedupe_key="m:4363689963896700987",
+                                         platform=Platform.WECOM, door=Door.STAFF,
                                          text="test", msg_id="4363689963896700987")
     assert (callback.account, callback.agent_id, callback.encrypted) == (VECTOR_CORP_ID, "1", True)
 
@@ -158,7 +159,7 @@ def test_add_external_contact_is_about_the_customer(wecom: WeCom) -> None:
     assert callback.input == PlatformEvent(
         user=CUSTOMER,
         dedupe_key=f"e:{NOW - 1}:change_external_contact:add_external_contact:{STAFF}",
-        name="add_external_contact", key="parcel_card",
+        platform=Platform.WECOM, door=Door.CUSTOMER, name="add_external_contact", key="parcel_card",
         data={"create_time": str(NOW - 1), "change_type": "add_external_contact",
               "state": "parcel_card", "welcome_code": "WELCOMECODE", "staff": STAFF})
     assert not callback.replyable
@@ -248,7 +249,8 @@ def test_a_group_change_without_a_chat_is_refused(wecom: WeCom) -> None:
 def test_staff_text_to_the_app(wecom: WeCom) -> None:
     callback = wecom.parse(*wecom_callback(app_message("text", "<Content>日报</Content>",
                                                        msg_id="77")))
-    assert callback.input == TextMessage(user=STAFF, dedupe_key="m:77", text="日报", msg_id="77")
+    assert callback.input == TextMessage(user=STAFF, dedupe_key="m:77", platform=Platform.WECOM,
+                                         door=Door.STAFF, text="日报", msg_id="77")  # staff, not a customer
     assert callback.agent_id == AGENT_ID and callback.replyable
 
 
@@ -386,3 +388,14 @@ def test_system_events_get_no_passive_reply(wecom: WeCom) -> None:
     assert not can_reply(callback, message)
     with pytest.raises(ReplyError):
         wecom.reply(callback, message)
+
+
+def test_each_wecom_input_names_its_door(wecom: WeCom) -> None:
+    """Customers, staff using the app and the platform itself arrive on one URL."""
+    system = wecom.parse(*wecom_callback(wecom_event("change_contact", "<ChangeType>update_user</ChangeType>")))
+    staff = wecom.parse(*wecom_callback(wecom_event("subscribe", "", sender=STAFF)))
+    customer = wecom.parse(*wecom_callback(contact("add_external_contact")))
+    group = wecom.parse(*wecom_callback(chat("create")))
+    assert [(c.input.door, c.input.platform) for c in (system, staff, customer, group)] == [
+        (Door.SYSTEM, Platform.WECOM), (Door.STAFF, Platform.WECOM), (Door.CUSTOMER, Platform.WECOM),
+        (Door.CUSTOMER, Platform.WECOM)]

@@ -70,6 +70,34 @@ async def test_a_customer_added_by_staff_is_greeted_through_delivery(make_bot, s
     assert item["user"] == EXTERNAL and item["welcome_code"] == "WELCOMECODE"
 
 
+@pytest.mark.parametrize("event,body", [
+    ("change_contact", "<ChangeType><![CDATA[update_user]]></ChangeType><UserID><![CDATA[lisi]]></UserID>"),
+    ("change_external_tag", "<Id><![CDATA[etTAG]]></Id><TagType><![CDATA[tag]]></TagType>"
+                            "<ChangeType><![CDATA[create]]></ChangeType>"),
+])
+async def test_platform_system_events_are_not_customers(make_bot, serve, event, body):
+    bot = make_bot(environ(**WECOM))
+    client = await serve([bot])
+    for _ in range(2):
+        query, data = wecom(event_xml(event, body, sender="sys", account=CORP_ID))
+        resp = await client.post("/wechat/desk", params=query, data=data)
+        assert resp.status == 200 and await resp.text() == "success"
+    assert await bot.store.users() == []
+
+
+async def test_staff_following_the_app_do_not_get_the_customer_welcome(make_bot, serve):
+    bot = make_bot(environ(**WECOM))
+    client = await serve([bot])
+    query, data = wecom(event_xml("subscribe", sender="zhangsan", account=CORP_ID).replace(
+        "</xml>", "<AgentID>1000002</AgentID></xml>"))
+    resp = await client.post("/wechat/desk", params=query, data=data)
+    assert resp.status == 200 and await resp.text() == "success"
+    assert await bot.store.users() == [] and await outbox(bot) == []
+    query, data = plain(event_xml("subscribe"))  # an Official Account follower is a customer
+    resp = await client.post("/wechat/desk", params=query, data=data)
+    assert (await customer(bot, CUSTOMER)).state == "greeted"
+
+
 async def test_staff_message_to_the_app_gets_an_encrypted_reply(make_bot, serve):
     bot = make_bot(environ(**WECOM))
     client = await serve([bot])

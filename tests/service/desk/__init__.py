@@ -34,6 +34,10 @@ class Desk(Persona):
         turn.incr("hellos")
         turn.say("hello")
 
+    @on.text("hi", door="staff")  # a staff member writing to the WeCom app
+    def staff_hello(self, turn: Turn) -> None:
+        turn.say("hello")
+
     @on.text("two")
     def two(self, turn: Turn) -> None:
         turn.say("hello")
