@@ -37,7 +37,7 @@ class Bot:
     def __init__(self, persona: type[Persona] | str, store: Store | str = "sqlite:///./persona.db", *,
                  clock: Clock | None = None, metrics: Metrics | None = None,
                  environ: Mapping[str, str] | None = None, namespace: str | None = None,
-                 script_poll: float | None = 1.0) -> None:
+                 script_poll: float | None = 1.0, accounts: Store | None = None) -> None:
         cls = load_persona(persona) if isinstance(persona, str) else persona
         self.persona = cls()
         self.name = cls.name
@@ -45,6 +45,8 @@ class Bot:
         self.metrics = metrics or Metrics()
         self.environ = dict(os.environ if environ is None else environ)
         self.store = open_store(store, namespace or self.name) if isinstance(store, str) else store
+        #: where the access tokens live: one store namespace for all bots on the same accounts
+        self.accounts = accounts
         self.runtime = Runtime(self.persona, self.store, self.clock, metrics=self.metrics)
         self.scheduler = Scheduler(self.runtime)
         self.deliverer = self._deliverer()
@@ -55,7 +57,7 @@ class Bot:
         self._stop = asyncio.Event()
 
     def _deliverer(self) -> Deliverer:
-        router = Router.from_env(self.environ, self.store)
+        router = Router.from_env(self.environ, self.store, token_store=self.accounts)
         return Deliverer(self.store, router, self.clock, metrics=self.metrics,
                          handlers={EffectType.DISPATCH: self._dispatch, EffectType.ZINCR: self._zincr})
 

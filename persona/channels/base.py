@@ -263,12 +263,15 @@ class Channel:
 
     def _connect(self, label: str, base_url: str, default_base: str, store: Store, account: str, *,
                  clock: Clock | None, http: "HttpSession | None", timeout: float, token_margin: float,
-                 trace: bool | None) -> None:
+                 trace: bool | None, token_store: Store | None = None) -> None:
         self.store = store
         self.base_url = base_url.rstrip("/")
         self._own_http = http is None
         self.http = http or HttpSession(timeout)
-        self.tokens = TokenCache(store, f"token:{account}", self._fetch_token, clock=clock, margin=token_margin)
+        # bots on one appid/corpid must hold one token: each new one invalidates the last, so
+        # ``persona serve`` passes one store namespace (``ACCOUNTS_NAMESPACE``) to all its bots
+        self.tokens = TokenCache(token_store or store, f"token:{account}", self._fetch_token, clock=clock,
+                                 margin=token_margin)
         self.api = ApiClient(label, self.base_url, self.http, self.tokens,
                              trace=self.base_url != default_base if trace is None else trace)
         self.media = MediaCache(self.api, store, f"media:{account}")

@@ -71,10 +71,12 @@ class Router:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, store: Store | None = None, *,
-                 clock: Clock | None = None, http: HttpSession | None = None, timeout: float = 10.0) -> "Router":
+                 clock: Clock | None = None, http: HttpSession | None = None, timeout: float = 10.0,
+                 token_store: Store | None = None) -> "Router":
         """Channels for whichever credentials are set: ``WECHAT_APPID``/``WECHAT_APPSECRET``
         (``WECHAT_API_BASE``), ``WECOM_CORPID``/``WECOM_SECRET``/``WECOM_AGENTID``/``WECOM_KF_ID``
-        (``WECOM_API_BASE``). Nothing is contacted until the first send."""
+        (``WECOM_API_BASE``). Nothing is contacted until the first send. Access tokens live in
+        ``token_store`` when given (one for every bot on the same accounts), else in ``store``."""
         env = os.environ if environ is None else environ
         if store is None:
             raise ValueError("Router.from_env needs the bot's store (access tokens are cached there)")
@@ -83,11 +85,11 @@ class Router:
         if env.get("WECHAT_APPID") and env.get("WECHAT_APPSECRET"):
             official = OfficialAccountChannel(env.get("WECHAT_API_BASE") or WECHAT_DEFAULT_BASE,
                                               env["WECHAT_APPID"], env["WECHAT_APPSECRET"], store,
-                                              clock=clock, http=http)
+                                              clock=clock, http=http, token_store=token_store)
         if env.get("WECOM_CORPID") and env.get("WECOM_SECRET"):
             wecom = WeComChannel(env.get("WECOM_API_BASE") or WECOM_DEFAULT_BASE, env["WECOM_CORPID"],
                                  env["WECOM_SECRET"], env.get("WECOM_AGENTID") or None, store, clock=clock,
-                                 http=http, kf_id=env.get("WECOM_KF_ID") or None)
+                                 http=http, kf_id=env.get("WECOM_KF_ID") or None, token_store=token_store)
         return cls(official, wecom, http=http)
 
     @property

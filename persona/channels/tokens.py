@@ -21,6 +21,10 @@ from ..store.base import Store
 
 log = logging.getLogger(__name__)
 
+#: The store namespace every bot of one ``persona serve`` (and every process on the same store)
+#: keeps its accounts' tokens in: bots that share an appid/corpid share its token.
+ACCOUNTS_NAMESPACE = "-accounts"
+
 #: ``fetch()`` asks the platform for a new token: returns ``(access_token, expires_in)``.
 Fetch = Callable[[], Awaitable[tuple[str, float]]]
 

@@ -31,7 +31,7 @@ class OfficialAccountChannel(Channel):
 
     def __init__(self, base_url: str | None, appid: str, secret: str, store: Store, *,
                  clock: Clock | None = None, http: HttpSession | None = None, timeout: float = 10.0,
-                 token_margin: float = 300.0, trace: bool | None = None) -> None:
+                 token_margin: float = 300.0, trace: bool | None = None, token_store: Store | None = None) -> None:
         if not appid or not secret:
             raise ChannelError("the Official Account channel needs WECHAT_APPID and WECHAT_APPSECRET",
                                retryable=False)
@@ -39,7 +39,7 @@ class OfficialAccountChannel(Channel):
         self._secret = secret
         self._connect(f"Official Account {appid}", base_url or os.environ.get("WECHAT_API_BASE") or DEFAULT_BASE,
                       DEFAULT_BASE, store, f"mp:{appid}", clock=clock, http=http, timeout=timeout,
-                      token_margin=token_margin, trace=trace)
+                      token_margin=token_margin, trace=trace, token_store=token_store)
 
     def _token_request(self) -> tuple[str, dict[str, str]]:
         return "/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}

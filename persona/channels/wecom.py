@@ -40,7 +40,7 @@ class WeComChannel(Channel):
     def __init__(self, base_url: str | None, corpid: str, secret: str, agentid: int | str | None, store: Store, *,
                  clock: Clock | None = None, http: HttpSession | None = None, kf_id: str | None = None,
                  staff_per_minute: int = STAFF_PER_MINUTE, timeout: float = 10.0, token_margin: float = 300.0,
-                 trace: bool | None = None) -> None:
+                 trace: bool | None = None, token_store: Store | None = None) -> None:
         if not corpid or not secret:
             raise ChannelError("the WeCom channel needs WECOM_CORPID and WECOM_SECRET", retryable=False)
         self.corpid = corpid
@@ -51,7 +51,7 @@ class WeComChannel(Channel):
         account = f"{corpid}:{self.agentid or 0}"
         self._connect(f"WeCom {corpid}/{self.agentid}", base_url or os.environ.get("WECOM_API_BASE") or DEFAULT_BASE,
                       DEFAULT_BASE, store, f"wecom:{account}", clock=clock, http=http, timeout=timeout,
-                      token_margin=token_margin, trace=trace)
+                      token_margin=token_margin, trace=trace, token_store=token_store)
         self._pace_prefix = f"pace:wecom:{account}"
 
     def _token_request(self) -> tuple[str, dict[str, str]]:

@@ -21,7 +21,8 @@ import sys
 from typing import Any
 
 from ..errors import PersonaError
-from ..store import DEFAULT_URL
+from ..channels.tokens import ACCOUNTS_NAMESPACE
+from ..store import DEFAULT_URL, open_store
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +130,28 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
     metrics = Metrics()
     bots: list[Bot] = []
     try:
+        # every bot keeps its accounts' tokens in one namespace: bots on one appid share one
+        accounts = open_store(args.store, ACCOUNTS_NAMESPACE)
+    except ValueError as exc:
+        raise PersonaError(str(exc)) from None
+    try:
         for path in args.bots:
             cls = load_persona(path)
             # <BOTNAME>_WECHAT_APPID etc. apply to sending as well as to callbacks
-            bots.append(Bot(cls, args.store, metrics=metrics, environ=bot_environ(os.environ, cls.name)))
+            bots.append(Bot(cls, args.store, metrics=metrics, environ=bot_environ(os.environ, cls.name),
+                            accounts=accounts))
         app = create_app(bots, deadline=args.deadline, metrics=metrics,
                          scheduler=not args.no_scheduler, delivery=not args.no_delivery,
                          read_timeout=args.read_timeout)
     except ValueError as exc:  # a store URL or option the store refuses
         for bot in bots:
             await bot.store.close()
+        await accounts.close()
         raise PersonaError(str(exc)) from None
     except BaseException:
         for bot in bots:
             await bot.store.close()
+        await accounts.close()
         raise
     for bot in bots:
         try:
@@ -169,6 +178,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        await accounts.close()
         raise PersonaError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -188,6 +198,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
         log.info("stopping")
         await asyncio.gather(*watchers, return_exceptions=True)
         await runner.cleanup()
+        await accounts.close()
     return 0
 
 

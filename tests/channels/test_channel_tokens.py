@@ -89,3 +89,40 @@ async def test_two_processes_sharing_a_store_refresh_at_most_once(fake, store, c
     finally:
         await a.close()
         await b.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("platform", ["mp", "wecom"])
+async def test_bots_on_one_account_share_its_token(fake, clock, tmp_path, kind, platform):
+    """Two bots (two namespaces) on one appid/corpid keep the token in the store's shared
+    account space: a token one fetches is the other's too, so neither knocks the other's out."""
+    import uuid
+
+    from persona.store import open_store
+    from tests.conftest import drop_namespace, store_url
+
+    url = store_url(kind, tmp_path)
+    names = [f"t{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    stores = [open_store(url, name) for name in names]
+    accounts = stores.pop()  # what `persona serve` opens once for all its bots
+    if platform == "mp":
+        channels = [OfficialAccountChannel(fake.base_url, fake.appid, fake.secret, s, clock=clock,
+                                           token_store=accounts) for s in stores]
+        send = lambda ch, i: ch.send_custom(f"u{i}", Message("text", str(i)))  # noqa: E731
+    else:
+        channels = [WeComChannel(fake.base_url, fake.corpid, fake.corpsecret, fake.agentid, s, clock=clock,
+                                 token_store=accounts) for s in stores]
+        send = lambda ch, i: ch.send_appchat(f"chat{i}", Message("text", str(i)))  # noqa: E731
+    try:
+        for i in range(6):
+            await send(channels[i % 2], i)
+        assert fake.token_requests(platform) == 1
+        assert not [c for _, c in fake.calls if c == 40001]
+    finally:
+        for channel in channels:
+            await channel.close()
+        for store in (*stores, accounts):
+            await store.close()
+        if kind == "redis":
+            for name in names:
+                await drop_namespace(url, name)

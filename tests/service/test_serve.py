@@ -188,3 +188,38 @@ def test_serve_runs_the_loop_outside_the_uvloop_import_check(monkeypatch):
     monkeypatch.setattr(serve_cli, "serve", fake_serve)
     assert serve_cli._serve_process(argparse.Namespace(), reuse_port=False) == 0
     assert seen == [None, None]
+
+
+async def test_bots_served_together_keep_one_token_per_account(tmp_path, monkeypatch):
+    """Two bots on one appid: their channels read and write one token, not one each."""
+    import argparse
+
+    import persona.bot
+    from persona.channels.tokens import ACCOUNTS_NAMESPACE
+    from persona.cli import serve as serve_cli
+
+    made: list[persona.bot.Bot] = []
+
+    class Recorded(persona.bot.Bot):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(persona.bot, "Bot", Recorded)
+    for name, value in (("WECHAT_APPID", "wxshared"), ("WECHAT_APPSECRET", "s"),
+                        ("WECHAT_API_BASE", f"http://127.0.0.1:{free_port()}")):
+        monkeypatch.setenv(name, value)
+    args = argparse.Namespace(bots=["bots.xiaowanzi", "bots.fitness_coach"], store=f"sqlite:///{tmp_path}/p.db",
+                              host="127.0.0.1", port=free_port(), deadline=4.0, read_timeout=10.0,
+                              no_scheduler=True, no_delivery=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_cli.serve(args, stop=stop))
+    try:
+        while len(made) < 2 or not all(b.deliverer for b in made):
+            await asyncio.sleep(0.05)
+        caches = [b.deliverer.router.official.tokens for b in made]
+        assert caches[0].store is caches[1].store and caches[0].key == caches[1].key == "token:mp:wxshared"
+        assert caches[0].store.namespace == ACCOUNTS_NAMESPACE
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
