@@ -192,9 +192,8 @@ def test_serve_runs_the_loop_outside_the_uvloop_import_check(monkeypatch):
 
 async def test_bots_served_together_keep_one_token_per_account(tmp_path, monkeypatch):
     """Two bots on one appid: their channels read and write one token, not one each."""
-    import argparse
-
     import persona.bot
+    from persona.cli import build_parser
     from persona.channels.tokens import ACCOUNTS_NAMESPACE
     from persona.cli import serve as serve_cli
 
@@ -209,9 +208,9 @@ async def test_bots_served_together_keep_one_token_per_account(tmp_path, monkeyp
     for name, value in (("WECHAT_APPID", "wxshared"), ("WECHAT_APPSECRET", "s"),
                         ("WECHAT_API_BASE", f"http://127.0.0.1:{free_port()}")):
         monkeypatch.setenv(name, value)
-    args = argparse.Namespace(bots=["bots.xiaowanzi", "bots.fitness_coach"], store=f"sqlite:///{tmp_path}/p.db",
-                              host="127.0.0.1", port=free_port(), deadline=4.0, read_timeout=10.0,
-                              no_scheduler=True, no_delivery=True)
+    args = build_parser().parse_args(["serve", "bots.xiaowanzi", "bots.fitness_coach", "--host", "127.0.0.1",
+                                      "--port", str(free_port()), "--store", f"sqlite:///{tmp_path}/p.db",
+                                      "--no-scheduler", "--no-delivery"])
     stop = asyncio.Event()
     task = asyncio.create_task(serve_cli.serve(args, stop=stop))
     try:
