@@ -26,6 +26,10 @@ def test_worker_stops_cleanly_on_sigterm(tmp_path):
 
     proc = subprocess.Popen([sys.executable, "-m", "persona", "worker", "bots.xiaowanzi", "--store",
                              f"sqlite:///{tmp_path}/p.db"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stderr:  # signal handlers are installed before this line is logged
+        if "worker for xiaowanzi" in line or time.monotonic() > deadline:
+            break
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
