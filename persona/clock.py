@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -60,14 +61,31 @@ def parse_time(value: datetime | str, tz: str = DEFAULT_TZ) -> float:
     return value.timestamp()
 
 
+#: Every way a duration may name its unit, longest first for the reader of the error message.
+DURATION_UNITS: dict[str, float] = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "秒": 1,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60, "分": 60, "分钟": 60,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "时": 3600, "小时": 3600,
+    "d": 86400, "day": 86400, "days": 86400, "天": 86400, "日": 86400,
+    "w": 7 * 86400, "week": 7 * 86400, "weeks": 7 * 86400, "周": 7 * 86400, "星期": 7 * 86400,
+}
+_DURATION = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*([^\d\s.+-]+)")
+_UNITS_HELP = "s/seconds/秒, m/minutes/分钟, h/hours/小时, d/days/天, w/weeks/周"
+
+
 def parse_duration(text: str) -> timedelta:
-    """``"90m"``, ``"3h"``, ``"2d"``, ``"1w"`` → timedelta (the simulator's ``/advance``)."""
-    text = text.strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-    if not text or text[-1] not in units:
-        raise ValueError(f"duration {text!r}: use a number and one of s, m, h, d, w (e.g. 3h)")
-    try:
-        amount = float(text[:-1])
-    except ValueError:
-        raise ValueError(f"duration {text!r}: {text[:-1]!r} is not a number") from None
-    return timedelta(seconds=amount * units[text[-1]])
+    """``"90m"``, ``"3h"``, ``"3 days"``, ``"3天"``, ``"1w"``, ``"-3h"`` → timedelta.
+
+    Timer declarations and the simulator's ``/advance`` read the same forms, so whatever a bot
+    author types in one works in the other.
+    """
+    cleaned = str(text).strip()
+    found = _DURATION.fullmatch(cleaned)
+    if not found:
+        raise ValueError(f"duration {cleaned!r}: write a number and a unit, e.g. 3h, 3 days or 3天 "
+                         f"(units: {_UNITS_HELP})")
+    amount, unit = found.groups()
+    seconds = DURATION_UNITS.get(unit.casefold())
+    if seconds is None:
+        raise ValueError(f"duration {cleaned!r}: unknown unit {unit!r} (units: {_UNITS_HELP})")
+    return timedelta(seconds=float(amount) * seconds)

@@ -10,6 +10,7 @@ that says what to fix.
 from __future__ import annotations
 
 import inspect
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,18 @@ from .timers import TimerSpec
 
 if TYPE_CHECKING:
     from .turn import Turn
+
+
+def _quiet_machine_log() -> None:
+    """The machine library logs two INFO lines per state change ("Finished processing state ...
+    callbacks"); the journal and the runtime already say what moved, so a served bot's log
+    would be mostly these. Its warnings stay, and a level set on ``transitions`` is kept."""
+    machine_log = logging.getLogger("transitions")
+    if machine_log.level == logging.NOTSET:
+        machine_log.setLevel(logging.WARNING)
+
+
+_quiet_machine_log()
 
 
 @dataclass

@@ -8,7 +8,7 @@ fake WeChat API, with time that moves only when told. Lines come from stdin, typ
     /wechat click {"key": "MENU_1"}
     /event order_placed {"amount": 99}   a business event from the brand's systems
     /media image                      the customer sends an image (or voice, video, location)
-    /advance 3h                       move the clock (m, h, d), firing every timer on the way
+    /advance 3h                       move the clock (3h, 90m, 3d, 3 days, 3天, 1w), firing every timer on the way
     /state  /tags  /attrs  /timers  /now  /help  /quit
 
 Every message the bot sends is printed on its own line as ``bot> [YYYY-MM-DD HH:MM] TEXT`` (the
@@ -46,7 +46,7 @@ HELP = """\
                             add_external_contact {"key": "scene", "data": {"welcome_code": "W1"}}
   /event NAME [json]        a business event with its data
   /media TYPE [json]        the customer sends an image, voice, video, location...
-  /advance 3h               move the clock (m, h, d), firing every timer due on the way
+  /advance 3h               move the clock (3h, 90m, 3 days, 3天, 1w), firing every timer due
   /state /tags /attrs /counters /timers /now    the customer and the clock
   /quit                     end"""
 
@@ -199,7 +199,7 @@ class Chat:
 
     async def _cmd_advance(self, rest: str) -> None:
         if not rest:
-            raise PersonaError("usage: /advance 3h (units m, h, d)")
+            raise PersonaError("usage: /advance 3h (or 90m, 3d, 3 days, 3天, 1w)")
         duration = parse_duration(rest)
         if duration.total_seconds() < 0:
             raise PersonaError("/advance: the clock only moves forward")

@@ -109,3 +109,15 @@ def test_wecom_welcome_and_news_cards(cli):
     lines = done.stdout.splitlines()
     after = lines[lines.index(news[0]) + 1]
     assert after.startswith(" " * 24) and after.strip()
+
+
+def test_advance_reads_the_units_people_type(cli):
+    script = "\n".join(["/wechat subscribe", "/advance 3 days", "/advance 3天", "/advance 12 hours",
+                        "/advance 1 fortnight", "/now"]) + "\n"
+    done = cli("chat", "tests.core.shop", "--user", "o_amy", input=script)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "now 2026-11-26 09:00" in lines and "now 2026-11-29 09:00" in lines, done.stdout
+    assert "now 2026-11-29 21:00" in lines, done.stdout
+    refused = [line for line in lines if line.startswith("error: duration '1 fortnight'")]
+    assert refused and "unknown unit 'fortnight'" in refused[0] and "d/days/天" in refused[0], done.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
 
@@ -25,6 +26,14 @@ def runtime(store, clock) -> Runtime:
 async def outbox(store) -> list[dict]:
     items = await store.claim_outbox(10**12, 1000, lease=60)
     return [json.loads(i.payload) for i in items]
+
+
+async def test_a_transition_logs_nothing_at_info_from_the_state_machine_library(runtime, caplog):
+    caplog.set_level(logging.INFO)
+    outcome = await runtime.handle(PlatformEvent(user="alice", dedupe_key="e:1:subscribe", name="subscribe"))
+    assert outcome.transitions == [("welcome", "new", "welcomed")]
+    chatter = [r.getMessage() for r in caplog.records if r.name.startswith("transitions")]
+    assert chatter == []
 
 
 async def test_unknown_customer_is_created_in_the_initial_state(runtime):

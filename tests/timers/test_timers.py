@@ -323,7 +323,7 @@ async def test_run_until_needs_a_fake_clock(store):
     ({"daily": "10h"}, "HH:MM"),
     ({"daily": "10:00", "weekdays": [0, 8]}, "ISO numbers"),
     ({"monthly": 32}, "1-31"),
-    ({"after": "3x"}, "use a number and one of"),
+    ({"after": "3x"}, "unknown unit 'x'"),
     ({"days_after_joining": -1}, ">= 0"),
     ({"inactive": "0s"}, "longer than zero"),
     ({"yearly": ""}, "names the customer attribute"),

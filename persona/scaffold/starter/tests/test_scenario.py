@@ -73,3 +73,13 @@ def test_signing_up_thanks_the_customer_and_cancels_the_nudge() -> None:
         assert await sim.advance("3d") == []
 
     play(scenario)
+
+
+async def test_written_as_an_async_function() -> None:
+    """Plain ``async def`` tests run as they are: ``pytest.ini`` beside the bot sets
+    ``asyncio_mode = auto``."""
+    async with Simulation(BOT, start=START) as sim:
+        await sim.wechat("o_eve", "subscribe")
+        await sim.text("o_eve", "你好")
+        sent = await sim.advance("1d")
+        assert [(s.when, s.script) for s in sent] == [("2026-11-24 09:00", "nudge")]
