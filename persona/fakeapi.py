@@ -163,6 +163,8 @@ class FakeWeChat:
     #: False: a welcome code nobody registered counts as issued at its first use (simulations
     #: whose add events never reached the fake); True: it is refused with 41096.
     strict_welcome_codes: bool = False
+    #: Called with every message accepted, as it is recorded (``persona fakeapi`` prints them).
+    on_message: Callable[[Sent], None] | None = field(default=None, repr=False)
 
     messages: MessageLog = field(default_factory=MessageLog, repr=False)
     #: staff messages WeCom accepted with errcode 0 but never delivered (over 30 a minute).
@@ -182,6 +184,7 @@ class FakeWeChat:
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
         self._port = 0
+        self._host = "127.0.0.1"
         self.base_url = ""
 
     # -- what a test reads -----------------------------------------------------------------
@@ -252,7 +255,7 @@ class FakeWeChat:
         """The outage is over: listen again on the same port."""
         self._down = False
         if self._runner is not None and self._site is None:
-            self._site = web.SockSite(self._runner, _listen(self._port))
+            self._site = web.SockSite(self._runner, _listen(self._port, self._host))
             await self._site.start()
 
     # -- serving ---------------------------------------------------------------------------
@@ -270,17 +273,25 @@ class FakeWeChat:
         r.add_post("/cgi-bin/kf/send_msg", self._kf_send)
         r.add_post("/cgi-bin/message/send", self._app_send)
         r.add_post("/cgi-bin/appchat/send", self._appchat_send)
+        r.add_get("/fake/messages", self._list_messages)
         return app
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 on a free port; returns the base URL."""
+    async def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Serve on ``host``:``port`` (default: loopback, a free port); returns the base URL.
+
+        A port already taken raises ``OSError``."""
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        sock = _listen(0)
-        self._port = sock.getsockname()[1]
+        try:
+            sock = _listen(port, host)
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        self._host, self._port = host, sock.getsockname()[1]
         self._site = web.SockSite(self._runner, sock)
         await self._site.start()
-        self.base_url = f"http://127.0.0.1:{self._port}"
+        self.base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self._port}"
         return self.base_url
 
     async def stop(self) -> None:
@@ -409,7 +420,18 @@ class FakeWeChat:
                                 target, pending, str(trace.get("script", "")), VIA[api]))
         if keep:
             self.messages.extend(records)
+            if self.on_message is not None:
+                for record in records:
+                    self.on_message(record)
         return records
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        """``GET /fake/messages``: what was accepted so far, for a person or a script to read."""
+        return web.json_response({"messages": [
+            {"api": s.api, "to": s.to, "target": s.target, "kind": s.kind, "text": s.text,
+             "fields": s.fields, "time": s.time, "msgid": s.msgid, "pending": s.pending,
+             "script": s.script, "via": s.via} for s in self.messages]},
+            dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     # -- Official Account ------------------------------------------------------------------
     async def _upload(self, request: web.Request) -> web.Response:
@@ -676,10 +698,14 @@ def _bubble(kind: str, part: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     return kind, str(part.get("title") or part.get("description") or ""), dict(part)
 
 
-def _listen(port: int) -> socket.socket:
+def _listen(port: int, host: str = "127.0.0.1") -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.listen(128)
     sock.setblocking(False)
     return sock
