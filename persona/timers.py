@@ -91,7 +91,14 @@ class TimerSpec:
       — ``at="09:00"``; the 29th of February is the 28th in other years;
     * ``days_after_joining=7`` ``at="10:00"``;
     * ``inactive="14d"`` — the customer did nothing for that long; re-armed by every message or
-      action of the customer (not by business events), fires once per silence.
+      action of the customer (not by business events), fires once per silence;
+    * ``relative_to="appointment"`` — the customer attribute holding a date and time
+      (``"2026-11-27 10:30"``, ISO with or without an offset, ``"2026-11-27"``, or epoch
+      seconds), shifted by ``offset="-1d"``; with ``at="09:00"`` it fires at that time of day
+      on the shifted date ("1 day before the appointment, at 09:00"), without ``at`` at the
+      shifted moment itself (``offset="-2h"``: two hours before). It fires once per value:
+      moved when the attribute changes, cancelled when it is cleared, and not armed when the
+      moment has already passed.
 
     ``state`` binds the timer to a state (armed on entering it, cancelled on leaving it);
     ``when`` is a guard (method name or callable ``(persona, turn) -> bool``) evaluated when
@@ -99,7 +106,8 @@ class TimerSpec:
     are skipped and counted as ``timers_late``); ``service`` timers (an instalment the
     customer asked to be reminded of) survive an opt-out, marketing ones end with it.
 
-    Recurring timers (daily, monthly, yearly, inactive) follow their schedule: after firing,
+    Recurring timers (daily, monthly, yearly, inactive) and ``relative_to`` timers follow
+    their schedule: after firing,
     and whenever the customer data they read changes, they move to the next time it gives.
     To stop one, bind it to a state or guard it with ``when``; ``turn.cancel`` only skips
     the occurrence until the next turn re-arms it.
@@ -115,7 +123,8 @@ class TimerSpec:
     yearly: str | None = None
     days_after_joining: int | None = None
     inactive: timedelta | None = None
-    at: str = "09:00"
+    relative_to: str | None = None
+    at: str | None = "09:00"
     when: str | Callable[..., bool] | None = None
     grace: timedelta = timedelta(hours=1)
     service: bool = False
@@ -127,18 +136,23 @@ class TimerSpec:
               daily: TimeOfDay | None = None, offset: str | timedelta | None = None,
               weekdays: Weekdays | None = None, monthly: DayOfMonth | None = None,
               yearly: str | None = None, days_after_joining: int | None = None,
-              inactive: str | timedelta | None = None, at: str = "09:00",
-              when: str | Callable[..., bool] | None = None,
+              inactive: str | timedelta | None = None, relative_to: str | None = None,
+              at: str | None = None, when: str | Callable[..., bool] | None = None,
               grace: str | timedelta = "1h", service: bool = False) -> "TimerSpec":
         """Check a schedule as written in ``@on.timer(...)``; mistakes fail at import."""
         where = f"timer {name!r}"
         kinds = [k for k, v in (("after", after), ("daily", daily), ("monthly", monthly),
                                 ("yearly", yearly), ("days_after_joining", days_after_joining),
-                                ("inactive", inactive)) if v is not None]
+                                ("inactive", inactive), ("relative_to", relative_to)) if v is not None]
         if len(kinds) > 1:
             raise DefinitionError(f"{where}: choose one schedule, not {', '.join(kinds)}")
-        if (offset is not None or weekdays is not None) and daily is None:
-            raise DefinitionError(f"{where}: offset= and weekdays= go with daily=\"HH:MM\"")
+        if weekdays is not None and daily is None:
+            raise DefinitionError(f"{where}: weekdays= goes with daily=\"HH:MM\"")
+        if offset is not None and daily is None and relative_to is None:
+            raise DefinitionError(f"{where}: offset= goes with daily=\"HH:MM\" or relative_to=\"<attribute>\"")
+        if relative_to is not None and not (isinstance(relative_to, str) and relative_to):
+            raise DefinitionError(f"{where}: relative_to= names the customer attribute holding a date and "
+                                  "time, e.g. relative_to=\"appointment\"")
         if isinstance(daily, str):
             _hhmm(daily)
         elif daily is not None and not callable(daily):
@@ -153,10 +167,14 @@ class TimerSpec:
                                   "e.g. yearly=\"birthday\"")
         if days_after_joining is not None and (not isinstance(days_after_joining, int) or days_after_joining < 0):
             raise DefinitionError(f"{where}: days_after_joining= takes a whole number of days >= 0")
-        _hhmm(at)
+        if at is not None:
+            _hhmm(at)
+        elif relative_to is None:
+            at = "09:00"
         spec = cls(name=name, state=state, after=_duration(after, where), daily=daily,
                    offset=_duration(offset, where), weekdays=weekdays, monthly=monthly, yearly=yearly,
-                   days_after_joining=days_after_joining, inactive=_duration(inactive, where), at=at,
+                   days_after_joining=days_after_joining, inactive=_duration(inactive, where),
+                   relative_to=relative_to, at=at,
                    when=when, grace=_duration(grace, where) or timedelta(0), service=service)
         if spec.grace < timedelta(0):
             raise DefinitionError(f"{where}: grace= cannot be negative")
@@ -168,15 +186,17 @@ class TimerSpec:
     def scheduled(self) -> bool:
         """False for a plain handler of timers set by hand with ``turn.schedule``."""
         return any(v is not None for v in (self.after, self.daily, self.monthly, self.yearly,
-                                           self.days_after_joining, self.inactive))
+                                           self.days_after_joining, self.inactive, self.relative_to))
 
     @cached_property
     def recurring(self) -> bool:
-        return any(v is not None for v in (self.daily, self.monthly, self.yearly, self.inactive))
+        """True for timers that follow their schedule on every turn rather than arm once."""
+        return any(v is not None for v in (self.daily, self.monthly, self.yearly, self.inactive,
+                                           self.relative_to))
 
     @cached_property
     def _at_time(self) -> time:
-        return _hhmm(self.at)
+        return _hhmm(self.at or "09:00")
 
     def next_due(self, customer: "Customer", now: float, tz: str, entered: float) -> float | None:
         """The next time this timer is due for ``customer``; None = not (any more).
@@ -192,6 +212,8 @@ class TimerSpec:
             base = customer.last_inbound or customer.first_seen or now
             due = base + self.inactive.total_seconds()
             return due if due > now else None
+        if self.relative_to is not None:
+            return self._relative_due(customer.attrs.get(self.relative_to), now, tz)
         if self.days_after_joining is not None:
             tzinfo = zone(tz)
             joined = datetime.fromtimestamp(customer.first_seen or now, tzinfo).date()
@@ -209,6 +231,16 @@ class TimerSpec:
                 self._memo.clear()
             self._memo[key] = (now, due)
         return due
+
+    def _relative_due(self, raw: Any, now: float, tz: str) -> float | None:
+        """The moment ``offset`` from the customer's date and time (at ``at`` when given)."""
+        tzinfo = zone(tz)
+        base = _moment(raw, tzinfo, self.name)
+        if base is None:
+            return None
+        shifted = base + (self.offset or timedelta(0))  # wall-clock arithmetic: "-1d" keeps the hour
+        due = _at(shifted.date(), _hhmm(self.at), tzinfo) if self.at else shifted.timestamp()
+        return due if due > now else None
 
     def _inputs(self, customer: "Customer", tz: str) -> tuple[Any, ...] | None:
         """Everything a calendar schedule reads from the customer, hashable; None = never."""
@@ -299,6 +331,21 @@ def _month_day(raw: Any) -> tuple[int, int] | None:
         log.warning("yearly timer: %r is not a MM-DD date; timer not armed", raw)
         return None
     return month, dom
+
+
+def _moment(raw: Any, tzinfo: ZoneInfo, timer: str) -> datetime | None:
+    """A date and time from customer data, in ``tzinfo``; None (and a warning) when it is not one."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return datetime.fromtimestamp(raw, tzinfo)
+    try:
+        moment = datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        log.warning("timer %s: the customer's date and time %r is not \"YYYY-MM-DD HH:MM\"; timer not armed",
+                    timer, raw)
+        return None
+    return moment.replace(tzinfo=tzinfo) if moment.tzinfo is None else moment.astimezone(tzinfo)
 
 
 def _at(day: date, at: time, tzinfo: ZoneInfo) -> float:

@@ -187,6 +187,12 @@ def describe(spec: TimerSpec | None) -> str:
         text = f"yearly on attrs.{spec.yearly} at {spec.at}"
     elif spec.days_after_joining is not None:
         text = f"day {spec.days_after_joining} at {spec.at}"
+    elif spec.relative_to is not None:
+        text = f"attrs.{spec.relative_to}"
+        if spec.offset:
+            text += f" {'-' if spec.offset < timedelta(0) else '+'}{_span(abs(spec.offset))}"
+        if spec.at:
+            text += f", at {spec.at}"
     else:
         assert spec.inactive is not None
         text = f"after {_span(spec.inactive)} inactive"

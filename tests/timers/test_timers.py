@@ -160,6 +160,48 @@ async def test_days_7_15_and_30_after_joining(runtime, scheduler, store):
     assert await fired(store, "a", "day30") == ["2026-12-23 10:00 Wed"]
 
 
+# -- relative to a date and time in the customer's data --------------------------------------
+async def test_a_day_before_the_appointment_at_nine_and_two_hours_before_it(runtime, scheduler, store):
+    await event(runtime, "a", "profile", appointment="2026-11-27 10:30")  # a Friday
+    pending = await store.pending_timers("a")
+    assert pending["appointment_eve"] == parse_time("2026-11-26 09:00")
+    assert pending["chair_ready"] == parse_time("2026-11-27 08:30")
+    await advance(scheduler, "7d")
+    assert await fired(store, "a", "appointment_eve") == ["2026-11-26 09:00 Thu"]
+    assert await fired(store, "a", "chair_ready") == ["2026-11-27 08:30 Fri"]  # once each, not again
+    assert {"appointment_eve", "chair_ready"}.isdisjoint(await store.pending_timers("a"))
+
+
+async def test_a_moved_appointment_moves_the_reminder_and_a_cleared_one_cancels_it(runtime, scheduler, store):
+    await event(runtime, "a", "profile", appointment="2026-11-27 10:30")
+    await event(runtime, "b", "profile", appointment="2026-11-27 10:30")
+    await advance(scheduler, "1d")
+    await event(runtime, "a", "profile", appointment="2026-12-02T15:00:00+08:00")  # moved to next week
+    await event(runtime, "b", "profile", appointment=None)  # cancelled
+    assert (await store.pending_timers("a"))["appointment_eve"] == parse_time("2026-12-01 09:00")
+    assert {"appointment_eve", "chair_ready"}.isdisjoint(await store.pending_timers("b"))
+    await advance(scheduler, "14d")
+    assert await fired(store, "a", "appointment_eve") == ["2026-12-01 09:00 Tue"]
+    assert await fired(store, "a", "chair_ready") == ["2026-12-02 13:00 Wed"]
+    assert await fired(store, "b", "appointment_eve") == [] and await fired(store, "b", "chair_ready") == []
+    # the next appointment after one that was reminded of is reminded of too
+    await event(runtime, "a", "profile", appointment="2026-12-20")
+    await advance(scheduler, "14d")
+    assert await fired(store, "a", "appointment_eve") == ["2026-12-01 09:00 Tue", "2026-12-19 09:00 Sat"]
+
+
+async def test_a_reminder_whose_moment_has_passed_or_a_date_that_is_not_one_is_not_armed(
+        runtime, scheduler, store, caplog):
+    await event(runtime, "a", "profile", appointment="2026-11-24 08:00")  # "a day before, 09:00" is now
+    pending = await store.pending_timers("a")
+    assert "appointment_eve" not in pending and pending["chair_ready"] == parse_time("2026-11-24 06:00")
+    await event(runtime, "b", "profile", appointment="next Friday")
+    assert {"appointment_eve", "chair_ready"}.isdisjoint(await store.pending_timers("b"))
+    assert "'next Friday' is not \"YYYY-MM-DD HH:MM\"" in caplog.text
+    await event(runtime, "c", "profile", appointment=parse_time("2026-11-25 18:00"), tz="Europe/Paris")
+    assert (await store.pending_timers("c"))["appointment_eve"] == parse_time("2026-11-24 09:00", "Europe/Paris")
+
+
 # -- inactivity ------------------------------------------------------------------------------
 async def test_inactivity_is_rearmed_by_the_customer_not_by_business_events(runtime, scheduler, store):
     await runtime.handle(TextMessage(user="a", dedupe_key="m:1", text="hi"))
@@ -319,7 +361,11 @@ async def test_run_until_needs_a_fake_clock(store):
 # -- definitions and pure schedules ----------------------------------------------------------
 @pytest.mark.parametrize("kwargs, message", [
     ({"after": "1h", "daily": "10:00"}, "choose one schedule"),
-    ({"weekdays": [1]}, "go with daily"),
+    ({"weekdays": [1]}, "goes with daily"),
+    ({"offset": "-1d"}, "offset= goes with daily=.* or relative_to="),
+    ({"relative_to": ""}, "names the customer attribute holding a date and time"),
+    ({"relative_to": "appointment", "after": "1h"}, "choose one schedule"),
+    ({"relative_to": "appointment", "at": "9am"}, "HH:MM"),
     ({"daily": "10h"}, "HH:MM"),
     ({"daily": "10:00", "weekdays": [0, 8]}, "ISO numbers"),
     ({"monthly": 32}, "1-31"),

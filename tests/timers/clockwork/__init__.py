@@ -76,6 +76,8 @@ class Clockwork(Persona):
     @on.timer("day15", days_after_joining=15, at="10:00")
     @on.timer("day30", days_after_joining=30, at="10:00")
     @on.timer("recall", inactive="14d", grace="1d")
+    @on.timer("appointment_eve", relative_to="appointment", offset="-1d", at="09:00")
+    @on.timer("chair_ready", relative_to="appointment", offset="-2h")
     @on.timer("manual", states=["trial", "member"])
     def tick(self, turn: Turn) -> None:
         turn.incr(turn.input.name)
