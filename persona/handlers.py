@@ -11,7 +11,9 @@
     @on.timer("brief", daily="10:00")     # the clock (see persona.timers.TimerSpec)
     @on.rule                              # after every input: real-time tagging
 
-Each decorator takes ``states=`` to limit the handler to some states. Message and platform
+Each decorator takes ``states=`` to limit the handler to some states, except ``@on.timer``,
+which takes ``state=`` (one state, or a list for a timer set by hand): a scheduled timer is
+bound to its state, armed on entering it and cancelled on leaving it. Message and platform
 event handlers also take ``platform="wechat"|"wecom"`` (one platform only) and ``door=``: they
 answer customers unless ``door="staff"`` (staff using the WeCom app) or ``door="system"``
 (WeCom's own ``sys`` events) says otherwise, so a staff member following the app never gets the
@@ -269,10 +271,23 @@ class _On:
         """A business event posted by the brand's systems."""
         return Marker(Route(RouteKind.EVENT, tuple(names), states=_states(states)))
 
-    def timer(self, name: str, *, states: States = None, **schedule: Any) -> Marker:
-        """A timer fires; with schedule arguments the timer arms itself (see :class:`TimerSpec`)."""
-        spec = TimerSpec.build(name, **schedule)
-        return Marker(Route(RouteKind.TIMER, (name,), states=_states(states) or _states(spec.state), timer=spec))
+    def timer(self, name: str, *, state: States = None, **schedule: Any) -> Marker:
+        """A timer fires; with schedule arguments the timer arms itself (see :class:`TimerSpec`).
+
+        ``state`` is one state (a scheduled timer is bound to it) or, for a timer set by hand
+        with ``turn.schedule``, a list of the states its handler runs in."""
+        where = f"@on.timer({name!r})"
+        if "states" in schedule:
+            raise DefinitionError(f"{where}: write state= (one state, or a list for a timer set by hand), "
+                                  "not states=")
+        states = _states(state)
+        single = next(iter(states)) if states is not None and len(states) == 1 else None
+        spec = TimerSpec.build(name, state=single, **schedule)
+        if states is not None and len(states) > 1 and spec.scheduled:
+            raise DefinitionError(f"{where}: a scheduled timer is bound to one state (armed on entering it, "
+                                  f"cancelled on leaving it), not {sorted(states)}; guard it with when= "
+                                  "to limit it further")
+        return Marker(Route(RouteKind.TIMER, (name,), states=states, timer=spec))
 
     def rule(self, fn: Handler) -> Handler:
         """Runs after every input's handler, on every customer: real-time tagging rules."""

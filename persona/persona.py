@@ -186,7 +186,8 @@ class Persona:
         for route in routes:
             for state in route.states or ():
                 if state not in known:
-                    raise DefinitionError(f"{cls.__name__}.{attr}: states= names unknown state {state!r} "
+                    keyword = "state" if route.kind is RouteKind.TIMER else "states"
+                    raise DefinitionError(f"{cls.__name__}.{attr}: {keyword}= names unknown state {state!r} "
                                           f"(known: {', '.join(cls.states)})")
             if route.kind is RouteKind.TIMER:
                 cls._check_timer(route, attr)

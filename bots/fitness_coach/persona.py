@@ -290,7 +290,7 @@ class FitnessCoach(Persona):
         session_day = (turn.local - MISSED_AFTER).date()
         return turn.customer.attrs.get("last_workout") != session_day.isoformat()
 
-    @on.timer("idle", states=["training"])
+    @on.timer("idle", state="training")
     async def idle(self, turn: Turn) -> None:
         days = int(turn.timer_data.get("days", IDLE_DAYS[0]))
         if days >= IDLE_DAYS[-1]:

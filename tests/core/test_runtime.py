@@ -167,6 +167,39 @@ async def test_bad_definitions_fail_at_import():
                 pass
 
 
+def test_a_timer_takes_state_one_name_for_one_state_or_a_list():
+    from persona import DefinitionError, Persona, on
+
+    with pytest.raises(DefinitionError, match=r"@on.timer\('t'\): write state= .*not states="):
+        on.timer("t", after="1h", states=["a"])
+    with pytest.raises(DefinitionError, match="a scheduled timer is bound to one state"):
+        on.timer("t", after="1h", state=["a", "b"])
+    with pytest.raises(DefinitionError, match="Broken.t: state= names unknown state 'c'"):
+        class Broken(Persona):
+            states = ["a", "b"]
+
+            @on.timer("t", state=["a", "c"])
+            def t(self, turn):
+                pass
+
+    class Fine(Persona):
+        states = ["a", "b", "c"]
+
+        @on.timer("bound", after="1h", state="b")
+        @on.timer("one", after="1h", state=["c"])
+        @on.timer("by_hand", state=["a", "b"])
+        def t(self, turn):
+            pass
+
+    bound, _ = Fine.routes.timer["bound"]
+    assert bound.states == {"b"} and bound.timer.state == "b"
+    one, _ = Fine.routes.timer["one"]
+    assert one.states == {"c"} and one.timer.state == "c"
+    by_hand, _ = Fine.routes.timer["by_hand"]
+    assert by_hand.states == {"a", "b"} and by_hand.timer.state is None
+    assert set(Fine.timer_specs) == {"bound", "one"}
+
+
 async def test_unknown_trigger_in_a_handler_is_an_error_naming_the_known_ones(runtime):
     from persona import Persona, on
 

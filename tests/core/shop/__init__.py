@@ -57,7 +57,7 @@ class Shop(Persona):
         turn.schedule("review", after=3 * 3600)
         turn.leaderboard("spend", turn.customer.id, float(turn.data["amount"]))
 
-    @on.timer("review", states=["buyer", "vip"])
+    @on.timer("review", state=["buyer", "vip"])
     def ask_review(self, turn: Turn) -> None:
         turn.say("review")
 

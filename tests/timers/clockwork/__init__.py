@@ -78,7 +78,7 @@ class Clockwork(Persona):
     @on.timer("recall", inactive="14d", grace="1d")
     @on.timer("appointment_eve", relative_to="appointment", offset="-1d", at="09:00")
     @on.timer("chair_ready", relative_to="appointment", offset="-2h")
-    @on.timer("manual", states=["trial", "member"])
+    @on.timer("manual", state=["trial", "member"])
     def tick(self, turn: Turn) -> None:
         turn.incr(turn.input.name)
 
