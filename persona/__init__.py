@@ -8,8 +8,8 @@ gate before it is delivered through WeChat's APIs.
 
 from .clock import Clock, FakeClock
 from .customer import Customer
-from .errors import (ChannelError, ConflictError, DefinitionError, HandlerError, PersonaError,
-                     ProtocolError, StoreUnavailable, TemplateError)
+from .errors import (ChannelError, ConflictError, DefinitionError, EventDataError, HandlerError,
+                     PersonaError, ProtocolError, StoreUnavailable, TemplateError)
 from .handlers import on
 from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
 from .messages import Message
@@ -20,7 +20,7 @@ from .turn import Turn
 
 __all__ = [
     "BusinessEvent", "ChannelError", "Clock", "ConflictError", "Customer", "DefinitionError",
-    "FakeClock", "HandlerError", "Input", "MediaMessage", "Message", "Outcome", "Persona",
+    "EventDataError", "FakeClock", "HandlerError", "Input", "MediaMessage", "Message", "Outcome", "Persona",
     "PersonaError", "PlatformEvent", "Policy", "ProtocolError", "ReplySlot", "Runtime",
     "Status", "StoreUnavailable", "TemplateError", "TextMessage", "TimerFired", "Turn", "load_persona", "on",
 ]

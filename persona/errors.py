@@ -36,6 +36,17 @@ class ScriptRejected(PersonaError):
         self.problems = list(problems or [])
 
 
+class EventDataError(PersonaError):
+    """A business event's ``data`` does not match what the persona declared for it.
+
+    ``fields`` names every field that is missing or of the wrong type; the service answers 422.
+    """
+
+    def __init__(self, message: str, *, fields: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
+
+
 class StoreUnavailable(PersonaError):
     """The store cannot be reached; the input was not processed and may be retried."""
 

@@ -7,7 +7,7 @@
     @on.regex(r"订单\\s*(\\d+)")             # turn.match holds the match
     @on.text()                            # any other text
     @on.wechat("subscribe")               # a WeChat/WeCom event; key= for a menu click
-    @on.event("order_placed")             # a business event from the brand's systems
+    @on.event("order_placed", data={"amount": float})   # a business event, its declared data
     @on.timer("brief", daily="10:00")     # the clock (see persona.timers.TimerSpec)
     @on.rule                              # after every input: real-time tagging
 
@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .errors import DefinitionError
 from .inputs import BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage, TimerFired
+from .payloads import EventData
 from .timers import TimerSpec
 
 Handler = Callable[..., Any]
@@ -69,6 +70,7 @@ class Route:
     #: who the handler answers (customers unless said otherwise) and on which platform (None: both)
     door: Door = Door.CUSTOMER
     platform: Platform | None = None
+    data: EventData | None = None  # a business event's declared fields
 
     def allows(self, state: str) -> bool:
         """Whether the handler runs for a customer in ``state``."""
@@ -120,6 +122,8 @@ class Routes:
     event: dict[str, list[Entry]] = field(default_factory=dict)
     timer: dict[str, Entry] = field(default_factory=dict)
     rules: list[str] = field(default_factory=list)
+    #: each business event's declared fields (an event none of its handlers declares: absent)
+    event_data: dict[str, EventData] = field(default_factory=dict)
 
     def add(self, route: Route, attr: str) -> None:
         """File ``route``, handled by the attribute ``attr``; a timer has one handler only."""
@@ -132,6 +136,12 @@ class Routes:
         elif route.kind is RouteKind.RULE:
             self.rules.append(attr)
         elif route.kind in _KEYED:
+            if route.data is not None:
+                declared = self.event_data.get(route.data.event)
+                if declared is not None and declared != route.data:
+                    raise DefinitionError(f"{attr}: event {route.data.event!r} declares data= differently "
+                                          "from another of its handlers; declare it once")
+                self.event_data[route.data.event] = route.data
             table: dict[str, list[Entry]] = getattr(self, _KEYED[route.kind])
             for value in route.values:
                 table.setdefault(value, []).append(entry)
@@ -143,7 +153,8 @@ class Routes:
         """A table that can take more routes without changing this one."""
         return Routes({k: list(v) for k, v in self.exact.items()}, list(self.keyword), list(self.regex),
                       list(self.any_text), list(self.media), {k: list(v) for k, v in self.wechat.items()},
-                      {k: list(v) for k, v in self.event.items()}, dict(self.timer), list(self.rules))
+                      {k: list(v) for k, v in self.event.items()}, dict(self.timer), list(self.rules),
+                      dict(self.event_data))
 
     def entries(self) -> Iterator[Entry]:
         """Every route with its handler, rules excepted."""
@@ -267,9 +278,17 @@ class _On:
         return _marker(Route(RouteKind.WECHAT, tuple(n.lower() for n in names), key=key, states=_states(states)),
                        door, platform)
 
-    def event(self, *names: str, states: States = None) -> Marker:
-        """A business event posted by the brand's systems."""
-        return Marker(Route(RouteKind.EVENT, tuple(names), states=_states(states)))
+    def event(self, *names: str, states: States = None, data: dict[str, Any] | None = None) -> Marker:
+        """A business event posted by the brand's systems.
+
+        ``data`` declares its fields and types (see :mod:`persona.payloads`): a posted event
+        that does not match is refused with 422 before any handler runs."""
+        declared = None
+        if data is not None:
+            if len(names) != 1:
+                raise DefinitionError(f"@on.event{names!r}: declare data= on a handler of one event")
+            declared = EventData.build(names[0], data)
+        return Marker(Route(RouteKind.EVENT, tuple(names), states=_states(states), data=declared))
 
     def timer(self, name: str, *, state: States = None, **schedule: Any) -> Marker:
         """A timer fires; with schedule arguments the timer arms itself (see :class:`TimerSpec`).

@@ -223,6 +223,14 @@ class Persona:
         """Business events this persona handles; others are refused (HTTP 422)."""
         return frozenset(cls.routes.event)
 
+    @classmethod
+    def check_event(cls, name: str, data: dict[str, Any]) -> None:
+        """Raise :class:`~persona.errors.EventDataError` when ``data`` does not match what event
+        ``name`` declared; events declared without ``data=`` take anything."""
+        declared = cls.routes.event_data.get(name)
+        if declared is not None:
+            declared.check(data)
+
     # -- hooks a persona may replace ---------------------------------------------------------
     def context(self, turn: "Turn") -> dict[str, Any]:
         """Extra variables every script of this persona sees; override to add catalogue data.

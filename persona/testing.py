@@ -121,7 +121,11 @@ class Simulation:
 
     async def event(self, user: str, name: str, data: dict[str, Any] | None = None,
                     id: str | None = None) -> list[Sent]:
-        """A business event from the brand's systems (``id`` makes it idempotent)."""
+        """A business event from the brand's systems (``id`` makes it idempotent).
+
+        Data that does not match the event's ``data=`` declaration raises
+        :class:`~persona.errors.EventDataError`, as the service would answer 422."""
+        type(self.bot.persona).check_event(name, data or {})
         return await self.send(BusinessEvent(user=user, name=name, data=data or {},
                                              dedupe_key=f"biz:{id or next(self._ids)}"))
 

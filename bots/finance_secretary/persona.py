@@ -79,7 +79,8 @@ class FinanceSecretary(Persona):
         turn.say("help")
 
     # -- the brand's data --------------------------------------------------------------------
-    @on.event("profile_updated")
+    @on.event("profile_updated", data={"birthday?": str, "risk?": (str, int), "products?": list, "group?": str,
+                                        "activity?": str, "points?": int, "name?": str})
     def profile_updated(self, turn: Turn) -> None:
         data, attrs = turn.data, turn.customer.attrs
         if data.get("name"):
@@ -112,7 +113,7 @@ class FinanceSecretary(Persona):
                 turn.untag("group")
 
     # -- fixed-investment plans ----------------------------------------------------------------
-    @on.event("schedule_set")
+    @on.event("schedule_set", data={"product": str, "amount": float, "day_of_month?": int})
     async def schedule_set(self, turn: Turn) -> None:
         product = str(turn.data["product"])
         amount = float(turn.data.get("amount") or 0)
@@ -140,7 +141,7 @@ class FinanceSecretary(Persona):
         first = P.upcoming(plan, turn.local.date() + timedelta(days=1))
         turn.say("plan_confirmed", product=CATALOGUE.product_name(product), amount=amount, day=day, first=first)
 
-    @on.event("investment_made")
+    @on.event("investment_made", data={"product": str, "amount": float})
     def investment_made(self, turn: Turn) -> None:
         product = str(turn.data["product"])
         turn.tag(f"holds_{product}")
@@ -187,16 +188,16 @@ class FinanceSecretary(Persona):
                 if member.startswith(EXTERNAL_PREFIXES):
                     turn.dispatch(member, event, {"chat_id": chat_id})
 
-    @on.event("joined_group")
+    @on.event("joined_group", data={"chat_id": str})
     def joined_group(self, turn: Turn) -> None:
         turn.tag("group", turn.data["chat_id"])
 
-    @on.event("left_group")
+    @on.event("left_group", data={"chat_id": str})
     def left_group(self, turn: Turn) -> None:
         if turn.customer.tags.get("group") == turn.data["chat_id"]:
             turn.untag("group")
 
-    @on.event("large_purchase")
+    @on.event("large_purchase", data={"amount": float})
     async def large_purchase(self, turn: Turn) -> None:
         amount = float(turn.data["amount"])
         turn.incr("large_purchases")
@@ -211,7 +212,7 @@ class FinanceSecretary(Persona):
         turn.say("group_points", to=f"group:{chat_id}", points=points, members=len(members),
                  buyer=_masked(turn.customer.attrs.get("name")), amount=amount)
 
-    @on.event("group_points")
+    @on.event("group_points", data={"points": int, "chat_id": str, "from?": str})
     def group_points(self, turn: Turn) -> None:
         turn.incr("points", int(turn.data["points"]))
         turn.note("points", source=turn.data.get("from"), points=int(turn.data["points"]))
@@ -234,7 +235,7 @@ class FinanceSecretary(Persona):
                  pick=CATALOGUE.pick_for(turn.customer.tags.get("risk")), plans=self._plan_rows(turn))
 
     # -- the sales team ----------------------------------------------------------------------
-    @on.event("sales_assigned")
+    @on.event("sales_assigned", data={"sales": str, "leader": str})
     async def sales_assigned(self, turn: Turn) -> None:
         sales, leader = str(turn.data["sales"]), str(turn.data["leader"])
         turn.set("sales", sales)
@@ -246,11 +247,11 @@ class FinanceSecretary(Persona):
                       data={"sales": sales, "leader": leader, "round": 1})
         await self._open_desk(turn)
 
-    @on.event("followed_up")
+    @on.event("followed_up", data={"sales?": str})
     def followed_up(self, turn: Turn) -> None:
         self._followed(turn, str(turn.data.get("sales", "")))
 
-    @on.event("sale_closed")
+    @on.event("sale_closed", data={"sales": str, "amount": float})
     async def sale_closed(self, turn: Turn) -> None:
         sales, amount = str(turn.data["sales"]), float(turn.data["amount"])
         day = self._board_day(turn)
@@ -275,7 +276,7 @@ class FinanceSecretary(Persona):
         else:
             turn.say("follow_up_escalated", to=f"staff:{leader}", leader_name=CATALOGUE.staff_name(leader), **common)
 
-    @on.event("desk_open")
+    @on.event("desk_open", data={"chat_id": str})
     async def desk_open(self, turn: Turn) -> None:
         await turn.trigger("open_desk")
         turn.set("chat_id", turn.data["chat_id"])

@@ -101,13 +101,15 @@ class FitnessCoach(Persona):
         }
 
     # -- buying, the questionnaire and adding the coach ------------------------------------------
-    @on.event("purchased", states=CUSTOMER_STATES)
+    @on.event("purchased", states=CUSTOMER_STATES, data={"name?": str, "nickname?": str})
     async def purchased(self, turn: Turn) -> None:
         turn.tag("paid")
         self._remember_name(turn)
         await turn.trigger("buy")
 
-    @on.event("questionnaire_submitted", states=CUSTOMER_STATES)
+    @on.event("questionnaire_submitted", states=CUSTOMER_STATES,
+              data={"goal": str, "level": str, "days": list, "time": str, "name?": str,
+                    "nickname?": str})
     async def questionnaire(self, turn: Turn) -> None:
         data = turn.data
         goal, level = CATALOGUE.goal(data.get("goal")), CATALOGUE.level(data.get("level"))
@@ -153,7 +155,7 @@ class FitnessCoach(Persona):
         return [CATALOGUE.plans[p].as_dict() for p in turn.customer.attrs["offered"]]
 
     # -- picking and changing the plan -------------------------------------------------------------
-    @on.event("plan_selected", states=CUSTOMER_STATES)
+    @on.event("plan_selected", states=CUSTOMER_STATES, data={"plan_id?": str, "choice?": int})
     async def plan_selected(self, turn: Turn) -> None:
         plan_id = self._chosen(turn.customer, turn.data)
         if turn.state in COACHED:
@@ -168,7 +170,7 @@ class FitnessCoach(Persona):
         assert turn.match is not None
         await self._start_plan(turn, self._chosen(turn.customer, {"choice": int(turn.match.group(1))}))
 
-    @on.event("plan_changed", states=CUSTOMER_STATES)
+    @on.event("plan_changed", states=CUSTOMER_STATES, data={"plan_id?": str, "days?": list, "time?": str})
     async def plan_changed(self, turn: Turn) -> None:
         data, changes = turn.data, {}
         if data.get("plan_id"):
@@ -331,7 +333,7 @@ class FitnessCoach(Persona):
         turn.say("my_plan", next_day=next_day, session=session)
 
     # -- after a workout ---------------------------------------------------------------------------
-    @on.event("workout_uploaded", states=COACHED)
+    @on.event("workout_uploaded", states=COACHED, data={"moves": list, "duration_min?": float})
     async def workout(self, turn: Turn) -> None:
         if turn.state == "paused":
             await turn.trigger("resume")
@@ -403,11 +405,11 @@ class FitnessCoach(Persona):
             turn.dispatch(member, "group_left", {"chat_id": chat_id})
         await turn.trigger("close_group")
 
-    @on.event("group_joined", states=CUSTOMER_STATES)
+    @on.event("group_joined", states=CUSTOMER_STATES, data={"chat_id": str})
     def group_joined(self, turn: Turn) -> None:
         turn.tag("group", str(turn.data["chat_id"]))
 
-    @on.event("group_left", states=CUSTOMER_STATES)
+    @on.event("group_left", states=CUSTOMER_STATES, data={"chat_id": str})
     def group_left(self, turn: Turn) -> None:
         if turn.customer.tags.get("group") == str(turn.data.get("chat_id")):
             turn.untag("group")

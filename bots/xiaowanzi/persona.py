@@ -77,7 +77,7 @@ class Xiaowanzi(Persona):
             turn.say("welcome_back", via=via)
 
     # -- the brand's systems -----------------------------------------------------------------
-    @on.event("registered")
+    @on.event("registered", data={"source?": str, "product?": str, "phone?": (str, int)})
     def registered(self, turn: Turn) -> None:
         """A member signed up in the mini program. 小完子 cannot reach them before they add her:
         the invitation itself is the brand's SMS / mini-program message."""
@@ -89,7 +89,7 @@ class Xiaowanzi(Persona):
         if data.get("phone"):
             turn.set("member", True)  # the number itself stays in the brand's CRM
 
-    @on.event("coupon_claimed")
+    @on.event("coupon_claimed", data={"coupon": str})
     async def coupon_claimed(self, turn: Turn) -> None:
         found = cat.coupon(str(turn.data["coupon"]))
         assert found is not None
@@ -99,7 +99,7 @@ class Xiaowanzi(Persona):
         turn.set("last_active", turn.now)
         await turn.trigger("claim")
 
-    @on.event("order_placed")
+    @on.event("order_placed", data={"order_id": (str, int), "amount": float, "items?": list})
     async def order_placed(self, turn: Turn) -> None:
         data, attrs = turn.data, turn.customer.attrs
         order_id = str(data["order_id"])
@@ -129,7 +129,7 @@ class Xiaowanzi(Persona):
                  used_coupon=cat.coupon(held["code"]) if used and held else None)
         turn.schedule("order_care", after=ORDER_CARE_AFTER, data={"order_id": order_id, "products": bought})
 
-    @on.event("order_shipped")
+    @on.event("order_shipped", data={"order_id": (str, int), "tracking": (str, int)})
     def order_shipped(self, turn: Turn) -> None:
         order = turn.customer.attrs.get("last_order") or {"id": str(turn.data["order_id"]), "items": []}
         if order.get("id") == str(turn.data["order_id"]):
@@ -138,19 +138,19 @@ class Xiaowanzi(Persona):
         turn.say("order_shipped", category="service", order_id=str(turn.data["order_id"]),
                  tracking=str(turn.data["tracking"]))
 
-    @on.event("joined_group")
+    @on.event("joined_group", data={})
     def joined_group(self, turn: Turn) -> None:
         turn.set("in_group", True)
         turn.set("last_active", turn.now)
 
-    @on.event("link_clicked")
+    @on.event("link_clicked", data={"url": str})
     def link_clicked(self, turn: Turn) -> None:
         product = cat.find_product(str(turn.data.get("url", "")))
         if product:
             turn.set("product", product)
         turn.set("last_active", turn.now)
 
-    @on.event("app_opened")
+    @on.event("app_opened", data={})
     def app_opened(self, turn: Turn) -> None:
         turn.set("last_active", turn.now)
 

@@ -19,16 +19,19 @@ Answers::
     401  {"error"}                           signature missing or wrong (or no secret configured)
     408  {"error"}                           the body took over the read timeout (10 s) to arrive
     413  {"error"}                           body over the limit
-    422  {"error"}                           the persona has no handler for this event name
+    422  {"error", "fields"?}                the persona has no handler for this event name, or
+                                             data does not match the event's declared fields
+                                             (``fields`` names them; no handler ran)
     503  {"error"}                           the store is unreachable; post it again later
 
 A batch is validated whole before any item is processed: if an item is malformed (400) or
-names an unknown event (422, when every bad item is an unknown event), nothing is processed
-and ``errors`` lists ``{"index", "error"}`` per bad item, so fixing and re-posting the batch
-is always safe. A valid batch answers ``{"results": [...]}`` in input order: 202 if any item
-was new, 200 if every item was a duplicate, 500 if a handler raised for any item (the other
-items are committed; re-posting the batch after the fix runs only the failed ones). If the store fails midway the answer is 503 with
-the results so far; those items are committed, and re-posting the whole batch is safe.
+names an unknown event or carries data its declaration refuses (422, when every bad item is
+one of these), nothing is processed and ``errors`` lists ``{"index", "error", "fields"?}`` per
+bad item, so fixing and re-posting the batch is always safe. A valid batch answers
+``{"results": [...]}`` in input order: 202 if any item was new, 200 if every item was a
+duplicate, 500 if a handler raised for any item (the other items are committed; re-posting the
+batch after the fix runs only the failed ones). If the store fails midway the answer is 503
+with the results so far; those items are committed, and re-posting the whole batch is safe.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import ProtocolError, StoreUnavailable
+from ..errors import EventDataError, ProtocolError, StoreUnavailable
 from ..inputs import BusinessEvent
 from ..outcome import Outcome, Status
+from ..persona import Persona
 from . import jsonguard, logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 
@@ -58,11 +62,16 @@ MAX_EVENT = 64
 
 
 class Invalid(Exception):
-    """One item of the request is unusable; ``status`` is 400 or 422."""
+    """One item of the request is unusable; ``status`` is 400 or 422; ``fields`` names the
+    data fields that do not match the event's declaration."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, fields: list[str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.fields = fields or []
+
+    def payload(self) -> dict[str, Any]:
+        return {"error": str(self), "fields": self.fields} if self.fields else {"error": str(self)}
 
 
 def sign(body: bytes, secret: str | bytes) -> str:
@@ -81,7 +90,7 @@ def _authentic(mounted: Mounted, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), given.strip().lower().encode("utf-8", "replace"))
 
 
-def _item(raw: Any, events: frozenset[str]) -> BusinessEvent:
+def _item(raw: Any, persona: type[Persona]) -> BusinessEvent:
     if not isinstance(raw, dict):
         raise Invalid("an event must be a JSON object")
     ident = raw.get("id")
@@ -99,8 +108,12 @@ def _item(raw: Any, events: frozenset[str]) -> BusinessEvent:
     if not isinstance(data, dict):
         raise Invalid("field 'data' must be a JSON object")
     name = raw["event"]
-    if name not in events:
+    if name not in persona.event_names():
         raise Invalid(f"this bot has no handler for event {name!r}", 422)
+    try:
+        persona.check_event(name, data)
+    except EventDataError as exc:
+        raise Invalid(str(exc), 422, exc.fields) from None
     return BusinessEvent(user=raw["user"], name=name, data=data, dedupe_key=f"biz:{ident}")
 
 
@@ -158,13 +171,14 @@ async def _handle(request: web.Request, mounted: Mounted,
         raw = jsonguard.loads(body)
     except ProtocolError as exc:
         return 400, {"error": str(exc)}, {"outcome": "invalid"}
-    events = type(mounted.bot.persona).event_names()
+    persona = type(mounted.bot.persona)
     if isinstance(raw, list):
-        return await _batch(raw, events, mounted, state)
+        return await _batch(raw, persona, mounted, state)
     try:
-        event = _item(raw, events)
+        event = _item(raw, persona)
     except Invalid as exc:
-        return exc.status, {"error": str(exc)}, {"outcome": "invalid" if exc.status == 400 else "unknown_event"}
+        outcome = "invalid" if exc.status == 400 else "bad_data" if exc.fields else "unknown_event"
+        return exc.status, exc.payload(), {"outcome": outcome}
     fields = {"customer": event.user, "event": event.name}
     try:
         outcome = await mounted.bot.runtime.handle(event)
@@ -177,7 +191,7 @@ async def _handle(request: web.Request, mounted: Mounted,
     return status, result, {**fields, "outcome": outcome.status}
 
 
-async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
+async def _batch(raw: list[Any], persona: type[Persona], mounted: Mounted,
                  state: ServiceState) -> tuple[int, Any, dict[str, Any]]:
     if not raw:
         return 400, {"error": "an empty batch"}, {"outcome": "invalid"}
@@ -188,9 +202,9 @@ async def _batch(raw: list[Any], events: frozenset[str], mounted: Mounted,
     statuses: set[int] = set()
     for index, entry in enumerate(raw):
         try:
-            items.append(_item(entry, events))
+            items.append(_item(entry, persona))
         except Invalid as exc:
-            errors.append({"index": index, "error": str(exc)})
+            errors.append({"index": index, **exc.payload()})
             statuses.add(exc.status)
     if errors:
         status = 422 if statuses == {422} else 400

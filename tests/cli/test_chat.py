@@ -121,3 +121,12 @@ def test_advance_reads_the_units_people_type(cli):
     assert "now 2026-11-29 21:00" in lines, done.stdout
     refused = [line for line in lines if line.startswith("error: duration '1 fortnight'")]
     assert refused and "unknown unit 'fortnight'" in refused[0] and "d/days/天" in refused[0], done.stdout
+
+
+def test_an_event_whose_data_does_not_match_its_declaration_is_refused_naming_the_field(cli):
+    script = '/event order_placed {"order_id": "A1", "amount": "九十"}\n/state\n'
+    done = cli("chat", "bots.xiaowanzi", "--user", "wm_amy", input=script)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "error: event 'order_placed': field 'amount' must be number (got \"九十\")" in lines, done.stdout
+    assert "state: new (not seen yet)" in lines

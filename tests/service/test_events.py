@@ -88,6 +88,37 @@ async def test_an_unknown_event_name_is_422_and_changes_nothing(make_bot, serve)
     assert await bot.store.users() == []
 
 
+def booked(ident="bk-1", user="u1", **data):
+    return {"id": ident, "user": user, "event": "booked", "data": data}
+
+
+async def test_data_that_does_not_match_the_declaration_is_422_naming_the_fields_before_any_handler(
+        make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    status, body = await post(client, booked(when="2026-11-27 10:30", chair="3", fee=True))
+    assert status == 422 and body["fields"] == ["chair", "fee"]
+    assert body["error"] == ("event 'booked': field 'chair' must be whole number (got \"3\"); "
+                             "field 'fee' must be number (got true)")
+    status, body = await post(client, booked(chair=3, note=None))
+    assert (status, body["fields"]) == (422, ["when"]) and "field 'when' is missing" in body["error"]
+    assert await bot.store.users() == []  # no handler ran, nothing was journaled
+    # the id was not spent: the corrected event goes through; extra fields pass untouched
+    status, body = await post(client, booked(when="2026-11-27 10:30", chair=3, fee=80, note=None, source="crm"))
+    assert (status, body["status"]) == (202, "done")
+    assert (await customer(bot, "u1")).attrs["appointment"] == "2026-11-27 10:30"
+
+
+async def test_a_batch_with_an_item_of_bad_data_processes_nothing_and_names_the_field(make_bot, serve):
+    bot = make_bot()
+    client = await serve([bot])
+    status, body = await post(client, [joined("a", "u1"), booked("b", "u2", when=20261127, chair=3)])
+    assert status == 422
+    assert body["errors"] == [{"index": 1, "fields": ["when"],
+                               "error": "event 'booked': field 'when' must be text (got 20261127)"}]
+    assert await bot.store.users() == []
+
+
 async def test_a_numeric_id_and_absent_data_are_accepted(make_bot, serve):
     bot = make_bot()
     client = await serve([bot])

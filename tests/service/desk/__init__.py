@@ -72,6 +72,11 @@ class Desk(Persona):
         await turn.trigger("join")
         turn.incr("points", int(turn.data.get("points", 0)))
 
+    @on.event("booked", data={"when": str, "chair": int, "fee?": float, "note?": str})
+    def booked(self, turn: Turn) -> None:
+        turn.set("appointment", turn.data["when"])
+        turn.incr("bookings")
+
     @on.event("broken")
     async def broken(self, turn: Turn) -> None:
         if not turn.data.get("fixed"):
