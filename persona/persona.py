@@ -99,6 +99,10 @@ class Persona:
     policy: ClassVar[Policy] = Policy()
     #: tags the store indexes for segment queries (None: all tags)
     indexed_tags: ClassVar[frozenset[str] | None] = None
+    #: customer attributes (``attrs``) and tags the brand's data brings in, beyond those the
+    #: code sets by name: ``persona lint`` checks what scripts read against these too
+    attributes: ClassVar[frozenset[str]] = frozenset()
+    tag_names: ClassVar[frozenset[str]] = frozenset()
     journal_cap: ClassVar[int] = 100
 
     machine: ClassVar[AsyncMachine]

@@ -25,6 +25,8 @@ one, and a typo never reaches customers.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 import traceback
 from collections.abc import Callable, Mapping
@@ -34,6 +36,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined
+from jinja2 import nodes as jn
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateError
@@ -45,7 +48,10 @@ SUFFIX = ".j2"
 DEFAULT_VARIANT = "a"
 #: the weight a variant gets when none is given (weights are relative: a and b at 50 split evenly)
 DEFAULT_WEIGHT = 50.0
-_UNDEFINED = re.compile(r"^'([^']+)' is undefined")
+#: what Jinja says of a missing value: a name, an attribute or an element (``x['k']``)
+_UNDEFINED = re.compile(r"^'([^']+)' is undefined|has no attribute '([^']+)'|has no element '([^']+)'")
+_NO_SUCH = re.compile(r"No (filter|test) named '([^']+)'")
+_GIVEN_TO = re.compile(r" \(given to the filter (\w+)\)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,7 @@ class ScriptBook:
             keep_trailing_newline=False,
             autoescape=False,
         )
-        env.filters.update(FILTERS)
+        env.filters.update({name: _refusing_undefined(name, fn) for name, fn in FILTERS.items()})
         return env
 
     @property
@@ -201,7 +207,7 @@ class ScriptBook:
                     choices.append(_Choice(variant.name, variant.weight, env.get_template(source)))
                 except jinja2.TemplateSyntaxError as exc:
                     errors.append(TemplateError(f"scripts/{name}{SUFFIX}{_label(variant, live.get(name))} "
-                                                f"line {exc.lineno}: {exc.message}",
+                                                f"line {exc.lineno}: {_with_hint(env, exc)}",
                                                 template=name, line=exc.lineno))
                 except jinja2.TemplateNotFound as exc:
                     errors.append(TemplateError(f"scripts/{name}{SUFFIX}: includes {exc.name!r}, which "
@@ -284,13 +290,74 @@ class ScriptBook:
 
     def _undefined(self, name: str, template: jinja2.Template, exc: jinja2.UndefinedError,
                    state: str | None) -> TemplateError:
-        match = _UNDEFINED.search(str(exc))
-        variable = match.group(1) if match else None
+        message = str(exc)
+        match = _UNDEFINED.search(message)
+        missing = next((g for g in match.groups() if g), None) if match else None
         line = _template_line(exc, template)
+        variable = _expression(template, line, missing) if missing and line else missing
         where = f" for state {state!r}" if state else ""
-        what = f"{variable!r} is not defined" if variable else str(exc)
+        given = _GIVEN_TO.search(message)
+        what = f"{variable!r} is not defined" if variable else message
+        if given and variable:
+            what += f" (given to the filter {given.group(1)})"
         return TemplateError(f"scripts/{name}{SUFFIX} line {line}: {what}{where}",
                              template=name, line=line, variable=variable)
+
+
+def _with_hint(env: SandboxedEnvironment, exc: jinja2.TemplateSyntaxError) -> str:
+    """Jinja's message, with "did you mean" after "No filter named 'time_cm'"."""
+    message = exc.message or "syntax error"
+    match = _NO_SUCH.search(message)
+    if match is None:
+        return message
+    known = env.filters if match.group(1) == "filter" else env.tests
+    close = difflib.get_close_matches(match.group(2), sorted(known), n=1)
+    return f"{message.rstrip('.')}; did you mean {close[0]!r}?" if close else message
+
+
+def _refusing_undefined(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as a filter that fails on an undefined value the way the template itself does, so
+    the error names the variable and line instead of being the filter's own TypeError."""
+    @functools.wraps(fn)
+    def strict(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, jinja2.Undefined):
+                try:
+                    value._fail_with_undefined_error()
+                except jinja2.UndefinedError as exc:
+                    raise jinja2.UndefinedError(f"{exc} (given to the filter {name})") from None
+        return fn(*args, **kwargs)
+    return strict
+
+
+def _expression(template: jinja2.Template, line: int, missing: str) -> str:
+    """The whole expression that came out undefined on ``line`` (``attrs.last_vist`` rather than
+    ``last_vist``), read from the template's source; ``missing`` when it cannot be told."""
+    env = template.environment
+    if env.loader is None or template.name is None:
+        return missing
+    try:
+        tree = env.parse(env.loader.get_source(env, template.name)[0])
+    except (jinja2.TemplateError, OSError):
+        return missing
+    for node in tree.find_all((jn.Getattr, jn.Getitem)):
+        key = node.attr if isinstance(node, jn.Getattr) else (
+            node.arg.value if isinstance(node.arg, jn.Const) else None)
+        if node.lineno == line and key == missing:
+            return _dotted(node) or missing
+    return missing
+
+
+def _dotted(node: jn.Node) -> str | None:
+    if isinstance(node, jn.Name):
+        return node.name
+    if isinstance(node, jn.Getattr):
+        base = _dotted(node.node)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, jn.Getitem) and isinstance(node.arg, jn.Const):
+        base = _dotted(node.node)
+        return f"{base}[{node.arg.value!r}]" if base else None
+    return None
 
 
 class _Unchecked(ScriptBook):

@@ -12,7 +12,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from ..lint import ERROR, lint
+from ..lint import BASE_VARIABLES, ERROR, ScriptVariables, lint, variables
+from ..templates import SUFFIX
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 
@@ -28,6 +29,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("bots", nargs="+", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only, no warnings or summary")
+    p.add_argument("--vars", action="store_true",
+                   help="list, for each script, the variables it may use and where it is said "
+                        "(after the findings)")
     p.set_defaults(run=run)
 
 
@@ -35,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     failed = False
     paint = Painter(sys.stdout)
     for bot in args.bots:
-        report = lint(bot)
+        report, listing = variables(bot) if args.vars else (lint(bot), [])
         for problem in report.problems:
             if args.quiet and problem.severity != ERROR:
                 continue
@@ -46,7 +50,30 @@ def run(args: argparse.Namespace) -> int:
             print(f"{bot}: {status}: {errors} error{'s' * (errors != 1)}, "
                   f"{warnings} warning{'s' * (warnings != 1)} ({report.scripts} scripts)")
         failed |= bool(errors) or (args.strict and bool(warnings))
+        if listing:
+            context = listing[0].context
+            known = ", ".join(sorted(context)) if context is not None else "(context() cannot be read)"
+            print(f"\nevery script of {bot} gets: {', '.join(sorted(BASE_VARIABLES))}; "
+                  f"from context(): {known or '-'}")
+        for entry in listing:
+            print_variables(entry, sys.stdout)
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def print_variables(entry: ScriptVariables, out: TextIO) -> None:
+    """One script: what it uses and each place it is said, with what that place gives it."""
+    print(f"\n{entry.script}{SUFFIX}", file=out)
+    print(f"  uses:            {', '.join(entry.uses) or '-'}", file=out)
+    if entry.fields:
+        print(f"  customer fields: {', '.join(entry.fields)}", file=out)
+    if not entry.sites:
+        print("  said:            nowhere in the code (an include, a fallback or unused)", file=out)
+    for site in entry.sites:
+        where = f"{site.file}:{site.line}" + (f" ({site.via})" if site.via else "")
+        if site.states is not None:
+            where += f" in state {', '.join(sorted(site.states))}"
+        given = ", ".join(sorted(site.given)) if site.given is not None else "(cannot tell)"
+        print(f"  said at {where} with: {given or '-'}", file=out)
 
 
 class Painter:

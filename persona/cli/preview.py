@@ -9,7 +9,9 @@ a given state with given tags, without running the bot. The sample is JSON::
 ``state``, ``tags``, ``attrs``, ``counters``, ``data`` (the event's data) and ``now``
 (``"YYYY-MM-DD HH:MM"``) describe the customer and the moment; every other key is a variable
 given to the script, as ``turn.say("welcome", offer=...)`` would. ``--var NAME=JSON`` adds or
-overrides one.
+overrides one; ``--state`` and ``--at`` override the sample's state and moment. Without
+``--customer``, the customer is a plausible one built from the persona: every tag and counter
+its code sets and the attributes the script reads, with values their names suggest.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..errors import PersonaError, TemplateError
 from ..inputs import BusinessEvent
 from ..messages import TEXT_LIMIT_BYTES
 from ..persona import load_persona
+from ..scripts.sample import sample_customer
 from ..turn import Turn
 
 CUSTOMER_KEYS = ("id", "state", "tags", "attrs", "counters", "data", "now")
@@ -59,22 +62,27 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not name.isidentifier():
             raise PersonaError(f"--var {item!r}: write NAME=VALUE, e.g. --var 'offer={{\"title\": \"券\"}}'")
         sample[name] = _value(raw)
-    state = args.state or sample.pop("state", None) or cls.initial
+    # the sample's own state and moment give way to --state and --at (and are never variables)
+    sample_state, sample_now = sample.pop("state", None), sample.pop("now", None)
+    state = args.state or sample_state or cls.initial
     if state not in cls.states:
         raise PersonaError(f"state {state!r} is not a state of {cls.__name__} (states: {', '.join(cls.states)})")
     for key in ("tags", "attrs", "counters", "data"):
         if not isinstance(sample.get(key, {}), dict):
             raise PersonaError(f"the sample's {key!r} must be a JSON object")
     tz = str((sample.get("attrs") or {}).get("tz") or cls.timezone)
-    at = args.at or sample.pop("now", None)
+    at = args.at or sample_now
     try:
         now = parse_time(str(at), tz) if at else time.time()
     except ValueError:
         raise PersonaError(f"time {at!r}: write it as \"YYYY-MM-DD HH:MM\"") from None
-    customer = Customer(str(sample.pop("id", "preview")), state,
-                        tags={k: str(v) for k, v in (sample.pop("tags", None) or {}).items()},
-                        attrs=sample.pop("attrs", None) or {}, counters=sample.pop("counters", None) or {},
-                        first_seen=now, last_seen=now)
+    if args.customer:
+        customer = Customer(str(sample.pop("id", "preview")), state,
+                            tags={k: str(v) for k, v in (sample.pop("tags", None) or {}).items()},
+                            attrs=sample.pop("attrs", None) or {}, counters=sample.pop("counters", None) or {},
+                            first_seen=now, last_seen=now)
+    else:  # no sample given: one with every attribute, tag and counter the persona sets
+        customer = sample_customer(cls, state, now=now, script=args.script)
     data = sample.pop("data", None) or {}
     try:
         persona = cls()
@@ -82,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
         message = turn.render(args.script, **sample)
     except TemplateError as exc:
         print(f"persona: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the bot's own context() meeting a sample it did not expect
+        print(f"persona: {args.script}: the bot's code failed for this sample customer "
+              f"({type(exc).__name__}: {exc}); give one with --customer", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(message.to_dict(), ensure_ascii=False, indent=2, default=str))

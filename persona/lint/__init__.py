@@ -30,9 +30,24 @@ from .checks import BASE_VARIABLES, TEXT_MARGIN_BYTES, Linter
 from .loading import import_bot
 from .report import ERROR, WARNING, Problem, Report, Severity, display
 from .source import SAY_OPTIONS, fired_triggers, scheduled_states
+from .variables import SaidAt, ScriptVariables, script_variables
 
 __all__ = ["BASE_VARIABLES", "ERROR", "SAY_OPTIONS", "TEXT_MARGIN_BYTES", "WARNING", "Problem", "Report",
-           "Severity", "display", "fired_triggers", "lint", "scheduled_states"]
+           "SaidAt", "ScriptVariables", "Severity", "display", "fired_triggers", "lint", "scheduled_states",
+           "variables"]
+
+
+def variables(bot: str | type[Persona]) -> tuple[Report, list[ScriptVariables]]:
+    """Lint ``bot`` and list, for each script, the variables it may use and where it is said."""
+    report = Report(bot if isinstance(bot, str) else f"{bot.__module__}:{bot.__qualname__}")
+    cls = bot if not isinstance(bot, str) else import_bot(bot, report)
+    if cls is None:
+        return report, []
+    report.persona = cls
+    linter = Linter(cls, report)
+    linter.run()
+    report.problems.sort()
+    return report, script_variables(linter.read)
 
 
 def lint(bot: str | type[Persona], scripts: ScriptBook | None = None) -> Report:

@@ -10,8 +10,10 @@ have something that answers it. When a reader cannot tell, nothing is reported.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +25,7 @@ from ..messages import KINDS, TEXT_LIMIT_BYTES
 from ..persona import Persona, transition_spec
 from ..templates import SUFFIX, ScriptBook
 from ..turn import Turn
+from .fields import check_use, known_fields
 from .report import ERROR, WARNING, Report, Severity, display, suggest
 from .scripts import Script, fixed_bytes
 from .source import Code, Site, line_of
@@ -35,8 +38,18 @@ TEXT_MARGIN_BYTES = 256
 _CALLBACK_KEYS = ("conditions", "unless", "before", "after", "prepare")
 
 
+@dataclass
+class Reading:
+    """What the two readers found, kept for tools that list it (``persona lint --vars``)."""
+
+    scripts: dict[str, Script] = field(default_factory=dict)
+    sites: list[Site] = field(default_factory=list)
+    context: frozenset[str] | None = None
+
+
 class Linter:
-    """Runs every check on one persona class, adding what it finds to ``report``."""
+    """Runs every check on one persona class, adding what it finds to ``report``; what it read
+    is left in ``read``."""
 
     def __init__(self, cls: type[Persona], report: Report, scripts: ScriptBook | None = None) -> None:
         self.cls = cls
@@ -45,6 +58,8 @@ class Linter:
         self.folder = cls.folder() / cls.scripts_dir
         self.book = scripts if scripts is not None else ScriptBook.draft(self.folder, {})
         self.code = Code(cls)
+        self.fields = known_fields(cls, self.code)
+        self.read = Reading()
 
     def run(self) -> None:
         if not self.folder.is_dir():
@@ -53,6 +68,7 @@ class Linter:
         self.report.scripts = len(scripts)
         sites, dynamic = self.code.say_sites()
         context = self._context()
+        self.read = Reading(scripts, sites, context)
         self._check_sites(scripts, sites, context, dynamic)
         self._check_machine()
         self._check_calls()
@@ -82,6 +98,12 @@ class Linter:
 
     def _check_script(self, script: Script) -> None:
         assert script.tree is not None
+        reported: set[tuple[str, str]] = set()
+        for use in script.fields:
+            finding = check_use(use, self.fields, self.cls.__name__)
+            if finding is not None and (str(use), finding.message) not in reported:
+                reported.add((str(use), finding.message))
+                self.report.add(ERROR if finding.error else WARNING, script.path, use.line, finding.message)
         if script.kind is not None and script.kind not in KINDS:
             self.report.add(ERROR, script.path, script.kind_line,
                             f"kind {script.kind!r} is not one of {', '.join(KINDS)}")
@@ -156,10 +178,15 @@ class Linter:
                 if site.states is not None and site.states != frozenset(self.cls.states):
                     where += f" (in state {', '.join(sorted(site.states))})"
                 included = f" (included by {site.script}{SUFFIX})" if script.name != site.script else ""
+                close = difflib.get_close_matches(variable, sorted(given), n=1)
+                if close:
+                    fix = f"did you mean {close[0]!r}? (or pass {variable}=... there)"
+                else:
+                    fix = (f"pass {variable}=... there, add it to context(), or guard it with "
+                           f"'{{% if {variable} is defined %}}'")
                 self.report.add(ERROR, script.path, line,
                                 f"{variable!r} is not given where this script is said{included} at {where}; "
-                                f"pass {variable}=... there, add it to context(), or guard it with "
-                                f"'{{% if {variable} is defined %}}'")
+                                f"{fix}")
         included = {i for s in scripts.values() for i in s.includes}
         for name, script in sorted(scripts.items()):
             if name in said or name in included or name == fallback:

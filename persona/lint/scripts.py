@@ -18,6 +18,7 @@ from jinja2 import meta
 from jinja2 import nodes as jn
 
 from ..templates import SUFFIX
+from .fields import FieldUse, field_uses
 from .states import States, narrow
 
 #: names Jinja gives a template itself, never the caller
@@ -37,11 +38,14 @@ class Script:
     includes: set[str] = field(default_factory=set)
     kind: str | None = None
     kind_line: int = 0
+    #: the customer fields it reads (attrs.X, tags.X, counters.X, customer.X)
+    fields: list[FieldUse] = field(default_factory=list)
 
     def read(self, tree: jn.Template, all_states: frozenset[str]) -> None:
         """Fill in what the script uses from its parsed ``tree``."""
         self.tree = tree
         declared = meta.find_undeclared_variables(tree) - JINJA_SPECIAL
+        self.fields = field_uses(tree, declared)
         for name, line, states in template_uses(tree, declared, all_states):
             self.uses.setdefault(name, []).append((line, states))
         for test in tree.find_all(jn.Test):

@@ -74,3 +74,40 @@ def test_mistakes_in_the_request(cli, tmp_path):
     broken.write_text('{"state": ', encoding="utf-8")
     done = cli("preview", STARTER, "welcome", "--customer", str(broken))
     assert done.returncode == 2 and "not valid JSON" in done.stderr
+
+
+def test_state_and_at_win_over_the_sample(cli, tmp_path):
+    package = tmp_path / "moments"
+    (package / "scripts").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from persona import Persona, on\n\n\nclass Moments(Persona):\n    states = ['new', 'member']\n"
+        "    transitions = [['join', 'new', 'member']]\n\n"
+        "    @on.text()\n    async def hi(self, turn):\n        await turn.trigger('join')\n        turn.say('hi')\n",
+        encoding="utf-8")
+    (package / "scripts" / "hi.j2").write_text("{{ state }} {{ now|date_cn }} {{ now|time_cn }}", encoding="utf-8")
+    sample = tmp_path / "s.json"
+    sample.write_text(json.dumps({"state": "new", "now": "2026-11-24 09:00"}), encoding="utf-8")
+    run = lambda *extra: cli("preview", "moments", "hi", "--customer", str(sample), *extra,  # noqa: E731
+                             cwd=tmp_path, pythonpath=tmp_path)
+    assert run().stdout.splitlines()[-1] == "new 11月24日 周二 09:00"
+    assert run("--state", "member").stdout.splitlines()[-1] == "member 11月24日 周二 09:00"
+    assert run("--at", "2026-12-01 20:30").stdout.splitlines()[-1] == "new 12月1日 周二 20:30"
+    both = run("--state", "member", "--at", "2026-12-01 20:30")
+    assert both.returncode == 0 and both.stdout.splitlines()[-1] == "member 12月1日 周二 20:30"
+
+
+def test_without_a_sample_the_customer_is_built_from_the_persona(cli, tmp_path):
+    package = tmp_path / "members"
+    (package / "scripts").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from persona import Persona, on\n\n\nclass Members(Persona):\n    states = ['new']\n\n"
+        "    @on.text()\n    def hi(self, turn):\n        turn.set('nickname', turn.text)\n"
+        "        turn.set('last_order_at', turn.now)\n        turn.set('spend', 0)\n"
+        "        turn.tag('vip')\n        turn.incr('visits')\n        turn.say('hi')\n", encoding="utf-8")
+    (package / "scripts" / "hi.j2").write_text(
+        "{{ attrs.nickname }}，上次下单 {{ attrs.last_order_at|date_cn(weekday=False) }}，"
+        "累计 {{ attrs.spend|money }}，第 {{ counters.visits }} 次来"
+        "{% if customer.has('vip') %}，VIP{% endif %}", encoding="utf-8")
+    done = cli("preview", "members", "hi", "--at", "2026-11-24 09:00", cwd=tmp_path, pythonpath=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "小美，上次下单 11月21日，累计 ¥199.00，第 1 次来，VIP"
