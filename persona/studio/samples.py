@@ -1,0 +1,96 @@
+"""Who a preview is rendered for: the persona's own sample customers, a generated one, or a
+real customer from the store (the page marks that preview as a real customer's).
+
+The variables a handler passes to ``turn.say(script, offer=...)`` exist only inside the bot's
+code, so a preview fills what the text uses and nobody else gives with visible placeholders
+(``〔offer.title〕``): the writer sees where each value lands. A sample file can give real
+values instead (``samples/*.json`` beside the persona, the format of ``persona preview``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+
+from ..clock import parse_time
+from ..customer import Customer
+from ..persona import Persona
+
+#: what every script sees without anyone passing it (see ``Turn.render``)
+GIVEN = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state", "kind", "category", "via"})
+GENERATED = "generated"
+
+
+@dataclass
+class Sample:
+    """A customer and the variables a script is rendered with."""
+
+    name: str
+    customer: Customer
+    variables: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    now: float = field(default_factory=time.time)
+    real: bool = False
+
+
+def sample_files(persona: type[Persona]) -> dict[str, dict[str, Any]]:
+    """The persona's sample customers by file name (``samples/trainee.json`` → ``trainee``)."""
+    folder = persona.folder() / "samples"
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # lint reports broken samples; a preview just does not offer it
+        if isinstance(raw, dict):
+            out[path.stem] = raw
+    return out
+
+
+def from_file(persona: type[Persona], name: str, raw: dict[str, Any]) -> Sample:
+    raw = dict(raw)
+    tz = str((raw.get("attrs") or {}).get("tz") or persona.timezone)
+    now = parse_time(str(raw.pop("now")), tz) if raw.get("now") else time.time()
+    state = str(raw.pop("state", None) or persona.initial)
+    customer = Customer(str(raw.pop("id", "sample")), state if state in persona.states else persona.initial,
+                        tags={k: str(v) for k, v in (raw.pop("tags", None) or {}).items()},
+                        attrs=dict(raw.pop("attrs", None) or {}), counters=dict(raw.pop("counters", None) or {}),
+                        first_seen=now, last_seen=now)
+    data = dict(raw.pop("data", None) or {})
+    return Sample(name, customer, raw, data, now)
+
+
+def generated(persona: type[Persona]) -> Sample:
+    """A new customer in the persona's first state, with nothing known about them yet."""
+    now = time.time()
+    return Sample(GENERATED, Customer("sample", persona.initial, first_seen=now, last_seen=now), now=now)
+
+
+def real(customer: Customer) -> Sample:
+    return Sample(customer.id, customer, now=time.time(), real=True)
+
+
+def placeholders(env: jinja2.Environment, text: str, known: set[str]) -> dict[str, Any]:
+    """A visible stand-in for each variable ``text`` uses that is not in ``known``: a string, or
+    a dict of strings for one used with attributes (``offer.title``). Unparsable text: none
+    (lint reports it)."""
+    try:
+        tree = env.parse(text)
+    except jinja2.TemplateSyntaxError:
+        return {}
+    missing = meta.find_undeclared_variables(tree) - known - GIVEN
+    attrs: dict[str, set[str]] = {name: set() for name in missing}
+    for node in tree.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name in attrs:
+            attrs[node.node.name].add(node.attr)
+    for node in tree.find_all(nodes.Getitem):
+        if (isinstance(node.node, nodes.Name) and node.node.name in attrs and isinstance(node.arg, nodes.Const)
+                and isinstance(node.arg.value, str)):
+            attrs[node.node.name].add(node.arg.value)
+    return {name: ({a: f"〔{name}.{a}〕" for a in sorted(used)} if used else f"〔{name}〕")
+            for name, used in attrs.items()}
