@@ -13,12 +13,12 @@ from aiohttp import web
 
 from ..persona import Persona
 from .context import STUDIO, Studio
-from .pages import admin, bot, customers, funnel, login
+from .pages import admin, bot, customers, funnel, login, scripts
 from .render import ENV, environment
 from .security import add_routes, guard, headers
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, customers, bot, funnel, admin)
+PAGES = (login, scripts, customers, bot, funnel, admin)
 
 
 def create_app(personas: Sequence[type[Persona]], store_url: str) -> web.Application:

@@ -71,6 +71,8 @@ async def home(request: web.Request) -> web.StreamResponse:
     studio = request.app[STUDIO]
     bot = next(iter(studio.bots))
     role = request["account"].role
+    if allows(role, Permission.PUBLISH_SCRIPTS):
+        raise web.HTTPFound(f"/scripts/{bot}")
     if allows(role, Permission.VIEW_CUSTOMERS):
         raise web.HTTPFound(f"/customers/{bot}")
     raise web.HTTPFound(f"/bots/{bot}")

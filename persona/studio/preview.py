@@ -1,0 +1,93 @@
+"""A script's draft text, rendered for a sample customer and checked by lint, before anyone
+publishes it.
+
+Rendering is quick (one template) and runs on every keystroke pause; lint reads the whole bot
+(about two seconds for 小完子) and runs beside it. Lint reports only what the draft adds to the
+problems the scripts in use already have, exactly as a publish is judged
+(:func:`persona.scripts.check_new_text`), so what the page shows is what a publish would refuse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import TemplateError
+from ..inputs import BusinessEvent
+from ..messages import TEXT_LIMIT_BYTES
+from ..persona import Persona
+from ..scripts import script_errors
+from ..templates import SUFFIX, LiveScript, ScriptBook
+from ..turn import Turn
+from .masking import mask_fields, mask_text
+from .samples import Sample, placeholders
+
+LINT_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<severity>\w+): (?P<message>.*)$", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    line: int | None
+    message: str
+
+
+@dataclass
+class Rendered:
+    """What the customer would read, or why it cannot be rendered."""
+
+    text: str = ""
+    kind: str = ""
+    category: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    size: int = 0
+    limit: int = TEXT_LIMIT_BYTES
+    error: str = ""
+    placeholders: list[str] = field(default_factory=list)
+
+
+def render(persona: type[Persona], live: Mapping[str, LiveScript], script: str, text: str, sample: Sample,
+           *, personal: bool = True) -> Rendered:
+    """``text`` in place of ``script``, rendered for ``sample``; personal fields masked unless
+    ``personal``."""
+    book = ScriptBook.draft(persona.folder() / persona.scripts_dir, live, {script: text})
+    customer = sample.customer
+    if not personal:
+        customer = replace(customer, tags=mask_fields(customer.tags), attrs=mask_fields(customer.attrs))
+    bot = persona(scripts=book)
+    turn = Turn(bot, customer, BusinessEvent(user=customer.id, name="preview", data=sample.data), sample.now)
+    stand_ins = placeholders(book.env, text, set(sample.variables) | set(bot.context(turn)))
+    try:
+        message = turn.render(script, **{**stand_ins, **sample.variables})
+    except TemplateError as exc:
+        return Rendered(error=str(exc), placeholders=sorted(stand_ins))
+    shown = message.text if personal else mask_text(message.text)
+    return Rendered(text=shown, kind=message.kind, category=message.category,
+                    fields={k: v for k, v in message.fields.items()}, size=len(message.text.encode("utf-8")),
+                    placeholders=sorted(stand_ins))
+
+
+def findings(persona: type[Persona], live: Mapping[str, LiveScript], script: str, text: str,
+             baseline: set[str] | None = None) -> list[Finding]:
+    """Lint's errors that ``text`` brings to ``script`` (not those the scripts in use have)."""
+    folder = persona.folder() / persona.scripts_dir
+    if baseline is None:
+        baseline = set(script_errors(persona, ScriptBook.draft(folder, live)))
+    out = []
+    for line in script_errors(persona, ScriptBook.draft(folder, live, {script: text})):
+        if line in baseline:
+            continue
+        match = LINT_LINE.match(line)
+        if match and not match["file"].endswith(f"{script}{SUFFIX}"):
+            out.append(Finding(None, line))  # the draft broke another script that includes it
+        elif match:
+            out.append(Finding(int(match["line"]), match["message"]))
+        else:
+            out.append(Finding(None, line))
+    return out
+
+
+def baseline(persona: type[Persona], live: Mapping[str, LiveScript]) -> set[str]:
+    """The errors the scripts in use have already (a draft is not blamed for them)."""
+    return set(script_errors(persona, ScriptBook.draft(persona.folder() / persona.scripts_dir, live)))

@@ -1,0 +1,146 @@
+"""A writer changes 小完子's welcome in the studio, checks it on a sample customer, publishes it,
+and the next customer who adds 小完子 gets the new text from a running ``persona serve``; a
+lint error is shown inline and refused; a rollback brings the old text back."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from defusedxml import ElementTree
+from playwright.sync_api import expect
+
+from tests.service.conftest import event_xml, plain
+from tests.service.test_serve import free_port, start, stop
+
+from .conftest import login, shot
+
+OLD = "嗨，我是小完子！很开心在微信里认识你"
+NEW = "哈喽～我是小完子，欢迎来到我的美妆小窝"
+LIVE_WITHIN = 5.0
+
+
+@pytest.fixture(scope="module")
+def serve(studio_store) -> Iterator[str]:
+    """``persona serve bots.xiaowanzi`` on the studio's store, as a brand runs it."""
+    port = free_port()
+    proc = start("xiaowanzi", port, studio_store, "--no-delivery", bots=("bots.xiaowanzi",))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, "persona serve exited"
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            assert time.monotonic() < deadline, "persona serve did not become healthy"
+            time.sleep(0.2)
+    yield url
+    log = stop(proc)
+    assert "Traceback" not in log, log
+
+
+def a_new_customer_adds_xiaowanzi(serve: str) -> str:
+    """A new customer follows the account; the welcome comes back as the passive reply."""
+    query, body = plain(event_xml("subscribe", sender=f"o{uuid.uuid4().hex[:27]}"))
+    request = urllib.request.Request(f"{serve}/wechat/xiaowanzi?{urllib.parse.urlencode(query)}", data=body,
+                                     method="POST", headers={"Content-Type": "text/xml"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        xml = answer.read().decode("utf-8")
+    content = ElementTree.fromstring(xml).findtext("Content")
+    assert content, f"no passive welcome: {xml!r}"
+    return content
+
+
+def welcome_becomes(serve: str, expected: str) -> float:
+    started = time.monotonic()
+    while True:
+        got = a_new_customer_adds_xiaowanzi(serve)
+        waited = time.monotonic() - started
+        if expected in got:
+            return waited
+        assert waited < LIVE_WITHIN, f"after {waited:.1f}s the welcome is still {got[:40]!r}"
+        time.sleep(0.2)
+
+
+def open_editor(page, studio) -> None:
+    login(page, studio.url, "wendy")
+    expect(page).to_have_url(re.compile(r"/scripts/xiaowanzi$"))
+    expect(page.locator("#scripts tr", has_text="welcome").first).to_contain_text("微信事件 subscribe")
+    shot(page, "scripts")
+    page.locator("#scripts a", has_text=re.compile("^welcome$")).click()
+    expect(page.locator("#preview")).to_contain_text(OLD)
+
+
+def test_a_writer_changes_the_welcome_and_the_next_customer_gets_it_then_rolls_back(studio, serve, page):
+    assert OLD in a_new_customer_adds_xiaowanzi(serve)
+    open_editor(page, studio)
+    editor = page.locator("#editor")
+    editor.fill(editor.input_value().replace(OLD, NEW))
+    expect(page.locator("#preview")).to_contain_text(NEW)          # the preview follows the typing
+    expect(page.locator("#preview-meta")).to_contain_text("生成的新客户")
+    expect(page.locator("#lint")).to_contain_text("没有问题")
+    page.fill("#note", "更亲切的开场")
+    page.click("#publish")
+    expect(page.locator("#notice")).to_contain_text("已发布为 v1")
+    expect(page.locator("#history tr.version-1")).to_contain_text("wendy")
+    expect(page.locator("#history tr.version-1")).to_contain_text("更亲切的开场")
+    waited = welcome_becomes(serve, NEW)
+    assert waited < LIVE_WITHIN
+
+    page.locator("#history tr.version-1 summary").click()
+    expect(page.locator("#history tr.version-1 pre.diff")).to_contain_text("+" + NEW[:6])
+    shot(page, "script")
+
+    page.locator("#history tr.version-0 button.rollback").click()
+    expect(page.locator("#notice")).to_contain_text("已回滚，新版本 v2")
+    welcome_becomes(serve, OLD)
+
+    page.context.clear_cookies()
+    login(page, studio.url, "root", next="/admin")
+    expect(page.locator("#audit tr.audit-publish").first).to_contain_text("xiaowanzi/welcome")
+    expect(page.locator("#audit tr.audit-rollback").first).to_contain_text("wendy")
+
+
+def test_a_lint_error_shows_inline_with_did_you_mean_and_is_never_published(studio, serve, page):
+    open_editor(page, studio)
+    editor = page.locator("#editor")
+    editor.fill(editor.input_value().replace("offer.title", "ofer.title"))
+    problem = page.locator("#lint .lint-error")
+    expect(problem).to_contain_text("第 14 行")
+    expect(problem).to_contain_text("'ofer' is not given")
+    expect(problem).to_contain_text("你是不是想写 offer？")
+    shot(page, "script-lint")
+    page.fill("#note", "typo")
+    page.click("#publish")
+    expect(page.locator("#refused")).to_contain_text("lint 发现错误，没有发布")
+    expect(page.locator("#refused")).to_contain_text("第 14 行")
+    expect(page.locator("#editor")).to_have_value(re.compile("ofer.title"))  # the writer's text is kept
+    expect(page.locator("#history tbody tr").first).not_to_contain_text("typo")
+    assert "〔ofer" not in a_new_customer_adds_xiaowanzi(serve)
+
+
+def test_a_real_customer_preview_is_marked_and_masked_for_a_writer(studio, page):
+    open_editor(page, studio)
+    page.fill("#customer", "wm_amy")
+    page.locator("#customer").dispatch_event("change")
+    expect(page.locator("#preview-banner")).to_contain_text("真实客户 wm_amy")
+    expect(page.locator("#preview")).to_contain_text("收到你的包裹啦")  # wm_amy came from a parcel
+    page.fill("#customer", "wm_nobody")
+    page.locator("#customer").dispatch_event("change")
+    expect(page.locator("#preview")).to_contain_text("找不到客户 wm_nobody")
+
+
+def test_an_agent_reads_scripts_but_cannot_publish(studio, page):
+    login(page, studio.url, "alice", next="/scripts/xiaowanzi/welcome")
+    expect(page.locator("#publish")).to_have_count(0)
+    csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
+    answer = page.request.post(f"{studio.url}/scripts/xiaowanzi/welcome/publish",
+                               form={"csrf_token": csrf, "text": "hacked", "note": "x"}, max_redirects=0)
+    assert answer.status == 403
