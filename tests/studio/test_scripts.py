@@ -94,6 +94,7 @@ def test_a_writer_changes_the_welcome_and_the_next_customer_gets_it_then_rolls_b
     waited = welcome_becomes(serve, NEW)
     assert waited < LIVE_WITHIN
 
+    expect(page.locator("#lint")).to_contain_text("没有问题")
     page.locator("#history tr.version-1 summary").click()
     expect(page.locator("#history tr.version-1 pre.diff")).to_contain_text("+" + NEW[:6])
     shot(page, "script")
@@ -144,3 +145,27 @@ def test_an_agent_reads_scripts_but_cannot_publish(studio, page):
     answer = page.request.post(f"{studio.url}/scripts/xiaowanzi/welcome/publish",
                                form={"csrf_token": csrf, "text": "hacked", "note": "x"}, max_redirects=0)
     assert answer.status == 403
+
+
+def test_a_writer_adds_an_ab_variant_and_reads_its_report(studio, page):
+    login(page, studio.url, "wendy", next="/scripts/xiaowanzi/coupon_reminder")
+    page.fill("input[name=variant][placeholder]", "b")
+    page.click("text=新建 A/B 版本")
+    expect(page.locator(".variants .tag.on")).to_contain_text("b（新）")
+    editor = page.locator("#editor")
+    editor.fill(editor.input_value() + "\n（限时提醒）")
+    expect(page.locator("#preview")).to_contain_text("（限时提醒）")
+    page.fill("input[name=weight]", "30")
+    page.fill("#note", "试一个更急的版本")
+    page.click("#publish")
+    expect(page.locator("#notice")).to_contain_text("已发布为 v1")
+    expect(page.locator(".variants")).to_contain_text("a · 权重 50")
+    expect(page.locator(".variants")).to_contain_text("b · 权重 30")
+    page.fill("input[name=goal]", "state:customer")
+    page.click("text=计算")
+    report = page.locator("#report")
+    # the seeded customers got the script before b existed: all of them count for a
+    expect(report.locator("tbody tr").first).to_contain_text("a")
+    expect(report.locator("tbody tr").first.locator("td.num").first).not_to_have_text("0")
+    page.goto(f"{studio.url}/scripts/xiaowanzi")
+    expect(page.locator("#scripts tr", has_text="coupon_reminder")).to_contain_text("b · 30")
