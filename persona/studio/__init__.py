@@ -6,7 +6,9 @@ vanilla JavaScript; every asset is vendored, so it works without internet access
 
 Modules: :mod:`.app` (the aiohttp application), :mod:`.security` (sessions, CSRF, roles on every
 request), :mod:`.accounts`, :mod:`.passwords`, :mod:`.sessions`, :mod:`.audit`, :mod:`.roles`,
-:mod:`.masking`, :mod:`.timeline`, :mod:`.funnel`, and one module per page in :mod:`.pages`.
+:mod:`.masking`, :mod:`.timeline`, :mod:`.funnel`, :mod:`.samples` (who a preview is for),
+:mod:`.preview` (a draft rendered and linted), :mod:`.where` (where a script is said), and one
+module per page in :mod:`.pages`.
 """
 
 from .app import create_app
