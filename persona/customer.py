@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store.base import Customers
 
 
 #: The segment of customers a human agent holds: the agents' queue.
@@ -114,6 +117,12 @@ class Customer:
         if self.variants:
             raw["v"] = self.variants
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    async def read(cls, store: "Customers", user: str) -> "Customer | None":
+        """The customer as stored now (None if never seen): a snapshot, outside any turn."""
+        loaded = await store.load(user)
+        return cls.load(user, loaded.record, loaded.version) if loaded.record is not None else None
 
     @classmethod
     def load(cls, user: str, data: bytes, version: int) -> "Customer":

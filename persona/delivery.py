@@ -25,7 +25,7 @@ from .clock import Clock
 from .errors import ChannelError, ConflictError, StoreUnavailable
 from .messages import Message
 from .metrics import Metrics
-from .store.base import OutboxItem, Store
+from .store.base import Delivery, OutboxItem
 from .turn import EffectType
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Deliverer:
     ``persona_deliveries_total{persona,api,outcome}`` and ``persona_dead_letters_total{persona,reason}``.
     """
 
-    def __init__(self, store: Store, router: Router, clock: Clock | None = None, *,
+    def __init__(self, store: Delivery, router: Router, clock: Clock | None = None, *,
                  metrics: Metrics | None = None, handlers: Mapping[str, Handler] | None = None,
                  batch: int = 100, lease: float = 60.0, concurrency: int = 32, max_attempts: int = 8,
                  backoff: float = 2.0, backoff_cap: float = 600.0, idle: float = 0.5,
@@ -79,7 +79,7 @@ class Deliverer:
         self.backoff = backoff
         self.backoff_cap = backoff_cap
         self.idle = idle
-        self.name = name or getattr(store, "namespace", "default")
+        self.name = name or store.namespace
         self.sent = 0  # delivered to the platform
         self.pending = 0  # WeCom mass messages waiting for the staff member's confirmation
         self.skipped: Counter[str] = Counter()  # deliberately not sent, by note (welcome_code_used)
@@ -215,8 +215,7 @@ class Deliverer:
 
     # -- outcomes --------------------------------------------------------------------------
     async def _done(self, unit: _Unit, result: SendResult | None) -> None:
-        for item in unit.items:
-            await self.store.ack_outbox(item)
+        await self.store.ack_all(unit.items)
         n = len(unit.items)
         if result is None:
             outcome = "handled"
@@ -239,7 +238,7 @@ class Deliverer:
     async def _retry(self, unit: _Unit, reason: str, detail: str) -> None:
         now = self.clock.now()
         for item in unit.items:
-            paced = int(await self.store.get(f"paced:{item.id}") or 0) if item.attempts else 0
+            paced = await self.store.count(f"paced:{item.id}") if item.attempts else 0
             failures = item.attempts - paced + 1
             if failures >= self.max_attempts:
                 await self._dead([item], unit.api, "retries_exhausted",
@@ -262,8 +261,7 @@ class Deliverer:
 
     async def _dead(self, items: list[OutboxItem], api: str, reason: str, detail: str) -> None:
         for item in items:
-            await self.store.add_dead_letter(item, f"{reason}: {detail}")
-            await self.store.ack_outbox(item)
+            await self.store.bury(item, f"{reason}: {detail}")
             self.dead[reason] += 1
             self.metrics.inc("deliveries", persona=self.name, api=api, outcome="dead")
             self.metrics.inc("dead_letters", persona=self.name, reason=reason)

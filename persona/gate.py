@@ -26,7 +26,8 @@ What is checked, in order:
    ``Policy.fallback_template`` template message when the persona names one.
 
 Answers to the customer's own action (a message, a photo, a click, a follow, adding the staff
-member) are replies, not proactive, whatever door they take.
+member) are replies, not proactive, whatever door they take. Who opted out is decided here too
+(:class:`OptOut`), on every input before its handler runs.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from .clock import DEFAULT_TZ
 from .errors import PersonaError
-from .inputs import ADD_EVENTS, BURST_EVENTS, MediaMessage, PlatformEvent, TextMessage
+from .inputs import ADD_EVENTS, BURST_EVENTS, BusinessEvent, MediaMessage, PlatformEvent, TextMessage, plain_word
 from .messages import Message
 from .timers import zone
 
@@ -284,6 +285,50 @@ class Gate:
         for name in Message.__slots__:  # the outbox, the outcome and the journal see the substitute
             setattr(message, name, getattr(substitute, name))
         return Decision(decision.action, "fallback_template", decision.due)
+
+
+#: Platform events that mean the customer does not want to hear from the brand any more.
+OPT_OUT_EVENTS = frozenset({"unsubscribe", "del_follow_user", "subscribe_msg_reject"})
+#: Platform events that bring an opted-out customer back.
+OPT_IN_EVENTS = frozenset({"subscribe", *ADD_EVENTS})
+#: Business events a member of staff sends to opt a customer out or back in by hand (the
+#: studio); ``data["by"]`` names them in the journal.
+STAFF_OPT_OUT, STAFF_OPT_IN = "persona:opt_out", "persona:opt_in"
+STAFF_EVENTS = frozenset({STAFF_OPT_OUT, STAFF_OPT_IN})
+
+
+class OptOut:
+    """Refusing must be as easy as one word: the framework does it, not each bot.
+
+    One of the policy's opt-out words (trimmed, punctuation and case aside), an unfollow, a
+    refused subscription or a member of staff's opt-out tags the customer ``opted_out`` and
+    cancels their timers except ``service`` ones; the gate then drops marketing to them. An
+    opt-in word, a follow, an add or staff's opt-in brings them back. Runs on every input
+    before the handler, so the handler sees it.
+    """
+
+    def __init__(self, policy: "Policy") -> None:
+        self.out_words = frozenset(plain_word(w) for w in policy.opt_out_words)
+        self.in_words = frozenset(plain_word(w) for w in policy.opt_in_words)
+
+    def apply(self, turn: "Turn") -> None:
+        inp, customer = turn.input, turn.customer
+        word = plain_word(inp.text) if isinstance(inp, TextMessage) else None
+        event = inp.name if isinstance(inp, PlatformEvent) else None
+        staff = inp.name if isinstance(inp, BusinessEvent) and inp.name in STAFF_EVENTS else None
+        by = inp.data.get("by") if isinstance(inp, BusinessEvent) else None
+        out = word in self.out_words or event in OPT_OUT_EVENTS or staff == STAFF_OPT_OUT
+        back = word in self.in_words or event in OPT_IN_EVENTS or staff == STAFF_OPT_IN
+        if out and not customer.opted_out:
+            turn.tag("opted_out")
+            turn.note("opt_out", input=inp.describe(), by=by)
+            for name in list(customer.timers):
+                spec = turn.persona.routes.timer_spec(name)
+                if not (spec and spec.service):
+                    turn.cancel(name)
+        elif back and customer.opted_out:
+            turn.untag("opted_out")
+            turn.note("opt_in", input=inp.describe(), by=by)
 
 
 def _welcome_code(turn: "Turn") -> bool:

@@ -156,6 +156,11 @@ class Routes:
                       {k: list(v) for k, v in self.event.items()}, dict(self.timer), list(self.rules),
                       dict(self.event_data))
 
+    def timer_spec(self, name: str) -> TimerSpec | None:
+        """The spec of timer ``name`` (None when no handler declares one)."""
+        entry = self.timer.get(name)
+        return entry[0].timer if entry else None
+
     def entries(self) -> Iterator[Entry]:
         """Every route with its handler, rules excepted."""
         for table in (self.exact, self.wechat, self.event):

@@ -20,23 +20,20 @@ from typing import Any, Awaitable, Callable
 from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
-from .gate import Action, Decision, Gate
+from .gate import STAFF_EVENTS, Action, Decision, Gate, OptOut
+from .gate import STAFF_OPT_IN as STAFF_OPT_IN, STAFF_OPT_OUT as STAFF_OPT_OUT  # noqa: F401 (also here)
 from .handoff import HandoffRules
-from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TextMessage, TimerFired
-from .inputs import plain_word as _word
+from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TimerFired
 from .messages import Message
 from .metrics import Metrics
 from .outcome import Outcome, ReplySlot, Status
 from .persona import Persona
 from .store.base import Commit, OutboxItem, Store
+from .timers import arm_timers
 from .turn import EffectType, Turn
 
 log = logging.getLogger(__name__)
 
-OPT_OUT_EVENTS = frozenset({"unsubscribe", "del_follow_user", "subscribe_msg_reject"})
-#: business events a member of staff sends to opt a customer out or back in by hand (the studio);
-#: ``data["by"]`` names them in the journal
-STAFF_OPT_OUT, STAFF_OPT_IN = "persona:opt_out", "persona:opt_in"
 PASSIVE_KINDS = frozenset({"text", "image", "news", "link"})
 MAX_ATTEMPTS = 20
 
@@ -60,8 +57,7 @@ class Runtime:
         self.name = type(persona).name
         self._locks: dict[str, _UserLock] = {}
         policy = persona.policy
-        self._opt_out_words = frozenset(_word(w) for w in policy.opt_out_words)
-        self._opt_in_words = frozenset(_word(w) for w in policy.opt_in_words)
+        self.opt_out = OptOut(policy)
         self.handoff = HandoffRules(policy)
 
     # -- the one entry point -----------------------------------------------------------------
@@ -132,7 +128,7 @@ class Runtime:
         customer_door = inp.door is Door.CUSTOMER  # rules, opt-out and timers are for customers
         try:
             if customer_door:
-                self._opt_out(turn)
+                self.opt_out.apply(turn)
             handled = await self._dispatch(turn)
             before = None if handled else _footprint(turn)
             for rule in self.persona.routes.rules if customer_door else ():
@@ -141,7 +137,7 @@ class Runtime:
                 status = Status.UNHANDLED  # neither a handler nor a rule did anything with it
                 self.handoff.unhandled(turn)
             if customer_door:
-                self._arm_timers(turn, created)
+                arm_timers(turn, self.persona.timer_specs, created)
         except Exception as exc:  # a bot's bug must not stop other customers
             status, error = Status.ERROR, _describe(exc)
             log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
@@ -156,7 +152,7 @@ class Runtime:
                 turn.cancel(inp.name)
                 turn.timers_del.add(inp.name)
                 try:  # ... but a recurring one still comes back at its next time
-                    self._arm_timers(turn, created)
+                    arm_timers(turn, self.persona.timer_specs, created)
                 except Exception:
                     log.exception("persona=%s user=%s: re-arming timers failed", self.name, inp.user)
         outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error)
@@ -172,35 +168,14 @@ class Runtime:
             if isinstance(inp, PlatformEvent) and inp.name in ADD_EVENTS:
                 customer.attrs.setdefault("platform", "wecom")
 
-    def _opt_out(self, turn: Turn) -> None:
-        """Refusing must be as easy as one word: the framework does it, not each bot."""
-        inp, customer = turn.input, turn.customer
-        staff = inp.data.get("by") if isinstance(inp, BusinessEvent) else None
-        out = (isinstance(inp, TextMessage) and _word(inp.text) in self._opt_out_words) or (
-            isinstance(inp, PlatformEvent) and inp.name in OPT_OUT_EVENTS) or (
-            isinstance(inp, BusinessEvent) and inp.name == STAFF_OPT_OUT)
-        back = (isinstance(inp, TextMessage) and _word(inp.text) in self._opt_in_words) or (
-            isinstance(inp, PlatformEvent) and inp.name in ("subscribe", *ADD_EVENTS)) or (
-            isinstance(inp, BusinessEvent) and inp.name == STAFF_OPT_IN)
-        if out and not customer.opted_out:
-            turn.tag("opted_out")
-            turn.note("opt_out", input=inp.describe(), by=staff)
-            for name in list(customer.timers):
-                spec = self._route_spec(name)
-                if not (spec and spec.service):
-                    turn.cancel(name)
-        elif back and customer.opted_out:
-            turn.untag("opted_out")
-            turn.note("opt_in", input=inp.describe(), by=staff)
-
     async def _dispatch(self, turn: Turn) -> bool:
         if self.handoff.intercept(turn):
             return True
         inp = turn.input
         if isinstance(inp, TimerFired):
             return await self._fire(turn, inp)
-        if isinstance(inp, BusinessEvent) and inp.name in (STAFF_OPT_OUT, STAFF_OPT_IN):
-            return True  # the framework's own, done in _opt_out; a bot does not handle it
+        if isinstance(inp, BusinessEvent) and inp.name in STAFF_EVENTS:
+            return True  # the framework's own, done by OptOut; a bot does not handle it
         routes = self.persona.routes
         if isinstance(inp, BusinessEvent) and inp.name not in routes.event:
             raise DefinitionError(f"{type(self.persona).__name__} has no handler for event {inp.name!r}")
@@ -246,46 +221,6 @@ class Runtime:
         turn.timer_data = timer.data or {}
         await _call(getattr(self.persona, attr), turn)
         return True
-
-    def _route_spec(self, name: str) -> Any:
-        entry = self.persona.routes.timer.get(name)
-        return entry[0].timer if entry else None
-
-    def _arm_timers(self, turn: Turn, created: bool) -> None:
-        """Cancel timers bound to states the customer left; arm declared ones that apply now.
-
-        One-shot timers arm on entering their state (unbound ones on joining). Recurring ones
-        follow their schedule: armed when missing, moved when the customer data they read
-        changed, left alone once due (so a due occurrence is fired, not skipped).
-        """
-        customer = turn.customer
-        for name, timer in list(customer.timers.items()):
-            if timer.state is not None and timer.state != customer.state:
-                turn.cancel(name)
-        for name, spec in self.persona.timer_specs.items():
-            if spec.state is not None and spec.state != customer.state:
-                continue
-            if customer.opted_out and not spec.service:
-                continue
-            pending = customer.timers.get(name)
-            if not spec.recurring:
-                arm = turn.entered is not None if spec.state is not None else created
-                if not arm or pending is not None or name in turn.timers_del:
-                    continue  # a one-shot timer that just fired or was cancelled stays so
-                due = spec.next_due(customer, turn.now, turn.tz, turn.entered or turn.now)
-                if due is not None:
-                    turn.schedule(name, at=due, bound=spec.state is not None)
-                continue
-            if name in turn.timers_set:
-                continue  # set by hand in this turn
-            if pending is not None and pending.due <= turn.now and not (spec.inactive and turn.input.inbound):
-                continue  # due and about to fire: fire it rather than skip to the next time
-            due = spec.next_due(customer, turn.now, turn.tz, turn.entered or turn.now)
-            if due is None:
-                if pending is not None:
-                    turn.cancel(name)
-            elif pending is None or abs(pending.due - due) >= 1.0:
-                turn.schedule(name, at=due, bound=spec.state is not None)
 
     def _review(self, turn: Turn, outcome: Outcome, slot: ReplySlot | None) -> None:
         """Gate every message; claim the passive reply when there is exactly one reply."""
@@ -375,8 +310,7 @@ class Runtime:
     # -- reading ---------------------------------------------------------------------------
     async def customer(self, user: str) -> Customer | None:
         """The customer as stored now (None if never seen)."""
-        loaded = await self.store.load(user)
-        return Customer.load(user, loaded.record, loaded.version) if loaded.record else None
+        return await Customer.read(self.store, user)
 
 
 class _UserLock:

@@ -1,8 +1,8 @@
 """Declarative timers: when a persona acts on its own.
 
 A :class:`TimerSpec` is attached to a handler with ``@on.timer(...)`` and says when the timer is
-due for one customer. The runtime arms specs after every turn and re-arms recurring ones after
-they fire; firing goes through the same atomic per-customer processing as a message.
+due for one customer. :func:`arm_timers` arms specs after every turn and re-arms recurring ones
+after they fire; firing goes through the same atomic per-customer processing as a message.
 
 Times of day are read in the customer's time zone (``attrs["tz"]``, else the persona's), so
 "10:00" is ten in the morning where the customer lives, across daylight-saving changes.
@@ -11,7 +11,7 @@ Times of day are read in the customer's time zone (``attrs["tz"]``, else the per
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property, lru_cache
@@ -23,6 +23,7 @@ from .errors import DefinitionError
 
 if TYPE_CHECKING:
     from .customer import Customer
+    from .turn import Turn
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +319,44 @@ def _weekday(value: Any, where: str) -> int:
     if day is None:
         raise DefinitionError(f"{where}: weekdays are ISO numbers 1 (Monday) to 7 (Sunday), got {value!r}")
     return day
+
+
+def arm_timers(turn: "Turn", specs: Mapping[str, TimerSpec], created: bool) -> None:
+    """After every turn: cancel timers bound to states the customer left; arm the declared
+    ``specs`` that apply now (``created``: the customer joined in this turn).
+
+    One-shot timers arm on entering their state (unbound ones on joining). Recurring ones
+    follow their schedule: armed when missing, moved when the customer data they read
+    changed, left alone once due (so a due occurrence is fired, not skipped).
+    """
+    customer = turn.customer
+    for name, timer in list(customer.timers.items()):
+        if timer.state is not None and timer.state != customer.state:
+            turn.cancel(name)
+    for name, spec in specs.items():
+        if spec.state is not None and spec.state != customer.state:
+            continue
+        if customer.opted_out and not spec.service:
+            continue
+        pending = customer.timers.get(name)
+        if not spec.recurring:
+            arm = turn.entered is not None if spec.state is not None else created
+            if not arm or pending is not None or name in turn.timers_del:
+                continue  # a one-shot timer that just fired or was cancelled stays so
+            due = spec.next_due(customer, turn.now, turn.tz, turn.entered or turn.now)
+            if due is not None:
+                turn.schedule(name, at=due, bound=spec.state is not None)
+            continue
+        if name in turn.timers_set:
+            continue  # set by hand in this turn
+        if pending is not None and pending.due <= turn.now and not (spec.inactive and turn.input.inbound):
+            continue  # due and about to fire: fire it rather than skip to the next time
+        due = spec.next_due(customer, turn.now, turn.tz, turn.entered or turn.now)
+        if due is None:
+            if pending is not None:
+                turn.cancel(name)
+        elif pending is None or abs(pending.due - due) >= 1.0:
+            turn.schedule(name, at=due, bound=spec.state is not None)
 
 
 def _month_day(raw: Any) -> tuple[int, int] | None:

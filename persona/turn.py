@@ -235,8 +235,7 @@ class Turn:
 
     async def profile(self, user: str) -> Customer | None:
         """Another customer's record as stored now (read-only)."""
-        loaded = await self._require_store().load(user)
-        return Customer.load(user, loaded.record, loaded.version) if loaded.record else None
+        return await Customer.read(self._require_store(), user)
 
     def _require_store(self) -> "Store":
         if self._store is None:

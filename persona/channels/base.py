@@ -14,15 +14,16 @@ import json
 import logging
 import mimetypes
 import os
+import abc
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import aiohttp
 
 from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
-from ..store.base import Store
+from ..store.base import KeyValue
 from .tokens import TokenCache
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ class MediaCache:
     """Uploads an image (a file path or an http(s) URL) once and reuses its media_id for days,
     across processes, so a share image sent to many customers is uploaded once."""
 
-    def __init__(self, client: ApiClient, store: Store, prefix: str) -> None:
+    def __init__(self, client: ApiClient, store: KeyValue, prefix: str) -> None:
         self.client = client
         self.store = store
         self.prefix = prefix
@@ -256,14 +257,27 @@ class MediaCache:
         return data, os.path.basename(source)
 
 
-class Channel:
+class Channel(abc.ABC):
     """What the Official Account and WeCom channels share: one HTTP session (theirs or a shared
-    one), a store-backed access token, the API client and the media cache. A subclass calls
-    :meth:`_connect` and names its token request in :meth:`_token_request`."""
+    one), a store-backed access token, the API client and the media cache.
 
-    def _connect(self, label: str, base_url: str, default_base: str, store: Store, account: str, *,
-                 clock: Clock | None, http: "HttpSession | None", timeout: float, token_margin: float,
-                 trace: bool | None, token_store: Store | None = None) -> None:
+    A subclass checks its credentials, then calls this constructor with its account, and says
+    how its account gets a token in :meth:`_token_request`.
+    """
+
+    platform: ClassVar[str]
+    """``mp`` or ``wecom``: which customers the router gives this channel."""
+
+    thumb_fields: ClassVar[tuple[str, ...]] = ("thumb_media_id",)
+    """Message fields that may carry a card image's media_id already uploaded; replace to
+    accept the platform's other names for it."""
+
+    def __init__(self, label: str, base_url: str, default_base: str, store: KeyValue, account: str, *,
+                 clock: Clock | None = None, http: "HttpSession | None" = None, timeout: float = 10.0,
+                 token_margin: float = 300.0, trace: bool | None = None, token_store: KeyValue | None = None) -> None:
+        """``label`` names the account in errors; ``account`` keys its token and media in the
+        store (its token in ``token_store`` when given); calls to any host but ``default_base``
+        (a local fake) are traced unless ``trace`` says otherwise."""
         self.store = store
         self.base_url = base_url.rstrip("/")
         self._own_http = http is None
@@ -284,9 +298,26 @@ class Channel:
         """Use ``clock`` for token expiry and pacing (the deliverer's clock, fake in a simulation)."""
         self.tokens.clock = clock
 
+    @abc.abstractmethod
     def _token_request(self) -> tuple[str, dict[str, str]]:
-        """The path and query that grant this account an access token."""
-        raise NotImplementedError
+        """The path and query that grant this account an access token (the answer carries
+        ``access_token`` and ``expires_in``, as both platforms give it)."""
+
+    async def image_id(self, message: Message) -> str:
+        """The media_id of a message's image: its ``media_id`` field, or its ``media`` (a file
+        path or URL) uploaded once and reused."""
+        return await self._media_id(message, ("media_id",), "media", "an image file path or URL")
+
+    async def thumb_id(self, message: Message) -> str:
+        """The media_id of a card's image: one of :attr:`thumb_fields`, or its ``thumb`` uploaded."""
+        return await self._media_id(message, self.thumb_fields, "thumb", "a card image file path or URL")
+
+    async def _media_id(self, message: Message, given: tuple[str, ...], source: str, what: str) -> str:
+        fields = message.fields
+        for key in given:
+            if fields.get(key):
+                return str(fields[key])
+        return await self.media.media_id(str(need(fields, source, message.kind, what)))
 
     async def _fetch_token(self) -> tuple[str, float]:
         data = await self.api.fetch(*self._token_request())

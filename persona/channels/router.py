@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 
 from ..clock import Clock
 from ..messages import Message
-from ..store.base import Store
+from ..store.base import KeyValue
 from .base import HttpSession, RouteError, SendResult, client_id
 from .wechat import DEFAULT_BASE as WECHAT_DEFAULT_BASE
 from .wechat import OfficialAccountChannel
@@ -70,9 +70,9 @@ class Router:
         self.http = http
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, store: Store | None = None, *,
+    def from_env(cls, environ: Mapping[str, str] | None = None, store: KeyValue | None = None, *,
                  clock: Clock | None = None, http: HttpSession | None = None, timeout: float = 10.0,
-                 token_store: Store | None = None) -> "Router":
+                 token_store: KeyValue | None = None) -> "Router":
         """Channels for whichever credentials are set: ``WECHAT_APPID``/``WECHAT_APPSECRET``
         (``WECHAT_API_BASE``), ``WECOM_CORPID``/``WECOM_SECRET``/``WECOM_AGENTID``/``WECOM_KF_ID``
         (``WECOM_API_BASE``). Nothing is contacted until the first send. Access tokens live in

@@ -17,7 +17,7 @@ from typing import Awaitable, Callable
 
 from ..clock import Clock
 from ..errors import ChannelError
-from ..store.base import Store
+from ..store.base import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class TokenCache:
     waits for another process's refresh before giving up with a retryable error.
     """
 
-    def __init__(self, store: Store, key: str, fetch: Fetch, *, clock: Clock | None = None,
+    def __init__(self, store: KeyValue, key: str, fetch: Fetch, *, clock: Clock | None = None,
                  margin: float = 300.0, lock_ttl: float = 15.0, wait: float = 20.0, poll: float = 0.05) -> None:
         self.store = store
         self.key = key

@@ -13,7 +13,7 @@ from typing import Any
 from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
-from ..store.base import Store
+from ..store.base import KeyValue
 from .base import Channel, HttpSession, SendResult, client_id, need, trace_entry
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
@@ -29,17 +29,17 @@ class OfficialAccountChannel(Channel):
 
     platform = "mp"
 
-    def __init__(self, base_url: str | None, appid: str, secret: str, store: Store, *,
+    def __init__(self, base_url: str | None, appid: str, secret: str, store: KeyValue, *,
                  clock: Clock | None = None, http: HttpSession | None = None, timeout: float = 10.0,
-                 token_margin: float = 300.0, trace: bool | None = None, token_store: Store | None = None) -> None:
+                 token_margin: float = 300.0, trace: bool | None = None, token_store: KeyValue | None = None) -> None:
         if not appid or not secret:
             raise ChannelError("the Official Account channel needs WECHAT_APPID and WECHAT_APPSECRET",
                                retryable=False)
         self.appid = appid
         self._secret = secret
-        self._connect(f"Official Account {appid}", base_url or os.environ.get("WECHAT_API_BASE") or DEFAULT_BASE,
-                      DEFAULT_BASE, store, f"mp:{appid}", clock=clock, http=http, timeout=timeout,
-                      token_margin=token_margin, trace=trace, token_store=token_store)
+        super().__init__(f"Official Account {appid}", base_url or os.environ.get("WECHAT_API_BASE") or DEFAULT_BASE,
+                         DEFAULT_BASE, store, f"mp:{appid}", clock=clock, http=http, timeout=timeout,
+                         token_margin=token_margin, trace=trace, token_store=token_store)
 
     def _token_request(self) -> tuple[str, dict[str, str]]:
         return "/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
@@ -102,17 +102,6 @@ class OfficialAccountChannel(Channel):
         raise ChannelError(f"message kind {kind!r} cannot be sent as an Official Account customer-service message",
                            retryable=False)
 
-    async def image_id(self, message: Message) -> str:
-        f = message.fields
-        if f.get("media_id"):
-            return str(f["media_id"])
-        return await self.media.media_id(str(need(f, "media", message.kind, "an image file path or URL")))
-
-    async def thumb_id(self, message: Message) -> str:
-        f = message.fields
-        if f.get("thumb_media_id"):
-            return str(f["thumb_media_id"])
-        return await self.media.media_id(str(need(f, "thumb", message.kind, "a card image file path or URL")))
 
 
 def article(message: Message) -> dict[str, str]:

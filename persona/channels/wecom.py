@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from ..clock import Clock
 from ..errors import ChannelError
 from ..messages import Message
-from ..store.base import Store
+from ..store.base import KeyValue
 from .base import Channel, HttpSession, Paced, SendResult, client_id, need, trace_entry
 from .wechat import article
 
@@ -36,11 +36,12 @@ class WeComChannel(Channel):
     """
 
     platform = "wecom"
+    thumb_fields = ("thumb_media_id", "pic_media_id")
 
-    def __init__(self, base_url: str | None, corpid: str, secret: str, agentid: int | str | None, store: Store, *,
+    def __init__(self, base_url: str | None, corpid: str, secret: str, agentid: int | str | None, store: KeyValue, *,
                  clock: Clock | None = None, http: HttpSession | None = None, kf_id: str | None = None,
                  staff_per_minute: int = STAFF_PER_MINUTE, timeout: float = 10.0, token_margin: float = 300.0,
-                 trace: bool | None = None, token_store: Store | None = None) -> None:
+                 trace: bool | None = None, token_store: KeyValue | None = None) -> None:
         if not corpid or not secret:
             raise ChannelError("the WeCom channel needs WECOM_CORPID and WECOM_SECRET", retryable=False)
         self.corpid = corpid
@@ -49,9 +50,10 @@ class WeComChannel(Channel):
         self.kf_id = kf_id
         self.staff_per_minute = staff_per_minute
         account = f"{corpid}:{self.agentid or 0}"
-        self._connect(f"WeCom {corpid}/{self.agentid}", base_url or os.environ.get("WECOM_API_BASE") or DEFAULT_BASE,
-                      DEFAULT_BASE, store, f"wecom:{account}", clock=clock, http=http, timeout=timeout,
-                      token_margin=token_margin, trace=trace, token_store=token_store)
+        super().__init__(f"WeCom {corpid}/{self.agentid}",
+                         base_url or os.environ.get("WECOM_API_BASE") or DEFAULT_BASE, DEFAULT_BASE, store,
+                         f"wecom:{account}", clock=clock, http=http, timeout=timeout,
+                         token_margin=token_margin, trace=trace, token_store=token_store)
         self._pace_prefix = f"pace:wecom:{account}"
 
     def _token_request(self) -> tuple[str, dict[str, str]]:
@@ -145,7 +147,7 @@ class WeComChannel(Channel):
         bucket = int(now // 60)
         current = f"{self._pace_prefix}:{userid}:{bucket}"
         count = await self.store.incr(current, 1, ttl=600)
-        previous = int(await self.store.get(f"{self._pace_prefix}:{userid}:{bucket - 1}") or 0)
+        previous = await self.store.count(f"{self._pace_prefix}:{userid}:{bucket - 1}")
         if count + previous <= self.staff_per_minute:
             return
         await self.store.incr(current, -1)
@@ -177,7 +179,7 @@ class WeComChannel(Channel):
                 if f.get("picurl") and not f.get("media_id") and not f.get("media"):
                     attachments.append({"msgtype": "image", "image": {"pic_url": f["picurl"]}})
                 else:
-                    attachments.append({"msgtype": "image", "image": {"media_id": await self._image_id(m)}})
+                    attachments.append({"msgtype": "image", "image": {"media_id": await self.image_id(m)}})
                 parts.append(len(attachments))
             elif m.kind in ("link", "news"):
                 a = article(m)
@@ -187,7 +189,7 @@ class WeComChannel(Channel):
             elif m.kind == "miniprogram":
                 attachments.append({"msgtype": "miniprogram", "miniprogram": {
                     "title": f.get("title") or m.text or need(f, "title", m.kind, "the card title"),
-                    "pic_media_id": await self._thumb_id(m),
+                    "pic_media_id": await self.thumb_id(m),
                     "appid": need(f, "appid", m.kind, "the mini program's appid"),
                     "page": f.get("page") or need(f, "pagepath", m.kind, "the page path")}})
                 parts.append(len(attachments))
@@ -214,16 +216,16 @@ class WeComChannel(Channel):
         if m.kind == "text":
             return {"msgtype": "text", "text": {"content": _text(m)}}
         if m.kind == "image":
-            return {"msgtype": "image", "image": {"media_id": await self._image_id(m)}}
+            return {"msgtype": "image", "image": {"media_id": await self.image_id(m)}}
         if m.kind in ("link", "news"):
             a = article(m)
             return {"msgtype": "link", "link": {"title": a["title"], "desc": a["description"], "url": a["url"],
-                                                "thumb_media_id": await self._thumb_id(m)}}
+                                                "thumb_media_id": await self.thumb_id(m)}}
         if m.kind == "miniprogram":
             return {"msgtype": "miniprogram", "miniprogram": {
                 "appid": need(f, "appid", m.kind, "the mini program's appid"),
                 "title": f.get("title") or m.text,
-                "thumb_media_id": await self._thumb_id(m),
+                "thumb_media_id": await self.thumb_id(m),
                 "pagepath": f.get("pagepath") or need(f, "page", m.kind, "the page path")}}
         raise ChannelError(f"message kind {m.kind!r} cannot be sent as a WeCom customer-service message",
                            retryable=False)
@@ -233,7 +235,7 @@ class WeComChannel(Channel):
         if m.kind == "text":
             return {"msgtype": "text", "text": {"content": _text(m)}}
         if m.kind == "image":
-            return {"msgtype": "image", "image": {"media_id": await self._image_id(m)}}
+            return {"msgtype": "image", "image": {"media_id": await self.image_id(m)}}
         if m.kind in ("link", "news"):
             articles = f.get("articles") if isinstance(f.get("articles"), list) else [article(m)]
             return {"msgtype": "news", "news": {"articles": articles[:8]}}
@@ -246,18 +248,6 @@ class WeComChannel(Channel):
         raise ChannelError(f"message kind {m.kind!r} cannot be sent to {where} by a WeCom app; "
                            "use a news (link) card instead", retryable=False)
 
-    async def _image_id(self, m: Message) -> str:
-        f = m.fields
-        if f.get("media_id"):
-            return str(f["media_id"])
-        return await self.media.media_id(str(need(f, "media", m.kind, "an image file path or URL")))
-
-    async def _thumb_id(self, m: Message) -> str:
-        f = m.fields
-        for key in ("thumb_media_id", "pic_media_id"):
-            if f.get(key):
-                return str(f[key])
-        return await self.media.media_id(str(need(f, "thumb", m.kind, "a card image file path or URL")))
 
 
 def _as_list(messages: Message | Sequence[Message]) -> list[Message]:

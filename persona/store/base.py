@@ -1,17 +1,23 @@
-"""The small async interface every store implements.
+"""What every store offers, as small roles, and the one class each backend implements.
 
 One customer's turn is one ``commit``: state record, dedupe marker, outbox items, timer
 changes, segment index changes and journal lines are written together or not at all, and
 only if the record's version is still the one that was loaded (optimistic concurrency).
-Everything else here is a handful of atomic helpers the scheduler, the delivery loop, the
-token cache and the bots need (counters, leaderboards, set-if-absent keys with a TTL).
+
+The rest of the interface is split by who uses it, so each consumer depends on the role it
+needs and nothing more: :class:`Customers` (the runtime), :class:`Timers` (the scheduler),
+:class:`Outbox` and :class:`DeadLetters` (the delivery loop), :class:`KeyValue` (the token and
+media caches, pacing, locks) and :class:`Boards` (leaderboards). A backend subclasses
+:class:`Store`, which is all of them, and implements the abstract methods; operations built on
+others (``ack_all``, ``count``, ``bury``) are written once here, and a backend may replace one
+with a single round trip.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Sequence
 
 
 @dataclass(slots=True)
@@ -60,13 +66,9 @@ class CommitResult:
     duplicate: str | None = None  # set when the dedupe key was taken meanwhile
 
 
-class Store(abc.ABC):
-    """A namespace (one bot) in one backend. Open with :func:`persona.store.open_store`."""
+class Customers(Protocol):
+    """Customer records and what a turn writes with them (the runtime's role)."""
 
-    url: str
-    namespace: str
-
-    # -- customers -------------------------------------------------------------------------
     @abc.abstractmethod
     async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
         """Read a customer record and, in the same round trip, whether ``dedupe_key`` was seen."""
@@ -88,12 +90,14 @@ class Store(abc.ABC):
     async def users(self) -> list[str]:
         """Every customer id (for tools and tests; never on a hot path)."""
 
-    # -- segments --------------------------------------------------------------------------
     @abc.abstractmethod
     async def segment(self, *names: str) -> set[str]:
         """Customers in every one of the named segments (``state:welcomed``, ``tag:in_group``)."""
 
-    # -- timers ----------------------------------------------------------------------------
+
+class Timers(Protocol):
+    """Due timers, claimed with a lease (the scheduler's role); a turn's commit sets and deletes them."""
+
     @abc.abstractmethod
     async def claim_timers(self, now: float, limit: int, lease: float) -> list[tuple[str, str, float]]:
         """Claim up to ``limit`` timers due at ``now`` as ``(user, name, due)``.
@@ -115,7 +119,10 @@ class Store(abc.ABC):
     async def count_timers(self) -> int:
         """How many timers are pending in this namespace."""
 
-    # -- outbox ----------------------------------------------------------------------------
+
+class Outbox(Protocol):
+    """Committed messages and effects waiting to be delivered (the delivery loop's role)."""
+
     @abc.abstractmethod
     async def claim_outbox(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
         """Claim up to ``limit`` outbox items due at ``now``, hidden for ``lease`` seconds."""
@@ -136,7 +143,15 @@ class Store(abc.ABC):
     async def outbox_size(self) -> int:
         """Items waiting for delivery."""
 
-    # -- dead letters ----------------------------------------------------------------------
+    async def ack_all(self, items: Sequence[OutboxItem]) -> None:
+        """Forget every one of ``items`` (one send that delivered several)."""
+        for item in items:
+            await self.ack_outbox(item)
+
+
+class DeadLetters(Protocol):
+    """What could not be delivered, with the reason, for a person to look at or retry."""
+
     @abc.abstractmethod
     async def add_dead_letter(self, item: OutboxItem, reason: str) -> None:
         """Keep an undeliverable item with the reason, for a human to look at or retry."""
@@ -155,7 +170,10 @@ class Store(abc.ABC):
         in one atomic step (a crash leaves it in one place or the other, never neither);
         None if it is not there."""
 
-    # -- small atomic helpers --------------------------------------------------------------
+
+class KeyValue(Protocol):
+    """Small atomic keys with a TTL: caches, counters, locks, exactly-once markers."""
+
     @abc.abstractmethod
     async def set_if_absent(self, key: str, value: str, ttl: float) -> bool:
         """Set ``key`` only if it is not there (or expired); True when this call set it."""
@@ -176,6 +194,14 @@ class Store(abc.ABC):
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add to a counter and return the new value; ``ttl`` applies when it is created."""
 
+    async def count(self, key: str) -> int:
+        """A counter kept with :meth:`incr` (0 when it is not there or expired)."""
+        return int(await self.get(key) or 0)
+
+
+class Boards(Protocol):
+    """Sorted sets of scores: leaderboards."""
+
     @abc.abstractmethod
     async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
         """Add to a member's score in a sorted set (leaderboards); ``ttl`` (seconds) applies
@@ -188,6 +214,24 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def zdelete(self, key: str) -> None:
         """Drop a whole sorted set (a new leaderboard week)."""
+
+
+class Delivery(Outbox, DeadLetters, KeyValue, Protocol):
+    """What the delivery loop uses: the outbox, dead letters, and keys for pacing."""
+
+    namespace: str  # whose outbox it is (the ``persona`` label of delivery metrics)
+
+    async def bury(self, item: OutboxItem, reason: str) -> None:
+        """Dead-letter ``item`` with ``reason`` and take it out of the outbox."""
+        await self.add_dead_letter(item, reason)
+        await self.ack_outbox(item)
+
+
+class Store(Customers, Timers, Delivery, Boards, abc.ABC):
+    """A namespace (one bot) in one backend: every role. Open with :func:`persona.store.open_store`."""
+
+    url: str
+    namespace: str
 
     # -- lifecycle -------------------------------------------------------------------------
     @abc.abstractmethod

@@ -241,10 +241,8 @@ class RedisStore(Store, ScriptVersionStore):
         return [line.decode() for line in raw]
 
     async def users(self) -> list[str]:
-        out: list[str] = []
-        for shard in range(self.shards):
-            out += [k.decode() for k in await self._do(lambda: self.redis.hkeys(self._k(shard, "c")))]
-        return sorted(out)
+        return sorted(k.decode() for keys in await self._per_shard("c", lambda pipe, key: pipe.hkeys(key))
+                      for k in keys)
 
     async def segment(self, *names: str) -> set[str]:
         if not names:
@@ -285,24 +283,26 @@ class RedisStore(Store, ScriptVersionStore):
             out[member.decode().partition(SEP)[2]] = score
         return out
 
-    async def _earliest(self, suffix: str) -> float | None:
+    async def _per_shard(self, suffix: str, command: Callable[[Any, str], Any]) -> list[Any]:
+        """``command(pipeline, key)`` on the ``suffix`` key of every shard, in one round trip."""
         async def run() -> list[Any]:
             pipe = self.redis.pipeline(transaction=False)
             for shard in range(self.shards):
-                pipe.zrange(self._k(shard, suffix), 0, 0, withscores=True)
+                command(pipe, self._k(shard, suffix))
             return await pipe.execute()
 
-        heads = [float(r[0][1]) for r in await self._do(run) if r]
+        return await self._do(run)
+
+    async def _earliest(self, suffix: str) -> float | None:
+        heads = [float(r[0][1]) for r in await self._per_shard(suffix, lambda pipe, key: pipe.zrange(
+            key, 0, 0, withscores=True)) if r]
         return min(heads) if heads else None
 
     async def next_timer_due(self) -> float | None:
         return await self._earliest("t")
 
     async def count_timers(self) -> int:
-        total = 0
-        for shard in range(self.shards):
-            total += await self._do(lambda: self.redis.zcard(self._k(shard, "t")))
-        return total
+        return sum(await self._per_shard("t", lambda pipe, key: pipe.zcard(key)))
 
     # -- outbox ----------------------------------------------------------------------------
     async def claim_outbox(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
@@ -340,10 +340,7 @@ class RedisStore(Store, ScriptVersionStore):
         return await self._earliest("oq")
 
     async def outbox_size(self) -> int:
-        total = 0
-        for shard in range(self.shards):
-            total += await self._do(lambda: self.redis.zcard(self._k(shard, "oq")))
-        return total
+        return sum(await self._per_shard("oq", lambda pipe, key: pipe.zcard(key)))
 
     # dead letters sit in their customer's shard, beside the outbox, so a retry moves one back
     # atomically (one Lua script on one slot)
@@ -353,10 +350,8 @@ class RedisStore(Store, ScriptVersionStore):
         await self._do(lambda: self.redis.hset(self._k(self.shard(item.user), "dead"), item.id, entry))
 
     async def dead_letters(self) -> list[tuple[OutboxItem, str]]:
-        entries = []
-        for shard in range(self.shards):
-            raw = await self._do(lambda: self.redis.hgetall(self._k(shard, "dead")))
-            entries += [json.loads(v) for v in raw.values()]
+        entries = [json.loads(v) for raw in await self._per_shard("dead", lambda pipe, key: pipe.hgetall(key))
+                   for v in raw.values()]
         entries.sort(key=lambda e: e["at"])
         return [(OutboxItem(e["id"], e["user"], e["at"], e["payload"], e["attempts"]), e["reason"]) for e in entries]
 

@@ -18,7 +18,7 @@ from ...cli.broadcast import parse_segment
 from ...customer import Customer
 from ...errors import PersonaError
 from ...inputs import BusinessEvent
-from ...runtime import STAFF_OPT_IN, STAFF_OPT_OUT
+from ...gate import STAFF_OPT_IN, STAFF_OPT_OUT
 from ..audit import Action
 from ..context import STUDIO, StudioBot
 from ..masking import mask_fields, mask_value
