@@ -51,7 +51,7 @@ class Starter(Persona):
         turn.say("help", category="service")
 
     # -- the brand's systems -----------------------------------------------------------------
-    @on.event("signed_up")
+    @on.event("signed_up", data={"plan?": str})  # a bad payload is refused (422) before this runs
     async def signed_up(self, turn: Turn) -> None:
         turn.set("plan", str(turn.data.get("plan") or "basic"))
         await turn.trigger("sign_up")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable, Callable
 
+from persona import EventDataError
 from persona.testing import Simulation
 
 BOT = "persona.scaffold.starter"
@@ -66,6 +67,11 @@ def test_signing_up_thanks_the_customer_and_cancels_the_nudge() -> None:
         await sim.wechat("o_dan", "subscribe")
         await sim.text("o_dan", "你好")
         await sim.advance("2h")
+        try:  # the event declares its data: a plan that is not text is refused, as the service would (422)
+            await sim.event("o_dan", "signed_up", {"plan": 3})
+            raise AssertionError("a bad payload was accepted")
+        except EventDataError as refused:
+            assert refused.fields == ["plan"]
         sent = await sim.event("o_dan", "signed_up", {"plan": "gold"})
         assert [s.script for s in sent] == ["thanks"] and "gold" in sent[0].text
         customer = await sim.customer("o_dan")
