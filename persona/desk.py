@@ -87,6 +87,14 @@ class Desk:
         self.bot = bot
         self.suggester = suggester
 
+    @classmethod
+    def for_bot(cls, bot: "Bot", faq: str | None = None) -> "Desk":
+        """A desk with the bot's own knowledge (a model when the bot's environment names one),
+        counting suggestions in the bot's metrics."""
+        from .knowledge import Suggester
+
+        return cls(bot, Suggester.for_persona(bot.persona, bot.environ, faq=faq, metrics=bot.metrics))
+
     async def queue(self) -> list[Waiting]:
         """Held customers, the longest-waiting first (answered ones after them)."""
         now = self.bot.clock.now()
@@ -133,7 +141,7 @@ class Desk:
             text = said[-1] if said else ""
         if not text.strip():
             return []
-        return await self.suggester.suggest(text, customer=customer, history=history)
+        return await self.suggester.suggest(text, customer=customer, now=self.bot.clock.now(), history=history)
 
     async def send(self, user: str, agent: str, text: str, *, candidate: str | None = None,
                    base: str | None = None, request_id: str | None = None) -> SendResult:

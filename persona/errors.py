@@ -85,3 +85,13 @@ class ChannelError(PersonaError):
 
 class AccountError(PersonaError):
     """A studio account cannot be created as asked (bad name, unknown role, short password)."""
+
+
+class KnowledgeError(PersonaError):
+    """A bot's ``faq.yaml`` or ``knowledge/`` is malformed (``file`` and ``line`` say where)."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(f"{file}:{line}: {message}" if file and line else f"{file}: {message}" if file else message)
+        self.file = file
+        self.line = line
+        self.detail = message

@@ -104,6 +104,12 @@ class Persona:
     attributes: ClassVar[frozenset[str]] = frozenset()
     tag_names: ClassVar[frozenset[str]] = frozenset()
     journal_cap: ClassVar[int] = 100
+    #: how this persona speaks, in a sentence or two: suggested replies written by a language
+    #: model (``persona suggest``) follow it
+    voice: ClassVar[str] = ""
+    #: the persona's knowledge, beside its module: FAQ entries and free text (``knowledge/*.md``)
+    faq_file: ClassVar[str] = "faq.yaml"
+    knowledge_dir: ClassVar[str] = "knowledge"
 
     machine: ClassVar[AsyncMachine]
     routes: ClassVar[Routes]

@@ -113,16 +113,21 @@ class Turn:
 
     def render(self, script: str, **context: Any) -> Message:
         """Render a script without sending it."""
-        variables = {"customer": self.customer, "tags": self.customer.tags, "attrs": self.customer.attrs,
-                     "counters": self.customer.counters, "now": self.local, "data": self.data,
-                     "state": self.state}
-        variables.update(self.persona.context(self))
-        variables.update(context)
+        variables = self.variables(**context)
         book = self.persona.scripts
         name = script[: -len(SUFFIX)] if script.endswith(SUFFIX) else script
         choices = book.variants(name)
         variant = choose_variant(name, self.customer, choices) if len(choices) > 1 else None
         return book.render(name, variables, state=self.state, variant=variant)
+
+    def variables(self, **context: Any) -> dict[str, Any]:
+        """What a script sees in this turn (FAQ answers see the same)."""
+        variables = {"customer": self.customer, "tags": self.customer.tags, "attrs": self.customer.attrs,
+                     "counters": self.customer.counters, "now": self.local, "data": self.data,
+                     "state": self.state}
+        variables.update(self.persona.context(self))
+        variables.update(context)
+        return variables
 
     def send(self, message: Message, *, to: str | None = None, via: str = "",
              category: str | None = None) -> Message:

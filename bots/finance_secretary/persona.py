@@ -36,6 +36,7 @@ POINT_BANDS = ((1000, "1000+"), (500, "500-999"), (100, "100-499"), (0, "0-99"))
 
 class FinanceSecretary(Persona):
     name = "finance_secretary"
+    voice = "小盈：理财秘书，稳重礼貌，用“您”，讲清规则和风险，不承诺收益，涉及风险时提醒基金有风险、投资需谨慎。"
     states = ["new", "contact", "investing", "group", "desk"]
     initial = "new"
     transitions = [

@@ -75,6 +75,7 @@ def board(chat_id: str, week: str, metric: str) -> str:
 
 class FitnessCoach(Persona):
     name = "fitness_coach"
+    voice = "阿杰教练：专业、耐心、鼓励为主，说话简短直接，先讲安全再讲效果，有伤痛时建议就医。"
     states = [*CUSTOMER_STATES, "group", "group_closed"]
     initial = "new"
     transitions = [

@@ -37,6 +37,7 @@ POLICY = Policy(daily_cap=2, weekly_cap=6)
 
 class Xiaowanzi(Persona):
     name = "xiaowanzi"
+    voice = "小完子：完美日记的美妆闺蜜，亲切活泼，叫客户“亲”或“宝”，句尾爱用～，讲产品说实际用法，不夸大功效。"
     states = ["new", "welcomed", "claimed", "customer"]
     initial = "new"
     transitions = [

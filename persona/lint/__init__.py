@@ -27,6 +27,7 @@ from __future__ import annotations
 from ..persona import Persona
 from ..templates import ScriptBook
 from .checks import BASE_VARIABLES, TEXT_MARGIN_BYTES, Linter
+from .knowledge import check_knowledge
 from .loading import import_bot
 from .report import ERROR, WARNING, Problem, Report, Severity, display
 from .source import SAY_OPTIONS, fired_triggers, scheduled_states
@@ -65,5 +66,6 @@ def lint(bot: str | type[Persona], scripts: ScriptBook | None = None) -> Report:
         return report
     report.persona = cls
     Linter(cls, report, scripts).run()
+    check_knowledge(cls, report)
     report.problems.sort()
     return report

@@ -173,3 +173,35 @@ def test_a_negative_idle_time_is_refused_at_definition():
     from persona.errors import DefinitionError
     with pytest.raises(DefinitionError, match="handoff_idle"):
         Policy(handoff_idle=-1)
+
+
+def test_agent_send_from_the_command_line_goes_through_the_gate_to_the_outbox(tmp_path):
+    import asyncio
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+
+    async def arrive() -> None:  # now: the command runs on the real clock, inside the 48-hour window
+        async with Simulation("bots.xiaowanzi", start=time.time(), store=url) as sim:
+            await sim.text("o_cli", "在吗")
+
+    asyncio.run(arrive())
+    run = lambda *args: subprocess.run([sys.executable, "-m", "persona", "agent", *args], capture_output=True,
+                                       text=True, timeout=120)
+    done = run("send", "bots.xiaowanzi", "o_cli", "亲，运费满59包邮哦", "--as", "小李", "--store", url,
+               "--candidate", "shipping_fee")
+    assert done.returncode == 0, done.stderr
+    assert "o_cli: send" in done.stdout and "characters edited" in done.stdout
+    queue = run("queue", "bots.xiaowanzi", "--store", url)
+    assert queue.stdout.startswith("o_cli  waiting 0s  reason agent  agent 小李")
+    refused = run("send", "bots.xiaowanzi", "nobody", "hi", "--as", "小李", "--store", url)
+    assert refused.returncode == 1 and "no customer 'nobody'" in refused.stdout
+
+    async def look() -> list[dict[str, Any]]:
+        async with Simulation("bots.xiaowanzi", start=START, store=url) as sim:
+            return journal_kinds(await sim.journal("o_cli"), "agent")
+
+    [note] = asyncio.run(look())
+    assert note["agent"] == "小李" and note["candidate"] == "shipping_fee" and note["edits"] > 0

@@ -1,0 +1,84 @@
+"""``persona agent send|close|queue``: a human agent's desk on the command line.
+
+``persona agent send BOT USER TEXT --as NAME --store URL`` sends like the agent page does: the
+message passes the gate (a service reply inside the platform's window), is journaled with the
+agent's name and goes to the outbox, which the running service (``persona serve``) delivers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from ..bot import Bot
+from ..desk import Desk, DeskError
+from ..knowledge import Suggester
+from ..persona import load_persona
+from ..store import DEFAULT_URL
+from . import EXIT_OK, EXIT_PROBLEMS
+
+
+def register(subparsers: Any) -> None:
+    """Add ``agent`` to the ``persona`` command line."""
+    p = subparsers.add_parser("agent", help="a human agent: send to a customer, close, see the queue",
+                              description="What a human agent does, from the command line.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    send = sub.add_parser("send", help="send TEXT to a customer as an agent (holds the conversation)")
+    send.add_argument("bot", metavar="BOT")
+    send.add_argument("user", metavar="USER")
+    send.add_argument("text", metavar="TEXT")
+    send.add_argument("--candidate", metavar="FAQ_ID",
+                      help="the FAQ entry the message started from (journaled with the edit distance)")
+    close = sub.add_parser("close", help="give the conversation back to the bot")
+    close.add_argument("bot", metavar="BOT")
+    close.add_argument("user", metavar="USER")
+    queue = sub.add_parser("queue", help="customers an agent holds, the longest-waiting first")
+    queue.add_argument("bot", metavar="BOT")
+    for q in (send, close, queue):
+        q.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
+        if q is not queue:
+            q.add_argument("--as", dest="agent", required=True, metavar="NAME", help="the agent's name")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    cls = load_persona(args.bot)
+    bot = Bot(cls, args.store)
+    try:
+        desk = Desk(bot, Suggester.for_persona(bot.persona, os.environ) if args.action == "send" else None)
+        if args.action == "queue":
+            for w in await desk.queue():
+                print(f"{w.user}  waiting {int(w.waiting)}s  reason {w.reason}  agent {w.agent or '-'}")
+            return EXIT_OK
+        if args.action == "close":
+            await desk.close(args.user, args.agent)
+            print(f"{args.user}: back to the bot")
+            return EXIT_OK
+        base = await _candidate_text(desk, args.user, args.candidate) if args.candidate else None
+        result = await desk.send(args.user, args.agent, args.text, candidate=args.candidate, base=base)
+    except DeskError as exc:
+        print(f"persona: {exc}")
+        return EXIT_PROBLEMS
+    finally:
+        await bot.stop()
+    print(f"{args.user}: {result.action}{f' ({result.reason})' if result.reason else ''}, "
+          f"{result.edits} characters edited; the running service delivers it")
+    return EXIT_OK
+
+
+async def _candidate_text(desk: Desk, user: str, faq_id: str) -> str:
+    """The named entry's answer as it renders for this customer."""
+    assert desk.suggester is not None
+    entry = next((e for e in desk.suggester.knowledge.entries if e.id == faq_id), None)
+    if entry is None:
+        raise DeskError(f"no FAQ entry {faq_id!r} in {desk.bot.name}")
+    answer = desk.suggester.answer(entry, await desk.customer(user))
+    if answer is None:
+        raise DeskError(f"FAQ entry {faq_id!r} does not render for {user!r} (see persona lint)")
+    return answer
