@@ -141,7 +141,8 @@ class Desk:
             text = said[-1] if said else ""
         if not text.strip():
             return []
-        return await self.suggester.suggest(text, customer=customer, now=self.bot.clock.now(), history=history)
+        return await self.suggester.suggest(text, customer=customer, now=self.bot.clock.now(),
+                                            history=[(line.who, line.text) for line in history])
 
     async def send(self, user: str, agent: str, text: str, *, candidate: str | None = None,
                    base: str | None = None, request_id: str | None = None) -> SendResult:

@@ -85,6 +85,11 @@ def render(customer: Customer, pending: dict[str, float], journal: list[str], tz
     out.append(f"tags       {tags or '-'}")
     if customer.opted_out:
         out.append("           (opted out: marketing messages are not sent)")
+    held = customer.handoff
+    if held is not None:
+        out.append(f"handoff    held by {held.agent or 'an agent'} since {local(held.since, tz)} ({held.reason}); "
+                   + (f"waiting since {local(held.waiting, tz)}" if held.waiting else "answered")
+                   + ": the bot's own replies are paused")
     out.append("attrs" + ("      -" if not customer.attrs else ""))
     for key, value in sorted(customer.attrs.items()):
         out.append(f"  {key:<20} {json.dumps(value, ensure_ascii=False, default=str)}")

@@ -9,20 +9,18 @@ entry cannot drown the others. An entry scores as its best question variant.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
 import unicodedata
 from collections import Counter
-from typing import Iterable, Sequence
-
-import jieba
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .faq import Entry
 
-jieba.setLogLevel(logging.WARNING)
-#: our own dictionary, so entry tags added as words never change another library's jieba
-_TOKENIZER = jieba.Tokenizer()
+if TYPE_CHECKING:
+    import jieba
 
 #: particles and fillers that say nothing about what is asked
 STOP = frozenset("的 了 吗 呢 啊 吧 呀 哦 哈 嘛 么 啦 呗 哇 请问 一下 我 我们 你 你们 您 是 在 和 也 都 就 "
@@ -36,6 +34,17 @@ ANSWER_WEIGHT = 0.35
 ENTRY_WEIGHT = 1.0
 
 
+@functools.cache
+def _segmenter() -> "jieba.Tokenizer":
+    """Our own jieba dictionary, so entry tags added as words never change another library's
+    jieba; imported on first use (jieba takes half a second to import, every ``persona``
+    command would pay it)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.Tokenizer()
+
+
 def normalise(text: str) -> str:
     """Full-width to half-width, case folded: ＡＢＣ１ and abc1 are the same."""
     return unicodedata.normalize("NFKC", text).casefold()
@@ -44,7 +53,7 @@ def normalise(text: str) -> str:
 def words(text: str) -> list[str]:
     """jieba's search-mode words of ``text`` without punctuation and particles."""
     out = []
-    for word in _TOKENIZER.lcut_for_search(normalise(_JINJA.sub(" ", text))):
+    for word in _segmenter().lcut_for_search(normalise(_JINJA.sub(" ", text))):
         word = word.strip()
         if word and word not in STOP and not _NOT_WORD.fullmatch(word):
             out.append(word)
@@ -62,7 +71,7 @@ def add_words(new: Iterable[str]) -> None:
     """Teach the segmenter a bot's own words (product names, tags) so they stay whole."""
     for word in new:
         if word and len(word) > 1:
-            _TOKENIZER.add_word(normalise(word), freq=2000)
+            _segmenter().add_word(normalise(word), freq=2000)
 
 
 class BM25:

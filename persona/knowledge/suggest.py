@@ -74,10 +74,10 @@ class Suggester:
         return cls(persona, knowledge, llm=LLMConfig.from_env(environ), metrics=metrics)
 
     async def suggest(self, text: str, *, customer: Customer | None = None, now: float = 0.0,
-                      history: Sequence[Any] = ()) -> list[Candidate]:
+                      history: Sequence[tuple[str, str]] = ()) -> list[Candidate]:
         """Up to three replies to ``text``, best first, rendered for ``customer``.
 
-        ``history``: the conversation's last lines (objects with ``who`` and ``text``) for the model.
+        ``history``: the conversation's last lines as ``(who, text)``, for the model.
         """
         turn = self._turn(customer, text, now)
         hits = self.index.search(text, CANDIDATES * 2 if self.writer else CANDIDATES)
@@ -108,12 +108,11 @@ class Suggester:
             log.warning("persona=%s faq=%s does not render for %s: %s", self.name, entry.id, turn.customer.id, exc)
             return None
 
-    async def _drafted(self, text: str, retrieved: list[tuple[Entry, str, float]], history: Sequence[Any],
-                       fallback: list[Candidate]) -> list[Candidate]:
+    async def _drafted(self, text: str, retrieved: list[tuple[Entry, str, float]],
+                       history: Sequence[tuple[str, str]], fallback: list[Candidate]) -> list[Candidate]:
         assert self.writer is not None
-        lines = [(str(getattr(h, "who", "")), str(getattr(h, "text", ""))) for h in history][-HISTORY_LINES:]
         messages = prompt(text, [(e, a) for e, a, _ in retrieved[:CANDIDATES]], type(self.persona).voice,
-                          lines, self.knowledge.documents)
+                          list(history)[-HISTORY_LINES:], self.knowledge.documents)
         try:
             drafts = await self.writer.drafts(messages)
         except LLMError as exc:

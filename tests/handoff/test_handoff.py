@@ -196,6 +196,9 @@ def test_agent_send_from_the_command_line_goes_through_the_gate_to_the_outbox(tm
     assert "o_cli: send" in done.stdout and "characters edited" in done.stdout
     queue = run("queue", "bots.xiaowanzi", "--store", url)
     assert queue.stdout.startswith("o_cli  waiting 0s  reason agent  agent 小李")
+    shown = subprocess.run([sys.executable, "-m", "persona", "inspect", "bots.xiaowanzi", "o_cli", "--store", url],
+                           capture_output=True, text=True, timeout=120)
+    assert "handoff    held by 小李 since" in shown.stdout and "(agent); answered" in shown.stdout
     refused = run("send", "bots.xiaowanzi", "nobody", "hi", "--as", "小李", "--store", url)
     assert refused.returncode == 1 and "no customer 'nobody'" in refused.stdout
 

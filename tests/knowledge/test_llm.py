@@ -97,15 +97,10 @@ async def test_an_unreachable_model_falls_back_to_retrieval():
     assert [c.source for c in found] == [Source.FAQ] * 3
 
 
-class Said:
-    def __init__(self, who: str, text: str) -> None:
-        self.who, self.text = who, text
-
-
 async def test_the_prompt_never_carries_phone_numbers_or_other_masked_fields(model):
     amy = Customer("wm_amy", "welcomed", attrs={"phone": "13812345678", "name": "王小美"})
-    history = [Said("customer", "我电话 138-1234-5678，邮箱 amy@example.com"),
-               Said("customer", "身份证 11010519491231002X，卡号 6222020200112233445")]
+    history = [("customer", "我电话 138-1234-5678，邮箱 amy@example.com"),
+               ("customer", "身份证 11010519491231002X，卡号 6222020200112233445")]
     await suggester(model).suggest("我的手机号是+86 139 8765 4321，地址改一下", customer=amy, history=history)
     sent = json.dumps(model.requests[0]["body"], ensure_ascii=False)
     for secret in ("13812345678", "138-1234-5678", "139 8765 4321", "amy@example.com",
