@@ -14,6 +14,7 @@ import ast
 import json
 import uuid
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .customer import HELD_SEGMENT, Customer
@@ -26,6 +27,7 @@ from .outcome import Status
 if TYPE_CHECKING:
     from .bot import Bot
     from .knowledge import Candidate, Suggester
+    from .runtime import Runtime
 
 #: journal kinds that belong in a conversation view
 CONVERSATION_KINDS = frozenset({"in", "out", "handoff", "agent", "handback"})
@@ -81,26 +83,34 @@ class SendResult:
 
 
 class Desk:
-    """One bot's desk. ``suggester`` writes the three suggested replies (None: no suggestions)."""
+    """One bot's desk, on the bot's runtime (a running ``Bot``'s, or any process's on the same
+    store: the studio's). ``suggester`` writes the suggested replies (None: no suggestions)."""
 
-    def __init__(self, bot: "Bot", suggester: "Suggester | None" = None) -> None:
-        self.bot = bot
+    def __init__(self, runtime: "Runtime", suggester: "Suggester | None" = None) -> None:
+        self.runtime = runtime
+        self.name = runtime.name
         self.suggester = suggester
 
     @classmethod
-    def for_bot(cls, bot: "Bot", faq: str | None = None) -> "Desk":
-        """A desk with the bot's own knowledge (a model when the bot's environment names one),
-        counting suggestions in the bot's metrics."""
+    def with_knowledge(cls, runtime: "Runtime", environ: Mapping[str, str], faq: str | None = None) -> "Desk":
+        """A desk with the persona's own knowledge (a model when ``environ`` names one),
+        counting suggestions in the runtime's metrics."""
         from .knowledge import Suggester
 
-        return cls(bot, Suggester.for_persona(bot.persona, bot.environ, faq=faq, metrics=bot.metrics))
+        suggester = Suggester.for_persona(runtime.persona, environ, faq=faq, metrics=runtime.metrics)
+        return cls(runtime, suggester)
+
+    @classmethod
+    def for_bot(cls, bot: "Bot", faq: str | None = None) -> "Desk":
+        """:meth:`with_knowledge` for a bot, with the bot's environment."""
+        return cls.with_knowledge(bot.runtime, bot.environ, faq)
 
     async def queue(self) -> list[Waiting]:
         """Held customers, the longest-waiting first (answered ones after them)."""
-        now = self.bot.clock.now()
+        now = self.runtime.clock.now()
         out = []
-        for user in await self.bot.store.segment(HELD_SEGMENT):
-            customer = await self.bot.runtime.customer(user)
+        for user in await self.runtime.store.segment(HELD_SEGMENT):
+            customer = await self.runtime.customer(user)
             if customer is None or customer.handoff is None:
                 continue
             held = customer.handoff
@@ -110,9 +120,9 @@ class Desk:
         return out
 
     async def customer(self, user: str) -> Customer:
-        customer = await self.bot.runtime.customer(user)
+        customer = await self.runtime.customer(user)
         if customer is None:
-            raise DeskError(f"no customer {user!r} in {self.bot.name}", 404)
+            raise DeskError(f"no customer {user!r} in {self.name}", 404)
         return customer
 
     async def conversation(self, user: str, limit: int = 100) -> list[Line]:
@@ -120,7 +130,7 @@ class Desk:
         bot's (by script name: the journal keeps names, not texts), the agents' and the handoffs."""
         await self.customer(user)
         lines = []
-        for raw in await self.bot.store.journal(user, limit):
+        for raw in await self.runtime.store.journal(user, limit):
             note = json.loads(raw)
             kind = note.get("k")
             if kind not in CONVERSATION_KINDS:
@@ -141,7 +151,7 @@ class Desk:
             text = said[-1] if said else ""
         if not text.strip():
             return []
-        return await self.suggester.suggest(text, customer=customer, now=self.bot.clock.now(),
+        return await self.suggester.suggest(text, customer=customer, now=self.runtime.clock.now(),
                                             history=[(line.who, line.text) for line in history])
 
     async def send(self, user: str, agent: str, text: str, *, candidate: str | None = None,
@@ -160,7 +170,7 @@ class Desk:
         edits = edit_distance(base, text) if base is not None else len(text)
         inp = AgentInput(user=user, dedupe_key=f"agent:{request_id or uuid.uuid4().hex}", agent=agent.strip(),
                          action=AgentAction.SEND, text=text, candidate=candidate, edits=edits)
-        outcome = await self.bot.runtime.handle(inp)
+        outcome = await self.runtime.handle(inp)
         if outcome.status is Status.ERROR:
             raise DeskError(f"the message was not sent: {outcome.error}", 500)
         if outcome.status is Status.DUPLICATE:
@@ -174,7 +184,7 @@ class Desk:
     async def close(self, user: str, agent: str) -> None:
         """Give the conversation back to the bot."""
         await self.customer(user)
-        await self.bot.runtime.handle(AgentInput(user=user, dedupe_key=f"agent:{uuid.uuid4().hex}",
+        await self.runtime.handle(AgentInput(user=user, dedupe_key=f"agent:{uuid.uuid4().hex}",
                                                  agent=agent.strip(), action=AgentAction.CLOSE))
 
 

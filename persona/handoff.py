@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from .customer import Handoff, Timer
-from .inputs import AgentAction, AgentInput, MediaMessage, TextMessage, TimerFired, plain_word
+from .inputs import AgentAction, AgentInput, Door, MediaMessage, TextMessage, TimerFired, plain_word
 from .messages import Message
 
 if TYPE_CHECKING:
@@ -107,6 +107,8 @@ class HandoffRules:
     def intercept(self, turn: "Turn") -> bool:
         """True when the input was taken here and the persona's handlers must not see it."""
         inp, customer = turn.input, turn.customer
+        if inp.door is not Door.CUSTOMER:
+            return False  # staff and the platform talk to the bot, never to a human's queue
         held = customer.handoff
         if held is not None and turn.now >= held.last + self.idle - 0.001:
             end(turn, Release.IDLE)  # also when the timer was lost (an opt-out cancels timers)
@@ -136,7 +138,9 @@ class HandoffRules:
 
     def unhandled(self, turn: "Turn") -> None:
         """No handler took the input: hand text over when the policy says so."""
-        if self.unhandled_text and isinstance(turn.input, TextMessage) and turn.customer.handoff is None:
+        inp = turn.input
+        if (self.unhandled_text and isinstance(inp, TextMessage) and inp.door is Door.CUSTOMER
+                and turn.customer.handoff is None):
             begin(turn, Reason.UNHANDLED)
 
     @staticmethod

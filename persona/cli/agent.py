@@ -12,11 +12,11 @@ import asyncio
 import os
 from typing import Any
 
-from ..bot import Bot
 from ..desk import Desk, DeskError
-from ..knowledge import Suggester
+from ..errors import PersonaError
 from ..persona import load_persona
-from ..store import DEFAULT_URL
+from ..runtime import Runtime
+from ..store import DEFAULT_URL, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 
 
@@ -49,9 +49,13 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     cls = load_persona(args.bot)
-    bot = Bot(cls, args.store)
     try:
-        desk = Desk(bot, Suggester.for_persona(bot.persona, os.environ) if args.action == "send" else None)
+        store = open_store(args.store, cls.name)
+    except ValueError as exc:
+        raise PersonaError(str(exc)) from None
+    runtime = Runtime(cls(), store)
+    try:
+        desk = Desk.with_knowledge(runtime, os.environ) if args.action == "send" else Desk(runtime)
         if args.action == "queue":
             for w in await desk.queue():
                 print(f"{w.user}  waiting {int(w.waiting)}s  reason {w.reason}  agent {w.agent or '-'}")
@@ -66,7 +70,7 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"persona: {exc}")
         return EXIT_PROBLEMS
     finally:
-        await bot.stop()
+        await store.close()
     print(f"{args.user}: {result.action}{f' ({result.reason})' if result.reason else ''}, "
           f"{result.edits} characters edited; the running service delivers it")
     return EXIT_OK
@@ -77,7 +81,7 @@ async def _candidate_text(desk: Desk, user: str, faq_id: str) -> str:
     assert desk.suggester is not None
     entry = next((e for e in desk.suggester.knowledge.entries if e.id == faq_id), None)
     if entry is None:
-        raise DeskError(f"no FAQ entry {faq_id!r} in {desk.bot.name}")
+        raise DeskError(f"no FAQ entry {faq_id!r} in {desk.name}")
     answer = desk.suggester.answer(entry, await desk.customer(user))
     if answer is None:
         raise DeskError(f"FAQ entry {faq_id!r} does not render for {user!r} (see persona lint)")

@@ -40,7 +40,7 @@ def header_identity(request: web.Request) -> str | None:
 def create_agent_app(desks: Iterable[Desk], *, identify: Identify = header_identity) -> web.Application:
     """The API over ``desks`` (one per bot)."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors])
-    app[DESKS] = {desk.bot.name: desk for desk in desks}
+    app[DESKS] = {desk.name: desk for desk in desks}
     app[IDENTIFY] = identify
     app.router.add_get("/{bot}/queue", queue)
     app.router.add_get("/{bot}/conversations/{user}", conversation)

@@ -56,7 +56,7 @@ async def test_an_agent_page_sees_the_queue_picks_a_candidate_edits_sends_and_cl
 async def test_bad_requests_get_a_clear_json_error_and_send_nothing():
     async with Simulation("bots.xiaowanzi") as sim:
         await sim.text("o_bo", "在吗")
-        async with TestClient(TestServer(create_agent_app([Desk(sim.bot)]))) as client:
+        async with TestClient(TestServer(create_agent_app([Desk(sim.runtime)]))) as client:
             cases = [
                 (client.get("/xiaowanzi/queue"), 401),
                 (client.get("/nobot/queue", headers=AGENT), 404),

@@ -43,7 +43,7 @@ def journal_kinds(lines: list[str], kind: str) -> list[dict[str, Any]]:
 
 async def test_handoff_agent_sends_an_edited_candidate_bot_quiet_then_resumes_after_idle(open_sim):
     async with open_sim() as sim:
-        desk = Desk(sim.bot)
+        desk = Desk(sim.runtime)
         await sim.wechat("wm_amy", "add_external_contact", key="parcel_lipstick", welcome_code="WC1")
         assert [s.script for s in await sim.text("wm_amy", "口红有什么颜色")] == ["product_info"]
 
@@ -84,7 +84,7 @@ async def test_handoff_agent_sends_an_edited_candidate_bot_quiet_then_resumes_af
 
 async def test_a_retried_agent_request_sends_once_and_closing_returns_to_the_bot(open_sim):
     async with open_sim() as sim:
-        desk = Desk(sim.bot)
+        desk = Desk(sim.runtime)
         await sim.text("o_bo", "在吗")
         await desk.send("o_bo", "小李", "您好，我是小李", request_id="same")
         again = await desk.send("o_bo", "小李", "您好，我是小李", request_id="same")
@@ -100,7 +100,7 @@ async def test_a_retried_agent_request_sends_once_and_closing_returns_to_the_bot
 
 async def test_bad_agent_requests_are_refused_and_change_nothing(open_sim):
     async with open_sim() as sim:
-        desk = Desk(sim.bot)
+        desk = Desk(sim.runtime)
         await sim.text("o_cy", "在吗")
         version = (await sim.customer("o_cy")).version
         for args, status in ((("o_cy", "小李", "  "), 400), (("o_cy", "", "hi"), 400),
@@ -116,7 +116,7 @@ async def test_outside_the_48_hour_window_the_agent_is_told_the_gate_dropped_it(
         await sim.text("o_di", "在吗")
         await sim.advance("49h")
         with pytest.raises(DeskError) as caught:
-            await Desk(sim.bot).send("o_di", "小李", "您好")
+            await Desk(sim.runtime).send("o_di", "小李", "您好")
         assert caught.value.status == 409 and "kf_window_closed" in str(caught.value)
 
 
@@ -208,3 +208,11 @@ def test_agent_send_from_the_command_line_goes_through_the_gate_to_the_outbox(tm
 
     [note] = asyncio.run(look())
     assert note["agent"] == "小李" and note["candidate"] == "shipping_fee" and note["edits"] > 0
+
+
+async def test_a_staff_member_writing_the_words_to_the_app_is_not_queued(open_sim):
+    async with open_sim() as sim:
+        await sim.text("zhangsan", "转人工", door="staff", platform="wecom")
+        staff = await sim.customer("zhangsan")
+        assert staff is None or staff.handoff is None
+        assert await Desk(sim.runtime).queue() == []
