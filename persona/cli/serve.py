@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import PersonaError
 from ..channels.tokens import ACCOUNTS_NAMESPACE
+from ..spool import DEFAULT_PATH as DEFAULT_SPOOL
 from ..store import DEFAULT_URL, open_store
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reload", action="store_true",
                    help="development: watch each bot's scripts/ folder and swap in an edited script "
                         "that passes lint (lint's findings are logged otherwise)")
+    p.add_argument("--spool", default=DEFAULT_SPOOL, metavar="PATH",
+                   help="a local file keeping callbacks answered 'success' before their turn "
+                        f"committed, replayed until the store takes them (default {DEFAULT_SPOOL}; "
+                        "created when first needed)")
     p.add_argument("--log-format", choices=("kv", "json"), default="kv",
                    help="one key=value or JSON line per request (default kv)")
     p.add_argument("--log-level", default="INFO", help="default INFO")
@@ -142,7 +147,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
                             accounts=accounts))
         app = create_app(bots, deadline=args.deadline, metrics=metrics,
                          scheduler=not args.no_scheduler, delivery=not args.no_delivery,
-                         read_timeout=args.read_timeout)
+                         read_timeout=args.read_timeout, spool=args.spool)
     except ValueError as exc:  # a store URL or option the store refuses
         for bot in bots:
             await bot.store.close()

@@ -23,6 +23,7 @@ from aiohttp import web
 from ..bot import Bot
 from ..metrics import Metrics
 from ..protocol import MAX_BODY_BYTES
+from ..spool import Spool, replay
 from . import events, health, wechat
 from .context import STATE, Mounted, ServiceState
 
@@ -41,7 +42,8 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
                run_bots: bool = True, scheduler: bool = True, delivery: bool = True,
                max_body: int = MAX_BODY_BYTES, max_event_body: int = MAX_BODY_BYTES,
                max_batch: int = 1000, ping_timeout: float = 2.0,
-               read_timeout: float = DEFAULT_READ_TIMEOUT) -> web.Application:
+               read_timeout: float = DEFAULT_READ_TIMEOUT,
+               spool: Spool | str | None = None) -> web.Application:
     """An application serving ``bots``, each under ``/wechat/{name}`` and ``/events/{name}``.
 
     ``deadline``: seconds a callback waits for its turn before answering ``success`` and
@@ -75,7 +77,7 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
         bots=mounted, metrics=metrics or (bots[0].metrics if bots else Metrics()),
         deadline=deadline, max_body=max_body, max_event_body=max_event_body, max_batch=max_batch,
         run_bots=run_bots, scheduler=scheduler, delivery=delivery, ping_timeout=ping_timeout,
-        read_timeout=read_timeout)
+        read_timeout=read_timeout, spool=Spool(spool) if isinstance(spool, str) else spool)
     app = web.Application(client_max_size=max(max_body, max_event_body))
     app[STATE] = state
     app.router.add_get("/wechat/{bot}", wechat.verify, allow_head=False)
@@ -95,6 +97,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         for mounted in state.bots.values():
             await mounted.bot.start(scheduler=state.scheduler, delivery=state.delivery)
             started.append(mounted.bot)
+    stop_replay = asyncio.Event()
+    replaying = None
+    if state.spool is not None:
+        runtimes = {name: mounted.bot.runtime for name, mounted in state.bots.items()}
+        replaying = asyncio.create_task(replay(state.spool, runtimes, stop_replay, metrics=state.metrics),
+                                        name="persona-spool-replay")
     try:
         yield
     finally:
@@ -102,8 +110,16 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             # a turn answered "success" at the deadline must still commit, or its messages are lost
             _, pending = await asyncio.wait(set(state.background), timeout=state.deadline + 10)
             for task in pending:
-                log.error("a turn was still running at shutdown; WeChat will not retry it")
+                log.error("a turn was still running at shutdown; %s", "it is replayed from the spool "
+                          "at the next start" if state.spool else "WeChat will not retry it")
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        stop_replay.set()
+        if replaying is not None:
+            await replaying
+        if state.spool is not None:
+            state.spool.close()
         for bot in started:
             try:
                 await bot.stop()

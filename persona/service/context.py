@@ -17,6 +17,7 @@ from ..bot import Bot
 from ..errors import ProtocolError
 from ..metrics import Metrics
 from ..protocol import MAX_BODY_BYTES, Endpoint, OfficialAccount, WeCom
+from ..spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class ServiceState:
     ping_timeout: float = 2.0
     #: seconds a request's body may take to arrive
     read_timeout: float = 10.0
+    #: where turns answered ``success`` before they committed are kept until they do
+    spool: Spool | None = None
     #: turns still running after their callback was answered at the deadline
     background: set[asyncio.Task[object]] = field(default_factory=set)
 

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from ..metrics import Metrics
+from ..spool import SpoolError
 from . import logs
 from .context import ServiceState, state_of
 
@@ -58,6 +59,12 @@ async def metrics(request: web.Request) -> web.Response:
 async def _gauges(state: ServiceState) -> None:
     """Backlogs read at scrape time: what is waiting in each store, and turns still running."""
     state.metrics.set("turns_in_background", len(state.background))
+    if state.spool is not None:
+        for name in state.bots:
+            try:
+                state.metrics.set("spool_pending", state.spool.size(name), persona=name)
+            except SpoolError:
+                break
     for name, mounted in state.bots.items():
         store = mounted.bot.store
         for gauge, read in (("outbox_pending", store.outbox_size), ("timers_pending", store.count_timers)):

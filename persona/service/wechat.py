@@ -22,6 +22,7 @@ from ..errors import ProtocolError, StoreUnavailable
 from ..inputs import MediaMessage, PlatformEvent
 from ..protocol import Callback, can_reply
 from ..outcome import Outcome, ReplySlot, Status
+from ..spool import SpoolError
 from . import logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 
@@ -129,34 +130,50 @@ async def _run(state: ServiceState, mounted: Mounted, parsed: Callback, kind: st
     if done:
         return task.result()
     if slot is None or slot.abandon():
-        _detach(state, mounted, task, parsed, kind, platform, started)
+        # "success" ends WeChat's retries: keep the input on disk first, until the turn commits
+        try:
+            entry = state.spool.add(mounted.bot.name, parsed.input) if state.spool else None
+        except SpoolError as exc:
+            _detach(state, mounted, task, parsed, kind, platform, started, None)
+            raise StoreUnavailable(f"{exc}; answering 503 so WeChat retries") from None
+        _detach(state, mounted, task, parsed, kind, platform, started, entry)
         return None
     # the turn claimed the passive reply just before committing: its answer is on the way
     return await task
 
 
 def _detach(state: ServiceState, mounted: Mounted, task: asyncio.Future[Outcome], parsed: Callback,
-            kind: str, platform: str, started: float) -> None:
-    """Let a turn finish after its request was answered; report how it ended."""
+            kind: str, platform: str, started: float, entry: int | None) -> None:
+    """Let a turn finish after its request was answered; report how it ended.
+
+    ``entry`` is the input's place in the spool: cleared when the turn commits, handed to the
+    replayer when it fails or is cancelled at shutdown.
+    """
     state.background.add(task)  # type: ignore[arg-type]
     mounted.bot.metrics.inc("callbacks_deferred", persona=mounted.bot.name)
+    spool = state.spool
 
     def finished(t: asyncio.Future[Outcome]) -> None:
         state.background.discard(t)  # type: ignore[arg-type]
         ms = (time.perf_counter() - started) * 1000
+        fields = {"bot": mounted.bot.name, "platform": platform, "customer": parsed.input.user,
+                  "type": kind, "ms": ms}
         if t.cancelled():
-            logs.access("turn", level=logging.WARNING, bot=mounted.bot.name, platform=platform,
-                        customer=parsed.input.user, type=kind, outcome="cancelled", ms=ms)
+            if spool is not None and entry is not None:
+                spool.failed(entry, "cancelled at shutdown", 0.0)
+            logs.access("turn", level=logging.WARNING, outcome="cancelled", spooled=entry, **fields)
             return
         exc = t.exception()
         if exc is not None:
             mounted.bot.metrics.inc("late_turn_failures", persona=mounted.bot.name)
-            logs.access("turn", level=logging.ERROR, bot=mounted.bot.name, platform=platform,
-                        customer=parsed.input.user, type=kind, outcome="failed", ms=ms,
-                        reason=f"{type(exc).__name__}: {exc}")
+            if spool is not None and entry is not None:
+                spool.failed(entry, f"{type(exc).__name__}: {exc}", 0.0)
+            logs.access("turn", level=logging.ERROR, outcome="failed", spooled=entry,
+                        reason=f"{type(exc).__name__}: {exc}", **fields)
             return
-        logs.access("turn", bot=mounted.bot.name, platform=platform, customer=parsed.input.user,
-                    type=kind, outcome=t.result().status, ms=ms)
+        if spool is not None and entry is not None:
+            spool.done(entry)
+        logs.access("turn", outcome=t.result().status, **fields)
 
     task.add_done_callback(finished)
 

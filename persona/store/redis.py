@@ -31,6 +31,15 @@ from .versions import ScriptVersionStore
 
 T = TypeVar("T")
 SEP = "\x1f"
+
+#: Seconds one Redis command may take, one wait for a free pooled connection may take, and
+#: one connect. A callback's turn is two round trips, and both must fail well inside the
+#: callback deadline (4 s): a Redis that hangs (stops answering without closing connections)
+#: then ends a callback as 503, which WeChat retries, rather than as ``success`` followed by
+#: a turn that can never commit.
+COMMAND_TIMEOUT = 1.5
+POOL_TIMEOUT = 1.0
+CONNECT_TIMEOUT = 1.0
 _QUOTED = {"%": "%25", "|": "%7C", SEP: "%1F"}
 _UNQUOTED = {v: k for k, v in _QUOTED.items()}
 _QUOTE = re.compile(r"[%|\x1f]")
@@ -159,10 +168,12 @@ class RedisStore(Store, ScriptVersionStore):
             from redis.asyncio.cluster import RedisCluster
             self.redis = RedisCluster.from_url("redis://" + url[len("redis+cluster://"):])
         else:
-            # a blocking pool: a burst of inputs waits for a connection instead of failing
+            # a blocking pool: a burst of inputs waits for a connection instead of failing;
+            # options in the URL (?socket_timeout=3) override these
             pool = aioredis.BlockingConnectionPool.from_url(
-                url, max_connections=max_connections, timeout=5, socket_timeout=5,
-                socket_connect_timeout=2, health_check_interval=30)
+                url, max_connections=max_connections, timeout=POOL_TIMEOUT,
+                socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
+                health_check_interval=30)
             self.redis = aioredis.Redis(connection_pool=pool)
         self._commit = self.redis.register_script(COMMIT)
         self._claim = self.redis.register_script(CLAIM)

@@ -21,7 +21,7 @@ class Desk(Persona):
         ["join", ["new", "greeted"], "member"],
     ]
     #: how long the "slow" handler thinks (tests shorten the service deadline below it)
-    slow_seconds = 0.6
+    slow_seconds = float(os.environ.get("PERSONA_TEST_DESK_SLOW", "0.6"))
 
     @on.wechat("subscribe")
     async def subscribed(self, turn: Turn) -> None:

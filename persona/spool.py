@@ -1,0 +1,230 @@
+"""A local, durable list of callback turns that were answered ``success`` before they committed.
+
+WeChat retries a callback only when it gets no answer or an error. Once the service answered
+``success`` at the deadline, the turn still running is the only copy of the input: if the
+store then fails (a Redis that hangs, a failover), nothing would ever bring the input back.
+So before ``success`` goes out for a turn that has not committed, the input is written here —
+a SQLite file beside the process (fsync'd on every write), not the store, which may be the
+thing that is failing — and replayed in the background until the store takes it. The input's
+dedupe key (the MsgId) makes a replay of a turn that committed after all a no-op, so each
+input commits exactly once either way. When the spool itself cannot be written, the callback
+answers 503 instead, and WeChat retries.
+
+The file is created on the first write; several processes on one machine may share it (a
+replay claims its entry with a lease, like timers in the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import PersonaError, StoreUnavailable
+from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
+
+if TYPE_CHECKING:  # the CLI reads DEFAULT_PATH without loading the runtime
+    from .metrics import Metrics
+    from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "./persona-spool.db"
+
+#: How long an entry belongs to the turn that wrote it before anyone may replay it: the turn
+#: is still running in this process, and usually ends (and clears the entry) long before.
+IN_FLIGHT_LEASE = 60.0
+#: How long a replay holds its entry.
+REPLAY_LEASE = 30.0
+#: Longest wait between two replays of one entry.
+MAX_BACKOFF = 60.0
+
+_TYPES: dict[str, type[Input]] = {cls.__name__: cls for cls in
+                                  (TextMessage, MediaMessage, PlatformEvent, BusinessEvent)}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, bot TEXT NOT NULL,
+    input TEXT NOT NULL, added REAL NOT NULL, ready REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT);
+CREATE INDEX IF NOT EXISTS spool_ready ON spool (bot, ready);
+"""
+
+
+class SpoolError(PersonaError):
+    """The spool file cannot be written; the callback must not be answered ``success``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One spooled input."""
+
+    id: int
+    bot: str
+    input: Input
+    attempts: int
+
+
+def encode(inp: Input) -> str:
+    """``inp`` as one JSON document :func:`decode` turns back into an equal input."""
+    name = type(inp).__name__
+    if name not in _TYPES:
+        raise SpoolError(f"a {name} cannot be spooled (only callback and event inputs)")
+    return json.dumps({"type": name, "fields": asdict(inp)}, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(text: str) -> Input:
+    data = json.loads(text)
+    cls = _TYPES[data["type"]]
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data["fields"].items() if k in known})
+
+
+class Spool:
+    """The spool file at ``path``, opened on first use."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        if self._db is None and (create or self.path.exists()):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(str(self.path), timeout=2.0, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")  # an entry is on disk before "success"
+                db.executescript(SCHEMA)
+            except (sqlite3.Error, OSError) as exc:
+                raise SpoolError(f"cannot open the spool {self.path}: {exc}") from None
+            self._db = db
+        return self._db
+
+    def add(self, bot: str, inp: Input) -> int:
+        """Write ``inp`` for ``bot``, on disk when this returns; raises :class:`SpoolError`."""
+        text = encode(inp)
+        db = self._open(create=True)
+        assert db is not None
+        now = time.time()
+        try:
+            cursor = db.execute("INSERT INTO spool (bot, input, added, ready) VALUES (?,?,?,?)",
+                                (bot, text, now, now + IN_FLIGHT_LEASE))
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from None
+        return int(cursor.lastrowid or 0)
+
+    def done(self, entry: int) -> None:
+        """The input committed (or was a duplicate): forget it."""
+        self._write("DELETE FROM spool WHERE id=?", entry)
+
+    def failed(self, entry: int, error: str, delay: float) -> None:
+        """The turn failed: replay the input after ``delay`` seconds."""
+        self._write("UPDATE spool SET ready=?, attempts=attempts+1, error=? WHERE id=?",
+                    time.time() + delay, error[:500], entry)
+
+    def claim(self, bot: str, limit: int = 100, lease: float = REPLAY_LEASE) -> list[Entry]:
+        """Up to ``limit`` of ``bot``'s entries due for a replay, hidden from others for ``lease``."""
+        db = self._open(create=False)
+        if db is None:
+            return []
+        now = time.time()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute("SELECT id, input, attempts FROM spool WHERE bot=? AND ready<=? "
+                                  "ORDER BY id LIMIT ?", (bot, now, limit)).fetchall()
+                db.executemany("UPDATE spool SET ready=? WHERE id=?", [(now + lease, r[0]) for r in rows])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            log.error("cannot read the spool %s: %s", self.path, exc)
+            return []
+        entries = []
+        for entry_id, text, attempts in rows:
+            try:
+                entries.append(Entry(entry_id, bot, decode(text), attempts))
+            except (ValueError, KeyError, TypeError) as exc:  # written by another version
+                log.error("spool entry %s cannot be read (%s); left in %s", entry_id, exc, self.path)
+                self._write("UPDATE spool SET ready=? WHERE id=?", float("inf"), entry_id)
+        return entries
+
+    def size(self, bot: str | None = None) -> int:
+        """Entries waiting (for ``bot``, or for every bot)."""
+        db = self._open(create=False)
+        if db is None:
+            return 0
+        sql, args = ("SELECT COUNT(*) FROM spool", ()) if bot is None else (
+            "SELECT COUNT(*) FROM spool WHERE bot=?", (bot,))
+        try:
+            return int(db.execute(sql, args).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot read the spool {self.path}: {exc}") from None
+
+    def _write(self, sql: str, *args: Any) -> None:
+        db = self._open(create=False)
+        if db is None:
+            return
+        try:
+            db.execute(sql, args)
+        except sqlite3.Error as exc:  # the entry stays; it is replayed (and deduplicated) later
+            log.error("cannot update the spool %s: %s", self.path, exc)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next replay of an entry that failed ``attempts`` times."""
+    return min(MAX_BACKOFF, 0.5 * 2 ** min(attempts, 10))
+
+
+async def replay(spool: Spool, runtimes: Mapping[str, Runtime], stop: asyncio.Event, *,
+                 interval: float = 0.5, metrics: Metrics | None = None) -> None:
+    """Replay spooled inputs until ``stop`` is set: each until its turn commits.
+
+    A turn that fails — the store still unavailable, or anything else (logged) — is tried again
+    after a growing delay, up to a minute: an input is never dropped.
+    """
+    while not stop.is_set():
+        for name, runtime in runtimes.items():
+            await replay_once(spool, name, runtime, metrics)
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def replay_once(spool: Spool, name: str, runtime: Runtime, metrics: Metrics | None = None) -> int:
+    """One round for one bot, its entries side by side (one customer's still one at a time:
+    the runtime queues them); returns how many committed."""
+    entries = spool.claim(name)
+    outcomes = await asyncio.gather(*(runtime.handle(entry.input) for entry in entries),
+                                    return_exceptions=True)
+    committed = 0
+    waiting: list[str] = []
+    for entry, outcome in zip(entries, outcomes):
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, StoreUnavailable):
+                waiting.append(str(outcome))
+            else:
+                log.error("bot=%s spooled input %s failed again (attempt %d): %s: %s", name, entry.id,
+                          entry.attempts + 1, type(outcome).__name__, outcome)
+            spool.failed(entry.id, f"{type(outcome).__name__}: {outcome}", backoff(entry.attempts))
+            continue
+        spool.done(entry.id)
+        committed += 1
+        if metrics is not None:
+            metrics.inc("spool_replayed", persona=name, outcome=str(outcome.status))
+        log.info("bot=%s spooled input %s (%s) replayed: %s", name, entry.id, entry.input.kind, outcome.status)
+    if waiting:
+        log.warning("bot=%s %d spooled inputs wait for the store: %s", name, len(waiting), waiting[0])
+    return committed
