@@ -15,16 +15,12 @@ Every input ends committed exactly once.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -32,10 +28,10 @@ import pytest
 from persona.customer import Customer
 from persona.spool import Spool
 from persona.store import open_store
-from tests.faults.test_redis_restart import DurableRedis, free_port
-from tests.service.conftest import APPID, EVENT_SECRET, TOKEN, plain, text_xml
+from tests.faults.test_redis_restart import DurableRedis
+from tests.service.conftest import plain, text_xml
+from tests.service.test_serve import free_port, output, start, stop, wait_healthy
 
-ROOT = Path(__file__).resolve().parents[2]
 SLOW = 8    # customers whose slow turn is answered "success" before the store freezes
 QUICK = 8   # customers who write while it is frozen
 
@@ -51,33 +47,15 @@ async def test_a_hung_redis_loses_no_input_and_commits_each_once(tmp_path):
     redis.start()
     name = f"hang{uuid.uuid4().hex[:8]}"
     port = free_port()
-    dead_api = f"http://127.0.0.1:{free_port()}"
     spool_path = tmp_path / "spool.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PERSONA_TEST_DESK_NAME": name, "PERSONA_TEST_DESK_SLOW": "6.0",
-           "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_APPSECRET": "appsecret",
-           "PERSONA_EVENT_SECRET": EVENT_SECRET, "WECHAT_API_BASE": dead_api, "WECOM_API_BASE": dead_api}
-    env.pop("WECHAT_AES_KEY", None)
-    log = tmp_path / "serve.log"
-    serve = subprocess.Popen([sys.executable, "-m", "persona", "serve", "tests.service.desk", "--host", "127.0.0.1",
-                              "--port", str(port), "--store", redis.url, "--no-delivery", "--no-scheduler",
-                              "--spool", str(spool_path)],
-                             cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    serve = start(name, port, redis.url, "--no-delivery", "--no-scheduler", "--spool", str(spool_path),
+                  env_extra={"PERSONA_TEST_DESK_SLOW": "6.0"})
     frozen = [float("inf"), float("inf")]
     quick_answers: Counter = Counter()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                assert serve.poll() is None, log.read_text()
-                try:
-                    async with session.get(f"{base}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert time.monotonic() < deadline, "persona serve did not become healthy"
-                await asyncio.sleep(0.1)
+            await wait_healthy(session, port, serve)
 
             async def post(sender: str, text: str, msg_id: str, nonce: str) -> tuple[int, str, float]:
                 query, body = plain(text_xml(text, msg_id=msg_id, sender=sender), nonce=nonce)
@@ -139,16 +117,10 @@ async def test_a_hung_redis_loses_no_input_and_commits_each_once(tmp_path):
         finally:
             await store.close()
     except BaseException:
-        print(log.read_text(errors="replace")[-6000:])
+        print(output(serve)[-6000:])
         raise
     finally:
         if redis.proc is not None and redis.proc.poll() is None:
             redis.proc.send_signal(signal.SIGCONT)
-        if serve.poll() is None:
-            serve.send_signal(signal.SIGTERM)
-            try:
-                serve.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                serve.kill()
-                serve.wait()
+        stop(serve)
         redis.close()
