@@ -33,12 +33,12 @@ T = TypeVar("T")
 SEP = "\x1f"
 
 #: Seconds one Redis command may take, one wait for a free pooled connection may take, and
-#: one connect. A callback's turn is two round trips, and both must fail well inside the
-#: callback deadline (4 s): a Redis that hangs (stops answering without closing connections)
-#: then ends a callback as 503, which WeChat retries, rather than as ``success`` followed by
-#: a turn that can never commit.
+#: one connect. Together they stay inside the callback deadline (4 s): a Redis that hangs
+#: (stops answering without closing connections) then ends a callback as 503, which WeChat
+#: retries, rather than as ``success`` followed by a turn that can never commit. (A turn
+#: still running at the deadline is spooled by the service before ``success``.)
 COMMAND_TIMEOUT = 1.5
-POOL_TIMEOUT = 1.0
+POOL_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 1.0
 _QUOTED = {"%": "%25", "|": "%7C", SEP: "%1F"}
 _UNQUOTED = {v: k for k, v in _QUOTED.items()}
@@ -166,7 +166,9 @@ class RedisStore(Store, ScriptVersionStore):
             self.redis = client
         elif url.startswith("redis+cluster://"):
             from redis.asyncio.cluster import RedisCluster
-            self.redis = RedisCluster.from_url("redis://" + url[len("redis+cluster://"):])
+            self.redis = RedisCluster.from_url("redis://" + url[len("redis+cluster://"):],
+                                               socket_timeout=COMMAND_TIMEOUT,
+                                               socket_connect_timeout=CONNECT_TIMEOUT)
         else:
             # a blocking pool: a burst of inputs waits for a connection instead of failing;
             # options in the URL (?socket_timeout=3) override these
