@@ -23,8 +23,9 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
 from .errors import PersonaError, StoreUnavailable
 from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
@@ -81,8 +82,23 @@ def encode(inp: Input) -> str:
 def decode(text: str) -> Input:
     data = json.loads(text)
     cls = _TYPES[data["type"]]
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data["fields"].items() if k in known})
+    enums = _enum_fields(cls)
+    values = {}
+    for f in fields(cls):
+        if f.name in data["fields"]:
+            value = data["fields"][f.name]
+            values[f.name] = enums[f.name](value) if f.name in enums and value is not None else value
+    return cls(**values)
+
+
+def _enum_fields(cls: type) -> dict[str, type[Enum]]:
+    """The fields of ``cls`` holding an Enum (``Platform | None`` included), by name."""
+    found: dict[str, type[Enum]] = {}
+    for name, hint in get_type_hints(cls).items():
+        for option in get_args(hint) or (hint,):
+            if isinstance(option, type) and issubclass(option, Enum):
+                found[name] = option
+    return found
 
 
 class Spool:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from persona.inputs import BusinessEvent, MediaMessage, PlatformEvent, TextMessage
+from persona.inputs import BusinessEvent, Door, MediaMessage, Platform, PlatformEvent, TextMessage
 from persona.spool import Spool, SpoolError, decode, encode, replay_once
 from tests.service.conftest import CUSTOMER, customer, plain, text_xml
 from tests.service.desk import Desk
@@ -18,10 +18,14 @@ from tests.service.desk import Desk
     TextMessage(user="o|1\x1f", dedupe_key="m:1", text="你好\x00", msg_id="1"),
     MediaMessage(user="o2", dedupe_key="m:2", media_type="image", payload={"pic_url": "u", "list": [{"a": "b"}]}),
     PlatformEvent(user="o3", dedupe_key="e:1:subscribe", name="subscribe", key="parcel", data={"x": "1"}),
+    PlatformEvent(user="w1", dedupe_key="e:2:change_contact", name="change_contact", platform=Platform.WECOM,
+                  door=list(Door)[-1]),
     BusinessEvent(user="o4", dedupe_key="biz:9", name="joined", data={"points": 3}),
-], ids=["text", "media", "event", "business"])
+], ids=["text", "media", "event", "wecom-system-event", "business"])
 def test_inputs_come_back_from_the_spool_equal(inp):
-    assert decode(encode(inp)) == inp
+    back = decode(encode(inp))
+    assert back == inp and type(back.door) is Door
+    assert inp.platform is None or type(back.platform) is Platform
 
 
 def test_entries_survive_the_process_and_wait_for_their_turn_first(tmp_path):
