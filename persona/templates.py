@@ -108,11 +108,11 @@ class _Sources(jinja2.BaseLoader):
 class ScriptBook:
     """All scripts of one bot, compiled and ready."""
 
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(self, folder: Path | str, live: Mapping[str, LiveScript] | None = None) -> None:
         self.folder = Path(folder)
-        self._live: dict[str, LiveScript] = {}
+        self._live: dict[str, LiveScript] = dict(live or {})
         self._set = _Set(self._environment({}))
-        if self.folder.is_dir():
+        if self.folder.is_dir() or self._live:
             self.reload()
 
     def _environment(self, texts: Mapping[str, str]) -> SandboxedEnvironment:
@@ -173,10 +173,7 @@ class ScriptBook:
         for name, text in (texts or {}).items():
             merged[name] = LiveScript(merged[name].version if name in merged else 0,
                                       (Variant(DEFAULT_VARIANT, text),))
-        book = _Unchecked(folder)
-        book._live = merged
-        book.reload()
-        return book
+        return _Unchecked(folder, merged)
 
     def problems(self) -> list[TemplateError]:
         """Every script that does not compile (for ``persona lint``), without raising."""
@@ -361,10 +358,15 @@ def _dotted(node: jn.Node) -> str | None:
 
 
 class _Unchecked(ScriptBook):
-    """A book built by :meth:`ScriptBook.with_texts`: compiled without refusing, for lint."""
+    """A book built by :meth:`ScriptBook.draft`: compiled once, without refusing, for lint."""
+
+    _errors: list[TemplateError]
 
     def reload(self) -> None:
-        self._set = self._compile(self._live)[0]
+        self._set, self._errors = self._compile(self._live)
+
+    def problems(self) -> list[TemplateError]:
+        return list(self._errors)
 
 
 def _source_name(name: str, variant: str | None) -> str:

@@ -123,7 +123,9 @@ def known_fields(cls: type[Persona], code: Code) -> KnownFields:
     known.names[Namespace.ATTRS] |= set(cls.attributes)
     known.names[Namespace.TAGS] |= set(cls.tag_names) | set(cls.indexed_tags or ())
     for call in code.calls(*SETTERS):
-        names = call.strings(0)
+        first = call.node.args[0]
+        # a literal name needs no following through helpers (the slow part of reading code)
+        names = {first.value} if isinstance(first, ast.Constant) and isinstance(first.value, str) else call.strings(0)
         if names is None:
             known.computed.add(SETTERS[call.method])
         else:

@@ -128,6 +128,8 @@ class Code:
         self.trees: list[tuple[str, ast.Module]] = []
         self.owner: dict[int, Func] = {}
         self.parents: dict[int, ast.AST] = {}
+        #: every call in the files by the name it calls (``x.name(...)`` or ``name(...)``), in order
+        self.calls_to: dict[str, list[tuple[str, ast.Call]]] = {}
         self.constants: dict[str, ast.expr] = {}
         self.all_states = frozenset(cls.states)
         self.handlers = handler_states(cls)
@@ -150,6 +152,12 @@ class Code:
         for parent in ast.walk(tree):
             for child in ast.iter_child_nodes(parent):
                 self.parents[id(child)] = parent
+            if isinstance(parent, ast.Call):
+                target = parent.func
+                callee = target.attr if isinstance(target, ast.Attribute) else (
+                    target.id if isinstance(target, ast.Name) else None)
+                if callee is not None:
+                    self.calls_to.setdefault(callee, []).append((file, parent))
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
@@ -245,35 +253,32 @@ class Code:
 
     def _caller_frames(self, func: Func, depth: int) -> Iterator[Frame]:
         name = func.node.name
-        for file, tree in self.trees:
-            for call in ast.walk(tree):
-                if not isinstance(call, ast.Call):
+        for file, call in self.calls_to.get(name, ()):
+            target = call.func
+            if func.method:
+                if not (isinstance(target, ast.Attribute) and target.attr == name
+                        and isinstance(target.value, ast.Name) and target.value.id in ("self", "cls")):
                     continue
-                target = call.func
-                if func.method:
-                    if not (isinstance(target, ast.Attribute) and target.attr == name
-                            and isinstance(target.value, ast.Name) and target.value.id in ("self", "cls")):
-                        continue
-                elif not (isinstance(target, ast.Name) and target.id == name):
-                    continue
-                if any(isinstance(a, ast.Starred) for a in call.args):
-                    continue
-                caller_func = self.owner.get(id(call))
-                for caller in self._frames(caller_func, call, depth + 1):
-                    bindings: dict[str, tuple[ast.expr, Frame]] = {}
-                    for param, arg in zip(func.params, call.args):
-                        bindings[param] = (arg, caller)
-                    extra: set[str] | None = set()
-                    for kw in call.keywords:
-                        if kw.arg is None:
-                            keys = self.keys(kw.value, caller)
-                            extra = None if keys is None or extra is None else extra | keys
-                        elif kw.arg in func.params or kw.arg in func.kwonly:
-                            bindings[kw.arg] = (kw.value, caller)
-                        elif extra is not None:
-                            extra.add(kw.arg)
-                    yield Frame(func, bindings, frozenset(extra) if extra is not None else None,
-                                 depth + 1, (file, call.lineno), self.states_at(call, caller))
+            elif not (isinstance(target, ast.Name) and target.id == name):
+                continue
+            if any(isinstance(a, ast.Starred) for a in call.args):
+                continue
+            caller_func = self.owner.get(id(call))
+            for caller in self._frames(caller_func, call, depth + 1):
+                bindings: dict[str, tuple[ast.expr, Frame]] = {}
+                for param, arg in zip(func.params, call.args):
+                    bindings[param] = (arg, caller)
+                extra: set[str] | None = set()
+                for kw in call.keywords:
+                    if kw.arg is None:
+                        keys = self.keys(kw.value, caller)
+                        extra = None if keys is None or extra is None else extra | keys
+                    elif kw.arg in func.params or kw.arg in func.kwonly:
+                        bindings[kw.arg] = (kw.value, caller)
+                    elif extra is not None:
+                        extra.add(kw.arg)
+                yield Frame(func, bindings, frozenset(extra) if extra is not None else None,
+                             depth + 1, (file, call.lineno), self.states_at(call, caller))
 
     # -- states --------------------------------------------------------------------------------
     def states_at(self, node: ast.AST, frame: Frame) -> States:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 
 from tests.conftest import drop_namespace
 from tests.service.conftest import plain, reply_fields, text_xml
-from tests.service.test_serve import HELLO, ROOT, free_port, start, stop, wait_healthy
+from tests.service.test_serve import HELLO, ROOT, free_port, output, start, stop, wait_healthy
 
 LIVE_WITHIN = 3.0
 
@@ -107,3 +108,27 @@ def test_a_bot_whose_script_fails_lint_does_not_start(tmp_path):
         assert "scripts fail lint" in done.stderr and "hello.j2:1" in done.stderr, done.stderr
         assert "'nickname' is not given" in done.stderr
     assert Path(tmp_path / "p.db").exists()
+
+
+async def test_serve_reload_swaps_in_an_edited_script_that_passes_lint(tmp_path):
+    bot = tmp_path / "desk_dev"
+    shutil.copytree(ROOT / "tests" / "service" / "desk", bot, ignore=shutil.ignore_patterns("__pycache__"))
+    port = free_port()
+    proc = start("desk", port, f"sqlite:///{tmp_path}/p.db", "--reload", bots=("desk_dev",),
+                 env_extra={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, proc)
+            assert await reply(session, port, "desk") == HELLO
+            hello = bot / "scripts" / "hello.j2"
+            hello.write_text('{% set category = "service" %}\n改好了\n', encoding="utf-8")
+            await until_reply(session, port, "desk", "改好了")
+            hello.write_text('{% set category = "service" %}\n{{ nickname }}\n', encoding="utf-8")
+            for _ in range(50):
+                if "lint found problems" in output(proc):
+                    break
+                await asyncio.sleep(0.1)
+            assert await reply(session, port, "desk") == "改好了"
+    finally:
+        log = stop(proc)
+    assert "scripts reloaded" in log and "'nickname' is not given" in log, log
