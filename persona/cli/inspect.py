@@ -129,7 +129,9 @@ def journal_line(raw: str, tz: str) -> str:
         if "due" in entry:
             text += f" (due {local(entry.pop('due'), tz)})"
     elif kind == "out":
-        script = entry.pop("script", "?")
+        script = str(entry.pop("script", "?"))
+        version, variant = entry.pop("v", None), entry.pop("variant", None)
+        script += (f" v{version}" if version else "") + (f" variant {variant}" if variant else "")
         to = entry.pop("to", None)
         action = entry.pop("action", "?")
         reason = entry.pop("reason", None)

@@ -74,3 +74,11 @@ async def test_the_journal_and_metrics_record_each_message_variant():
             [sent] = await sim.text(user, "again")
             assert not sent.text.startswith("B 款")
             assert (await sim.customer(user)).variants["pitch"] == "a"
+
+
+def test_inspect_shows_the_version_and_variant_of_each_message():
+    from persona.cli.inspect import journal_line
+
+    line = journal_line('{"t":1795400000,"k":"out","script":"pitch","variant":"b","v":3,"action":"send"}',
+                        "Asia/Shanghai")
+    assert line.endswith("out        pitch v3 variant b: send")
