@@ -105,6 +105,14 @@ class _Sources(jinja2.BaseLoader):
         return self.files.get_source(environment, template)
 
 
+def script_files(folder: Path) -> list[str]:
+    """The names of the script files in ``folder`` (without ``.j2``; ``partials/offer`` for a
+    file in a subfolder), sorted."""
+    if not folder.is_dir():
+        return []
+    return sorted(str(p.relative_to(folder))[: -len(SUFFIX)] for p in folder.rglob(f"*{SUFFIX}"))
+
+
 class ScriptBook:
     """All scripts of one bot, compiled and ready."""
 
@@ -136,10 +144,7 @@ class ScriptBook:
     # -- loading ---------------------------------------------------------------------------
     def files(self) -> list[str]:
         """The names of the script files (version 0), sorted."""
-        if not self.folder.is_dir():
-            return []
-        return sorted(str(p.relative_to(self.folder))[: -len(SUFFIX)]
-                      for p in self.folder.rglob(f"*{SUFFIX}"))
+        return script_files(self.folder)
 
     def names(self) -> list[str]:
         """Every script name (file name without ``.j2``, or a published one), sorted."""
@@ -360,7 +365,9 @@ def _dotted(node: jn.Node) -> str | None:
 class _Unchecked(ScriptBook):
     """A book built by :meth:`ScriptBook.draft`: compiled once, without refusing, for lint."""
 
-    _errors: list[TemplateError]
+    def __init__(self, folder: Path | str, live: Mapping[str, LiveScript] | None = None) -> None:
+        self._errors: list[TemplateError] = []
+        super().__init__(folder, live)
 
     def reload(self) -> None:
         self._set, self._errors = self._compile(self._live)

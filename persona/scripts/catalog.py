@@ -21,7 +21,7 @@ from ..errors import ConflictError, PersonaError
 from ..persona import Persona, load_persona
 from ..store import open_store
 from ..store.versions import ScriptVersionStore
-from ..templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, SUFFIX, LiveScript, ScriptBook, Variant
+from ..templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, SUFFIX, LiveScript, Variant, script_files
 from .checking import check_new_text
 from .versions import Action, ScriptVersion
 
@@ -84,9 +84,8 @@ class ScriptCatalog:
     async def scripts(self) -> list[ScriptStatus]:
         """Every script (the files and the published ones) with its live version and variants."""
         latest = await self.store.latest_script_versions()
-        book = ScriptBook.draft(self.folder, {})
         out = []
-        for name in sorted({*book.files(), *latest}):
+        for name in sorted({*script_files(self.folder), *latest}):
             version = (ScriptVersion.load(name, *latest[name]) if name in latest
                        else self._file_version(name))
             variants = tuple((v.name, v.weight) for v in version.variants) or ((DEFAULT_VARIANT, DEFAULT_WEIGHT),)
