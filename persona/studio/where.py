@@ -39,14 +39,6 @@ def places(persona: type[Persona]) -> dict[str, tuple[Place, ...]]:
     return {name: tuple(found) for name, found in out.items()}
 
 
-def given(persona: type[Persona], script: str) -> set[str]:
-    """Every variable some place gives ``script``."""
-    names: set[str] = set()
-    for place in places(persona).get(script, ()):
-        names |= set(place.given or ())
-    return names
-
-
 def _enclosing(code: Code, file: str, line: int) -> str:
     best = ""
     best_start = -1

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from persona.store import OutboxItem
 
@@ -128,6 +129,10 @@ def studio(studio_store, tmp_path_factory) -> Iterator[StudioServer]:
         yield StudioServer(f"http://127.0.0.1:{port}", studio_store, log)
     finally:
         stop(proc)
+
+
+# lint reads the whole bot (about 2 s for 小完子, more on a loaded machine): assertions wait for it
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,8 @@ running ``persona serve`` processes pick a new version up from the store within 
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
-import re
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +19,6 @@ from aiohttp import web
 from ...clock import parse_duration
 from ...customer import Customer
 from ...errors import PersonaError, ScriptRejected
-from ...filters import FILTERS
-from ...lint import BASE_VARIABLES
 from ...scripts import ScriptCatalog, load_live
 from ...scripts.report import Goal, script_report
 from ...templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, LiveScript
@@ -33,7 +29,7 @@ from ..render import render
 from ..roles import Permission, allows
 from ..samples import GENERATED, Sample, from_file, generated, real, sample_files
 from ..security import Route
-from ..where import given, places
+from ..where import places
 
 TIME = "%Y-%m-%d %H:%M"
 MAX_TEXT = 64 * 1024
@@ -139,39 +135,15 @@ async def preview_api(request: web.Request) -> web.StreamResponse:
 
 
 async def lint_api(request: web.Request) -> web.StreamResponse:
-    """Lint's errors the draft brings, each with its line and a did-you-mean where one fits."""
+    """Lint's errors the draft brings, each with its line (lint's messages carry the "did you
+    mean" for a misspelt variable, attribute or filter)."""
     bot, script, text, _, live = await _draft(request)
     key = (bot.name, tuple(sorted((name, s.version) for name, s in live.items())))
     if key not in _BASELINES:
         _BASELINES.clear()
         _BASELINES[key] = baseline(bot.cls, live)
     found = findings(bot.cls, live, script, text, _BASELINES[key])
-    known = sorted(BASE_VARIABLES | given(bot.cls, script) | _context_keys(bot))
-    return web.json_response({"problems": [{"line": f.line, "message": f.message, "hint": hint(f.message, known)}
-                                           for f in found]}, dumps=_dumps)
-
-
-def hint(message: str, variables: list[str]) -> str:
-    """"你是不是想写 offer？" for a misspelt variable or filter."""
-    for pattern, names in ((r"'([\w.]+)' is not given", variables), (r"No filter named '(\w+)'", sorted(FILTERS)),
-                           (r"'(\w+)' is undefined", variables)):
-        match = re.search(pattern, message)
-        if match:
-            close = difflib.get_close_matches(match.group(1).split(".")[0], names, n=1, cutoff=0.6)
-            if close:
-                return f"你是不是想写 {close[0]}？"
-    return ""
-
-
-def _context_keys(bot: StudioBot) -> set[str]:
-    from ...inputs import BusinessEvent
-    from ...turn import Turn
-
-    try:
-        turn = Turn(bot.persona, Customer("sample", bot.cls.initial), BusinessEvent(user="sample", name="preview"), 0)
-        return set(bot.persona.context(turn))
-    except Exception:  # a context() that needs real data: no suggestions from it
-        return set()
+    return web.json_response({"problems": [{"line": f.line, "message": f.message} for f in found]}, dumps=_dumps)
 
 
 async def _sample(request: web.Request, bot: StudioBot, name: str, customer_id: str) -> tuple[Sample | None, str]:

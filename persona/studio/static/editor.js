@@ -56,7 +56,7 @@
     problems.forEach(function (p) {
       var item = document.createElement("li");
       item.className = "lint-error";
-      text(item, (p.line ? "第 " + p.line + " 行：" : "") + p.message + (p.hint ? "  " + p.hint : ""));
+      text(item, (p.line ? "第 " + p.line + " 行：" : "") + p.message);
       if (p.line) { item.dataset.line = p.line; item.addEventListener("click", function () { goTo(p.line); }); }
       list.appendChild(item);
     });
