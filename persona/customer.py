@@ -83,6 +83,7 @@ class Customer:
     handoff: Handoff | None = None  # a human agent holds the conversation
     variants: dict[str, str] = field(default_factory=dict)  # script -> the A/B variant assigned
     version: int = 0
+    generation: int = 0  # how many of the persona's migrations the record has been through
 
     # -- tags ------------------------------------------------------------------------------
     def has(self, tag: str, value: str | None = None) -> bool:
@@ -116,6 +117,8 @@ class Customer:
             raw["h"] = self.handoff.dump()
         if self.variants:
             raw["v"] = self.variants
+        if self.generation:
+            raw["g"] = self.generation
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -142,6 +145,7 @@ class Customer:
             handoff=Handoff.load(raw["h"]) if "h" in raw else None,
             variants=raw.get("v", {}),
             version=version,
+            generation=raw.get("g", 0),
         )
 
     def segments(self, indexed_tags: frozenset[str] | None = None) -> set[str]:

@@ -95,3 +95,8 @@ class KnowledgeError(PersonaError):
         self.file = file
         self.line = line
         self.detail = message
+
+
+class ShapeError(PersonaError):
+    """The store holds customers in states or with timers the persona no longer has, and no
+    migration says where they go; the process refuses to start rather than strand them."""

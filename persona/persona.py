@@ -14,13 +14,15 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Sequence
 
 from transitions.extensions.asyncio import AsyncMachine
 
 from .clock import DEFAULT_TZ
 from .errors import DefinitionError
 from .handlers import Route, RouteKind, Routes, marked
+from .migrate.spec import Migration
+from .migrate.spec import check as check_migrations
 from .templates import ScriptBook
 from .timers import TimerSpec
 
@@ -110,6 +112,9 @@ class Persona:
     #: the persona's knowledge, beside its module: FAQ entries and free text (``knowledge/*.md``)
     faq_file: ClassVar[str] = "faq.yaml"
     knowledge_dir: ClassVar[str] = "knowledge"
+    #: how customers stored by earlier versions map onto this one, oldest change first (see
+    #: persona.migrate); their number is the generation every record is stamped with
+    migrations: ClassVar[Sequence[Migration]] = ()
 
     machine: ClassVar[AsyncMachine]
     routes: ClassVar[Routes]
@@ -127,6 +132,7 @@ class Persona:
         cls.machine = cls._build_machine()
         cls.triggers = frozenset(cls.machine.events)
         cls._collect_routes()
+        check_migrations(cls)
 
     # -- compile-time checks ---------------------------------------------------------------
     @classmethod

@@ -11,12 +11,14 @@ delivered later even if this process dies right after.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
 import random
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
+from . import census
 from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
@@ -26,6 +28,7 @@ from .handoff import HandoffRules
 from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TimerFired
 from .messages import Message
 from .metrics import Metrics
+from .migrate.upgrade import Amendment, Change, upgrade
 from .outcome import Outcome, ReplySlot, Status
 from .persona import Persona
 from .store.base import Commit, OutboxItem, Store
@@ -67,17 +70,58 @@ class Runtime:
         Turns for one customer queue behind each other inside this process, so the optimistic
         version check only has to settle races between processes.
         """
-        lock = self._locks.get(inp.user)
+        async with self._turns_of(inp.user):
+            return await self._handle(inp, slot)
+
+    @contextlib.asynccontextmanager
+    async def _turns_of(self, user: str) -> AsyncIterator[None]:
+        lock = self._locks.get(user)
         if lock is None:
-            lock = self._locks[inp.user] = _UserLock()
+            lock = self._locks[user] = _UserLock()
         lock.users += 1
         try:
             async with lock.lock:
-                return await self._handle(inp, slot)
+                yield
         finally:
             lock.users -= 1
             if not lock.users:
-                self._locks.pop(inp.user, None)
+                self._locks.pop(user, None)
+
+    async def amend(self, user: str, *, write: bool = True) -> Change | None:
+        """Bring one stored customer onto the persona's current shape (``persona migrate``).
+
+        The same load, change and version-checked commit as a turn, queued behind the
+        customer's other turns in this process, so it is safe beside live traffic. None when
+        the customer is unknown or already current; ``write=False`` says what would change
+        and writes nothing (the dry run is the apply, minus the commit).
+        """
+        async with self._turns_of(user):
+            for attempt in range(MAX_ATTEMPTS):
+                loaded = await self.store.load(user)
+                if loaded.record is None:
+                    return None
+                customer = Customer.load(user, loaded.record, loaded.version)
+                before_segments = customer.segments(self.persona.indexed_tags)
+                before_timers, before_state = dict(customer.timers), customer.state
+                turn = Turn(self.persona, customer, Amendment(user), self.clock.now(), self.store)
+                change = upgrade(turn)
+                if change is None or change.uncovered:
+                    return change
+                self._arm_timers(turn, False)
+                change.armed += [n for n in turn.timers_set if n not in before_timers and n not in change.armed
+                                 and n not in {new for _, new in change.renamed}]
+                if not write:
+                    return change
+                commit = self._commit(turn, Outcome(Status.DONE, customer=customer), loaded.version,
+                                      before_segments, before_timers, before_state)
+                try:
+                    await self.store.commit(commit)
+                except ConflictError:
+                    self.metrics.inc("conflicts", persona=self.name)
+                    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                    continue
+                return change
+        raise StoreUnavailable(f"customer {user!r}: {MAX_ATTEMPTS} attempts to migrate all lost a race")
 
     async def _handle(self, inp: Input, slot: ReplySlot | None) -> Outcome:
         if not self.persona.routes.reach(inp):
@@ -96,9 +140,10 @@ class Runtime:
                         else Customer.load(inp.user, loaded.record, loaded.version))
             before_segments = set() if created else customer.segments(self.persona.indexed_tags)
             before_timers = dict(customer.timers)
+            before_state = None if created else customer.state
             now = self.clock.now()
             turn, outcome = await self._decide(customer, inp, now, created, slot, loaded.record)
-            commit = self._commit(turn, outcome, loaded.version, before_segments, before_timers, created)
+            commit = self._commit(turn, outcome, loaded.version, before_segments, before_timers, before_state)
             try:
                 result = await self.store.commit(commit)
             except ConflictError:
@@ -121,6 +166,7 @@ class Runtime:
                       slot: ReplySlot | None, stored: bytes | None) -> tuple[Turn, Outcome]:
         self._bookkeep(customer, inp, now, created)
         turn = Turn(self.persona, customer, inp, now, self.store)
+        self._upgrade(turn, created)
         if created:
             turn.entered = now
         status = Status.DONE
@@ -147,6 +193,7 @@ class Runtime:
                         else Customer.load(inp.user, stored, version))
             self._bookkeep(customer, inp, now, created)  # the visit counts; the handler's work does not
             turn = Turn(self.persona, customer, inp, now, self.store)
+            self._upgrade(turn, created)
             turn.note("error", input=inp.describe(), error=error)
             if isinstance(inp, TimerFired):  # a broken timer must not fire again and again
                 turn.cancel(inp.name)
@@ -158,6 +205,13 @@ class Runtime:
         outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error)
         self._review(turn, outcome, slot)
         return turn, outcome
+
+    def _upgrade(self, turn: Turn, created: bool) -> None:
+        """A new customer starts at the persona's generation; a stored one is migrated first."""
+        if created:
+            turn.customer.generation = len(type(self.persona).migrations)
+        else:
+            upgrade(turn)
 
     def _bookkeep(self, customer: Customer, inp: Input, now: float, created: bool) -> None:
         if created:
@@ -254,7 +308,7 @@ class Runtime:
 
     # -- committing ------------------------------------------------------------------------
     def _commit(self, turn: Turn, outcome: Outcome, version: int, before_segments: set[str],
-                before_timers: dict[str, Any], created: bool) -> Commit:
+                before_timers: dict[str, Any], before_state: str | None) -> Commit:
         customer = turn.customer
         segments = customer.segments(self.persona.indexed_tags)
         outbox: list[OutboxItem] = []
@@ -283,7 +337,10 @@ class Runtime:
             dedupe_ttl=self.dedupe_ttl,
             outbox=outbox, timers_set=timers_set, timers_del=timers_del,
             segments_add=sorted(segments - before_segments), segments_del=sorted(before_segments - segments),
-            journal=journal, journal_cap=self.persona.journal_cap)
+            journal=journal, journal_cap=self.persona.journal_cap,
+            tallies=census.moves(before_state, customer.state,
+                                 [type(self.persona).initial] * (before_state is None) + [b for _, _, b in turn.transitions],
+                                 turn.now, self.persona.timezone))
 
     @staticmethod
     def _dedupe_key(inp: Input, outcome: Outcome) -> str | None:

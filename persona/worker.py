@@ -24,6 +24,7 @@ from typing import Sequence
 from .clock import Clock
 from .errors import PersonaError
 from .metrics import Metrics
+from .migrate.shape import ensure_compatible
 from .persona import load_persona
 from .runtime import CommitHook, Runtime
 from .scheduler import Scheduler
@@ -88,6 +89,7 @@ async def run_worker(bot_path: str, store_url: str = DEFAULT_URL, *, stop: async
     poller = _script_poller(runtime)
     try:
         await runtime.store.ping()
+        await ensure_compatible(type(runtime.persona), runtime.store)
         if poller is not None:
             await poller.refresh()
         check_scripts(type(runtime.persona), runtime.persona.scripts,

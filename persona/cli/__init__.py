@@ -12,7 +12,8 @@ import sys
 from ..errors import PersonaError
 
 COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "inspect", "dead_letters",
-            "broadcast", "studio", "scripts", "fakeapi", "events", "suggest", "agent")
+            "broadcast", "studio", "scripts", "fakeapi", "events", "suggest", "agent", "migrate", "replay",
+            "funnel")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 

@@ -5,7 +5,9 @@ brand runs one process on the embedded SQLite store; a large one runs many, on m
 all on one Redis (``--store redis://HOST:PORT/DB``): every process takes callbacks, fires
 timers and delivers messages, and the store keeps them from doing anything twice.
 ``--workers N`` starts N processes on one port (SO_REUSEPORT) for a machine with N cores.
-SIGTERM or SIGINT stops gracefully: requests in hand are answered, turns still running finish,
+Before listening, each bot's persona is checked against the shape its store's customers are in:
+a state or timer that disappeared with customers in it and no migration covering it stops
+the start (see ``persona migrate``). SIGTERM or SIGINT stops gracefully: requests in hand are answered, turns still running finish,
 then the bots stop.
 """
 
@@ -128,6 +130,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
 
     from ..bot import Bot
     from ..metrics import Metrics
+    from ..migrate.shape import ensure_compatible
     from ..persona import load_persona
     from ..service import create_app
     from ..service.context import bot_environ
@@ -164,8 +167,15 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
         except Exception as exc:
             from ..service.logs import redact
 
-            log.warning("bot=%s store is not reachable yet (%s); /healthz answers 503 until it is",
-                        bot.name, redact(str(exc)))
+            log.warning("bot=%s store is not reachable yet (%s); /healthz answers 503 until it is; "
+                        "its customers' shape is not checked", bot.name, redact(str(exc)))
+            continue
+        try:
+            await ensure_compatible(type(bot.persona), bot.store)
+        except PersonaError:
+            for each in bots:
+                await each.store.close()
+            raise
     try:
         for bot in bots:
             await bot.load_scripts()  # a bot whose scripts fail lint does not start

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import census
 from ..metrics import Metrics
 from ..spool import SpoolError
 from . import logs
@@ -57,7 +58,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def _gauges(state: ServiceState) -> None:
-    """Backlogs read at scrape time: what is waiting in each store, and turns still running."""
+    """Read at scrape time: what is waiting in each store, turns still running, and customers
+    per state (tallies the commits keep, so no scan)."""
     state.metrics.set("turns_in_background", len(state.background))
     if state.spool is not None:
         for name in state.bots:
@@ -73,6 +75,12 @@ async def _gauges(state: ServiceState) -> None:
             except Exception:  # a scrape must not fail because one store is slow
                 continue
             state.metrics.set(gauge, value, persona=name)
+        try:
+            counts = await asyncio.wait_for(census.per_state(store), state.ping_timeout)
+        except Exception:
+            continue
+        for customer_state in dict.fromkeys([*type(mounted.bot.persona).states, *counts]):
+            state.metrics.set("customers", counts.get(customer_state, 0), persona=name, state=customer_state)
 
 
 def merge(sources: list[Metrics]) -> Metrics:

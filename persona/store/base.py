@@ -7,7 +7,8 @@ only if the record's version is still the one that was loaded (optimistic concur
 The rest of the interface is split by who uses it, so each consumer depends on the role it
 needs and nothing more: :class:`Customers` (the runtime), :class:`Timers` (the scheduler),
 :class:`Outbox` and :class:`DeadLetters` (the delivery loop), :class:`KeyValue` (the token and
-media caches, pacing, locks) and :class:`Boards` (leaderboards). A backend subclasses
+media caches, pacing, locks), :class:`Boards` (leaderboards) and :class:`~persona.store.tallies.Tallies`
+(counters the commits move: customers per state, entries per day). A backend subclasses
 :class:`Store`, which is all of them, and implements the abstract methods; operations built on
 others (``ack_all``, ``count``, ``bury``) are written once here, and a backend may replace one
 with a single round trip.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
+
+from .tallies import Tallies
 
 
 @dataclass(slots=True)
@@ -58,6 +61,7 @@ class Commit:
     journal: list[str] = field(default_factory=list)
     journal_cap: int = 100
     journal_ttl: int = 90 * 86400
+    tallies: dict[str, int] = field(default_factory=dict)  # counter name -> delta, see store.tallies
 
 
 @dataclass(slots=True)
@@ -227,7 +231,7 @@ class Delivery(Outbox, DeadLetters, KeyValue, Protocol):
         await self.ack_outbox(item)
 
 
-class Store(Customers, Timers, Delivery, Boards, abc.ABC):
+class Store(Customers, Timers, Delivery, Boards, Tallies, abc.ABC):
     """A namespace (one bot) in one backend: every role. Open with :func:`persona.store.open_store`."""
 
     url: str

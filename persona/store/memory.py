@@ -26,6 +26,7 @@ class MemoryStore(Store, ScriptVersionStore):
         self.zexpires: dict[str, float] = {}  # board -> when it goes
         self.dead: dict[str, tuple[OutboxItem, str]] = {}
         self.script_entries: dict[str, list[str]] = {}
+        self.counts: dict[str, int] = {}
 
     async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
         version, record = self.records.get(user, (0, None))
@@ -60,6 +61,8 @@ class MemoryStore(Store, ScriptVersionStore):
             self.segments.setdefault(seg, set()).add(c.user)
         for seg in c.segments_del:
             self.segments.get(seg, set()).discard(c.user)
+        for name, delta in c.tallies.items():
+            self.counts[name] = self.counts.get(name, 0) + delta
         if c.journal:
             journal = self.journals.get(c.user)
             if journal is None or journal.maxlen != c.journal_cap:
@@ -72,6 +75,13 @@ class MemoryStore(Store, ScriptVersionStore):
 
     async def users(self) -> list[str]:
         return sorted(self.records)
+
+    async def tallies(self, prefix: str = "") -> dict[str, int]:
+        return {k: v for k, v in self.counts.items() if k.startswith(prefix)}
+
+    async def reset_tallies(self, prefix: str, values: dict[str, int]) -> None:
+        self.counts = {k: v for k, v in self.counts.items() if not k.startswith(prefix)}
+        self.counts.update(values)
 
     async def segment(self, *names: str) -> set[str]:
         if not names:

@@ -62,9 +62,10 @@ def unquote(text: str) -> str:
     return _UNQUOTE.sub(lambda m: _UNQUOTED[m.group()], text) if "%" in text else text
 
 # KEYS: 1 customers hash, 2 dedupe key, 3 timers zset, 4 outbox hash, 5 outbox zset, 6 journal,
-#       7.. segment sets (added first, then removed)
+#       7 tallies hash, 8.. segment sets (added first, then removed)
 # ARGV: uid, expected, record, dedupe_result, dedupe_ttl, journal_cap, journal_ttl,
-#       n_seg_add, n_timer_set, n_timer_del, n_outbox, n_journal, then the items in that order.
+#       n_seg_add, n_timer_set, n_timer_del, n_outbox, n_journal, n_tally, then the items in
+#       that order (tallies as name, delta pairs).
 COMMIT = _LUA_QUOTE + """
 local uid = ARGV[1]
 local quid = quote(uid)
@@ -80,10 +81,10 @@ redis.call('HSET', KEYS[1], uid, (version + 1) .. '|' .. ARGV[3])
 if ARGV[5] ~= '0' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5]) end
 local n_seg_add, n_tset, n_tdel = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local n_out, n_journal = tonumber(ARGV[11]), tonumber(ARGV[12])
-for i = 7, #KEYS do
-  if i - 6 <= n_seg_add then redis.call('SADD', KEYS[i], uid) else redis.call('SREM', KEYS[i], uid) end
+for i = 8, #KEYS do
+  if i - 7 <= n_seg_add then redis.call('SADD', KEYS[i], uid) else redis.call('SREM', KEYS[i], uid) end
 end
-local a = 13
+local a = 14
 for i = 1, n_tset do redis.call('ZADD', KEYS[3], ARGV[a + 1], quid .. '\\31' .. ARGV[a]); a = a + 2 end
 for i = 1, n_tdel do redis.call('ZREM', KEYS[3], quid .. '\\31' .. ARGV[a]); a = a + 1 end
 for i = 1, n_out do
@@ -96,6 +97,7 @@ if n_journal > 0 then
   redis.call('LTRIM', KEYS[6], -tonumber(ARGV[6]), -1)
   redis.call('EXPIRE', KEYS[6], ARGV[7])
 end
+for i = 1, tonumber(ARGV[13]) do redis.call('HINCRBY', KEYS[7], ARGV[a], ARGV[a + 1]); a = a + 2 end
 return {'ok', tostring(version + 1)}
 """
 
@@ -230,18 +232,21 @@ class RedisStore(Store, ScriptVersionStore):
         shard = self.shard(c.user)
         # without a dedupe key, KEYS[2] is a same-slot placeholder and a ttl of 0 says "none"
         keys = [self._k(shard, "c"), self._k(shard, f"d:{quote(c.user)}{SEP}{c.dedupe_key or ''}"),
-                self._k(shard, "t"), self._k(shard, "o"), self._k(shard, "oq"), self._k(shard, f"j:{c.user}")]
+                self._k(shard, "t"), self._k(shard, "o"), self._k(shard, "oq"), self._k(shard, f"j:{c.user}"),
+                self._k(shard, "n")]
         keys += [self._k(shard, f"s:{s}") for s in (*c.segments_add, *c.segments_del)]
         args: list[Any] = [c.user, c.expected_version, c.record, c.dedupe_result,
                            c.dedupe_ttl if c.dedupe_key is not None else 0,
                            c.journal_cap, c.journal_ttl, len(c.segments_add), len(c.timers_set),
-                           len(c.timers_del), len(c.outbox), len(c.journal)]
+                           len(c.timers_del), len(c.outbox), len(c.journal), len(c.tallies)]
         for name, due in c.timers_set.items():
             args += [name, repr(float(due))]
         args += c.timers_del
         for item in c.outbox:
             args += [item.id, repr(float(item.due)), item.payload]
         args += c.journal
+        for name, delta in c.tallies.items():
+            args += [name, int(delta)]
         status, detail = await self._do(lambda: self._commit(keys=keys, args=args))
         if status == b"dup":
             return CommitResult(False, detail.decode())
@@ -256,6 +261,35 @@ class RedisStore(Store, ScriptVersionStore):
     async def users(self) -> list[str]:
         return sorted(k.decode() for keys in await self._per_shard("c", lambda pipe, key: pipe.hkeys(key))
                       for k in keys)
+
+    # tallies live in one hash per shard (moved by the shard's commits) and are summed on read
+    async def _shard_tallies(self) -> list[dict[bytes, bytes]]:
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for shard in range(self.shards):
+                pipe.hgetall(self._k(shard, "n"))
+            return await pipe.execute()
+
+        return await self._do(run)
+
+    async def tallies(self, prefix: str = "") -> dict[str, int]:
+        out: dict[str, int] = {}
+        wanted = prefix.encode()
+        for fields in await self._shard_tallies():
+            for name, value in fields.items():
+                if name.startswith(wanted):
+                    key = name.decode()
+                    out[key] = out.get(key, 0) + int(value)
+        return out
+
+    async def reset_tallies(self, prefix: str, values: dict[str, int]) -> None:
+        wanted = prefix.encode()
+        for shard, fields in enumerate(await self._shard_tallies()):
+            stale = [name for name in fields if name.startswith(wanted)]
+            if stale:
+                await self._do(lambda: self.redis.hdel(self._k(shard, "n"), *stale))
+        if values:
+            await self._do(lambda: self.redis.hset(self._k(0, "n"), mapping=values))
 
     async def segment(self, *names: str) -> set[str]:
         if not names:

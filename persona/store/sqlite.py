@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS dead (ns TEXT, id TEXT, uid TEXT, payload TEXT, attem
     at REAL, PRIMARY KEY (ns, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS script_versions (ns TEXT, script TEXT, number INTEGER, entry TEXT,
     PRIMARY KEY (ns, script, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tallies (ns TEXT, name TEXT, value INTEGER, PRIMARY KEY (ns, name)) WITHOUT ROWID;
 """
 
 FOREVER = 1e18
@@ -109,6 +110,9 @@ class SQLiteStore(Store, ScriptVersionStore):
                                [(ns, s, c.user) for s in c.segments_add])
                 db.executemany("DELETE FROM segments WHERE ns=? AND seg=? AND uid=?",
                                [(ns, s, c.user) for s in c.segments_del])
+                db.executemany("INSERT INTO tallies VALUES (?,?,?) ON CONFLICT (ns, name) "
+                               "DO UPDATE SET value = value + excluded.value",
+                               [(ns, name, delta) for name, delta in c.tallies.items()])
                 if c.journal:
                     db.executemany("INSERT INTO journal (ns, uid, at, line) VALUES (?,?,?,?)",
                                    [(ns, c.user, now, line) for line in c.journal])
@@ -126,6 +130,21 @@ class SQLiteStore(Store, ScriptVersionStore):
 
     async def users(self) -> list[str]:
         return [r[0] for r in self._q("SELECT uid FROM customers WHERE ns=? ORDER BY uid", self.namespace)]
+
+    async def tallies(self, prefix: str = "") -> dict[str, int]:
+        rows = self._q("SELECT name, value FROM tallies WHERE ns=? AND substr(name, 1, ?)=?",
+                       self.namespace, len(prefix), prefix)
+        return dict(rows)
+
+    async def reset_tallies(self, prefix: str, values: dict[str, int]) -> None:
+        try:
+            with self._tx() as db:
+                db.execute("DELETE FROM tallies WHERE ns=? AND substr(name, 1, ?)=?",
+                           (self.namespace, len(prefix), prefix))
+                db.executemany("INSERT OR REPLACE INTO tallies VALUES (?,?,?)",
+                               [(self.namespace, k, v) for k, v in values.items()])
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from None
 
     async def segment(self, *names: str) -> set[str]:
         if not names:

@@ -1,0 +1,62 @@
+"""``persona funnel BOT --store URL [--since 30d]``: entries per state, in the persona's order,
+and the conversion from each state to the next (see :mod:`persona.funnel`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import asdict
+from typing import Any
+
+from ..clock import Clock, parse_duration
+from ..errors import PersonaError
+from ..funnel import Step, funnel
+from ..persona import load_persona
+from ..store import DEFAULT_URL, open_store
+
+
+def register(subparsers: Any) -> None:
+    """Add ``funnel`` to the ``persona`` command line."""
+    p = subparsers.add_parser(
+        "funnel", help="customers who entered each state, and the conversion between them",
+        description="For the bot's states in order: how many customers entered each (within --since), "
+                    "how many are in it now, and the share of the previous state's entries. Read from "
+                    "counters the bot keeps as customers move, not by scanning them.")
+    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
+    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    p.add_argument("--since", metavar="DURATION", help="only entries within this long, e.g. 30d (default: all)")
+    p.add_argument("--json", action="store_true", help="print the steps as a JSON list")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls = load_persona(args.bot)
+    try:
+        since = parse_duration(args.since).total_seconds() if args.since else None
+        store = open_store(args.store, args.namespace or cls.name)
+    except ValueError as exc:
+        raise PersonaError(str(exc)) from None
+
+    async def read() -> list[Step]:
+        try:
+            return await funnel(cls, store, since=since, now=Clock().now())
+        finally:
+            await store.close()
+
+    steps = asyncio.run(read())
+    if args.json:
+        print(json.dumps([asdict(s) for s in steps], ensure_ascii=False))
+        return 0
+    print(render(steps, f"{cls.name}, " + (f"entries in the last {args.since}" if args.since else "all entries")))
+    return 0
+
+
+def render(steps: list[Step], title: str) -> str:
+    width = max([len(s.state) for s in steps] + [5])
+    lines = [title, f"{'state':<{width}}  {'entered':>8}  {'now':>8}  conversion"]
+    for s in steps:
+        conversion = "" if s.conversion is None else f"{s.conversion:.1%}"
+        lines.append(f"{s.state:<{width}}  {s.entered:>8}  {s.now:>8}  {conversion}")
+    return "\n".join(lines)
