@@ -173,3 +173,29 @@ class AgentInput(Input):
 def plain_word(text: str) -> str:
     """A message read as one word: ``" 退订。"`` and ``"TD!"`` are the words 退订 and td."""
     return text.strip().strip("。.！!？?～~ ").casefold()
+
+
+#: inputs from outside that a journal keeps for replay (timers fire again by themselves)
+_RECORDED: dict[str, type[Input]] = {c.kind: c for c in (TextMessage, MediaMessage, PlatformEvent, BusinessEvent)}
+
+
+def to_record(inp: Input) -> dict[str, Any] | None:
+    """The input as journal data, without its dedupe key; None for inputs that are not replayed."""
+    if type(inp) not in _RECORDED.values():
+        return None
+    out: dict[str, Any] = {"kind": inp.kind}
+    for name in inp.__dataclass_fields__:
+        value = getattr(inp, name)
+        if name not in ("user", "dedupe_key", "msg_id") and value not in (None, "", {}):
+            out[name] = value
+    return out
+
+
+def from_record(user: str, raw: dict[str, Any], dedupe_key: str) -> Input:
+    """An input rebuilt from :func:`to_record`'s data (``persona replay``)."""
+    fields = {k: v for k, v in raw.items() if k != "kind"}
+    try:
+        cls = _RECORDED[raw["kind"]]
+        return cls(user=user, dedupe_key=dedupe_key, **fields)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"journal input {raw!r} cannot be replayed: {exc}") from None

@@ -6,6 +6,7 @@ customer's turn and its delivery through WeChat's send APIs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -60,6 +61,12 @@ class Message:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Message":
         return cls(**data)
+
+    def digest(self) -> str:
+        """A short fingerprint of what the message says: journaled with it, so a replay can tell
+        a reworded script from an unchanged one without the journal keeping the text."""
+        body = json.dumps([self.kind, self.text, self.fields], ensure_ascii=False, sort_keys=True)
+        return hashlib.blake2s(body.encode(), digest_size=4).hexdigest()
 
     def summary(self) -> str:
         """One line for logs, journals and the chat simulator."""

@@ -25,7 +25,7 @@ from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailab
 from .gate import STAFF_EVENTS, Action, Decision, Gate, OptOut
 from .gate import STAFF_OPT_IN as STAFF_OPT_IN, STAFF_OPT_OUT as STAFF_OPT_OUT  # noqa: F401 (also here)
 from .handoff import HandoffRules
-from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TimerFired
+from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TimerFired, to_record
 from .messages import Message
 from .metrics import Metrics
 from .migrate.upgrade import Amendment, Change, upgrade
@@ -107,7 +107,7 @@ class Runtime:
                 change = upgrade(turn)
                 if change is None or change.uncovered:
                     return change
-                self._arm_timers(turn, False)
+                arm_timers(turn, self.persona.timer_specs, False)
                 change.armed += [n for n in turn.timers_set if n not in before_timers and n not in change.armed
                                  and n not in {new for _, new in change.renamed}]
                 if not write:
@@ -296,7 +296,7 @@ class Runtime:
         outcome.messages = list(zip(messages, decisions))
         for message, decision in outcome.messages:
             turn.note("out", script=message.script or message.kind, variant=message.variant or None,
-                      v=message.version or None, to=message.to, action=decision.action,
+                      v=message.version or None, to=message.to, action=decision.action, h=message.digest(),
                       reason=decision.reason or None, due=int(decision.due) if decision.action is Action.DEFER else None)
             self.metrics.inc("gate_decisions", persona=self.name, action=decision.action,
                              reason=decision.reason or "ok")
@@ -325,8 +325,13 @@ class Runtime:
             payload = {"type": effect.type, "from": customer.id, **effect.data}
             outbox.append(OutboxItem(f"{customer.id}:{new_version}:e{j}", customer.id, turn.now,
                                      json.dumps(payload, ensure_ascii=False)))
-        journal = [json.dumps({"t": int(turn.now), **{k: v for k, v in note.items() if v is not None}},
-                              ensure_ascii=False, separators=(",", ":")) for note in turn.notes]
+        recorded = to_record(turn.input)  # the input itself, on its "in" line, for persona replay
+        journal = []
+        for note in turn.notes:
+            line = {"t": int(turn.now), **{k: v for k, v in note.items() if v is not None}}
+            if recorded is not None and note["k"] in ("in", "error"):
+                line["i"], recorded = recorded, None
+            journal.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
         journal += [json.dumps({"t": int(turn.now), "k": "transition", "trigger": t, "from": a, "to": b},
                                ensure_ascii=False, separators=(",", ":")) for t, a, b in turn.transitions]
         timers_set = {n: t.due for n, t in customer.timers.items() if before_timers.get(n) is not t}
