@@ -176,7 +176,9 @@ def plain_word(text: str) -> str:
 
 
 #: inputs from outside that a journal keeps for replay (timers fire again by themselves)
-_RECORDED: dict[str, type[Input]] = {c.kind: c for c in (TextMessage, MediaMessage, PlatformEvent, BusinessEvent)}
+_RECORDED: dict[str, type[Input]] = {c.kind: c for c in (TextMessage, MediaMessage, PlatformEvent, BusinessEvent,
+                                                           AgentInput)}
+_ENUMS: dict[str, type[StrEnum]] = {"platform": Platform, "door": Door, "action": AgentAction}
 
 
 def to_record(inp: Input) -> dict[str, Any] | None:
@@ -186,15 +188,15 @@ def to_record(inp: Input) -> dict[str, Any] | None:
     out: dict[str, Any] = {"kind": inp.kind}
     for name in inp.__dataclass_fields__:
         value = getattr(inp, name)
-        if name not in ("user", "dedupe_key", "msg_id") and value not in (None, "", {}):
-            out[name] = value
+        if name not in ("user", "dedupe_key", "msg_id") and value not in (None, "", {}, Door.CUSTOMER):
+            out[name] = str(value) if name in _ENUMS else value
     return out
 
 
 def from_record(user: str, raw: dict[str, Any], dedupe_key: str) -> Input:
     """An input rebuilt from :func:`to_record`'s data (``persona replay``)."""
-    fields = {k: v for k, v in raw.items() if k != "kind"}
     try:
+        fields = {k: _ENUMS[k](v) if k in _ENUMS else v for k, v in raw.items() if k != "kind"}
         cls = _RECORDED[raw["kind"]]
         return cls(user=user, dedupe_key=dedupe_key, **fields)
     except (KeyError, TypeError) as exc:

@@ -79,3 +79,26 @@ def test_the_replay_command_prints_then_and_now_side_by_side(tmp_path):
     assert missing.returncode == 1 and "no journal for 'nobody'" in missing.stdout
     assert run_persona("replay", "tests.migrate.salon.v2", "--store", url).returncode == 2
 
+
+
+def test_every_journaled_kind_of_input_comes_back_as_it_was():
+    from persona.inputs import AgentAction, AgentInput, Door, MediaMessage, Platform, from_record, to_record
+    import dataclasses
+    import json
+
+    inputs = [
+        TextMessage(user="u", dedupe_key="m:1", text="你好", msg_id="1", platform=Platform.WECOM),
+        MediaMessage(user="u", dedupe_key="m:2", media_type="image", payload={"media_id": "M1"}),
+        PlatformEvent(user="u", dedupe_key="e:1", name="click", key="MENU_1", data={"x": 1},
+                      platform=Platform.WECHAT, door=Door.STAFF),
+        BusinessEvent(user="u", dedupe_key="b:1", name="joined", data={"plan": "gold"}),
+        AgentInput(user="u", dedupe_key="a:1", agent="zhang", action=AgentAction.CLOSE),
+    ]
+    for inp in inputs:
+        raw = json.loads(json.dumps(to_record(inp)))  # as the journal keeps it
+        back = from_record("u", raw, inp.dedupe_key)
+        if hasattr(inp, "msg_id"):  # WeChat's id of the original message is not the replay's
+            inp = dataclasses.replace(inp, msg_id=None)
+        assert back == inp, raw
+    from persona import TimerFired
+    assert to_record(TimerFired(user="u", name="day15")) is None
