@@ -123,6 +123,8 @@ def journal_line(raw: str, tz: str) -> str:
         return raw
     when = local(entry.pop("t", None), tz)
     kind = str(entry.pop("k", "?"))
+    entry.pop("i", None)  # the input as data and a message's digest are for persona replay
+    entry.pop("h", None)
     if kind == "in":
         handler = entry.pop("handler", None)
         text = f"{entry.pop('input', '?')} → {handler or 'no handler'}"
