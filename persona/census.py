@@ -9,6 +9,7 @@ states without counting an entry (nobody *entered* a renamed state).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from .customer import Customer
@@ -44,14 +45,16 @@ async def per_state(store: Store) -> dict[str, int]:
     return {name[len(STATE):]: n for name, n in (await store.tallies(STATE)).items() if n}
 
 
-async def scan(store: Store) -> dict[str, int]:
+async def scan(store: Store, *, concurrency: int = 64) -> dict[str, int]:
     """Customers per state by reading every record: slow, for checks and a first recount."""
     counts: dict[str, int] = {}
-    for user in await store.users():
-        loaded = await store.load(user)
-        if loaded.record is not None:
-            state = Customer.load(user, loaded.record, loaded.version).state
-            counts[state] = counts.get(state, 0) + 1
+    users = await store.users()
+    for start in range(0, len(users), concurrency):
+        batch = users[start:start + concurrency]
+        for user, loaded in zip(batch, await asyncio.gather(*(store.load(u) for u in batch))):
+            if loaded.record is not None:
+                state = Customer.load(user, loaded.record, loaded.version).state
+                counts[state] = counts.get(state, 0) + 1
     return counts
 
 

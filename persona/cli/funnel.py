@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from .. import census
 from ..clock import Clock, parse_duration
 from ..errors import PersonaError
 from ..funnel import Step, funnel
@@ -28,6 +29,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--namespace", help="store namespace (default: the bot's name)")
     p.add_argument("--since", metavar="DURATION", help="only entries within this long, e.g. 30d (default: all)")
     p.add_argument("--json", action="store_true", help="print the steps as a JSON list")
+    p.add_argument("--recount", action="store_true",
+                   help="first count customers per state from the records (once, for a store written "
+                        "before they were counted; reads every customer)")
     p.set_defaults(run=run)
 
 
@@ -41,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def read() -> list[Step]:
         try:
+            if args.recount:
+                await census.recount(store)
             return await funnel(cls, store, since=since, now=Clock().now())
         finally:
             await store.close()

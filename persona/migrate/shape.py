@@ -105,15 +105,16 @@ async def timer_counts(store: Store, names: set[str]) -> dict[str, int]:
 async def ensure_compatible(persona: type["Persona"], store: Store) -> None:
     """Raise :class:`ShapeError` when customers in the store would be stranded by ``persona``.
 
-    The first time a store meets this check, the shape is recorded and the per-state tallies
-    are counted once from the records (a store written before they were kept).
+    The first time a store meets this check the shape is recorded. A store written before
+    customers per state were counted gets a log line saying how to count them once (``persona
+    funnel --recount``): reading every record here would hold up the start of a big bot.
     """
     stored = await recorded(store)
     current = Shape.of(persona)
     if stored is None:
         if not await store.tallies(census.STATE) and await store.users():
-            counts = await census.recount(store)
-            log.info("persona=%s counted customers per state once: %s", persona.name, counts)
+            log.warning("persona=%s: customers per state are not counted in this store yet; run "
+                        "`persona funnel BOT --store URL --recount` once", persona.name)
         await record(store, persona)
         return
     if stored == current:

@@ -11,6 +11,7 @@ from persona import FakeClock
 from persona.store import open_store
 from tests.cli.conftest import run_persona
 from tests.migrate.conftest import populate
+from tests.migrate.salon.v1 import SalonV1
 from tests.service.test_serve import free_port, start
 
 
@@ -21,7 +22,6 @@ async def sqlite_fleet(tmp_path):
     store = open_store(url, "salon")
     users = await populate(store, FakeClock("2026-11-01 09:00"))
     from persona.migrate.shape import record
-    from tests.migrate.salon.v1 import SalonV1
 
     await record(store, SalonV1)  # v1 was served from this store
     records = {}
@@ -67,6 +67,17 @@ def test_funnel_counts_entries_in_the_persona_order_under_current_names(sqlite_f
     recent = run_persona("funnel", "tests.migrate.salon.v2", "--store", url, "--since", "1d")
     assert recent.returncode == 0 and "entered" in recent.stdout
     assert run_persona("funnel", "tests.migrate.salon.v2", "--store", url, "--since", "soon").returncode == 2
+
+
+async def test_funnel_recount_counts_a_store_written_before_the_counters(sqlite_fleet):
+    url, records = sqlite_fleet
+    store = open_store(url, "salon")
+    await store.reset_tallies("state:", {})
+    await store.close()
+    out = run_persona("funnel", "tests.migrate.salon.v1", "--store", url, "--json", "--recount")
+    assert out.returncode == 0, out.stderr
+    now = {s["state"]: s["now"] for s in json.loads(out.stdout)}
+    assert now == {state: sum(1 for r in records.values() if r["s"] == state) for state in SalonV1.states}
 
 
 def test_serve_and_worker_refuse_a_version_that_strands_customers(sqlite_fleet, tmp_path):
