@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from functools import lru_cache
 
 from .customer import Customer
 from .store.base import Store
@@ -22,7 +23,14 @@ ENTERED = "entered:"
 
 def day_of(epoch: float, tz: str) -> str:
     """The day an entry is counted under: ``YYYYMMDD`` in the persona's time zone."""
-    return datetime.fromtimestamp(epoch, zone(tz)).strftime("%Y%m%d")
+    return _day(int(epoch // 60), tz)
+
+
+@lru_cache(maxsize=1024)
+def _day(minute: int, tz: str) -> str:
+    # a local midnight always falls on a minute boundary, so every second of a minute shares
+    # its day: one calendar computation per minute instead of one per transition
+    return datetime.fromtimestamp(minute * 60, zone(tz)).strftime("%Y%m%d")
 
 
 def moves(before: str | None, after: str, entered: list[str], now: float, tz: str) -> dict[str, int]:

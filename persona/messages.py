@@ -6,8 +6,8 @@ customer's turn and its delivery through WeChat's send APIs.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,8 +65,10 @@ class Message:
     def digest(self) -> str:
         """A short fingerprint of what the message says: journaled with it, so a replay can tell
         a reworded script from an unchanged one without the journal keeping the text."""
-        body = json.dumps([self.kind, self.text, self.fields], ensure_ascii=False, sort_keys=True)
-        return hashlib.blake2s(body.encode(), digest_size=4).hexdigest()
+        body = f"{self.kind}\x1f{self.text}"
+        if self.fields:
+            body += "\x1f" + json.dumps(self.fields, ensure_ascii=False, sort_keys=True)
+        return format(zlib.crc32(body.encode()), "08x")
 
     def summary(self) -> str:
         """One line for logs, journals and the chat simulator."""

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .clock import FakeClock
 from .customer import Customer
 from .inputs import TimerFired, from_record
-from .runtime import Outcome, ReplySlot, Runtime
+from .outcome import Outcome, ReplySlot
+from .runtime import Runtime
 from .store.base import Store
 from .store.memory import MemoryStore
 
