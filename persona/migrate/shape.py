@@ -81,7 +81,8 @@ async def uncovered(persona: type["Persona"], store: Store, stored: Shape) -> li
             timers.append(name)
     found: list[Uncovered] = []
     if states:
-        counts = await census.per_state(store)
+        # a store written before customers per state were counted has no tallies: read them
+        counts = await census.per_state(store) or await census.scan(store)
         found += [Uncovered("state", s, counts.get(s, 0)) for s in states]
     if timers:
         pending = await timer_counts(store, set(timers))

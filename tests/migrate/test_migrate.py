@@ -197,6 +197,8 @@ async def test_a_store_written_before_tallies_is_counted_once_on_request(fleet, 
     await ensure_compatible(SalonV1, fleet.store)  # a start does not read every record ...
     assert await census.per_state(fleet.store) == {}
     assert "persona funnel BOT --store URL --recount" in caplog.text  # ... it says what to run
+    with pytest.raises(ShapeError, match="state 'welcomed' with [1-9]"):  # uncounted, still refused
+        await ensure_compatible(SalonV2Careless, fleet.store)
     await census.recount(fleet.store)
     assert await census.per_state(fleet.store) == await census.scan(fleet.store)
 
