@@ -28,7 +28,7 @@ from .handoff import HandoffRules
 from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TimerFired, to_record
 from .messages import Message
 from .metrics import Metrics
-from .migrate.upgrade import Amendment, Change, upgrade
+from .migrate.upgrade import Amendment, Change, strays, upgrade
 from .outcome import Outcome, ReplySlot, Status
 from .persona import Persona
 from .store.base import Commit, OutboxItem, Store
@@ -105,7 +105,9 @@ class Runtime:
                 before_timers, before_state = dict(customer.timers), customer.state
                 turn = Turn(self.persona, customer, Amendment(user), self.clock.now(), self.store)
                 change = upgrade(turn)
-                if change is None or change.uncovered:
+                if change is None:
+                    return strays(turn)
+                if change.uncovered:
                     return change
                 arm_timers(turn, self.persona.timer_specs, False)
                 change.armed += [n for n in turn.timers_set if n not in before_timers and n not in change.armed

@@ -52,6 +52,16 @@ class Change:
                 "armed": self.armed or None, "attrs": [list(a) for a in self.attrs] or None}
 
 
+def strays(turn: "Turn") -> Change | None:
+    """For a customer already at the persona's generation: a state or timers the persona does
+    not have (a version deployed without the migration it needed), as an uncovered change."""
+    cls = type(turn.persona)
+    customer = turn.customer
+    found = [f"state {customer.state}"] if customer.state not in cls.states else []
+    found += [f"timer {name}" for name in customer.timers if name not in cls.routes.timer]
+    return Change(customer.id, (customer.state, customer.state), uncovered=found) if found else None
+
+
 def upgrade(turn: "Turn") -> Change | None:
     """Apply the persona's migrations the customer has not been through; None when current."""
     cls = type(turn.persona)

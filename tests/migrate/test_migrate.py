@@ -192,6 +192,19 @@ async def test_serve_refuses_a_persona_that_strands_customers(fleet):
     await ensure_compatible(SalonV2, fleet.store)
 
 
+async def test_migrate_lists_customers_a_careless_version_would_strand(fleet):
+    before = await fleet.records()
+    welcomed = sorted(u for u, c in before.items() if c.state == "welcomed")
+    nudged = sorted(u for u, c in before.items() if "nudge" in c.timers)
+    careless = Runtime(SalonV2Careless(), fleet.store, fleet.clock)
+    report = await run(careless, apply=True)
+    assert report.uncovered["state welcomed"].count == len(welcomed)
+    assert report.uncovered["state welcomed"].examples == welcomed[:5]
+    assert report.uncovered["timer nudge"].count == len(nudged)
+    assert {u: c.version for u, c in (await fleet.records()).items()} == {u: c.version for u, c in before.items()}
+    assert await recorded(fleet.store) is None  # nothing recorded: customers are still stranded
+
+
 async def test_a_store_written_before_tallies_is_counted_once_on_request(fleet, caplog):
     await fleet.store.reset_tallies(census.STATE, {})
     await ensure_compatible(SalonV1, fleet.store)  # a start does not read every record ...
