@@ -17,13 +17,14 @@ not mount this API by itself. Routes (``{bot}`` is the persona's name)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
 from ..desk import Desk, DeskError
+from ..errors import ProtocolError
+from . import jsonguard
 
 Identify = Callable[[web.Request], str | None]
 DESKS: web.AppKey[dict[str, Desk]] = web.AppKey("persona_desks", dict)
@@ -77,9 +78,9 @@ def _agent(request: web.Request) -> str:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        raise DeskError("the body is not JSON") from None
+        body = await request.json(loads=jsonguard.loads)
+    except ProtocolError as exc:  # not JSON, or nested past what json.loads can recurse
+        raise DeskError(str(exc)) from None
     if not isinstance(body, dict):
         raise DeskError("the body must be a JSON object")
     return body

@@ -212,3 +212,20 @@ async def test_a_wecom_agent_id_no_int_can_hold_still_gets_its_reply(make_bot, s
     fields = reply_fields(open_reply(await resp.text(), token=WECOM_TOKEN, aes_key=WECOM_AES_KEY, appid=CORP_ID,
                                      wecom_reply=True))
     assert fields["ToUserName"] == "zhangsan" and fields["AgentID"] == "1000002"  # the configured app
+
+
+@pytest.mark.parametrize("levels", [33, 7_000])
+async def test_the_agents_api_refuses_deep_json_with_400(levels):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from persona.desk import Desk
+    from persona.service.agents import create_agent_app
+    from persona.testing import Simulation
+
+    async with Simulation("bots.xiaowanzi") as sim:
+        await sim.text("o_bo", "在吗")
+        async with TestClient(TestServer(create_agent_app([Desk(sim.runtime)]))) as client:
+            body = '{"text": "hi", "x": ' + "[" * levels + "]" * levels + "}"
+            resp = await client.post("/xiaowanzi/conversations/o_bo/messages",
+                                     headers={"X-Persona-Agent": "小李"}, data=body.encode())
+            assert resp.status == 400 and "nests deeper" in (await resp.json())["error"]
