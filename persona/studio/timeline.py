@@ -33,6 +33,7 @@ class RowKind(StrEnum):
     TRANSITION = "transition"
     OPT = "opt"
     TIMER = "timer"
+    AGENT = "agent"  # a person answering, and the hand-offs to and from them
     ERROR = "error"
     OTHER = "other"
 
@@ -87,6 +88,13 @@ def _row(raw: str, tz: str) -> Row:
         by = f"由 {entry['by']} 手动操作" if entry.get("by") else str(entry.get("input", ""))
         return Row(when, RowKind.OPT, "退订" if kind == "opt_out" else "恢复订阅",
                    "客户退订营销消息" if kind == "opt_out" else "客户恢复接收营销消息", detail=by)
+    if kind == "agent":
+        return Row(when, RowKind.AGENT, "人工回复", str(entry.get("text", "")), detail=f"由 {entry.get('agent', '?')} 发送")
+    if kind == "handoff":
+        return Row(when, RowKind.AGENT, "转人工", str(entry.get("text") or ""), detail=str(entry.get("reason", "")))
+    if kind == "handback":
+        by = f"{entry['agent']}：" if entry.get("agent") else ""
+        return Row(when, RowKind.AGENT, "交回机器人", "", detail=f"{by}{entry.get('why', '')}")
     if kind and str(kind).startswith("timer_"):
         rest = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("t", "k", "timer"))
         return Row(when, RowKind.TIMER, "定时", f"{entry.get('timer', '?')}: {kind[6:]}", detail=rest)
