@@ -61,10 +61,14 @@ async def test_publish_reaches_a_running_serve_refuses_a_broken_text_and_rolls_b
             await wait_healthy(session, port, proc)
             assert await reply(session, port, name) == HELLO
 
+            started = time.monotonic()
             done = cli("publish", "tests.service.desk", "hello", str(new_text), "--store", store,
                        "--author", "amy", "--note", "warmer", name=name)
+            publishing = time.monotonic() - started
             assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
             waited = await until_reply(session, port, name, "在的！今天想了解点什么？")
+            print(f"{kind}: publish took {publishing:.2f}s (a new process, lint included); the next "
+                  f"reply used it {waited:.2f}s after it returned")
 
             done = cli("publish", "tests.service.desk", "hello", str(broken), "--store", store, name=name)
             assert done.returncode == 1 and "hello.j2:2: error:" in done.stderr, done.stderr
