@@ -39,7 +39,7 @@ SEP = "\x1f"
 #: still running at the deadline is spooled by the service before ``success``.)
 COMMAND_TIMEOUT = 1.5
 POOL_TIMEOUT = 2.0
-CONNECT_TIMEOUT = 1.0
+CONNECT_TIMEOUT = 2.0
 _QUOTED = {"%": "%25", "|": "%7C", SEP: "%1F"}
 _UNQUOTED = {v: k for k, v in _QUOTED.items()}
 _QUOTE = re.compile(r"[%|\x1f]")
