@@ -5,7 +5,9 @@ own helpers for the same work, measured in this run:
 
 * protocol: signature check + decrypt + screen + parse (persona) vs wechatpy
   ``decrypt_message`` + ``parse_message``; reply render + encrypt + sign vs wechatpy;
-* the turn on a memory store (dispatch, transition, render, gate, journal, commit);
+* the turn on a memory store (dispatch, transition, render, gate, journal, commit), beside
+  the same turn with every trigger sent through the shared ``AsyncMachine`` (no compiled
+  moves) and with that and the standard ``json`` module (the turn as it was), alternated;
 * the store's two round trips on Redis (``load`` with the dedupe check, ``commit``);
 * the whole ``Runtime.handle`` on Redis.
 
@@ -17,10 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
+import json
 import statistics
 import time
 import timeit
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterator
 
 from benchmarks._common import APPID, AES_KEY, LOAD_CPU, TOKEN, Callbacks, RedisServer, header, text_xml, unique
 
@@ -31,17 +36,52 @@ def us(fn: Callable[[], Any], number: int, repeat: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 
 
+#: numbers every awaited call of a run, so inputs keyed by it stay fresh across runs
+_CALLS = itertools.count(1)
+
+
 async def aus(fn: Callable[[int], Awaitable[Any]], number: int, repeat: int) -> float:
     """Median µs per awaited call over ``repeat`` runs of ``number`` sequential calls."""
     runs = []
-    counter = 0
     for _ in range(repeat):
         started = time.perf_counter()
         for _ in range(number):
-            counter += 1
-            await fn(counter)
+            await fn(next(_CALLS))
         runs.append((time.perf_counter() - started) / number * 1e6)
     return statistics.median(runs)
+
+
+TURN_ROW = "turn on a memory store (Runtime.handle)"
+MACHINE_ROW = "  same, every trigger through the AsyncMachine"
+OLD_ROW = "  same, AsyncMachine and the standard json module"
+
+
+@contextlib.contextmanager
+def machine_only(persona: type) -> Iterator[None]:
+    """Run ``persona`` as if none of its transitions were compiled (see ``persona.moves``)."""
+    compiled = persona.moves
+    persona.moves = {}
+    try:
+        yield
+    finally:
+        persona.moves = compiled
+
+
+@contextlib.contextmanager
+def stdlib_json(inner: contextlib.AbstractContextManager[None]) -> Iterator[None]:
+    """Serialise a turn's documents with the standard ``json`` module, as before orjson."""
+    from persona import jsonwire
+
+    compact = {"ensure_ascii": False, "separators": (",", ":")}
+    fast = jsonwire.dump_bytes, jsonwire.dump, jsonwire.load
+    jsonwire.dump_bytes = lambda value: json.dumps(value, **compact).encode()
+    jsonwire.dump = lambda value: json.dumps(value, **compact)
+    jsonwire.load = json.loads
+    try:
+        with inner:
+            yield
+    finally:
+        jsonwire.dump_bytes, jsonwire.dump, jsonwire.load = fast
 
 
 def protocol_rows(number: int, repeat: int) -> list[tuple[str, float]]:
@@ -87,8 +127,14 @@ async def runtime_rows(redis_url: str, number: int, repeat: int) -> list[tuple[s
 
     memory = open_store("memory://", "stages")
     runtime = Runtime(Bench(), memory)
-    rows.append(("turn on a memory store (Runtime.handle)",
-                 await aus(lambda n: runtime.handle(message(n), ReplySlot()), number, repeat)))
+    variants = {TURN_ROW: contextlib.nullcontext, MACHINE_ROW: lambda: machine_only(Bench),
+                OLD_ROW: lambda: stdlib_json(machine_only(Bench))}
+    runs: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):  # alternated, so load from elsewhere falls on all alike
+        for name, variant in variants.items():
+            with variant():
+                runs[name].append(await aus(lambda n: runtime.handle(message(n), ReplySlot()), number, 1))
+    rows += [(name, statistics.median(found)) for name, found in runs.items()]
     await memory.close()
 
     redis = open_store(redis_url, f"stages{unique()}")
@@ -118,8 +164,9 @@ async def runtime_rows(redis_url: str, number: int, repeat: int) -> list[tuple[s
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a tiny run that only proves it works")
+    p.add_argument("--number", type=int, default=3000, help="calls per timed run (default 3000)")
     args = p.parse_args(argv)
-    number, repeat = (100, 2) if args.quick else (3000, 5)
+    number, repeat = (100, 2) if args.quick else (args.number, 5)
     header("the callback pipeline, stage by stage (µs per call, one process)")
     rows = protocol_rows(number * 3, repeat)
     with RedisServer(cpu=LOAD_CPU) as redis:
@@ -133,6 +180,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         / found["turn on Redis (Runtime.handle)"]
     print(f"Redis round trips / whole turn on Redis: {share:.2f}")
     print(f"persona / wechatpy: parse {parse:.2f}×, reply {reply:.2f}×")
+    print(f"memory-store turn: machine only / compiled transitions {found[MACHINE_ROW] / found[TURN_ROW]:.2f}×; "
+          f"machine and json / today {found[OLD_ROW] / found[TURN_ROW]:.2f}×")
     return found
 
 

@@ -6,9 +6,10 @@ dormant customer costs around a hundred bytes in the store.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from . import jsonwire
 
 if TYPE_CHECKING:
     from .store.base import Customers
@@ -119,7 +120,7 @@ class Customer:
             raw["v"] = self.variants
         if self.generation:
             raw["g"] = self.generation
-        return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
+        return jsonwire.dump_bytes(raw)
 
     @classmethod
     async def read(cls, store: "Customers", user: str) -> "Customer | None":
@@ -129,7 +130,7 @@ class Customer:
 
     @classmethod
     def load(cls, user: str, data: bytes, version: int) -> "Customer":
-        raw = json.loads(data)
+        raw = jsonwire.load(data)
         return cls(
             id=user,
             state=raw["s"],

@@ -9,11 +9,11 @@ A retry of an input already handled gets the first outcome back, as a duplicate 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Callable
 
+from . import jsonwire
 from .customer import Customer
 from .gate import Decision
 from .messages import Message
@@ -43,13 +43,12 @@ class Outcome:
 
     def result(self) -> str:
         """What a retry of the same input is answered with (stored with the dedupe key)."""
-        return json.dumps({"s": self.status, "p": self.passive.to_dict() if self.passive else None},
-                          ensure_ascii=False, separators=(",", ":"))
+        return jsonwire.dump({"s": self.status, "p": self.passive.to_dict() if self.passive else None})
 
     @classmethod
     def from_result(cls, raw: str) -> "Outcome":
         """The duplicate's outcome, from what :meth:`result` stored for the first attempt."""
-        data = json.loads(raw)
+        data = jsonwire.load(raw)
         passive = Message.from_dict(data["p"]) if data.get("p") else None
         return cls(status=Status.DUPLICATE, passive=passive, first_status=_status(data.get("s")))
 

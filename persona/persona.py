@@ -23,6 +23,7 @@ from .errors import DefinitionError
 from .handlers import Route, RouteKind, Routes, marked
 from .migrate.spec import Migration
 from .migrate.spec import check as check_migrations
+from .moves import compile_moves
 from .templates import ScriptBook
 from .timers import TimerSpec
 
@@ -117,6 +118,8 @@ class Persona:
     migrations: ClassVar[Sequence[Migration]] = ()
 
     machine: ClassVar[AsyncMachine]
+    #: ``(trigger, source) -> destination`` for transitions that call nothing (see :mod:`.moves`)
+    moves: ClassVar[dict[tuple[str, str], str]]
     routes: ClassVar[Routes]
     timer_specs: ClassVar[dict[str, TimerSpec]]
     triggers: ClassVar[frozenset[str]]
@@ -131,6 +134,7 @@ class Persona:
         cls._check_states()
         cls.machine = cls._build_machine()
         cls.triggers = frozenset(cls.machine.events)
+        cls.moves = compile_moves(cls.machine)
         cls._collect_routes()
         check_migrations(cls)
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import random
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from . import census
+from . import census, jsonwire
 from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
@@ -322,20 +321,20 @@ class Runtime:
             if isinstance(turn.input, PlatformEvent) and "welcome_code" in turn.input.data:
                 payload["welcome_code"] = turn.input.data["welcome_code"]
             outbox.append(OutboxItem(f"{customer.id}:{new_version}:{i}", customer.id, decision.due,
-                                     json.dumps(payload, ensure_ascii=False)))
+                                     jsonwire.dump(payload)))
         for j, effect in enumerate(turn.effects):
             payload = {"type": effect.type, "from": customer.id, **effect.data}
             outbox.append(OutboxItem(f"{customer.id}:{new_version}:e{j}", customer.id, turn.now,
-                                     json.dumps(payload, ensure_ascii=False)))
+                                     jsonwire.dump(payload)))
         recorded = to_record(turn.input)  # the input itself, on its "in" line, for persona replay
         journal = []
         for note in turn.notes:
             line = {"t": int(turn.now), **{k: v for k, v in note.items() if v is not None}}
             if recorded is not None and note["k"] in ("in", "error"):
                 line["i"], recorded = recorded, None
-            journal.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
-        journal += [json.dumps({"t": int(turn.now), "k": "transition", "trigger": t, "from": a, "to": b},
-                               ensure_ascii=False, separators=(",", ":")) for t, a, b in turn.transitions]
+            journal.append(jsonwire.dump(line))
+        journal += [jsonwire.dump({"t": int(turn.now), "k": "transition", "trigger": t, "from": a, "to": b})
+                    for t, a, b in turn.transitions]
         timers_set = {n: t.due for n, t in customer.timers.items() if before_timers.get(n) is not t}
         timers_del = [n for n in turn.timers_del if n not in customer.timers]
         return Commit(

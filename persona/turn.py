@@ -146,20 +146,29 @@ class Turn:
     async def trigger(self, name: str, *args: Any, **kwargs: Any) -> bool:
         """Fire a transition; False when it is not allowed from the current state or a guard said no."""
         persona = self.persona
+        before = self.state
+        dest = persona.moves.get((name, before))
+        if dest is not None:  # a plain transition: nothing to call, so no machine to await
+            self._moved(name, before, dest)
+            return True
         event = persona.machine.events.get(name)
         if event is None:
             raise DefinitionError(f"{type(persona).__name__} has no trigger {name!r} "
                                   f"(known: {', '.join(sorted(persona.triggers))})")
         if self.state not in event.transitions:
             return False
-        before = self.state
         model = _Model(self)
         done = await event.trigger(model, *args, **kwargs)
-        if done and model.state != before:
-            self.customer.state = model.state
-            self.transitions.append((name, before, model.state))
-            self.entered = self.now
+        if done:
+            self._moved(name, before, model.state)
         return bool(done)
+
+    def _moved(self, trigger: str, before: str, after: str) -> None:
+        """Record a fired transition; a reflexive or internal one leaves no trace."""
+        if after != before:
+            self.customer.state = after
+            self.transitions.append((trigger, before, after))
+            self.entered = self.now
 
     def tag(self, name: str, value: Any = "") -> None:
         """Set a tag (``tag("in_group")``, ``tag("source", "parcel")``)."""

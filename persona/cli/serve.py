@@ -112,8 +112,9 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:
-    # the loop runs outside the except block: otherwise every traceback logged while serving
-    # would start with the ImportError ("During handling of the above exception...")
+    # uvloop is a dependency wherever the platform has it (not on Windows): a faster loop for
+    # every request. The loop runs outside the except block: otherwise every traceback logged
+    # while serving would start with the ImportError ("During handling of the above exception...")
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:

@@ -190,6 +190,24 @@ def test_serve_runs_the_loop_outside_the_uvloop_import_check(monkeypatch):
     assert seen == [None, None]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop is a dependency everywhere but Windows")
+def test_serve_runs_on_uvloop_where_the_platform_has_it(monkeypatch):
+    """uvloop is installed with persona (a platform marker, not an extra), and serve uses it."""
+    import argparse
+
+    from persona.cli import serve as serve_cli
+
+    loops: list[str] = []
+
+    async def fake_serve(args, *, reuse_port=False):
+        loops.append(type(asyncio.get_running_loop()).__module__)
+        return 0
+
+    monkeypatch.setattr(serve_cli, "serve", fake_serve)
+    assert serve_cli._serve_process(argparse.Namespace(), reuse_port=False) == 0
+    assert loops and loops[0].startswith("uvloop")
+
+
 async def test_bots_served_together_keep_one_token_per_account(tmp_path, monkeypatch):
     """Two bots on one appid: their channels read and write one token, not one each."""
     import persona.bot
