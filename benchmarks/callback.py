@@ -7,7 +7,9 @@ run, on the same core, under the same load generator:
 
 * a bare aiohttp handler that reads the body and answers a small XML (target: persona ≥ 0.5×),
 * WeRoBot answering the same messages in plaintext mode, served by waitress with 4 threads
-  (target: persona ≥ 3×; skipped when WeRoBot or waitress is not installed).
+  (target: persona ≥ 3×; skipped when WeRoBot or waitress is not installed);
+* ``persona serve`` in plaintext mode (no AES key) under WeRoBot's plaintext load: the same
+  work both do, persona still deduplicating and keeping state (target: ≥ 2× WeRoBot).
 
 ``--store memory://`` or ``--store sqlite:///PATH`` runs persona on another store (customers
 are then created by their first message) to compare stores.
@@ -106,29 +108,32 @@ async def seed(url: str, namespace: str, customers: int, *, chunk: int = 1000) -
         await store.close()
 
 
-def persona_env(name: str, **extra: str) -> dict[str, str]:
+def persona_env(name: str, *, mode: str = "safe", **extra: str) -> dict[str, str]:
+    """A bench server's environment; without an AES key (``mode="plain"``) it takes plaintext."""
     return env(PERSONA_BENCH_NAME=name, WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID, WECHAT_APPSECRET="bench",
-               WECHAT_AES_KEY=AES_KEY, PERSONA_EVENT_SECRET="bench",
+               WECHAT_AES_KEY=AES_KEY if mode == "safe" else "", PERSONA_EVENT_SECRET="bench",
                WECHAT_API_BASE=f"http://127.0.0.1:{free_port()}", **extra)
 
 
-def start_persona(redis_url: str, name: str, log: Path) -> tuple[Any, int]:
+def start_persona(redis_url: str, name: str, log: Path, *, mode: str = "safe") -> tuple[Any, int]:
     port = free_port()
     proc = spawn([PYTHON, "-m", "persona", "serve", "benchmarks.benchpersona", "--host", "127.0.0.1",
                   "--port", str(port), "--store", redis_url, "--no-delivery", "--no-scheduler",
-                  "--log-level", "WARNING"], cpu=SERVER_CPU, environ=persona_env(name), log=log)
+                  "--log-level", "WARNING"], cpu=SERVER_CPU, environ=persona_env(name, mode=mode), log=log)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return proc, port
 
 
-def check_reply(port: int, name: str, user: str) -> str:
-    """One callback by hand: the answer must be an encrypted, signed reply from the persona."""
+def check_reply(port: int, name: str, user: str, *, mode: str = "safe") -> str:
+    """One callback by hand: the answer must be the persona's reply (encrypted and signed in
+    safe mode)."""
     seal = Callbacks()
-    query, body = seal.safe(text_xml(user, "hi", msg_id=int(time.time() * 1000)), nonce="42")
+    query, body = (seal.safe if mode == "safe" else seal.plain)(
+        text_xml(user, "hi", msg_id=int(time.time() * 1000)), nonce="42")
     req = urllib.request.Request(f"http://127.0.0.1:{port}/wechat/{name}?{query}", data=body,
                                  headers={"Content-Type": "text/xml"})
     answer = urllib.request.urlopen(req, timeout=10).read().decode()
-    inner = seal.open_reply(answer)
+    inner = seal.open_reply(answer) if mode == "safe" else answer
     content = re.search(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", inner, re.S)
     assert content and "收到「hi」" in content.group(1), inner
     return content.group(1)
@@ -145,6 +150,38 @@ def run_load(port: int, path: Path, proc: Any, seconds: float, connections: int,
     before = cpu_seconds(proc.pid)
     result = load(f"http://127.0.0.1:{port}/wechat/{bot}", path, seconds=seconds, connections=connections)
     return result, cpu_seconds(proc.pid) - before
+
+
+def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, warm: float, requests: int,
+                    *, mode: str) -> tuple[dict[str, Any], float]:
+    """One ``persona serve`` under the load, in safe or plaintext mode; its result and CPU seconds.
+
+    Every request must be processed once: the server's own count of inputs is checked against
+    the requests answered.
+    """
+    proc, port = start_persona(store, name, tmp / f"persona-{mode}.log", mode=mode)
+    try:
+        check_reply(port, name, customer_id(0), mode=mode)
+        warm_file = tmp / f"warm-{mode}.txt"
+        write_requests(warm_file, callbacks(1000, args.customers, "warm" + unique(), mode=mode, bot=name))
+        load(f"http://127.0.0.1:{port}", warm_file, seconds=warm, connections=args.connections)
+        real_file = tmp / f"persona-{mode}.txt"
+        write_requests(real_file, callbacks(requests, args.customers, "run" + unique(), mode=mode, bot=name))
+        done_before = metric(port, name, "persona_inputs_total")
+        result, cpu = run_load(port, real_file, proc, args.seconds, args.connections, name)
+        processed = metric(port, name, "persona_inputs_total") - done_before
+    finally:
+        stop(proc)
+    label = "Redis" if store.startswith("redis") else store.split(":")[0]
+    print(measured(f"persona serve ({'safe mode' if mode == 'safe' else 'plaintext'}, {label})", result, cpu),
+          flush=True)
+    if result["wraps"]:
+        print(f"  note: the request file ran out {result['wraps']} time(s); repeats were dedupe hits")
+    errors = result["status_errors"] + result["socket_errors"] + result["timeouts"]
+    if errors or abs(processed - result["requests"]) > args.connections + result["requests"] * 0.01:
+        print(f"  WARNING: {errors} errors; {processed:.0f} inputs processed for "
+              f"{result['requests']} requests answered")
+    return result, cpu
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -188,31 +225,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures["bare"] = bare["rps"]
         figures["bare_cpu"] = bare_cpu / max(bare["requests"], 1)
 
-        # 2. persona serve, safe mode, Redis
-        proc, port = start_persona(store, name, tmp / "persona.log")
-        try:
-            check_reply(port, name, customer_id(0))
-            warm_file = tmp / "warm.txt"
-            write_requests(warm_file, callbacks(1000, args.customers, "warm" + unique(), bot=name))
-            load(f"http://127.0.0.1:{port}", warm_file, seconds=warm, connections=args.connections)
-            n = int(bare["rps"] * 0.8 * args.seconds) + 2000
-            real_file = tmp / "persona.txt"
-            write_requests(real_file, callbacks(n, args.customers, "run" + unique(), bot=name))
-            done_before = metric(port, name, "persona_inputs_total")
-            persona, persona_cpu = run_load(port, real_file, proc, args.seconds, args.connections, name)
-            processed = metric(port, name, "persona_inputs_total") - done_before
-        finally:
-            stop(proc)
-        label = "Redis" if store.startswith("redis") else store.split(":")[0]
-        print(measured(f"persona serve (safe mode, {label})", persona, persona_cpu), flush=True)
-        if persona["wraps"]:
-            print(f"  note: the request file ran out {persona['wraps']} time(s); repeats were dedupe hits")
-        errors = persona["status_errors"] + persona["socket_errors"] + persona["timeouts"]
-        if errors or abs(processed - persona["requests"]) > args.connections + persona["requests"] * 0.01:
-            print(f"  WARNING: {errors} errors; {processed:.0f} inputs processed for "
-                  f"{persona['requests']} requests answered")
+        # 2. persona serve on Redis: safe mode, then plaintext (the same load WeRoBot gets)
+        n = int(bare["rps"] * 0.8 * args.seconds) + 2000
+        persona, persona_cpu = measure_persona(store, name, tmp, args, warm, n, mode="safe")
         figures["persona"] = persona["rps"]
         figures["persona_cpu"] = persona_cpu / max(persona["requests"], 1)
+        plain, plain_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain")
+        figures["persona_plain"] = plain["rps"]
+        figures["persona_plain_cpu"] = plain_cpu / max(plain["requests"], 1)
 
         # 3. WeRoBot, plaintext
         why = werobot_missing()
@@ -235,11 +255,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"load generator: {persona['tool']}")
     # CPU per request is steadier than requests/s on a shared machine: shown for reference
     print(f"server CPU per request, bare / persona: {figures['bare_cpu'] / figures['persona_cpu']:.2f}×"
-          + (f"; WeRoBot / persona: {figures['werobot_cpu'] / figures['persona_cpu']:.2f}×"
+          + (f"; WeRoBot / persona: {figures['werobot_cpu'] / figures['persona_cpu']:.2f}×; "
+             f"WeRoBot / persona plaintext: {figures['werobot_cpu'] / figures['persona_plain_cpu']:.2f}×"
              if "werobot" in figures else ""))
     print(verdict("persona / bare aiohttp", figures["persona"] / figures["bare"], 0.5))
     if "werobot" in figures:
         print(verdict("persona / WeRoBot", figures["persona"] / figures["werobot"], 3.0))
+        print(verdict("persona plaintext / WeRoBot plaintext", figures["persona_plain"] / figures["werobot"], 2.0))
     figures["ratio_bare"] = figures["persona"] / figures["bare"]
     return figures
 
