@@ -339,3 +339,21 @@ def _welcome_code(turn: "Turn") -> bool:
 def _count(customer: "Customer", key: Budget, period: str) -> int:
     slot = customer.budget.get(key)
     return int(slot[1]) if slot and slot[0] == period else 0
+
+
+#: what a bot author can do about a drop, for the reasons that surprise them
+_HINTS = {
+    "kf_window_closed": "an Official Account customer who has not written within 48 h; "
+                        "Policy(fallback_template=...) sends service messages as a template message instead",
+    "kf_window_spent": "the customer-service messages this window allows are spent; "
+                       "Policy(fallback_template=...) sends service messages as a template message instead",
+    "mass_monthly_cap": "a WeCom customer's mass messages for the month are spent; "
+                        "a message the customer asked for should be category=\"service\"",
+    "mass_daily_cap": "a WeCom customer gets one mass message a day",
+}
+
+
+def explain(reason: str) -> str:
+    """``reason``, with what to do about it when a bot author would ask (for chat and tests)."""
+    hint = _HINTS.get(reason)
+    return f"{reason} ({hint})" if hint else reason

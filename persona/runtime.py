@@ -56,6 +56,9 @@ class Runtime:
         self.metrics = metrics or Metrics()
         self.dedupe_ttl = dedupe_ttl
         self.commit_hooks: list[CommitHook] = []
+        #: observers called with each input and its outcome once it is handled (the simulator
+        #: reports the gate's drops through this); they must not raise and cannot change anything
+        self.outcome_hooks: list[Callable[[Input, Outcome], None]] = []
         self.name = type(persona).name
         self._locks: dict[str, _UserLock] = {}
         policy = persona.policy
@@ -70,7 +73,10 @@ class Runtime:
         version check only has to settle races between processes.
         """
         async with self._turns_of(inp.user):
-            return await self._handle(inp, slot)
+            outcome = await self._handle(inp, slot)
+        for hook in self.outcome_hooks:
+            hook(inp, outcome)
+        return outcome
 
     @contextlib.asynccontextmanager
     async def _turns_of(self, user: str) -> AsyncIterator[None]:

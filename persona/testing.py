@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from .bot import Bot
 from .clock import DEFAULT_TZ, FakeClock, parse_duration
 from .customer import Customer
+from .gate import Action, explain
 from .inputs import BURST_EVENTS, BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage
 from .messages import Message
 from .persona import Persona
@@ -63,14 +64,34 @@ class Sent:
         return f"[{self.when}] ({self.to}) {self.summary()}"
 
 
+@dataclass
+class Dropped:
+    """A message the gate dropped: to whom, when, which script and why."""
+
+    at: float
+    to: str
+    script: str
+    reason: str
+    tz: str = DEFAULT_TZ
+
+    def __str__(self) -> str:
+        when = datetime.fromtimestamp(self.at, ZoneInfo(self.tz)).strftime("%Y-%m-%d %H:%M")
+        return f"[{when}] ({self.to}) {self.script} not sent: {explain(self.reason)}"
+
+
 class Simulation:
     """A bot on a fake clock, a store of your choice and the fake WeChat API."""
 
     def __init__(self, persona: type[Persona] | str, *, start: str | float = "2026-11-23 09:00",
-                 store: str = "memory://", namespace: str | None = None, tz: str = DEFAULT_TZ) -> None:
+                 store: str = "memory://", namespace: str | None = None, tz: str = DEFAULT_TZ,
+                 report_drops: bool = True) -> None:
         self.clock = FakeClock(start, tz)
         self._persona, self._store_url, self._namespace, self.tz = persona, store, namespace, tz
         self.sent: list[Sent] = []
+        #: every message the gate dropped, as ``Dropped``; with ``report_drops`` each is also
+        #: printed as it happens, so a test that misses a message shows why in its output
+        self.dropped: list[Dropped] = []
+        self.report_drops = report_drops
         self._ids = itertools.count(1)
         self.bot: Bot
 
@@ -83,12 +104,22 @@ class Simulation:
         env.update({k: v for k, v in os.environ.items() if k.startswith("PERSONA_")})
         self.bot = Bot(self._persona, self._store_url, clock=self.clock, environ=env, namespace=self._namespace)
         self.runtime, self.store = self.bot.runtime, self.bot.store
+        self.runtime.outcome_hooks.append(self._note_drops)
         self._seen_api = 0
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.bot.stop()
         await self.api.stop()
+
+    def _note_drops(self, inp: Input, outcome: Outcome) -> None:
+        for message, decision in outcome.messages:
+            if decision.action == Action.DROP:
+                dropped = Dropped(self.clock.now(), message.to or inp.user, message.script or message.kind,
+                                  decision.reason, self.tz)
+                self.dropped.append(dropped)
+                if self.report_drops:
+                    print(f"persona: {dropped}")
 
     # -- inputs ----------------------------------------------------------------------------
     async def text(self, user: str, text: str, *, platform: Platform | str | None = None,

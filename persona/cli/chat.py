@@ -31,7 +31,7 @@ from typing import Any, Awaitable, Callable, TextIO
 
 from ..clock import parse_duration, parse_time
 from ..errors import PersonaError
-from ..gate import Action
+from ..gate import Action, explain
 from ..inputs import Input, TimerFired
 from ..outcome import Status
 from ..timers import zone
@@ -117,7 +117,7 @@ class Chat:
         from ..testing import Simulation
 
         async with Simulation(self.persona, start=self.start, store=self.store_url, tz=self.tz,
-                              namespace=self.namespace) as sim:
+                              namespace=self.namespace, report_drops=False) as sim:
             self.sim = sim
             self._observe(sim)
             await sim.bot.load_scripts(check=False)  # what a writer published to --store
@@ -282,7 +282,7 @@ class Chat:
         for message, decision in outcome.messages:
             name = message.script or message.kind
             if decision.action is Action.DROP:
-                notes.append(f"  · {name} not sent: {decision.reason}")
+                notes.append(f"  · {name} not sent: {explain(decision.reason)}")
             elif decision.action is Action.DEFER:
                 notes.append(f"  · {name} held until {self._local(decision.due)} ({decision.reason})")
         return notes

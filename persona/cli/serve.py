@@ -20,12 +20,15 @@ import multiprocessing
 import os
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PersonaError
 from ..channels.tokens import ACCOUNTS_NAMESPACE
 from ..spool import DEFAULT_PATH as DEFAULT_SPOOL
 from ..store import DEFAULT_URL, open_store
+
+if TYPE_CHECKING:
+    from ..bot import Bot
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +166,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
         await accounts.close()
         raise
     for bot in bots:
+        _warn_unroutable(bot)
         try:
             await asyncio.wait_for(bot.store.ping(), 5)
         except Exception as exc:
@@ -224,6 +228,21 @@ async def _watch(bot: Any, stop: asyncio.Event) -> None:
 
     await watch_folder(type(bot.persona), bot.persona.scripts, stop,
                        lambda line: log.info("bot=%s %s", bot.name, line))
+
+
+def _warn_unroutable(bot: "Bot") -> None:
+    """Say at start-up what would otherwise only show as dead letters: staff messages on a bot
+    without WeCom credentials have no way out."""
+    if bot.environ.get("WECOM_CORPID") and bot.environ.get("WECOM_SECRET"):
+        return
+    from ..lint.reach import staff_messages
+
+    sites = staff_messages(type(bot.persona))
+    if sites:
+        where = ", ".join(f"{s.file}:{s.line}" for s in sites[:3]) + (" ..." if len(sites) > 3 else "")
+        log.warning("bot=%s sends messages to staff (%s) but has no WeCom credentials: set WECOM_CORPID, "
+                    "WECOM_SECRET and WECOM_AGENTID, or those messages are dead-lettered as unroutable",
+                    bot.name, where)
 
 
 def _store_label(url: str) -> str:

@@ -27,6 +27,7 @@ from ..templates import SUFFIX, ScriptBook
 from ..turn import Turn
 from .fields import check_use, known_fields
 from .report import ERROR, WARNING, Report, Severity, display, suggest
+from .reach import check_reach
 from .scripts import Script, fixed_bytes
 from .source import Code, Site, line_of
 from .states import States
@@ -72,6 +73,7 @@ class Linter:
         self._check_sites(scripts, sites, context, dynamic)
         self._check_machine()
         self._check_calls()
+        check_reach(self.cls, self.code, scripts, self.report)
 
     # -- scripts -------------------------------------------------------------------------------
     def _scripts(self) -> dict[str, Script]:

@@ -40,6 +40,8 @@ class Script:
     kind_line: int = 0
     #: the customer fields it reads (attrs.X, tags.X, counters.X, customer.X)
     fields: list[FieldUse] = field(default_factory=list)
+    #: what its top-level ``{% set name = "constant" %}`` tags say (kind, via, category...)
+    settings: dict[str, str] = field(default_factory=dict)
 
     def read(self, tree: jn.Template, all_states: frozenset[str]) -> None:
         """Fill in what the script uses from its parsed ``tree``."""
@@ -59,8 +61,10 @@ class Script:
                 self.includes.add(ref[: -len(SUFFIX)] if ref.endswith(SUFFIX) else ref)
         for node in tree.body:
             if (isinstance(node, jn.Assign) and isinstance(node.target, jn.Name)
-                    and node.target.name == "kind" and isinstance(node.node, jn.Const)):
-                self.kind, self.kind_line = str(node.node.value), node.lineno
+                    and isinstance(node.node, jn.Const)):
+                self.settings[node.target.name] = str(node.node.value)
+                if node.target.name == "kind":
+                    self.kind, self.kind_line = str(node.node.value), node.lineno
 
 
 def template_uses(tree: jn.Template, names: set[str], everything: frozenset[str]

@@ -24,7 +24,7 @@ def test_a_new_bot_lints_and_passes_its_own_scenarios(cli, tmp_path):
 
     lint = cli("lint", "beauty_bot", cwd=tmp_path, pythonpath=tmp_path)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert lint.stdout.strip() == "beauty_bot: ok: 0 errors, 0 warnings (5 scripts)"
+    assert lint.stdout.strip() == "beauty_bot: ok: 0 errors, 0 warnings (6 scripts)"
 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}, "PYTHONPATH": str(tmp_path)}
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "beauty_bot"],

@@ -135,7 +135,7 @@ def test_every_kind_of_mistake_is_reported_with_file_and_line(cli, shaky):
     assert not any("price.j2" in line or "nudge.j2" in line for line in out), done.stdout
     upgrade_asked = line_of(PERSONA, "def upgrade_asked") + 1
     assert not any(f"persona.py:{upgrade_asked}" in line for line in out), done.stdout
-    assert out[-1] == "shaky: failed: 9 errors, 3 warnings (7 scripts)"
+    assert out[-1] == "shaky: failed: 9 errors, 4 warnings (7 scripts)"  # one: its proactive marketing
 
 
 def test_a_bot_that_does_not_import_points_at_the_handler(cli, tmp_path):
@@ -191,3 +191,57 @@ def test_the_checks_are_a_library_too():
     report = lint("tests.core.shop")
     assert report.errors == [] and report.scripts == 7
     assert report.persona is not None and report.persona.name == "shop"
+
+
+CLINIC = '''\
+from persona import Persona, Policy, on
+
+
+class Clinic(Persona):
+    states = ["new", "booked"]
+    transitions = [["book", "new", "booked"]]
+    {policy}
+
+    @on.wechat("subscribe")
+    def followed(self, turn):
+        turn.say("welcome")
+
+    @on.event("booked")
+    async def booked(self, turn):
+        await turn.trigger("book")
+        turn.say("booked", to="staff:front_desk")
+        turn.schedule("reminder", after=86400)
+
+    @on.timer("reminder")
+    def remind(self, turn):
+        turn.say("reminder", category="service")
+'''
+
+
+def _clinic(tmp_path, policy: str = "") -> None:
+    package = tmp_path / "clinic"
+    (package / "scripts").mkdir(parents=True)
+    (package / "__init__.py").write_text(CLINIC.format(policy=policy), encoding="utf-8")
+    for name in ("welcome", "booked", "reminder"):
+        (package / "scripts" / f"{name}.j2").write_text("明天见\n", encoding="utf-8")
+    (package / "scripts" / "notice.j2").write_text('{% set via = "template" %}提醒\n', encoding="utf-8")
+
+
+def test_lint_warns_of_messages_no_channel_can_carry(cli, tmp_path):
+    _clinic(tmp_path)
+    done = cli("lint", "clinic", cwd=tmp_path, pythonpath=tmp_path)
+    assert done.returncode == 0, done.stdout
+    lines = done.stdout.splitlines()
+    proactive = next(line for line in lines if "'reminder'" in line)
+    assert proactive.startswith("clinic/__init__.py:21: warning:")
+    assert "48 h" in proactive and "Policy(fallback_template=" in proactive
+    staff = next(line for line in lines if "to staff" in line)
+    assert staff.startswith("clinic/__init__.py:16: warning:") and "WeCom" in staff
+    assert not [line for line in lines if "'welcome'" in line]  # a reply to the follow reaches them
+
+
+def test_a_fallback_template_answers_the_window_warning(cli, tmp_path):
+    _clinic(tmp_path, policy='policy = Policy(fallback_template="notice")')
+    done = cli("lint", "clinic", cwd=tmp_path, pythonpath=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "48 h" not in done.stdout

@@ -321,3 +321,16 @@ async def test_in_the_add_turn_an_unnamed_door_is_the_single_use_welcome(runtime
     later = runtime.gate.decide(Message("text", "再欢迎一次", via="welcome"), out.customer,
                                 runtime.persona.policy, runtime.clock.now(), "Asia/Shanghai")
     assert (later.action, later.reason) == ("drop", "welcome_code_used")
+
+
+async def test_a_simulation_prints_what_the_gate_dropped_and_why(capsys):
+    from persona.testing import Simulation
+
+    async with Simulation("tests.core.shop", start="2026-11-23 09:00") as sim:
+        await sim.wechat("o_follower", "subscribe")  # follows, never writes
+        assert [s.script for s in await sim.advance("4d")] == []  # day 3's message never arrives
+    [dropped] = sim.dropped
+    assert (dropped.to, dropped.script, dropped.reason) == ("o_follower", "day3", "kf_window_closed")
+    out = capsys.readouterr().out
+    assert "persona: [2026-11-26 10:00] (o_follower) day3 not sent: kf_window_closed" in out
+    assert "Policy(fallback_template=...)" in out

@@ -240,3 +240,27 @@ async def test_bots_served_together_keep_one_token_per_account(tmp_path, monkeyp
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_serve_warns_at_start_up_when_staff_messages_have_no_wecom(tmp_path, monkeypatch, caplog):
+    from persona.cli import build_parser
+    from persona.cli import serve as serve_cli
+
+    monkeypatch.setenv("WECHAT_APPID", "wxonly")
+    monkeypatch.setenv("WECHAT_APPSECRET", "s")
+    for name in ("WECOM_CORPID", "WECOM_SECRET", "SHOP_WECOM_CORPID", "SHOP_WECOM_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    args = build_parser().parse_args(["serve", "tests.core.shop", "--host", "127.0.0.1", "--port", str(free_port()),
+                                      "--store", f"sqlite:///{tmp_path}/p.db", "--no-scheduler", "--no-delivery"])
+    stop = asyncio.Event()
+    caplog.set_level("WARNING", logger="persona.cli.serve")
+    task = asyncio.create_task(serve_cli.serve(args, stop=stop))
+    try:
+        deadline = time.monotonic() + 20
+        while "WECOM_CORPID" not in caplog.text and time.monotonic() < deadline and not task.done():
+            await asyncio.sleep(0.05)
+        assert "bot=shop sends messages to staff (tests/core/shop/__init__.py:" in caplog.text
+        assert "dead-lettered as unroutable" in caplog.text
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0

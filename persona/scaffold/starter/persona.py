@@ -25,8 +25,9 @@ class Starter(Persona):
         ["welcome", "new", "welcomed"],
         ["sign_up", ["new", "welcomed"], "member"],
     ]
-    # at most 2 proactive messages a day and 6 a week; nothing between 22:00 and 08:00
-    policy = Policy(daily_cap=2, weekly_cap=6)
+    # at most 2 proactive messages a day and 6 a week; nothing between 22:00 and 08:00; a service
+    # message to a follower who has not written within 48 h goes as the template message "notice"
+    policy = Policy(daily_cap=2, weekly_cap=6, fallback_template="notice")
 
     def context(self, turn: Turn) -> dict[str, Any]:
         """Variables every script gets, besides customer, tags, attrs, counters, now, data, state."""
