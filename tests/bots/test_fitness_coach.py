@@ -404,3 +404,33 @@ def test_the_share_card_draws_with_or_without_a_chinese_font(tmp_path, monkeypat
     with Image.open(path) as image:
         assert image.size == (720, 960) and image.getpixel((360, 5))[0] > 200  # the orange top
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_the_share_card_draws_chinese_with_the_cjk_font_the_ci_installs(tmp_path, monkeypatch):
+    """`.ci/run` installs fonts-noto-cjk: the card finds a font that has every Chinese glyph it
+    draws, and draws with it (not the English fallback)."""
+    from datetime import date
+
+    from PIL import ImageDraw, ImageFont
+
+    from bots.fitness_coach import card
+
+    card.cjk_font.cache_clear()
+    monkeypatch.delenv("FITNESS_COACH_FONT", raising=False)
+    path = card.cjk_font()
+    assert path is not None, "no CJK font found: .ci/run installs Debian's fonts-noto-cjk"
+    font = ImageFont.truetype(path, 40)
+
+    def glyph(char: str) -> bytes:
+        image = Image.new("L", (60, 60))
+        ImageDraw.Draw(image).text((5, 5), char, font=font, fill=255)
+        return image.tobytes()
+
+    missing = glyph("\ue000")  # a private-use code point: the font's "no such glyph" box
+    assert all(glyph(c) != missing for c in "私教零基础燃脂深蹲阿杰连续天分钟")
+    used: list[str | None] = []
+    draw_font = card._font
+    monkeypatch.setattr(card, "_font", lambda size, p: used.append(p) or draw_font(size, p))
+    card.render_card(tmp_path / "c.png", streak=3, day=date(2026, 11, 23), minutes=31,
+                     moves=[card.CardMove("深蹲", "Squat", 91)], plan="零基础燃脂", coach="阿杰")
+    assert used and set(used) == {path}
