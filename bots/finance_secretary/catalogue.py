@@ -49,6 +49,9 @@ class Catalogue:
         self.raw = raw
         self.secretary: str = raw["secretary"]
         self.staff_group: str = raw["staff_group"]
+        #: the customer group the welcome invites to: ``name``, ``url`` (the join link or the
+        #: page with its QR code), optional ``picurl``
+        self.group: dict[str, str] = raw["group"]
         self.reminder_at: time = time.fromisoformat(raw.get("reminder_at", "10:00"))
         self.follow_up_hours: float = float(raw.get("follow_up_hours", 24))
         self.leaderboard_size: int = int(raw.get("leaderboard_size", 10))

@@ -65,7 +65,11 @@ class FinanceSecretary(Persona):
         turn.set("contact_since", turn.local.date().isoformat())
         turn.set("staff", turn.data.get("staff") or None)
         await turn.trigger("added")
-        turn.say("welcome", plans=self._plan_rows(turn))
+        invite = not turn.customer.tags.get("group")
+        turn.say("welcome", plans=self._plan_rows(turn), invite=invite, group=CATALOGUE.group)
+        if invite:  # the welcome promises it: the invitation rides in the same welcome message
+            turn.say("group_invite", group=CATALOGUE.group)
+            turn.set("group_invited", turn.local.date().isoformat())
 
     @on.keyword("积分", states=REACHABLE)
     def points_balance(self, turn: Turn) -> None:

@@ -7,6 +7,7 @@ from typing import AsyncIterator, Callable
 
 import pytest
 
+from bots.finance_secretary.catalogue import CATALOGUE
 from bots.finance_secretary.persona import DAILY_BOARD_TTL
 from persona.testing import Sent, Simulation
 from tests.conftest import STORE_KINDS, drop_namespace, store_url
@@ -50,8 +51,14 @@ async def contact(sim: Simulation, user: str, **profile) -> None:
 async def test_welcome_and_tags_from_the_brands_data(simulation):
     async with simulation() as sim:
         sent = await sim.wechat("wm_wang", "add_external_contact", staff="zhangsan", welcome_code="WC1")
-        assert lines(sent) == [("2026-11-23 09:00", "wm_wang", "welcome")]
-        assert "理财秘书小盈" in sent[0].text
+        # the welcome promises the group: its invitation rides in the same welcome message
+        assert lines(sent) == [("2026-11-23 09:00", "wm_wang", "welcome"),
+                               ("2026-11-23 09:00", "wm_wang", "group_invite")]
+        assert "理财秘书小盈" in sent[0].text and "定投打卡群" in sent[0].text
+        invite = sent[1]
+        assert (invite.via, invite.kind) == ("welcome", "link")
+        assert invite.fields["url"] == CATALOGUE.group["url"] and "定投打卡群" in invite.fields["title"]
+        assert (await sim.customer("wm_wang")).attrs["group_invited"] == "2026-11-23"
         await sim.event("wm_wang", "profile_updated", {
             "birthday": "1990-12-02", "risk": "平衡型", "products": ["F001", "F004"], "activity": "points",
             "points": 520, "group": "wr_g1", "name": "王小明"})
