@@ -83,6 +83,8 @@ def test_multi_line_text_and_what_the_gate_held_back(cli):
         welcome,
         "bot> [2026-11-23 22:30] 收到～你可以回复：",
         "bot> [2026-11-25 08:00] 还在考虑吗？会员方案 ¥199.00/年，这周开通还送一节体验课。回复「价格」看看详情～",
+        # the thanks is service and the 48 h window has closed: the starter's fallback template
+        "bot> [2026-11-26 22:30] [template]",
     ]
     lines = done.stdout.splitlines()
     assert lines[lines.index(welcome) + 1] == indent + "回复「价格」看看会员方案。"
@@ -90,9 +92,19 @@ def test_multi_line_text_and_what_the_gate_held_back(cli):
     assert lines[help_at + 1:help_at + 3] == [indent + "「价格」看会员方案", indent + "「退订」不再接收推送"]
     # the nudge falls due at 22:30 the next day, in quiet hours: it waits for the morning
     assert "  · nudge held until 2026-11-25 08:00 (quiet_hours)" in lines, done.stdout
-    # three days after her last message the customer-service window is closed, even for service
-    assert "  · thanks not sent: kf_window_closed" in lines, done.stdout
+    # three days after her last message the customer-service window is closed, even for service:
+    # the starter's Policy(fallback_template="notice") sends the thanks as a template message
+    assert not [line for line in lines if "not sent" in line], done.stdout
     assert "state: member" in lines
+
+
+def test_a_message_the_window_drops_is_shown_with_what_to_do(cli):
+    script = "\n".join(["/wechat subscribe", "/advance 4d"]) + "\n"
+    done = cli("chat", "tests.core.shop", "--user", "o_eve", input=script)
+    assert done.returncode == 0, done.stderr
+    [dropped] = [line for line in done.stdout.splitlines() if "not sent" in line]
+    assert dropped.startswith("  · day3 not sent: kf_window_closed (an Official Account customer who has not "
+                              "written within 48 h; Policy(fallback_template=...)"), done.stdout
 
 
 def test_wecom_welcome_and_news_cards(cli):
