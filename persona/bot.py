@@ -7,18 +7,20 @@ object on a fake clock, so what is tested is what runs.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from typing import Any, Mapping
 
+from .channels.base import SendResult
 from .channels.router import Router
 from .clock import Clock
 from .delivery import Deliverer
-from .errors import StoreUnavailable
-from .inputs import BusinessEvent
+from .errors import ChannelError, StoreUnavailable
+from .inputs import BusinessEvent, DeliveryReport
 from .metrics import Metrics
 from .persona import Persona, load_persona
-from .runtime import Runtime
+from .runtime import MASS_CHECKS, Runtime
 from .scheduler import Scheduler
 from .scripts.live import ScriptPoller
 from .store import Store, open_store
@@ -59,7 +61,9 @@ class Bot:
     def _deliverer(self) -> Deliverer:
         router = Router.from_env(self.environ, self.store, token_store=self.accounts)
         return Deliverer(self.store, router, self.clock, metrics=self.metrics,
-                         handlers={EffectType.DISPATCH: self._dispatch, EffectType.ZINCR: self._zincr})
+                         handlers={EffectType.DISPATCH: self._dispatch, EffectType.ZINCR: self._zincr,
+                                   EffectType.MASS_CHECK: self._mass_check},
+                         on_pending=self._mass_pending)
 
     def _script_poller(self, interval: float | None) -> ScriptPoller | None:
         if interval is None or not isinstance(self.store, ScriptVersionStore):
@@ -95,6 +99,34 @@ class Bot:
             ttl = payload.get("ttl")
             await self.store.zincr(payload["key"], payload["member"], float(payload["amount"]),
                                    ttl=float(ttl) if ttl else None)
+
+    # -- what became of a WeCom mass message ----------------------------------------------
+    async def _mass_pending(self, item: OutboxItem, result: SendResult) -> None:
+        """A mass message waits for its sender: journal it for the customer (or group) it was
+        for; the runtime asks WeCom again later. Only one a sender is on record for can be asked."""
+        raw = await self.store.get(f"mass:{result.msgid}")
+        if not raw or not json.loads(raw).get("sender"):
+            return
+        await self.runtime.handle(DeliveryReport(user=item.user, dedupe_key=f"mass:{result.msgid}:0", api="mass",
+                                                 msgid=str(result.msgid), status="pending"))
+
+    async def _mass_check(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        """Did the sender confirm it? ``confirmed`` once any recipient got it, ``failed`` when
+        WeCom gave up on every one, ``pending`` (asked again later) while it waits, and
+        ``unconfirmed`` after the last check."""
+        msgid, attempt = str(payload["msgid"]), int(payload["attempt"])
+        wecom = self.deliverer.router.wecom
+        if wecom is None:
+            raise ChannelError("asking about a WeCom mass message needs WECOM_CORPID/WECOM_SECRET", retryable=False)
+        statuses = {int(row.get("status", 0)) for row in await wecom.mass_result(msgid)}
+        if 1 in statuses:
+            status = "confirmed"
+        elif statuses and statuses <= {2, 3}:
+            status = "failed"
+        else:
+            status = "pending" if attempt < MASS_CHECKS else "unconfirmed"
+        await self.runtime.handle(DeliveryReport(user=item.user, dedupe_key=f"mass:{msgid}:{attempt}", api="mass",
+                                                 msgid=msgid, status=status, attempt=attempt))
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, *, scheduler: bool = True, delivery: bool = True) -> None:

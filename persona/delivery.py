@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: ``handler(payload, item)`` for an outbox item type other than ``message``.
 Handler = Callable[[dict[str, Any], OutboxItem], Awaitable[None]]
+#: told of a mass message that waits for its sender (the outbox item it came from, the result)
+Pending = Callable[[OutboxItem, SendResult], Awaitable[None]]
 
 PACED_TTL = 7 * 86400
 
@@ -64,7 +66,7 @@ class Deliverer:
                  metrics: Metrics | None = None, handlers: Mapping[str, Handler] | None = None,
                  batch: int = 100, lease: float = 60.0, concurrency: int = 32, max_attempts: int = 8,
                  backoff: float = 2.0, backoff_cap: float = 600.0, idle: float = 0.5,
-                 name: str | None = None) -> None:
+                 name: str | None = None, on_pending: Pending | None = None) -> None:
         self.store = store
         self.router = router
         self.clock = clock or Clock()
@@ -72,6 +74,9 @@ class Deliverer:
             router.bind_clock(clock)
         self.metrics = metrics or Metrics()
         self.handlers: dict[str, Handler] = dict(handlers or {})
+        #: told of each WeCom mass message that waits for its sender's confirmation (the bot
+        #: journals it and asks WeCom later whether it went out)
+        self.on_pending = on_pending
         self.batch = batch
         self.lease = lease
         self.concurrency = concurrency
@@ -229,6 +234,11 @@ class Deliverer:
             self.pending += n
             log.info("mass message %s for %s waits for the staff member's confirmation", result.msgid,
                      _ids(unit.items))
+            if self.on_pending is not None and result.msgid:
+                try:
+                    await self.on_pending(unit.items[0], result)
+                except Exception:  # the message is sent; only its follow-up is lost
+                    log.exception("following up mass message %s failed", result.msgid)
         else:
             outcome = "sent"
             self.sent += n

@@ -178,6 +178,12 @@ class FakeWeChat:
         self._tokens: dict[str, _Token] = {}
         self._faults: list[_Fault] = []
         self._welcome: dict[str, _WelcomeCode] = {}
+        #: customer groups (chat_id -> owner's userid) ``groupchat/get`` knows; any other chat
+        #: belongs to ``default_group_owner`` (None: errcode 86003, chat not found)
+        self.groups: dict[str, str] = {}
+        self.default_group_owner: str | None = "owner"
+        #: when each mass message was confirmed by its sender (msgid -> time)
+        self._confirmed: dict[str, float] = {}
         self._staff_log: dict[str, list[float]] = defaultdict(list)
         self._ids = itertools.count(1)
         self._down = False
@@ -210,7 +216,12 @@ class FakeWeChat:
             raise KeyError(msgid)
         for s in found:
             s.pending = False
+        self._confirmed[msgid] = self.clock()
         return found[0]
+
+    def add_group(self, chat_id: str, owner: str) -> None:
+        """A customer group ``owner`` (a staff member's userid) owns."""
+        self.groups[chat_id] = owner
 
     # -- faults ----------------------------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -274,6 +285,8 @@ class FakeWeChat:
         r.add_post("/cgi-bin/message/send", self._app_send)
         r.add_post("/cgi-bin/appchat/send", self._appchat_send)
         r.add_get("/fake/messages", self._list_messages)
+        r.add_post("/cgi-bin/externalcontact/groupchat/get", self._groupchat_get)
+        r.add_post("/cgi-bin/externalcontact/get_groupmsg_send_result", self._groupmsg_send_result)
         return app
 
     async def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
@@ -517,9 +530,47 @@ class FakeWeChat:
         problem = _check_attachments(body.get("attachments", []))
         if problem is not None:
             return problem
-        to = ",".join(targets) if targets else str(body.get("sender"))
+        chats = body.get("chat_id_list") or []
+        if chat_type == "group" and not (isinstance(chats, list) and all(isinstance(c, str) and c for c in chats)):
+            return _error(40003, "invalid chat_id_list")
+        to = ",".join(targets) if targets else ",".join(f"group:{c}" for c in chats) or str(body.get("sender"))
         sent = self._record(request, "mass", to, body, pending=True)
         return _ok(fail_list=[], msgid=sent[0].msgid)
+
+    async def _groupchat_get(self, request: web.Request) -> web.Response:
+        """``externalcontact/groupchat/get``: a customer group's details, its owner among them."""
+        body = await self._guarded(request, "wecom")
+        if isinstance(body, web.Response):
+            return body
+        chat = body.get("chat_id")
+        owner = self.groups.get(chat, self.default_group_owner) if isinstance(chat, str) and chat else None
+        if owner is None:
+            return _error(86003)
+        return _ok(group_chat={"chat_id": chat, "name": "", "owner": owner, "create_time": 0,
+                               "member_list": [], "admin_list": []})
+
+    async def _groupmsg_send_result(self, request: web.Request) -> web.Response:
+        """``externalcontact/get_groupmsg_send_result``: per customer (or customer group) of one
+        mass message sent by ``userid``, status 0 (not sent: the member has not confirmed) or
+        1 (sent, with ``send_time``)."""
+        body = await self._guarded(request, "wecom")
+        if isinstance(body, web.Response):
+            return body
+        msgid, userid = body.get("msgid"), body.get("userid")
+        found = [s for s in self.messages if s.api == "mass" and s.msgid == msgid]
+        if not found or not isinstance(userid, str) or not userid:
+            return _error(40003, "invalid msgid or userid")
+        request_body = found[0].body
+        if request_body.get("sender") and request_body["sender"] != userid:
+            return _ok(next_cursor="", send_list=[])
+        confirmed = self._confirmed.get(str(msgid))
+        state = {"status": 1, "send_time": int(confirmed)} if confirmed is not None else {"status": 0}
+        if request_body.get("chat_type") == "group":
+            rows = [{"chat_id": c, "userid": userid, **state} for c in request_body.get("chat_id_list") or []]
+        else:
+            rows = [{"external_userid": u, "userid": userid, **state}
+                    for u in request_body.get("external_userid") or []]
+        return _ok(next_cursor="", send_list=rows)
 
     async def _kf_send(self, request: web.Request) -> web.Response:
         body = await self._guarded(request, "wecom")

@@ -35,7 +35,8 @@ from enum import StrEnum
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import DefinitionError
-from .inputs import BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage, TimerFired
+from .inputs import (BusinessEvent, DeliveryReport, Door, Input, MediaMessage, Platform, PlatformEvent,
+                     TextMessage, TimerFired)
 from .payloads import EventData
 from .timers import TimerSpec
 
@@ -173,7 +174,7 @@ class Routes:
 
         Staff and system inputs no handler answers are not kept at all: no record, no journal.
         """
-        if inp.door is Door.CUSTOMER:
+        if inp.door is Door.CUSTOMER or isinstance(inp, DeliveryReport):
             return True
         return any(route.hears(inp) for group in self._candidates(inp) for route, _ in group)
 

@@ -139,6 +139,27 @@ class TimerFired(Input):
         return f"timer {self.name}"
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryReport(Input):
+    """What became of a message after it left: a WeCom mass message waits for its sender's
+    confirmation, and the platform is asked later whether it went out. It only adds a line
+    to the journal of the customer (or group) it was for, and asks again while it waits."""
+
+    api: str = ""
+    msgid: str = ""
+    status: str = ""  # pending | confirmed | failed | unconfirmed
+    attempt: int = 0
+    door: Door = Door.SYSTEM
+    kind = "delivery"
+
+    @property
+    def inbound(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return f"delivery {self.api} {self.msgid} {self.status}"
+
+
 class AgentAction(StrEnum):
     """What a human agent does in a conversation."""
 

@@ -24,7 +24,7 @@ from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailab
 from .gate import STAFF_EVENTS, Action, Decision, Gate, OptOut
 from .gate import STAFF_OPT_IN as STAFF_OPT_IN, STAFF_OPT_OUT as STAFF_OPT_OUT  # noqa: F401 (also here)
 from .handoff import HandoffRules
-from .inputs import ADD_EVENTS, BusinessEvent, Door, Input, PlatformEvent, TimerFired, to_record
+from .inputs import ADD_EVENTS, BusinessEvent, DeliveryReport, Door, Input, PlatformEvent, TimerFired, to_record
 from .messages import Message
 from .metrics import Metrics
 from .migrate.upgrade import Amendment, Change, strays, upgrade
@@ -32,7 +32,7 @@ from .outcome import Outcome, ReplySlot, Status
 from .persona import Persona
 from .store.base import Commit, OutboxItem, Store
 from .timers import arm_timers
-from .turn import EffectType, Turn
+from .turn import Effect, EffectType, Turn
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,9 @@ class Runtime:
         inp = turn.input
         if isinstance(inp, TimerFired):
             return await self._fire(turn, inp)
+        if isinstance(inp, DeliveryReport):
+            _report(turn, inp)
+            return True
         if isinstance(inp, BusinessEvent) and inp.name in STAFF_EVENTS:
             return True  # the framework's own, done by OptOut; a bot does not handle it
         routes = self.persona.routes
@@ -330,7 +333,8 @@ class Runtime:
                                      jsonwire.dump(payload)))
         for j, effect in enumerate(turn.effects):
             payload = {"type": effect.type, "from": customer.id, **effect.data}
-            outbox.append(OutboxItem(f"{customer.id}:{new_version}:e{j}", customer.id, turn.now,
+            outbox.append(OutboxItem(f"{customer.id}:{new_version}:e{j}", customer.id,
+                                     turn.now if effect.due is None else effect.due,
                                      jsonwire.dump(payload)))
         recorded = to_record(turn.input)  # the input itself, on its "in" line, for persona replay
         journal = []
@@ -395,6 +399,19 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+#: how often, and how many times, WeCom is asked whether a mass message's sender confirmed it
+MASS_CHECK_EVERY = 3600.0
+MASS_CHECKS = 24
+
+
+def _report(turn: Turn, inp: DeliveryReport) -> None:
+    """Journal what became of a sent message; while a mass message waits, ask again later."""
+    turn.note("delivery", api=inp.api, msgid=inp.msgid, status=inp.status, attempt=inp.attempt or None)
+    if inp.status == "pending" and inp.attempt < MASS_CHECKS:
+        turn.effects.append(Effect(EffectType.MASS_CHECK, {"msgid": inp.msgid, "attempt": inp.attempt + 1},
+                                   due=turn.now + MASS_CHECK_EVERY))
 
 
 def _footprint(turn: Turn) -> tuple[Any, ...]:

@@ -39,6 +39,7 @@ class EffectType(StrEnum):
     MESSAGE = "message"  # a message through the platform's send APIs
     DISPATCH = "dispatch"  # a business event to another customer
     ZINCR = "zincr"  # points on a leaderboard
+    MASS_CHECK = "mass_check"  # ask WeCom whether a mass message went out
 
 
 @dataclass(slots=True)
@@ -47,6 +48,7 @@ class Effect:
 
     type: EffectType
     data: dict[str, Any]
+    due: float | None = None  # when to do it (None: right after the commit)
 
 
 class Turn:

@@ -14,9 +14,13 @@ customer (``None`` / ``user:<id>``)
                                             service if an open_kfid is known,
                                             else a mass message
 ``staff:<userid>``                          WeCom app message (paced)
-``group:<chatid>`` / ``staff_group:<id>``   WeCom app group chat (``appchat``);
-                                            ``group:`` via ``mass`` → customer
-                                            group mass message (field ``sender``)
+``group:<chatid>``                          customer-group mass message
+                                            (``add_msg_template``, chat_type group,
+                                            sent by the group's owner, or field
+                                            ``sender``, once they confirm it);
+  via ``appchat``                           WeCom app group chat (a chat the app
+                                            created: WeCom refuses any other)
+``staff_group:<chatid>``                    WeCom app group chat (``appchat``)
 ==========================================  ======================================
 
 A customer is a WeCom external contact when the payload says ``platform: wecom``, when their
@@ -125,12 +129,19 @@ class Router:
                 raise RouteError(f"via {via!r} cannot reach a staff member ({to}); use via 'app' or leave it empty")
             self._need_wecom(message, "a message to staff")
             return Route(WECOM_APP, to[len("staff:"):])
-        if to.startswith(("group:", "staff_group:")):
+        if to.startswith("group:"):
             chat = to.split(":", 1)[1]
-            if via == "mass" and to.startswith("group:"):
-                self._need_wecom(message, "a customer-group mass message")
-                return Route(WECOM_MASS, chat)
-            if via not in ("", "group", "app"):
+            if via == "appchat":
+                self._need_wecom(message, "a message to a chat the app created")
+                return Route(WECOM_APPCHAT, chat)
+            if via not in ("", "mass", "group"):
+                raise RouteError(f"via {via!r} cannot reach a customer group ({to}); leave it empty "
+                                 "(a mass message its owner confirms) or use via 'appchat' for a chat the app created")
+            self._need_wecom(message, "a customer-group message")
+            return Route(WECOM_MASS, chat)
+        if to.startswith("staff_group:"):
+            chat = to.split(":", 1)[1]
+            if via not in ("", "group", "app", "appchat"):
                 raise RouteError(f"via {via!r} cannot reach a group ({to}); use via 'group' or leave it empty")
             self._need_wecom(message, "a group message")
             return Route(WECOM_APPCHAT, chat)
@@ -194,11 +205,10 @@ class Router:
         if api == WECOM_MASS:
             assert self.wecom is not None
             if messages[0].to and messages[0].to.startswith("group:"):
-                sender = messages[0].fields.get("sender")
-                if not sender:
-                    raise RouteError("a customer-group mass message needs the field 'sender' (the staff "
-                                     "member who owns the groups)")
-                return await self.wecom.add_msg_template([], messages, sender=str(sender), chat_type="group")
+                # only the group's owner can send to it: theirs unless the script names a sender
+                sender = messages[0].fields.get("sender") or await self.wecom.group_owner(target)
+                return await self.wecom.add_msg_template([], messages, sender=str(sender), chat_type="group",
+                                                         chat_ids=[target])
             sender = messages[0].fields.get("sender")
             return await self.wecom.add_msg_template(target, messages, sender=str(sender) if sender else None)
         if len(messages) != 1:

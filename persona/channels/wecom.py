@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE = "https://qyapi.weixin.qq.com"
 STAFF_PER_MINUTE = 30
 MASS_RECORD_TTL = 7 * 86400
+#: how long a customer group's owner is remembered (groups rarely change hands)
+GROUP_OWNER_TTL = 86400
 MAX_ATTACHMENTS = 9
 
 
@@ -79,16 +81,20 @@ class WeComChannel(Channel):
         return SendResult("wecom_welcome")
 
     async def add_msg_template(self, external_userid: str | Sequence[str], messages: Message | Sequence[Message], *,
-                               sender: str | None = None, chat_type: str = "single") -> SendResult:
-        """A mass message to customers (or, with ``chat_type="group"``, to the sender's
-        customer groups). It reaches them only after ``sender`` (or each staff member the
-        customer added) confirms it in the WeCom app: the result is ``pending`` and the msgid is
-        recorded in the store as ``mass:<msgid>``."""
+                               sender: str | None = None, chat_type: str = "single",
+                               chat_ids: Sequence[str] = ()) -> SendResult:
+        """A mass message to customers (or, with ``chat_type="group"``, to the ``chat_ids``
+        customer groups ``sender`` owns). It reaches them only after ``sender`` (or each staff
+        member the customer added) confirms it in the WeCom app: the result is ``pending`` and
+        the msgid is recorded in the store as ``mass:<msgid>``; :meth:`mass_result` tells later
+        whether it went out."""
         targets = [external_userid] if isinstance(external_userid, str) else list(external_userid)
         content, trace = await self.compose(_as_list(messages), ",".join(targets) or None)
         body: dict[str, Any] = {"chat_type": chat_type, **content}
         if chat_type == "single":
             body["external_userid"] = targets
+        elif chat_ids:
+            body["chat_id_list"] = list(chat_ids)  # the owner need not pick the groups again
         if sender:
             body["sender"] = sender
         answer = await self.api.call("/cgi-bin/externalcontact/add_msg_template", body, trace=trace)
@@ -98,10 +104,42 @@ class WeComChannel(Channel):
                                "of the sender, or their mass-message cap is reached)", retryable=False)
         msgid = str(answer.get("msgid", ""))
         if msgid:
-            await self.store.put(f"mass:{msgid}", json.dumps({"to": targets, "sender": sender,
+            await self.store.put(f"mass:{msgid}", json.dumps({"to": targets, "chats": list(chat_ids), "sender": sender,
                                                               "at": self.clock.now(), "status": "pending"}),
                                  ttl=MASS_RECORD_TTL)
         return SendResult("wecom_mass", msgid or None, pending=True)
+
+    async def group_owner(self, chat_id: str) -> str:
+        """The staff member who owns customer group ``chat_id`` (``groupchat/get``), remembered
+        for a day: a customer-group mass message must be sent, and confirmed, by them."""
+        cached = await self.store.get(f"groupowner:{chat_id}")
+        if cached:
+            return cached
+        answer = await self.api.call("/cgi-bin/externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 0})
+        owner = str((answer.get("group_chat") or {}).get("owner") or "")
+        if not owner:
+            raise ChannelError(f"WeCom names no owner for customer group {chat_id}", retryable=False)
+        await self.store.put(f"groupowner:{chat_id}", owner, ttl=GROUP_OWNER_TTL)
+        return owner
+
+    async def mass_result(self, msgid: str) -> list[dict[str, Any]]:
+        """Per customer or customer group of mass message ``msgid``, what its sender did
+        (``get_groupmsg_send_result``): ``status`` 0 not sent yet (not confirmed), 1 sent (with
+        ``send_time``), 2 not a contact any more, 3 already got a mass message that day."""
+        raw = await self.store.get(f"mass:{msgid}")
+        record = json.loads(raw) if raw else {}
+        sender = record.get("sender")
+        if not sender:
+            raise ChannelError(f"mass message {msgid}: no sender on record to ask about", retryable=False)
+        rows: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            answer = await self.api.call("/cgi-bin/externalcontact/get_groupmsg_send_result",
+                                         {"msgid": msgid, "userid": sender, "limit": 1000, "cursor": cursor})
+            rows += [r for r in answer.get("send_list") or [] if isinstance(r, dict)]
+            cursor = str(answer.get("next_cursor") or "")
+            if not cursor:
+                return rows
 
     async def send_kf(self, external_userid: str, message: Message, *, open_kfid: str | None = None,
                       key: str | None = None) -> SendResult:

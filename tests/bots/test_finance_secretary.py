@@ -182,7 +182,7 @@ async def test_a_large_purchase_credits_every_group_member_once_and_tells_the_gr
         assert await sim.customer("zhangsan") is None
 
         sent = await sim.event("wm_a", "large_purchase", {"amount": 80000}, id="lp-1")
-        assert lines(sent) == [("2026-11-23 09:00", "wr_g1", "group_points")] and sent[0].via == "group"
+        assert lines(sent) == [("2026-11-23 09:00", "wr_g1", "group_points")] and sent[0].via == "mass"  # a customer group: its owner confirms
         assert "王**" in sent[0].text and "3 位朋友每人获得 80 积分" in sent[0].text
         assert "王小明" not in sent[0].text and "80,000" not in sent[0].text  # who and how much stay private
         points = {u: (await sim.customer(u)).counters.get("points", 0) for u in ("wm_a", "wm_b", "wm_c", "wm_x")}

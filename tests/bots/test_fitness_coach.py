@@ -316,9 +316,20 @@ async def test_group_members_are_tagged_ranked_weekly_and_the_long_inactive_call
     assert {(key.rsplit(":", 1)[-1], ttl) for key, ttl in boards} == {
         ("minutes", WEEKLY_BOARD_TTL.total_seconds()), ("workouts", WEEKLY_BOARD_TTL.total_seconds())}
 
+    sim.api.add_group("wrG1", "coach_ajie")
     sent = await sim.advance_to("2026-11-29 20:05")
     board = only(sent, "group_leaderboard")
     assert board.when == "2026-11-29 20:00" and board.to.endswith("wrG1")
+    # a customer group: a mass message its owner confirms, not appchat (which reaches only the
+    # app's own chats); the group's journal follows the confirmation
+    assert board.via == "mass"
+    [request] = [s for s in sim.api.messages("mass") if s.script == "group_leaderboard"]
+    assert (request.body["sender"], request.body["chat_id_list"]) == ("coach_ajie", ["wrG1"])
+    assert '"status":"pending"' in (await sim.journal("group:wrG1"))[-1]
+    sim.api.confirm(request.msgid)
+    await sim.advance_to("2026-11-29 21:05")
+    report = json.loads((await sim.journal("group:wrG1"))[-1])
+    assert (report["k"], report["msgid"], report["status"]) == ("delivery", request.msgid, "confirmed")
     assert board.text.index("小美：2 次，70 分钟") < board.text.index("阿强：1 次，25 分钟")
     assert "小睿" not in board.text
     assert "group_callout" not in scripts(sent)  # six days off is not long yet

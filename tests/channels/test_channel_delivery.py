@@ -142,12 +142,22 @@ async def test_mass_message_is_counted_as_pending_confirmation(deliverer, fake, 
     assert deliverer.pending == 1 and deliverer.sent == 0 and await memstore.outbox_size() == 0
 
 
-async def test_groups_go_to_appchat(deliverer, fake, memstore, clock):
+async def test_customer_groups_get_a_mass_message_from_their_owner_and_staff_groups_appchat(
+        deliverer, fake, memstore, clock):
+    fake.add_group("chatA", "coach_ajie")
     await enqueue(memstore, clock, Message("text", "本周排行", to="group:chatA"),
                   Message("text", "今日销冠", to="staff_group:chatB"))
     await deliverer.run_once()
-    assert [(s.to, s.target, s.text) for s in fake.messages("appchat")] == [
-        ("group:chatA", "chatA", "本周排行"), ("staff_group:chatB", "chatB", "今日销冠")]
+    [board] = fake.messages("mass")
+    assert (board.to, board.text, board.pending) == ("group:chatA", "本周排行", True)
+    assert {k: board.body[k] for k in ("chat_type", "sender", "chat_id_list")} == {
+        "chat_type": "group", "sender": "coach_ajie", "chat_id_list": ["chatA"]}
+    assert [(s.to, s.target, s.text) for s in fake.messages("appchat")] == [("staff_group:chatB", "chatB", "今日销冠")]
+    assert await deliverer.router.wecom.mass_result(board.msgid) == [
+        {"chat_id": "chatA", "userid": "coach_ajie", "status": 0}]
+    fake.confirm(board.msgid)  # the owner taps send in the WeCom app
+    [row] = await deliverer.router.wecom.mass_result(board.msgid)
+    assert row["status"] == 1 and row["send_time"] > 0
 
 
 async def test_official_account_only_bot_dead_letters_wecom_messages_with_what_to_set(fake, memstore, clock):

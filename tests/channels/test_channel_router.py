@@ -38,7 +38,9 @@ def test_from_env_reads_credentials_and_api_hosts(memstore):
     (Message("text", "hi", via="welcome"), "wmAmy", "WC1", Route("wecom_welcome", "wmAmy")),
     (Message("text", "hi", fields={"open_kfid": "wk1"}), "wmAmy", None, Route("wecom_kf", "wmAmy")),
     (Message("text", "hi", to="staff:zhangsan"), "oAlice", "WC1", Route("wecom_app", "zhangsan")),
-    (Message("text", "hi", to="group:wrG"), "oAlice", None, Route("wecom_appchat", "wrG")),
+    # a customer group takes a mass message its owner confirms; appchat reaches only the app's chats
+    (Message("text", "hi", to="group:wrG"), "oAlice", None, Route("wecom_mass", "wrG")),
+    (Message("text", "hi", to="group:wrA", via="appchat"), "oAlice", None, Route("wecom_appchat", "wrA")),
     (Message("text", "hi", to="staff_group:wrS", via="group"), "oAlice", None, Route("wecom_appchat", "wrS")),
     (Message("text", "hi", to="group:wrG", via="mass", fields={"sender": "z"}), "oAlice", None,
      Route("wecom_mass", "wrG")),
