@@ -73,7 +73,7 @@ class Linter:
         self._check_sites(scripts, sites, context, dynamic)
         self._check_machine()
         self._check_calls()
-        check_reach(self.cls, self.code, scripts, self.report)
+        check_reach(self.cls, self.code, scripts, sites, self.report)
 
     # -- scripts -------------------------------------------------------------------------------
     def _scripts(self) -> dict[str, Script]:

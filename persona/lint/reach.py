@@ -27,7 +27,7 @@ from ..inputs import ADD_EVENTS, BURST_EVENTS, Platform
 from ..persona import Persona
 from .report import WARNING, Report
 from .scripts import Script
-from .source import Code
+from .source import Code, Site
 
 #: doors that need no open customer-service window
 WINDOWLESS_VIAS = frozenset({"template", "mass", "welcome"})
@@ -41,12 +41,11 @@ OFFICIAL_EVENTS = BURST_EVENTS | frozenset({"unsubscribe", "view"})
 
 @dataclass(frozen=True)
 class Said:
-    """One ``turn.say(...)`` call: where, which scripts, and its literal ``to=``/``via=``."""
+    """One ``turn.say(...)`` call: where, in which handler, and its literal keywords."""
 
     file: str
     line: int
     handler: str | None
-    scripts: frozenset[str] | None
     to: str | None  # the literal start of to= ("staff:...", "group:..."); "" when not given
     via: str | None
     category: str | None
@@ -56,10 +55,8 @@ def said(code: Code) -> Iterator[Said]:
     """Every ``say`` call of the persona, with what its keywords say literally."""
     for call in code.calls("say"):
         keywords = {kw.arg: kw.value for kw in call.node.keywords if kw.arg}
-        names = call.strings(0)
         func = call.frame.func
         yield Said(call.file, call.line, func.node.name if func and func.method else None,
-                   frozenset(names) if names is not None else None,
                    _prefix(keywords["to"]) if "to" in keywords else "", _prefix(keywords.get("via")),
                    _prefix(keywords.get("category")))
 
@@ -77,9 +74,14 @@ def uses_wecom(cls: type[Persona]) -> bool:
     return False
 
 
-def check_reach(cls: type[Persona], code: Code, scripts: dict[str, Script], report: Report) -> None:
+def check_reach(cls: type[Persona], code: Code, scripts: dict[str, Script], sites: list[Site],
+                report: Report) -> None:
     """Warn of proactive messages an Official Account window may hold back, and staff messages
-    a bot without WeCom cannot send."""
+    a bot without WeCom cannot send. ``sites`` are lint's say sites (the script names each call
+    can say, followed once for all checks)."""
+    names_at: dict[tuple[str, int], set[str]] = {}
+    for s in sites:
+        names_at.setdefault((s.file, s.line), set()).add(s.script)
     routes = list(cls.routes.entries())
     wecom = uses_wecom(cls)
     official = any(route.platform is Platform.WECHAT or (
@@ -93,9 +95,9 @@ def check_reach(cls: type[Persona], code: Code, scripts: dict[str, Script], repo
                        "a message to staff goes through a WeCom app (WECOM_CORPID, WECOM_SECRET, "
                        "WECOM_AGENTID); on a bot with Official Account credentials only it is "
                        "dead-lettered as unroutable")
-        if site.to or not official or site.handler not in proactive or site.scripts is None:
+        if site.to or not official or site.handler not in proactive:
             continue
-        for name in sorted(site.scripts):
+        for name in sorted(names_at.get((site.file, site.line), ())):
             settings = scripts[name].settings if name in scripts else {}
             if (site.via or settings.get("via")) in WINDOWLESS_VIAS:
                 continue
