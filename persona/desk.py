@@ -108,12 +108,15 @@ class Desk:
     async def queue(self) -> list[Waiting]:
         """Held customers, the longest-waiting first (answered ones after them)."""
         now = self.runtime.clock.now()
+        idle = self.runtime.persona.policy.handoff_idle
         out = []
         for user in await self.runtime.store.segment(HELD_SEGMENT):
             customer = await self.runtime.customer(user)
             if customer is None or customer.handoff is None:
                 continue
             held = customer.handoff
+            if now >= held.last + idle:
+                continue  # idle past the limit: back to the bot as soon as its timer fires
             waited = now - held.waiting if held.waiting is not None else 0.0
             out.append(Waiting(user, held.since, held.reason, waited, held.agent, customer.state))
         out.sort(key=lambda w: (-w.waiting, w.since))

@@ -1,12 +1,14 @@
 """The agents' JSON API: the queue, a conversation, suggested replies, send and close.
 
-A sub-application for a web app that authenticates its agents (the studio mounts it)::
+A sub-application for a web app that authenticates its agents::
 
     site.add_subapp("/api/agents/", create_agent_app(desks, identify=agent_of_session))
 
-``identify(request)`` names the agent making a request (None: 401); the default reads an
-``X-Persona-Agent`` header, which only a trusted front end may set, so ``persona serve`` does
-not mount this API by itself. Routes (``{bot}`` is the persona's name)::
+or its handlers (:data:`ROUTES`) registered in the app itself, with ``app[DESKS]`` and
+``app[IDENTIFY]`` set, as the studio does. ``identify(request)`` names the agent making a
+request (None: 401); the default reads an ``X-Persona-Agent`` header, which only a trusted front
+end may set, so ``persona serve`` does not mount this API by itself. Routes (``{bot}`` is the
+persona's name)::
 
     GET  {bot}/queue                                 waiting customers, longest wait first
     GET  {bot}/conversations/{user}                  the customer, the handoff, the lines
@@ -17,7 +19,8 @@ not mount this API by itself. Routes (``{bot}`` is the persona's name)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -38,28 +41,30 @@ def header_identity(request: web.Request) -> str | None:
     return request.headers.get("X-Persona-Agent") or None
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 def create_agent_app(desks: Iterable[Desk], *, identify: Identify = header_identity) -> web.Application:
     """The API over ``desks`` (one per bot)."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors])
+    app = web.Application(client_max_size=MAX_BODY)
     app[DESKS] = {desk.name: desk for desk in desks}
     app[IDENTIFY] = identify
-    app.router.add_get("/{bot}/queue", queue)
-    app.router.add_get("/{bot}/conversations/{user}", conversation)
-    app.router.add_get("/{bot}/conversations/{user}/candidates", candidates)
-    app.router.add_post("/{bot}/conversations/{user}/messages", send)
-    app.router.add_post("/{bot}/conversations/{user}/close", close)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
     return app
 
 
-@web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+def _answers(handler: Handler) -> Handler:
     """Every refusal as JSON ``{"error": ...}`` with a status an agent page can act on."""
-    try:
-        return await handler(request)
-    except DeskError as exc:
-        return web.json_response({"error": str(exc)}, status=exc.status)
-    except web.HTTPRequestEntityTooLarge:
-        return web.json_response({"error": f"the request is over {MAX_BODY} bytes"}, status=413)
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except DeskError as exc:
+            return web.json_response({"error": str(exc)}, status=exc.status)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": f"the request is over {MAX_BODY} bytes"}, status=413)
+    return answer
 
 
 def _desk(request: web.Request) -> Desk:
@@ -86,12 +91,14 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+@_answers
 async def queue(request: web.Request) -> web.Response:
     _agent(request)
     waiting = await _desk(request).queue()
     return web.json_response({"queue": [w.to_dict() for w in waiting]})
 
 
+@_answers
 async def conversation(request: web.Request) -> web.Response:
     _agent(request)
     desk, user = _desk(request), request.match_info["user"]
@@ -105,12 +112,14 @@ async def conversation(request: web.Request) -> web.Response:
         "lines": [line.to_dict() for line in lines]})
 
 
+@_answers
 async def candidates(request: web.Request) -> web.Response:
     _agent(request)
     found = await _desk(request).suggest(request.match_info["user"], request.query.get("text"))
     return web.json_response({"candidates": [c.to_dict() for c in found]})
 
 
+@_answers
 async def send(request: web.Request) -> web.Response:
     agent = _agent(request)
     body = await _body(request)
@@ -127,7 +136,18 @@ async def send(request: web.Request) -> web.Response:
     return web.json_response(result.to_dict(), status=200 if result.action == "duplicate" else 202)
 
 
+@_answers
 async def close(request: web.Request) -> web.Response:
     agent = _agent(request)
     await _desk(request).close(request.match_info["user"], agent)
     return web.json_response({"closed": True})
+
+
+#: (method, path, handler) of every route, relative to where the API is mounted
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/{bot}/queue", queue),
+    ("GET", "/{bot}/conversations/{user}", conversation),
+    ("GET", "/{bot}/conversations/{user}/candidates", candidates),
+    ("POST", "/{bot}/conversations/{user}/messages", send),
+    ("POST", "/{bot}/conversations/{user}/close", close),
+]

@@ -12,13 +12,14 @@ from pathlib import Path
 from aiohttp import web
 
 from ..persona import Persona
+from ..service.agents import DESKS, IDENTIFY
 from .context import STUDIO, Studio
-from .pages import admin, bot, customers, funnel, login, scripts
+from .pages import admin, agents, bot, customers, funnel, login, scripts
 from .render import ENV, environment
 from .security import add_routes, guard, headers
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, scripts, customers, bot, funnel, admin)
+PAGES = (login, scripts, customers, agents, bot, funnel, admin)
 
 
 def create_app(personas: Sequence[type[Persona]], store_url: str) -> web.Application:
@@ -28,6 +29,8 @@ def create_app(personas: Sequence[type[Persona]], store_url: str) -> web.Applica
     app = web.Application(middlewares=[headers, guard], client_max_size=256 * 1024)
     app[STUDIO] = Studio.open(personas, store_url)
     app[ENV] = environment()
+    app[DESKS] = agents.desks(app[STUDIO])
+    app[IDENTIFY] = agents.studio_identity
     for page in PAGES:
         add_routes(app, page.ROUTES)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     PREVIEW_REAL = "preview_real"        # render a script for a real customer
     OPT_OUT = "opt_out"                  # opt a customer out or back in by hand
     REQUEUE = "requeue"                  # put dead letters back in the outbox
+    HANDLE_CONVERSATIONS = "handle_conversations"  # the 客服台: answer held customers, give them back
     ADMIN = "admin"                      # accounts and the audit log
 
 
@@ -34,9 +35,10 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.WRITER: frozenset({Permission.VIEW_BOT, Permission.VIEW_SCRIPTS, Permission.PUBLISH_SCRIPTS,
                             Permission.PREVIEW_REAL}),
     Role.AGENT: frozenset({Permission.VIEW_BOT, Permission.VIEW_SCRIPTS, Permission.VIEW_CUSTOMERS,
-                           Permission.SEE_PERSONAL, Permission.PREVIEW_REAL}),
-    # an admin manages people and opt-outs, and has no need for customers' phone numbers
-    Role.ADMIN: frozenset(Permission) - {Permission.SEE_PERSONAL},
+                           Permission.SEE_PERSONAL, Permission.PREVIEW_REAL, Permission.HANDLE_CONVERSATIONS}),
+    # an admin manages people and opt-outs, and has no need for customers' phone numbers (nor
+    # their conversations, which carry them)
+    Role.ADMIN: frozenset(Permission) - {Permission.SEE_PERSONAL, Permission.HANDLE_CONVERSATIONS},
 }
 
 

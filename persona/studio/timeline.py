@@ -24,6 +24,7 @@ REASONS = {
     "welcome_code_used": "欢迎语 code 已使用", "mass_daily_cap": "群发每日上限",
     "mass_monthly_cap": "群发每月上限", "passive_reply": "被动回复", "other_recipient": "发给员工或群",
     "fallback_template": "改用模板消息", "welcome_attachment": "欢迎语附件",
+    "handoff": "人工接待中，机器人暂停营销",
 }
 
 
