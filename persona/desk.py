@@ -154,8 +154,10 @@ class Desk:
             text = said[-1] if said else ""
         if not text.strip():
             return []
-        return await self.suggester.suggest(text, customer=customer, now=self.runtime.clock.now(),
-                                            history=[(line.who, line.text) for line in history])
+        candidates: list[Candidate] = await self.suggester.suggest(
+            text, customer=customer, now=self.runtime.clock.now(),
+            history=[(line.who, line.text) for line in history])
+        return candidates
 
     async def send(self, user: str, agent: str, text: str, *, candidate: str | None = None,
                    base: str | None = None, request_id: str | None = None) -> SendResult:

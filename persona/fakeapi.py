@@ -211,7 +211,7 @@ class FakeWeChat:
 
     def confirm(self, msgid: str) -> Sent:
         """The staff member confirms a pending mass message in their WeCom app."""
-        found = [s for s in self.messages if s.msgid == msgid and s.api == "mass"]
+        found: list[Sent] = [s for s in self.messages if s.msgid == msgid and s.api == "mass"]
         if not found:
             raise KeyError(msgid)
         for s in found:
@@ -350,7 +350,8 @@ class FakeWeChat:
         self._faults = [f for f in self._faults if f.times > 0]
         response = await handler(request)
         code = 0
-        if isinstance(response, web.Response) and response.body is not None and response.content_type == "application/json":
+        if (isinstance(response, web.Response) and isinstance(response.body, bytes)
+                and response.content_type == "application/json"):
             code = int(json.loads(response.body).get("errcode", 0))
         self.calls.append((path, code))
         return response

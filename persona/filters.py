@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from .clock import DEFAULT_TZ
@@ -54,7 +54,7 @@ def relative_days(value: Any, now: Any = None, tz: str = DEFAULT_TZ) -> str:
     return f"{days}天后" if days > 0 else f"{-days}天前"
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., Any]] = {
     "date_cn": date_cn,
     "time_cn": time_cn,
     "money": money,

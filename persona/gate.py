@@ -258,11 +258,11 @@ class Gate:
         shorter one; a click does not open the 48 h window, only the customer's message does."""
         budget = customer.budget
         burst, chat = budget.get(Budget.KF_BURST), budget.get(Budget.KF_CHAT)
-        burst_open = bool(burst) and when - burst[0] <= KF_BURST_WINDOW
-        chat_open = bool(chat) and when - chat[0] <= policy.kf_window
-        if burst_open and burst[1] < policy.kf_burst_limit:
+        burst_open = when - burst[0] <= KF_BURST_WINDOW if burst else False
+        chat_open = when - chat[0] <= policy.kf_window if chat else False
+        if burst and burst_open and burst[1] < policy.kf_burst_limit:
             return "", Budget.KF_BURST
-        if chat_open and chat[1] < policy.kf_window_limit:
+        if chat and chat_open and chat[1] < policy.kf_window_limit:
             return "", Budget.KF_CHAT
         return ("kf_window_spent" if burst_open or chat_open else "kf_window_closed"), None
 

@@ -72,11 +72,11 @@ class Metrics:
             full = f"{self.prefix}_{name}"
             lines.append(f"# TYPE {full} gauge")
             lines += [f"{full}{_fmt(k)} {v:g}" for k, v in sorted(series.items())]
-        for name, series in sorted(self.histograms.items()):
+        for name, histogram in sorted(self.histograms.items()):
             full = f"{self.prefix}_{name}_seconds"
             lines.append(f"# TYPE {full} histogram")
             bounds = self.bounds.get(name, LATENCY_BUCKETS)
-            for key, buckets in sorted(series.items()):
+            for key, buckets in sorted(histogram.items()):
                 running = 0.0
                 for bound, count in zip(bounds, buckets):
                     running += count

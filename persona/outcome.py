@@ -26,6 +26,7 @@ class Status(StrEnum):
     UNHANDLED = "unhandled"  # no handler took it (or a timer was cancelled meanwhile)
     ERROR = "error"  # the handler raised: nothing it did was kept
     DUPLICATE = "duplicate"  # handled before: see first_status
+    SKIPPED = "skipped"  # not for this bot's customers (staff, the platform itself): no record made
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Outcome:
 
 def _status(value: object) -> Status | None:
     try:
-        return Status(value)
+        return Status(str(value))
     except ValueError:  # stored by a version that knew other statuses, or nothing stored
         return None
 

@@ -134,8 +134,8 @@ class Runtime:
         if not self.persona.routes.reach(inp):
             # staff using the WeCom app, or the platform itself: not customers, and this bot
             # has no handler for them, so no record is made and no customer handler runs
-            self.metrics.inc("inputs", persona=self.name, kind=inp.kind, outcome="skipped")
-            return Outcome(status="skipped")
+            self.metrics.inc("inputs", persona=self.name, kind=inp.kind, outcome=Status.SKIPPED)
+            return Outcome(status=Status.SKIPPED)
         dedupe = inp.dedupe_key
         for attempt in range(MAX_ATTEMPTS):
             loaded = await self.store.load(inp.user, dedupe)
@@ -143,7 +143,7 @@ class Runtime:
                 self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)
                 return Outcome.from_result(loaded.duplicate)
             created = loaded.record is None
-            customer = (Customer(inp.user, type(self.persona).initial) if created
+            customer = (Customer(inp.user, type(self.persona).initial) if loaded.record is None
                         else Customer.load(inp.user, loaded.record, loaded.version))
             before_segments = set() if created else customer.segments(self.persona.indexed_tags)
             before_timers = dict(customer.timers)
@@ -301,9 +301,8 @@ class Runtime:
         turn.messages = reviewable
         reviewed = iter(self.gate.review(turn))
         turn.messages = messages
-        decisions = [d if d is not None else next(reviewed) for d in decisions]
         outcome.passive = passive
-        outcome.messages = list(zip(messages, decisions))
+        outcome.messages = [(m, d if d is not None else next(reviewed)) for m, d in zip(messages, decisions)]
         for message, decision in outcome.messages:
             turn.note("out", script=message.script or message.kind, variant=message.variant or None,
                       v=message.version or None, to=message.to, action=decision.action, h=message.digest(),

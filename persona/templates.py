@@ -343,8 +343,11 @@ def _expression(template: jinja2.Template, line: int, missing: str) -> str:
     except (jinja2.TemplateError, OSError):
         return missing
     for node in tree.find_all((jn.Getattr, jn.Getitem)):
-        key = node.attr if isinstance(node, jn.Getattr) else (
-            node.arg.value if isinstance(node.arg, jn.Const) else None)
+        key: str | None
+        if isinstance(node, jn.Getattr):
+            key = node.attr
+        else:
+            key = node.arg.value if isinstance(node, jn.Getitem) and isinstance(node.arg, jn.Const) else None
         if node.lineno == line and key == missing:
             return _dotted(node) or missing
     return missing
@@ -390,6 +393,6 @@ def _template_line(exc: BaseException, template: jinja2.Template) -> int | None:
     """The template line Jinja attributes the exception to (it rewrites tracebacks so)."""
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if template.filename and frame.filename == template.filename:
+        if template.filename and frame.filename == template.filename and frame.lineno is not None:
             line = template.get_corresponding_lineno(frame.lineno)
     return line

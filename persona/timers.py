@@ -226,12 +226,12 @@ class TimerSpec:
         memo = self._memo.get(key)
         if memo is not None and memo[0] <= now < memo[1]:
             return memo[1]  # the first time after memo[0] is after now: nothing lies between
-        due = self._calendar_due(key, now)
-        if due is not None:
+        found = self._calendar_due(key, now)
+        if found is not None:
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
-            self._memo[key] = (now, due)
-        return due
+            self._memo[key] = (now, found)
+        return found
 
     def _relative_due(self, raw: Any, now: float, tz: str) -> float | None:
         """The moment ``offset`` from the customer's date and time (at ``at`` when given)."""

@@ -8,6 +8,7 @@ what lets the runtime re-run a turn when another process committed first.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -241,7 +242,7 @@ class Turn:
         self.effects.append(Effect(EffectType.ZINCR, data))
 
     # -- reading about others (not part of the atomic turn: a snapshot, good for messages) ---
-    async def members(self, *segments: str) -> set[str]:
+    async def members(self, *segments: str) -> builtins.set[str]:
         """Customers in all the named segments, e.g. ``members("tag:group=G1")``."""
         return await self._require_store().segment(*segments)
 

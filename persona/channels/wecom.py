@@ -275,7 +275,8 @@ class WeComChannel(Channel):
         if m.kind == "image":
             return {"msgtype": "image", "image": {"media_id": await self.image_id(m)}}
         if m.kind in ("link", "news"):
-            articles = f.get("articles") if isinstance(f.get("articles"), list) else [article(m)]
+            given = f.get("articles")
+            articles = given if isinstance(given, list) else [article(m)]
             return {"msgtype": "news", "news": {"articles": articles[:8]}}
         if m.kind == "miniprogram" and not group:
             return {"msgtype": "miniprogram_notice", "miniprogram_notice": {

@@ -154,7 +154,7 @@ def broadcasting(cls: type[Persona]) -> type[Persona]:
     """
     if EVENT in cls.routes.event:
         return cls
-    sub = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(
+    sub: type[Persona] = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(
         __module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__))
     sub.register(persona_broadcast, on.event(EVENT).route)
     return sub

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, help: str, run: Any, script: bool = True) -> argparse.ArgumentParser:
-        a = sub.add_parser(name, help=help, description=help)
+        a: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
         a.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
         if script:
             a.add_argument("script", metavar="SCRIPT", help="script name without .j2, e.g. welcome")
@@ -156,7 +156,7 @@ def _report(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         async with _catalog(args) as catalog:
-            report = await script_report(catalog.store, args.script, goal, within,  # type: ignore[arg-type]
+            report = await script_report(catalog.store, args.script, goal, within,
                                          args.confidence)
         pct = f"{report.confidence:.0%}"
         print(f"{args.script}: goal {goal} within {args.within} of the first message ({pct} intervals)")

@@ -119,7 +119,7 @@ def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:
     # every request. The loop runs outside the except block: otherwise every traceback logged
     # while serving would start with the ImportError ("During handling of the above exception...")
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
     except ImportError:
         uvloop = None
     if uvloop is None:

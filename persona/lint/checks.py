@@ -159,7 +159,7 @@ class Linter:
         fallback = self.cls.policy.fallback_template
         if fallback:
             sites = [*sites, Site(fallback, display(self.source_file), line_of(self.cls),
-                                   frozenset({"original"}), "Policy.fallback_template")]
+                                   frozenset({"original"}), via="Policy.fallback_template")]
         missing_reported: set[tuple[str, str, str, int]] = set()
         for site in sites:
             if site.script not in scripts:
@@ -189,9 +189,9 @@ class Linter:
                 self.report.add(ERROR, script.path, line,
                                 f"{variable!r} is not given where this script is said{included} at {where}; "
                                 f"{fix}")
-        included = {i for s in scripts.values() for i in s.includes}
+        includes = {i for s in scripts.values() for i in s.includes}
         for name, script in sorted(scripts.items()):
-            if name in said or name in included or name == fallback:
+            if name in said or name in includes or name == fallback:
                 continue
             hint = ""
             if dynamic:

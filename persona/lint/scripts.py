@@ -142,7 +142,7 @@ def fixed_bytes(body: list[jn.Node]) -> int:
                 elif isinstance(child, jn.Const) and isinstance(child.value, str):
                     total += len(child.value.encode("utf-8"))
         elif isinstance(node, jn.If):
-            branches = [node.body, *([e] for e in node.elif_), node.else_]
+            branches: list[list[jn.Node]] = [node.body, *([e] for e in node.elif_), node.else_]  # type: ignore[list-item]
             total += max(fixed_bytes(b) for b in branches)
         elif isinstance(node, (jn.For, jn.Macro, jn.CallBlock, jn.FilterBlock)):
             continue

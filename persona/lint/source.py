@@ -612,7 +612,7 @@ def fired_triggers(cls: type[Persona]) -> dict[str, frozenset[str] | None]:
                 and isinstance(n.func.value, ast.Name) and n.func.value.id == "self")
     result: dict[str, frozenset[str] | None] = {}
     for name in helpers:
-        seen, todo, fired = {name}, [name], set()  # type: ignore[var-annotated]
+        seen, todo, fired = {name}, [name], set[str]()
         unknown = False
         while todo:
             current = todo.pop()

@@ -102,13 +102,13 @@ def render(callback: Callback, message: Message, create_time: int, *, wecom: boo
         reply = kinds.ImageReply(image=cdata(str(message.fields["media_id"])), **common)
     else:
         reply = kinds.ArticlesReply(articles=_articles(message), **common)
-    return reply.render()
+    return str(reply.render())
 
 
 def _agent_id(value: str | None) -> bool:
     """An AgentID a reply can carry. It comes from the sender: "²" passes isdigit() and 5 000
     digits overflow int()."""
-    return bool(value) and value.isascii() and value.isdigit() and len(value) <= 18  # type: ignore[union-attr]
+    return value is not None and value.isascii() and value.isdigit() and 0 < len(value) <= 18
 
 
 def _articles(message: Message) -> list[dict[str, str]]:

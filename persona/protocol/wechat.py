@@ -18,6 +18,7 @@ Inputs produced (``data`` keys are WeChat's field names in snake case, ``Welcome
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import hmac
@@ -59,7 +60,7 @@ def signature(*parts: str) -> str:
     """WeChat's callback signature: SHA-1 of the sorted parts, as wechatpy computes it."""
     signer = WeChatSigner()
     signer.add_data(*parts)
-    return signer.signature
+    return str(signer.signature)
 
 
 def field_text(value: Any) -> str:
@@ -67,7 +68,7 @@ def field_text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-class Endpoint:
+class Endpoint(abc.ABC):
     """What Official Accounts and WeCom share: signatures, freshness, AES, replies.
 
     The service holds one endpoint per platform and only ever calls :meth:`verify_url`,
@@ -93,6 +94,16 @@ class Endpoint:
         self._prp: Any = None
         if aes_key:
             self._prp = self._crypto_class(_aes_key(aes_key, key_name))
+
+    @abc.abstractmethod
+    def verify_url(self, query: Mapping[str, str]) -> str:
+        """Answer the console's URL check (the text to send back) or raise
+        :class:`ProtocolError` with the status to answer; each platform signs it its own way."""
+
+    @abc.abstractmethod
+    def parse(self, query: Mapping[str, str], body: bytes | str) -> Callback:
+        """Verify, decrypt and parse one callback, or raise :class:`ProtocolError` with the
+        status to answer (413, 403, 400)."""
 
     @property
     def encrypted(self) -> bool:
@@ -133,7 +144,7 @@ class Endpoint:
             raise ProtocolError(f"{self.platform} callback is encrypted but no AES key is "
                                 "configured", 400)
         try:
-            return self._prp.decrypt(encrypt, self.receiver)
+            return str(self._prp.decrypt(encrypt, self.receiver))
         except self._wrong_receiver:
             raise ProtocolError(f"encrypted payload names another {self._receiver_name} "
                                 f"than {self.receiver!r}", 400) from None

@@ -44,8 +44,9 @@ def parse(data: bytes | str, what: str = "callback body") -> Element:
     ``what`` names the document in the error, so a log line says which layer was bad.
     """
     try:
-        return safe_etree.fromstring(data, forbid_dtd=True, forbid_entities=True,
-                                     forbid_external=True)
+        root: Element = safe_etree.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                                              forbid_external=True)
+        return root
     except DTDForbidden:
         raise ProtocolError(f"{what} declares a DOCTYPE; WeChat never sends one", 400) from None
     except DefusedXmlException as exc:

@@ -177,8 +177,8 @@ async def _handle(request: web.Request, mounted: Mounted,
     try:
         event = _item(raw, persona)
     except Invalid as exc:
-        outcome = "invalid" if exc.status == 400 else "bad_data" if exc.fields else "unknown_event"
-        return exc.status, exc.payload(), {"outcome": outcome}
+        refused = "invalid" if exc.status == 400 else "bad_data" if exc.fields else "unknown_event"
+        return exc.status, exc.payload(), {"outcome": refused}
     fields = {"customer": event.user, "event": event.name}
     try:
         outcome = await mounted.bot.runtime.handle(event)

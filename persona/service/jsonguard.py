@@ -10,7 +10,7 @@ as a bad request before any of it reaches a persona.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 from ..errors import ProtocolError
 
@@ -37,6 +37,7 @@ def depth(document: Any) -> int:
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         value, level = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):

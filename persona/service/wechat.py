@@ -154,7 +154,7 @@ def _detach(state: ServiceState, mounted: Mounted, task: asyncio.Future[Outcome]
     spool = state.spool
 
     def finished(t: asyncio.Future[Outcome]) -> None:
-        state.background.discard(t)  # type: ignore[arg-type]
+        state.background.discard(t)
         ms = (time.perf_counter() - started) * 1000
         fields = {"bot": mounted.bot.name, "platform": platform, "customer": parsed.input.user,
                   "type": kind, "ms": ms}

@@ -220,7 +220,8 @@ class RedisStore(Store, ScriptVersionStore):
             pipe = self.redis.pipeline(transaction=False)
             pipe.hget(self._k(shard, "c"), user)
             pipe.get(self._k(shard, f"d:{quote(user)}{SEP}{dedupe_key}"))
-            return await pipe.execute()
+            both: list[Any] = await pipe.execute()
+            return both
 
         raw, seen = await self._do(run)
         if raw is None:
@@ -336,7 +337,8 @@ class RedisStore(Store, ScriptVersionStore):
             pipe = self.redis.pipeline(transaction=False)
             for shard in range(self.shards):
                 command(pipe, self._k(shard, suffix))
-            return await pipe.execute()
+            answers: list[Any] = await pipe.execute()
+            return answers
 
         return await self._do(run)
 

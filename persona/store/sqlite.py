@@ -168,10 +168,18 @@ class SQLiteStore(Store, ScriptVersionStore):
         return dict(self._q("SELECT name, due FROM timers WHERE ns=? AND uid=?", self.namespace, user))
 
     async def next_timer_due(self) -> float | None:
-        return self._q("SELECT MIN(ready) FROM timers WHERE ns=?", self.namespace)[0][0]
+        return self._earliest("timers")
 
     async def count_timers(self) -> int:
-        return self._q("SELECT COUNT(*) FROM timers WHERE ns=?", self.namespace)[0][0]
+        return self._count("timers")
+
+    def _earliest(self, table: str) -> float | None:
+        """When the first row of ``table`` (timers or outbox) becomes claimable."""
+        ready = self._q(f"SELECT MIN(ready) FROM {table} WHERE ns=?", self.namespace)[0][0]
+        return None if ready is None else float(ready)
+
+    def _count(self, table: str) -> int:
+        return int(self._q(f"SELECT COUNT(*) FROM {table} WHERE ns=?", self.namespace)[0][0])
 
     # -- outbox ----------------------------------------------------------------------------
     async def claim_outbox(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
@@ -192,10 +200,10 @@ class SQLiteStore(Store, ScriptVersionStore):
                 due, due, item.attempts, self.namespace, item.id)
 
     async def next_outbox_due(self) -> float | None:
-        return self._q("SELECT MIN(ready) FROM outbox WHERE ns=?", self.namespace)[0][0]
+        return self._earliest("outbox")
 
     async def outbox_size(self) -> int:
-        return self._q("SELECT COUNT(*) FROM outbox WHERE ns=?", self.namespace)[0][0]
+        return self._count("outbox")
 
     async def add_dead_letter(self, item: OutboxItem, reason: str) -> None:
         self._q("INSERT OR REPLACE INTO dead VALUES (?,?,?,?,?,?,?)", self.namespace, item.id, item.user,
@@ -272,8 +280,8 @@ class SQLiteStore(Store, ScriptVersionStore):
                            (self.namespace, key, time.time() + ttl))
             db.execute("INSERT INTO zsets VALUES (?,?,?,?) ON CONFLICT (ns, key, member) "
                        "DO UPDATE SET score = score + excluded.score", (self.namespace, key, member, amount))
-            return db.execute("SELECT score FROM zsets WHERE ns=? AND key=? AND member=?",
-                              (self.namespace, key, member)).fetchone()[0]
+            return float(db.execute("SELECT score FROM zsets WHERE ns=? AND key=? AND member=?",
+                                    (self.namespace, key, member)).fetchone()[0])
 
     def _expire_board(self, db: sqlite3.Connection, key: str) -> None:
         """Drop the board if its time is up (inside the caller's transaction)."""
@@ -322,7 +330,7 @@ class SQLiteStore(Store, ScriptVersionStore):
                                       self.namespace)]
 
     async def script_generation(self) -> int:
-        return self._q("SELECT COUNT(*) FROM script_versions WHERE ns=?", self.namespace)[0][0]
+        return self._count("script_versions")
 
 
 class _Transaction:

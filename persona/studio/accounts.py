@@ -92,9 +92,10 @@ class Accounts:
     async def locked(self, name: str) -> bool:
         return await self.store.get(_locked(name)) is not None
 
-    async def _record(self, name: str) -> dict[str, object] | None:
+    async def _record(self, name: str) -> dict[str, str] | None:
+        """The stored account: name, role and password hash as text, created as a timestamp."""
         raw = await self.store.get(_key(name))
-        return json.loads(raw) if raw else None
+        return {k: str(v) for k, v in json.loads(raw).items()} if raw else None
 
 
 def _key(name: str) -> str:

@@ -88,9 +88,9 @@ def placeholders(env: jinja2.Environment, text: str, known: set[str]) -> dict[st
     for node in tree.find_all(nodes.Getattr):
         if isinstance(node.node, nodes.Name) and node.node.name in attrs:
             attrs[node.node.name].add(node.attr)
-    for node in tree.find_all(nodes.Getitem):
-        if (isinstance(node.node, nodes.Name) and node.node.name in attrs and isinstance(node.arg, nodes.Const)
-                and isinstance(node.arg.value, str)):
-            attrs[node.node.name].add(node.arg.value)
+    for item in tree.find_all(nodes.Getitem):
+        if (isinstance(item.node, nodes.Name) and item.node.name in attrs and isinstance(item.arg, nodes.Const)
+                and isinstance(item.arg.value, str)):
+            attrs[item.node.name].add(item.arg.value)
     return {name: ({a: f"〔{name}.{a}〕" for a in sorted(used)} if used else f"〔{name}〕")
             for name, used in attrs.items()}

@@ -50,7 +50,7 @@ ROUTES = web.AppKey("studio_routes", dict)
 
 
 def add_routes(app: web.Application, routes: Sequence[Route]) -> None:
-    table: dict[Handler, Route] = app.setdefault(ROUTES, {})  # type: ignore[arg-type]
+    table: dict[Handler, Route] = app.setdefault(ROUTES, {})
     for route in routes:
         app.router.add_route(route.method, route.path, route.handler)
         table[route.handler] = route

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from ..gate import DEFER, DROP, SEND
+from ..gate import Action
 from ..timers import zone
 from .masking import mask_text
 
@@ -78,9 +78,9 @@ def _row(raw: str, tz: str) -> Row:
         to = f"（发给 {entry['to']}）" if entry.get("to") else ""
         action, reason = entry.get("action", "?"), entry.get("reason") or ""
         detail = REASONS.get(reason, reason)
-        if action == DEFER and entry.get("due"):
+        if action == Action.DEFER and entry.get("due"):
             detail = f"延后到 {local(entry['due'], tz)}" + (f"：{detail}" if detail else "")
-        label = {SEND: "已发送", DEFER: "已延后", DROP: "未发送"}.get(action, action)
+        label = {Action.SEND: "已发送", Action.DEFER: "已延后", Action.DROP: "未发送"}.get(action) or str(action)
         return Row(when, RowKind.MESSAGE, "消息", f"{entry.get('script', '?')}{to}", label, detail)
     if kind == "transition":
         return Row(when, RowKind.TRANSITION, "状态",

@@ -245,3 +245,46 @@ def test_a_fallback_template_answers_the_window_warning(cli, tmp_path):
     done = cli("lint", "clinic", cwd=tmp_path, pythonpath=tmp_path)
     assert done.returncode == 0, done.stdout
     assert "48 h" not in done.stdout
+
+
+FALLBACK = '''\
+from __future__ import annotations
+
+from persona import Persona, Policy, Turn, on
+
+
+class Notices(Persona):
+    name = "notices"
+    states = ["new", "paid"]
+    transitions = [["pay", "new", "paid"]]
+    policy = Policy(fallback_template="notice")
+
+    @on.event("paid")
+    async def paid(self, turn: Turn) -> None:
+        await turn.trigger("pay")
+        turn.say("thanks", category="service")
+'''
+
+
+def test_the_fallback_template_is_checked_for_what_it_is_given(tmp_path: Path):
+    """The fallback template is said with ``original`` only, in any state; a variable it uses
+    under a state test is missing there too, and the finding names the policy, not states."""
+    from persona.lint import lint
+
+    package = tmp_path / "notices"
+    (package / "scripts").mkdir(parents=True)
+    (package / "__init__.py").write_text(FALLBACK, encoding="utf-8")
+    (package / "scripts" / "thanks.j2").write_text("谢谢\n", encoding="utf-8")
+    (package / "scripts" / "notice.j2").write_text(
+        "{% set kind = 'template' %}{{ original.text }}{% if state == 'paid' %}{{ order }}{% endif %}\n",
+        encoding="utf-8")
+    import sys
+    sys.path.insert(0, str(tmp_path))
+    try:
+        report = lint("notices")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("notices", None)
+    missing = [p for p in report.errors if "'order' is not given" in p.message]
+    assert len(missing) == 1, report.problems
+    assert "(Policy.fallback_template)" in missing[0].message and "in state" not in missing[0].message

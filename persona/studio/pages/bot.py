@@ -30,7 +30,7 @@ POLICY_LABELS = {
 
 def events(bot: StudioBot) -> list[dict[str, object]]:
     """Every business event the bot handles: the contract with the brand's systems."""
-    out = []
+    out: list[dict[str, object]] = []
     for name, routes in sorted(bot.cls.routes.event.items()):
         if name.startswith("persona:"):
             continue

@@ -46,7 +46,7 @@ def _when(epoch: float) -> str:
 
 async def list_page(request: web.Request) -> web.StreamResponse:
     bot = request.app[STUDIO].bot(request.match_info["bot"])
-    where = places(bot.cls)
+    where = places(bot.cls)  # type: ignore[arg-type]  # mypy takes a class's __hash__ for its instances'
     rows = []
     for status in await catalog(bot).scripts():
         rows.append({"name": status.script, "version": status.version.number,
@@ -86,7 +86,8 @@ async def editor(request: web.Request, *, text: str | None = None, note: str = "
                             "at": _when(h.version.at), "note": h.version.note, "added": h.added,
                             "removed": h.removed, "diff": h.diff, "restores": h.version.restores}
                            for h in history],
-                  places=places(bot.cls).get(script, ()), samples=sorted(sample_files(bot.cls)),
+                  places=places(bot.cls).get(script, ()),  # type: ignore[arg-type]  # mypy takes a class's __hash__ for its instances'
+                  samples=sorted(sample_files(bot.cls)),
                   note=note, problems=problems or [], refused=refused,
                   notice=request.query.get("notice", ""), goal=goal_text, within=within_text,
                   report=report, report_error=report_error)
@@ -95,10 +96,10 @@ async def editor(request: web.Request, *, text: str | None = None, note: str = "
 def _text_of(cat: ScriptCatalog, version: Any, variant: str) -> str:
     found = version.variant(variant) if version.variants else None
     if found is not None:
-        return found.text
+        return str(found.text)
     first = version.variants[0].text if version.variants else None
     if first is not None:
-        return first
+        return str(first)
     path = cat.folder / f"{version.script}.j2"
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
