@@ -150,13 +150,6 @@ class Routes:
             listed: list[Entry] = getattr(self, route.kind)
             listed.append(entry)
 
-    def copy(self) -> "Routes":
-        """A table that can take more routes without changing this one."""
-        return Routes({k: list(v) for k, v in self.exact.items()}, list(self.keyword), list(self.regex),
-                      list(self.any_text), list(self.media), {k: list(v) for k, v in self.wechat.items()},
-                      {k: list(v) for k, v in self.event.items()}, dict(self.timer), list(self.rules),
-                      dict(self.event_data))
-
     def timer_spec(self, name: str) -> TimerSpec | None:
         """The spec of timer ``name`` (None when no handler declares one)."""
         entry = self.timer.get(name)

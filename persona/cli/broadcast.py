@@ -34,8 +34,9 @@ from ..inputs import BusinessEvent
 from ..persona import Persona, load_persona
 from ..outcome import Outcome, Status
 from ..runtime import Runtime
-from ..store import DEFAULT_URL, Store, open_store
+from ..store import Store
 from ..turn import Turn
+from .arguments import add_bot, add_store, open_for
 
 #: the business event each customer of a broadcast receives (handled by :func:`broadcasting`)
 EVENT = "persona:broadcast"
@@ -50,12 +51,11 @@ def register(subparsers: Any) -> None:
                     "of their own: opt-out, caps, quiet hours and platform windows apply, and the "
                     "persona's broadcast(turn, script) method, if any, decides what is said. Messages "
                     "go to the outbox, which the running service delivers.")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p)
     p.add_argument("segment", metavar="SEGMENT", help="e.g. state:welcomed, tag:source=parcel, "
                                                       "tag:in_group+tag:product=lipstick, all")
     p.add_argument("script", metavar="SCRIPT", help="the script to say, e.g. flash_sale")
-    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
-    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    add_store(p)
     p.add_argument("--data", default="{}", metavar="JSON", help="data the script sees as data.* (a JSON object)")
     p.add_argument("--id", dest="run_id", metavar="ID",
                    help="the broadcast's id; repeat one to finish it without sending twice (default: new)")
@@ -79,10 +79,7 @@ def run(args: argparse.Namespace) -> int:
         raise PersonaError("--data must be a JSON object, e.g. '{\"until\": \"20:00\"}'")
     if args.concurrency < 1:
         raise PersonaError("--concurrency must be at least 1")
-    try:
-        store = open_store(args.store, args.namespace or cls.name)
-    except ValueError as exc:
-        raise PersonaError(str(exc)) from None
+    store = open_for(args.store, args.namespace or cls.name)
     return asyncio.run(_main(args, persona, store, segments, data))
 
 

@@ -35,6 +35,7 @@ from ..gate import Action, explain
 from ..inputs import Input, TimerFired
 from ..outcome import Status
 from ..timers import zone
+from .arguments import add_bot, add_store
 
 PREFIX = "bot> "
 TIME = "%Y-%m-%d %H:%M"
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
                     "[json], /event NAME [json], /media TYPE, /advance 3h, /state, /tags, /attrs, "
                     "/timers, /now, /quit. The bot's messages print as 'bot> [YYYY-MM-DD HH:MM] TEXT' "
                     "('(to RECIPIENT)' before the text when it goes to someone else).")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p)
     p.add_argument("--user", default=DEFAULT_USER, metavar="ID",
                    help=f"the customer's id (default {DEFAULT_USER}; WeCom ids start wm, others are "
                         "Official Account followers)")
@@ -68,8 +69,7 @@ def register(subparsers: Any) -> None:
                    help=f"the fake clock's start, local time (default {DEFAULT_START})")
     p.add_argument("--tz", default=None, help="time zone of --start and the printed times "
                                               "(default: the persona's)")
-    p.add_argument("--store", default="memory://", help="store URL (default memory://)")
-    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    add_store(p, default="memory://")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print only the bot's messages, not why others were held back or dropped")
     p.add_argument("-v", "--verbose", action="store_true", help="log warnings and tracebacks to stderr")

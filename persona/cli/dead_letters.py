@@ -16,11 +16,11 @@ import sys
 import time
 from typing import Any
 
-from ..errors import PersonaError
 from ..messages import Message
 from ..persona import load_persona
-from ..store import DEFAULT_URL, Store, open_store
+from ..store import Store
 from ..store.base import OutboxItem
+from .arguments import add_bot, add_store, open_for
 
 def register(subparsers: Any) -> None:
     """Add ``dead-letters`` to the ``persona`` command line."""
@@ -28,9 +28,8 @@ def register(subparsers: Any) -> None:
         "dead-letters", help="list undelivered messages, put them back in the outbox",
         description="List the messages delivery gave up on, with the reason; --retry puts one back in "
                     "the outbox (the running service delivers it), --retry-all puts back every one.")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
-    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
-    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    add_bot(p)
+    add_store(p)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--retry", action="append", default=[], metavar="ID",
                        help="put this dead letter back in the outbox (repeatable)")
@@ -41,10 +40,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cls = load_persona(args.bot)
-    try:
-        store = open_store(args.store, args.namespace or cls.name)
-    except ValueError as exc:
-        raise PersonaError(str(exc)) from None
+    store = open_for(args.store, args.namespace or cls.name)
     return asyncio.run(_main(args, store))
 
 

@@ -11,6 +11,7 @@ import inspect
 from typing import Any
 
 from ..persona import Persona, load_persona
+from .arguments import add_bot
 
 UNDECLARED = "(not declared)"
 
@@ -23,7 +24,7 @@ def register(subparsers: Any) -> None:
                     "fields with their types (from @on.event(..., data={...}); a name ending in ? "
                     "is optional) and the handler with the states it runs in. Paste it into the "
                     "bot's README.")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p)
     p.set_defaults(run=run)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import PersonaError
 from ..persona import Persona, transition_spec, load_persona
 from ..timers import TimerSpec
+from .arguments import add_bot
 
 RENDERED = ("svg", "png", "pdf")
 FORMATS = ("mermaid", "dot", *RENDERED)
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
                     "follows the output file's suffix: .mmd (Mermaid), .dot (Graphviz source), "
                     ".svg/.png/.pdf (rendered by Graphviz's dot when installed, otherwise Mermaid "
                     "text is written beside it). Without -o, Mermaid text goes to stdout.")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p)
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
     p.add_argument("-f", "--format", choices=FORMATS,
                    help="override the format the suffix implies (mermaid, dot, svg, png, pdf)")

@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from ..customer import Customer
-from ..errors import PersonaError
 from ..persona import load_persona
-from ..store import DEFAULT_URL, open_store
 from ..timers import zone
+from .arguments import add_bot, add_store, open_for
 
 TIME = "%Y-%m-%d %H:%M"
 
@@ -30,10 +29,9 @@ def register(subparsers: Any) -> None:
         description="Show one customer as stored: state, tags, attributes, counters, pending timers "
                     "(local time) and the most recent journal lines (inputs, messages with the "
                     "gate's decisions, transitions, errors).")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p)
     p.add_argument("user", metavar="USER", help="the customer's id (openid / external user id)")
-    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
-    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+    add_store(p)
     p.add_argument("-n", "--lines", type=int, default=30, metavar="N", help="journal lines to show (default 30)")
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
     p.set_defaults(run=run)
@@ -45,10 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _inspect(args: argparse.Namespace, name: str, default_tz: str) -> int:
-    try:
-        store = open_store(args.store, args.namespace or name)
-    except ValueError as exc:
-        raise PersonaError(str(exc)) from None
+    store = open_for(args.store, args.namespace or name)
     try:
         loaded = await store.load(args.user)
         if loaded.record is None:

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from ..lint import BASE_VARIABLES, ERROR, ScriptVariables, lint, variables
 from ..templates import SUFFIX
+from .arguments import add_bot
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
                     "it is said (by turn.say keyword arguments, context() or what every script "
                     "gets), every script said exists, text fits WeChat's 2048 bytes, every state "
                     "is reachable and every trigger, timer and event named in code exists.")
-    p.add_argument("bots", nargs="+", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p, many=True)
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only, no warnings or summary")
     p.add_argument("--vars", action="store_true",

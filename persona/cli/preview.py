@@ -31,6 +31,7 @@ from ..messages import TEXT_LIMIT_BYTES
 from ..persona import load_persona
 from ..scripts.sample import sample_customer
 from ..turn import Turn
+from .arguments import add_bot
 
 CUSTOMER_KEYS = ("id", "state", "tags", "attrs", "counters", "data", "now")
 
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
                     "kind, fields and text. The sample JSON holds state, tags, attrs, counters, data "
                     "(the event's data) and now (\"YYYY-MM-DD HH:MM\"); any other key is a variable "
                     "given to the script.")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p)
     p.add_argument("script", metavar="SCRIPT", help="script name, e.g. welcome (scripts/welcome.j2)")
     p.add_argument("--customer", metavar="FILE", help="sample customer as JSON ('-' reads stdin)")
     p.add_argument("--var", action="append", default=[], metavar="NAME=JSON",

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..clock import parse_duration
 from ..errors import PersonaError, ScriptRejected
-from ..store import DEFAULT_URL
+from .arguments import add_bot, add_store
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 TIME = "%Y-%m-%d %H:%M"
@@ -34,11 +34,10 @@ def register(subparsers: Any) -> None:
 
     def action(name: str, help: str, run: Any, script: bool = True) -> argparse.ArgumentParser:
         a: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
-        a.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+        add_bot(a)
         if script:
             a.add_argument("script", metavar="SCRIPT", help="script name without .j2, e.g. welcome")
-        a.add_argument("--store", default=DEFAULT_URL, help=f"the bot's store URL (default {DEFAULT_URL})")
-        a.add_argument("--namespace", help="store namespace (default: the bot's name, as persona serve uses)")
+        add_store(a)
         a.set_defaults(run=run)
         return a
 

@@ -26,6 +26,7 @@ from ..errors import PersonaError
 from ..channels.tokens import ACCOUNTS_NAMESPACE
 from ..spool import DEFAULT_PATH as DEFAULT_SPOOL
 from ..store import DEFAULT_URL, open_store
+from .arguments import add_bot
 
 if TYPE_CHECKING:
     from ..bot import Bot
@@ -46,7 +47,7 @@ def register(subparsers: Any) -> None:
                     "WECHAT_APPID, WECHAT_APPSECRET, WECHAT_AES_KEY, WECOM_CORPID, WECOM_SECRET, "
                     "WECOM_AGENTID, WECOM_TOKEN, WECOM_AES_KEY, PERSONA_EVENT_SECRET; "
                     "<BOTNAME>_<VARIABLE> overrides one for one bot).")
-    p.add_argument("bots", nargs="+", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
+    add_bot(p, many=True)
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--store", default=DEFAULT_URL,
