@@ -217,7 +217,7 @@ def to_record(inp: Input) -> dict[str, Any] | None:
 def from_record(user: str, raw: dict[str, Any], dedupe_key: str) -> Input:
     """An input rebuilt from :func:`to_record`'s data (``persona replay``)."""
     try:
-        fields = {k: _ENUMS[k](v) if k in _ENUMS else v for k, v in raw.items() if k != "kind"}
+        fields: dict[str, Any] = {k: _ENUMS[k](v) if k in _ENUMS else v for k, v in raw.items() if k != "kind"}
         cls = _RECORDED[raw["kind"]]
         return cls(user=user, dedupe_key=dedupe_key, **fields)
     except (KeyError, TypeError) as exc:

@@ -83,7 +83,7 @@ def decode(text: str) -> Input:
     data = json.loads(text)
     cls = _TYPES[data["type"]]
     enums = _enum_fields(cls)
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(cls):
         if f.name in data["fields"]:
             value = data["fields"][f.name]
@@ -200,7 +200,7 @@ class Spool:
 
 def backoff(attempts: int) -> float:
     """Seconds before the next replay of an entry that failed ``attempts`` times."""
-    return min(MAX_BACKOFF, 0.5 * 2 ** min(attempts, 10))
+    return float(min(MAX_BACKOFF, 0.5 * 2 ** min(attempts, 10)))
 
 
 async def replay(spool: Spool, runtimes: Mapping[str, Runtime], stop: asyncio.Event, *,

@@ -66,7 +66,8 @@ def read_faq(path: Path | str) -> list[Entry]:
         return []
     if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
         raise KnowledgeError("the file must be a list of entries (- id: ..., q: [...], a: ...)", file=str(path), line=1)
-    entries, seen = [], {}
+    entries: list[Any] = []
+    seen: dict[str, Any] = {}
     for node, raw in zip(root.value, data):
         line = node.start_mark.line + 1
         entry = _entry(raw, str(path), line)

@@ -50,7 +50,7 @@ def follow(steps: Iterable[Migration], kind: str, name: str) -> str | None:
     current: str | None = name
     for step in steps:
         mapping: Mapping[str, Any] = getattr(step, kind)
-        if current in mapping:
+        if current is not None and current in mapping:
             current = mapping[current]
             if current is None:
                 return None
@@ -64,17 +64,18 @@ def check(cls: type["Persona"]) -> None:
         if not isinstance(step, Migration):
             raise DefinitionError(f"{cls.__name__}.migrations[{i}] is {step!r}; write Migration(...)")
         later = steps[i + 1:]
+        end: str | None
         for old, new in step.states.items():
             end = follow(later, "states", new)
-            if end not in cls.states:
+            if end is None or end not in cls.states:
                 raise DefinitionError(f"{cls.__name__}.migrations[{i}]: state {old!r} → {new!r}, which is "
                                       f"not a state of {cls.__name__}{_hint(new, cls.states)}")
         timers = cls.routes.timer
-        for old, new in step.timers.items():
-            end = None if new is None else follow(later, "timers", new)
-            if new is not None and end is not None and end not in timers:
-                raise DefinitionError(f"{cls.__name__}.migrations[{i}]: timer {old!r} → {new!r}, which has no "
-                                      f"@on.timer handler{_hint(new, timers)}; use None to cancel it")
+        for timer, moved in step.timers.items():
+            end = None if moved is None else follow(later, "timers", moved)
+            if moved is not None and end is not None and end not in timers:
+                raise DefinitionError(f"{cls.__name__}.migrations[{i}]: timer {timer!r} → {moved!r}, which has no "
+                                      f"@on.timer handler{_hint(moved, timers)}; use None to cancel it")
         for name in step.backfill:
             spec = cls.timer_specs.get(name)
             if spec is None:

@@ -11,7 +11,7 @@ migration covers is left untouched (and reported), never half-moved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..customer import Customer, Timer
 from ..inputs import Input
@@ -98,7 +98,7 @@ def upgrade(turn: "Turn") -> Change | None:
     return change
 
 
-def _move_timers(turn: "Turn", steps: list, moves: dict[str, str | None], change: Change) -> None:
+def _move_timers(turn: "Turn", steps: list[Any], moves: dict[str, str | None], change: Change) -> None:
     customer = turn.customer
     for name, moved in moves.items():
         timer = customer.timers[name]

@@ -59,7 +59,8 @@ def _answers(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def answer(request: web.Request) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response: web.StreamResponse = await handler(request)
+            return response
         except DeskError as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
         except web.HTTPRequestEntityTooLarge:

@@ -143,7 +143,7 @@ async def _run(state: ServiceState, mounted: Mounted, parsed: Callback, kind: st
 
 
 def _detach(state: ServiceState, mounted: Mounted, task: asyncio.Future[Outcome], parsed: Callback,
-            kind: str, platform: str, started: float, entry: int | None) -> None:
+            kind: str, platform: str, started: float, entry: int | None = None) -> None:
     """Let a turn finish after its request was answered; report how it ended.
 
     ``entry`` is the input's place in the spool: cleared when the turn commits, handed to the
@@ -156,8 +156,8 @@ def _detach(state: ServiceState, mounted: Mounted, task: asyncio.Future[Outcome]
     def finished(t: asyncio.Future[Outcome]) -> None:
         state.background.discard(t)
         ms = (time.perf_counter() - started) * 1000
-        fields = {"bot": mounted.bot.name, "platform": platform, "customer": parsed.input.user,
-                  "type": kind, "ms": ms}
+        fields: dict[str, Any] = {"bot": mounted.bot.name, "platform": platform, "customer": parsed.input.user,
+                                  "type": kind, "ms": ms}
         if t.cancelled():
             if spool is not None and entry is not None:
                 spool.failed(entry, "cancelled at shutdown", 0.0)

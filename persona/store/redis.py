@@ -265,13 +265,7 @@ class RedisStore(Store, ScriptVersionStore):
 
     # tallies live in one hash per shard (moved by the shard's commits) and are summed on read
     async def _shard_tallies(self) -> list[dict[bytes, bytes]]:
-        async def run() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=False)
-            for shard in range(self.shards):
-                pipe.hgetall(self._k(shard, "n"))
-            return await pipe.execute()
-
-        return await self._do(run)
+        return await self._per_shard("n", lambda pipe, key: pipe.hgetall(key))
 
     async def tallies(self, prefix: str = "") -> dict[str, int]:
         out: dict[str, int] = {}
