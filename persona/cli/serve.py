@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from ..errors import PersonaError
 from ..channels.tokens import ACCOUNTS_NAMESPACE
@@ -119,13 +119,13 @@ def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:
     # uvloop is a dependency wherever the platform has it (not on Windows): a faster loop for
     # every request. The loop runs outside the except block: otherwise every traceback logged
     # while serving would start with the ImportError ("During handling of the above exception...")
+    run: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
     try:
         import uvloop
+        run = uvloop.run
     except ImportError:
-        uvloop = None
-    if uvloop is None:
-        return asyncio.run(serve(args, reuse_port=reuse_port))
-    return uvloop.run(serve(args, reuse_port=reuse_port))  # type: ignore[no-any-return]
+        pass
+    return run(serve(args, reuse_port=reuse_port))
 
 
 async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
