@@ -16,11 +16,14 @@ import getpass
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Awaitable
 
 from ..clock import parse_duration
 from ..errors import PersonaError, ScriptRejected
 from .arguments import add_bot, add_store
+
+if TYPE_CHECKING:
+    from ..scripts.versions import ScriptVersion
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 TIME = "%Y-%m-%d %H:%M"
@@ -103,15 +106,20 @@ def _publish(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         async with _catalog(args) as catalog:
-            try:
-                version = await catalog.publish(args.script, text, author=_author(args), note=args.note,
-                                                variant=args.variant, weight=args.weight)
-            except ScriptRejected as exc:
-                print(f"persona: {exc}", file=sys.stderr)
-                return EXIT_REFUSED
-        print(version.number)
-        return EXIT_OK
+            return await _new_version(catalog.publish(args.script, text, author=_author(args), note=args.note,
+                                                      variant=args.variant, weight=args.weight))
     return asyncio.run(go())
+
+
+async def _new_version(change: Awaitable[ScriptVersion]) -> int:
+    """Print the version a publish or rollback made (exit 0), or lint's refusal (exit 1)."""
+    try:
+        version = await change
+    except ScriptRejected as exc:
+        print(f"persona: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(version.number)
+    return EXIT_OK
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -134,13 +142,8 @@ def _history(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _catalog(args) as catalog:
-            try:
-                version = await catalog.rollback(args.script, to=args.to, author=_author(args), note=args.note)
-            except ScriptRejected as exc:
-                print(f"persona: {exc}", file=sys.stderr)
-                return EXIT_REFUSED
-        print(version.number)
-        return EXIT_OK
+            return await _new_version(catalog.rollback(args.script, to=args.to, author=_author(args),
+                                                       note=args.note))
     return asyncio.run(go())
 
 
