@@ -106,6 +106,9 @@ class Persona:
     #: code sets by name: ``persona lint`` checks what scripts read against these too
     attributes: ClassVar[frozenset[str]] = frozenset()
     tag_names: ClassVar[frozenset[str]] = frozenset()
+    #: scripts said only by ``persona broadcast`` (through :meth:`broadcast`): ``persona lint``
+    #: counts them as said
+    broadcasts: ClassVar[frozenset[str]] = frozenset()
     journal_cap: ClassVar[int] = 100
     #: how this persona speaks, in a sentence or two: suggested replies written by a language
     #: model (``persona suggest``) follow it

@@ -46,6 +46,7 @@ class Xiaowanzi(Persona):
         ["order", ["new", "welcomed", "claimed", "customer"], "customer"],
     ]
     policy = POLICY
+    broadcasts = frozenset({"flash_sale"})  # persona broadcast bots.xiaowanzi SEGMENT flash_sale
     indexed_tags = frozenset({"source", "product", "discount", "first_price", "spend", "in_group",
                               "member", "opted_out"})
 
@@ -254,10 +255,6 @@ class Xiaowanzi(Persona):
         never added 小完子 are skipped: there is no way to reach them."""
         if self.reachable(turn):
             turn.say(script, category="marketing")
-
-    def flash_sale(self, turn: Turn) -> None:
-        """The flash sale in ``catalogue.json``, for ``persona broadcast bots.xiaowanzi SEGMENT flash_sale``."""
-        self.broadcast(turn, "flash_sale")
 
     # -- real-time tags -----------------------------------------------------------------------
     @on.rule

@@ -191,7 +191,7 @@ class Linter:
                                 f"{fix}")
         includes = {i for s in scripts.values() for i in s.includes}
         for name, script in sorted(scripts.items()):
-            if name in said or name in includes or name == fallback:
+            if name in said or name in includes or name == fallback or name in self.cls.broadcasts:
                 continue
             hint = ""
             if dynamic:

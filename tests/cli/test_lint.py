@@ -185,6 +185,24 @@ def test_warnings_fail_only_when_strict(cli, tmp_path):
     assert quiet.returncode == 0 and quiet.stdout == ""
 
 
+def test_a_script_only_a_broadcast_says_is_declared_not_warned(cli, tmp_path):
+    package = tmp_path / "sale"
+    (package / "scripts").mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent('''\
+        from persona import Persona
+
+
+        class Sale(Persona):
+            states = ["new"]
+            broadcasts = frozenset({"flash"})
+        '''), encoding="utf-8")
+    (package / "scripts" / "flash.j2").write_text("限时特卖\n", encoding="utf-8")
+    (package / "scripts" / "stale.j2").write_text("旧的\n", encoding="utf-8")
+    done = cli("lint", "sale", cwd=tmp_path, pythonpath=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "script 'stale' is never said" in done.stdout
+    assert "'flash'" not in done.stdout
+
 def test_the_checks_are_a_library_too():
     from persona.lint import lint
 
