@@ -22,7 +22,6 @@ from .clock import Clock
 from .customer import Customer
 from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
 from .gate import STAFF_EVENTS, Action, Decision, Gate, OptOut
-from .gate import STAFF_OPT_IN as STAFF_OPT_IN, STAFF_OPT_OUT as STAFF_OPT_OUT  # noqa: F401 (also here)
 from .handoff import HandoffRules
 from .inputs import ADD_EVENTS, BusinessEvent, DeliveryReport, Door, Input, PlatformEvent, TimerFired, to_record
 from .messages import Message

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from persona.inputs import BusinessEvent
-from persona.runtime import STAFF_OPT_IN, STAFF_OPT_OUT
+from persona.gate import STAFF_OPT_IN, STAFF_OPT_OUT
 from persona.testing import Simulation
 
 
