@@ -25,6 +25,8 @@ POLICY_LABELS = {
     "opt_in_words": "恢复订阅词", "kf_window": "客服消息窗口（秒）", "kf_window_limit": "窗口内条数上限",
     "kf_burst_limit": "点击/关注后一分钟内上限", "wecom_mass_per_month": "企业微信群发每月上限",
     "wecom_mass_per_day": "企业微信群发每日上限", "fallback_template": "窗口外改用的模板消息",
+    "handoff_words": "转人工词", "handoff_unhandled": "无人处理的消息转人工",
+    "handoff_idle": "人工会话闲置后交还机器人（秒）", "handoff_script": "转人工时的话术",
 }
 
 
@@ -51,7 +53,10 @@ def policy(bot: StudioBot) -> list[tuple[str, str, str]]:
     rows = []
     for f in dataclasses.fields(bot.cls.policy):
         value = getattr(bot.cls.policy, f.name)
-        shown = "、".join(value) if isinstance(value, tuple) else ("-" if value is None else str(value))
+        if isinstance(value, bool):
+            shown = "是" if value else "否"
+        else:
+            shown = "、".join(value) if isinstance(value, tuple) else ("-" if value is None else str(value))
         rows.append((f.name, POLICY_LABELS.get(f.name, f.name), shown))
     return rows
 
