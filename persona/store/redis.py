@@ -27,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ConflictError, StoreUnavailable
 from .base import Commit, CommitResult, Loaded, OutboxItem, Store
+from .batching import Batcher, Command
 from .versions import ScriptVersionStore
 
 T = TypeVar("T")
@@ -188,6 +189,10 @@ class RedisStore(Store, ScriptVersionStore):
         self._requeue = self.redis.register_script(REQUEUE)
         self._append_version = self.redis.register_script(APPEND_VERSION)
         self._next_shard = 0
+        # group commit: the loads and commits of one loop tick share a pipeline (one slot per
+        # command is not guaranteed across a batch, so a Cluster sends each request alone)
+        self._batch = (Batcher(self.redis.connection_pool, {self._commit.sha: COMMIT})
+                       if isinstance(self.redis, aioredis.Redis) else None)
 
     # -- keys ------------------------------------------------------------------------------
     def shard(self, user: str) -> int:
@@ -211,19 +216,29 @@ class RedisStore(Store, ScriptVersionStore):
             raise StoreUnavailable(f"Redis at {self.url}: {exc}") from None
 
     # -- customers -------------------------------------------------------------------------
+    async def _run(self, commands: list[Command]) -> list[Any]:
+        """One request's commands, in the tick's shared pipeline (alone on a Cluster)."""
+        async def alone() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            return replies
+
+        batch = self._batch
+        replies = await self._do(alone if batch is None else lambda: batch.run(commands))
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return replies
+
     async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
         shard = self.shard(user)
-
-        async def run() -> list[Any]:
-            if dedupe_key is None:
-                return [await self.redis.hget(self._k(shard, "c"), user), None]
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hget(self._k(shard, "c"), user)
-            pipe.get(self._k(shard, f"d:{quote(user)}{SEP}{dedupe_key}"))
-            both: list[Any] = await pipe.execute()
-            return both
-
-        raw, seen = await self._do(run)
+        commands: list[Command] = [("HGET", self._k(shard, "c"), user)]
+        if dedupe_key is not None:
+            commands.append(("GET", self._k(shard, f"d:{quote(user)}{SEP}{dedupe_key}")))
+        replies = await self._run(commands)
+        raw, seen = replies[0], replies[1] if dedupe_key is not None else None
         if raw is None:
             return Loaded(None, 0, seen.decode() if seen is not None else None)
         version, _, record = raw.partition(b"|")
@@ -248,7 +263,10 @@ class RedisStore(Store, ScriptVersionStore):
         args += c.journal
         for name, delta in c.tallies.items():
             args += [name, int(delta)]
-        status, detail = await self._do(lambda: self._commit(keys=keys, args=args))
+        if self._batch is None:
+            status, detail = await self._do(lambda: self._commit(keys=keys, args=args))
+        else:
+            [(status, detail)] = await self._run([("EVALSHA", self._commit.sha, len(keys), *keys, *args)])
         if status == b"dup":
             return CommitResult(False, detail.decode())
         if status == b"conflict":
@@ -461,6 +479,8 @@ class RedisStore(Store, ScriptVersionStore):
         await self._do(self.redis.ping)
 
     async def close(self) -> None:
+        if self._batch is not None:
+            await self._batch.close()
         if isinstance(self.redis, aioredis.Redis):
             await self.redis.aclose(close_connection_pool=True)
         else:  # a RedisCluster closes its own nodes' pools
