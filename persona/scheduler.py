@@ -49,17 +49,26 @@ class Scheduler:
     async def run_once(self, stop: asyncio.Event | None = None) -> int:
         """Fire every timer due now, batch after batch; returns how many were claimed.
 
-        With ``stop``, returns after the batch in hand once it is set.
+        While a full batch fires, the next one is claimed, so the store's round trip for it
+        overlaps the turns. With ``stop``, returns once it is set and the batches in hand
+        (the one firing and the one claimed meanwhile) are done.
         """
+        store, clock = self.runtime.store, self.runtime.clock
         total = 0
-        while True:
-            claimed = await self.runtime.store.claim_timers(self.runtime.clock.now(), self.batch, self.lease)
-            if not claimed:
-                return total
+        claimed = await store.claim_timers(clock.now(), self.batch, self.lease)
+        while claimed:
             total += len(claimed)
-            await self._fire_all(claimed)
-            if len(claimed) < self.batch or (stop is not None and stop.is_set()):
-                return total
+            last = len(claimed) < self.batch or (stop is not None and stop.is_set())
+            following = None if last else asyncio.ensure_future(
+                store.claim_timers(clock.now(), self.batch, self.lease))
+            try:
+                await self._fire_all(claimed)
+            except BaseException:
+                if following is not None:  # its timers come back when their lease runs out
+                    following.cancel()
+                raise
+            claimed = await following if following is not None else []
+        return total
 
     async def _fire_all(self, claimed: list[tuple[str, str, float]]) -> None:
         """Fire a batch to the end (even when the store fails on some), then report an outage."""

@@ -100,7 +100,7 @@ class Batcher:
             await self._send(refused)
 
     async def _pipeline(self, commands: list[Command]) -> list[Any]:
-        connection = await self._pool.get_connection()
+        connection = await self._pool.get_connection()  # type: ignore[no-untyped-call,unused-ignore]
         try:
             # hiredis packs in C, several times faster than redis-py's pack_command
             await connection.send_packed_command(b"".join([hiredis.pack_command(tuple(c)) for c in commands]))

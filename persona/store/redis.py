@@ -191,7 +191,7 @@ class RedisStore(Store, ScriptVersionStore):
         self._next_shard = 0
         # group commit: the loads and commits of one loop tick share a pipeline (one slot per
         # command is not guaranteed across a batch, so a Cluster sends each request alone)
-        self._batch = (Batcher(self.redis.connection_pool, {self._commit.sha: COMMIT})
+        self._batch = (Batcher(self.redis.connection_pool, {self._commit.sha: COMMIT, self._claim.sha: CLAIM})
                        if isinstance(self.redis, aioredis.Redis) else None)
 
     # -- keys ------------------------------------------------------------------------------
@@ -316,17 +316,40 @@ class RedisStore(Store, ScriptVersionStore):
 
     # -- timers ----------------------------------------------------------------------------
     async def _claim_shards(self, suffix: str, now: float, limit: int, lease: float) -> list[tuple[int, bytes, float]]:
+        """Up to ``limit`` due members of the shards' ``suffix`` sets, claimed with a lease.
+
+        Every shard is asked at once (one pipeline) for its share of what is still wanted; a
+        shard that filled its share may hold more and is asked again, so a backlog on a few
+        shards is drained as fast as one spread over all of them. The first shard asked moves
+        on each call, so no shard waits behind the others.
+        """
         found: list[tuple[int, bytes, float]] = []
         start = self._next_shard
         self._next_shard = (self._next_shard + 1) % self.shards
-        for i in range(self.shards):
-            if len(found) >= limit:
-                break
-            shard = (start + i) % self.shards
-            key = self._k(shard, suffix)
-            raw = await self._do(lambda: self._claim(keys=[key], args=[repr(now), limit - len(found), repr(lease)]))
-            found += [(shard, raw[j], float(raw[j + 1])) for j in range(0, len(raw), 2)]
+        shards = [(start + i) % self.shards for i in range(self.shards)]
+        while shards and len(found) < limit:
+            share, extra = divmod(limit - len(found), len(shards))
+            quotas = [share + (i < extra) for i in range(len(shards))]
+            asked = [(shard, quota) for shard, quota in zip(shards, quotas) if quota]
+            answers = await self._claim_many(suffix, asked, now, lease)
+            shards = [shard for shard, quota in zip(shards, quotas) if not quota]
+            for (shard, quota), raw in zip(asked, answers):
+                found += [(shard, raw[j], float(raw[j + 1])) for j in range(0, len(raw), 2)]
+                if len(raw) == 2 * quota:
+                    shards.append(shard)
         return found
+
+    async def _claim_many(self, suffix: str, asked: list[tuple[int, int]], now: float,
+                          lease: float) -> list[list[bytes]]:
+        """The claim script on each ``(shard, limit)``: one pipeline (one call each on a Cluster)."""
+        if self._batch is not None:
+            return await self._run([("EVALSHA", self._claim.sha, 1, self._k(shard, suffix), repr(now), quota,
+                                     repr(lease)) for shard, quota in asked])
+        answers = []
+        for shard, quota in asked:
+            key = self._k(shard, suffix)
+            answers.append(await self._do(lambda: self._claim(keys=[key], args=[repr(now), quota, repr(lease)])))
+        return answers
 
     async def claim_timers(self, now: float, limit: int, lease: float) -> list[tuple[str, str, float]]:
         out = []
