@@ -19,10 +19,12 @@ apply unchanged.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any, Sequence
 
 import hiredis
-from redis.asyncio.connection import ConnectionPool
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 Command = Sequence[Any]
@@ -48,9 +50,14 @@ class Batcher:
     script did not run, so sending it again cannot apply it twice.
     """
 
-    def __init__(self, pool: ConnectionPool, scripts: dict[str, str]) -> None:
-        self._pool = pool
+    def __init__(self, pool: ConnectionPool, scripts: dict[str, str], timeout: float | None) -> None:
+        # connections of the pool's kind and settings, owned by the batcher: taken and given
+        # back without the pool's lock and checks, and with one deadline per batch (``timeout``)
+        # rather than a timer per command
+        self._connect = partial(pool.connection_class, **{**pool.connection_kwargs, "socket_timeout": None})
         self._scripts = scripts
+        self._timeout = timeout
+        self._idle: list[AbstractConnection] = []
         self._queue: list[_Request] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -100,20 +107,53 @@ class Batcher:
             await self._send(refused)
 
     async def _pipeline(self, commands: list[Command]) -> list[Any]:
-        connection = await self._pool.get_connection()  # type: ignore[no-untyped-call,unused-ignore]
+        connection = self._idle.pop() if self._idle else self._connect()
         try:
-            # hiredis packs in C, several times faster than redis-py's pack_command
-            await connection.send_packed_command(b"".join([hiredis.pack_command(tuple(c)) for c in commands]))
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    replies.append(await connection.read_response())
-                except ResponseError as exc:
-                    replies.append(exc)
-            return replies
-        finally:
-            await self._pool.release(connection)
+            async with asyncio.timeout(self._timeout):
+                replies = await self._exchange(connection, commands)
+        except BaseException:
+            await connection.disconnect(nowait=True)  # replies may still be on their way
+            raise
+        self._idle.append(connection)
+        return replies
 
+    async def _exchange(self, connection: AbstractConnection, commands: list[Command]) -> list[Any]:
+        # hiredis packs in C, several times faster than redis-py's pack_command
+        payload = b"".join([hiredis.pack_command(tuple(c)) for c in commands])
+        reused = connection.is_connected
+        try:
+            await connection.send_packed_command(payload, check_health=False)
+            replies = [await _reply(connection)]
+        except (RedisConnectionError, OSError):
+            if not reused:
+                raise
+            # Redis closed this idle connection (a restart, its idle timeout): nothing came
+            # back, so connect again and send once more. Sending twice is harmless: a commit
+            # that did run is refused by its version check (the runtime then finds the input
+            # done), a load reads again, a claim that ran leaves its timers to their lease.
+            await connection.disconnect(nowait=True)
+            await connection.send_packed_command(payload, check_health=False)
+            replies = [await _reply(connection)]
+        for _ in range(len(commands) - 1):
+            replies.append(await _reply(connection))
+        return replies
+
+    async def close(self) -> None:
+        """Wait for the batches already sent (their callers are waiting for them too), then
+        close the batcher's connections."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.disconnect()
+
+
+async def _reply(connection: AbstractConnection) -> Any:
+    """The next reply; a refused command's error is the reply, not a failure of the batch."""
+    try:
+        return await connection.read_response()
+    except ResponseError as exc:
+        return exc
     async def close(self) -> None:
         """Wait for the batches already sent (their callers are waiting for them too)."""
         if self._sending:

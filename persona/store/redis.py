@@ -190,9 +190,13 @@ class RedisStore(Store, ScriptVersionStore):
         self._append_version = self.redis.register_script(APPEND_VERSION)
         self._next_shard = 0
         # group commit: the loads and commits of one loop tick share a pipeline (one slot per
-        # command is not guaranteed across a batch, so a Cluster sends each request alone)
-        self._batch = (Batcher(self.redis.connection_pool, {self._commit.sha: COMMIT, self._claim.sha: CLAIM})
-                       if isinstance(self.redis, aioredis.Redis) else None)
+        # command is not guaranteed across a batch, so a Cluster sends each request alone);
+        # a batch gets the time one command may take (the URL's socket_timeout, if it says)
+        self._batch: Batcher | None = None
+        if isinstance(self.redis, aioredis.Redis):
+            connections = self.redis.connection_pool
+            self._batch = Batcher(connections, {self._commit.sha: COMMIT, self._claim.sha: CLAIM},
+                                  connections.connection_kwargs.get("socket_timeout"))
 
     # -- keys ------------------------------------------------------------------------------
     def shard(self, user: str) -> int:

@@ -102,3 +102,17 @@ async def test_a_redis_that_forgot_its_scripts_gets_them_again(redis_store, redi
     assert len(await redis_store.journal("u")) == 2
     claimed = await redis_store.claim_timers(0, 10, 60)  # the claim script is reloaded too
     assert claimed == []
+
+
+async def test_a_connection_redis_closed_while_idle_is_opened_again(redis_store, redis_url):
+    """Redis dropping the batcher's idle connections (a restart, its idle timeout) costs no turn."""
+    await redis_store.commit(commit("u"))
+    client = aioredis.from_url(redis_url)
+    try:
+        killed = await client.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    finally:
+        await client.aclose()
+    assert killed >= 1
+    result = await redis_store.commit(commit("u", 1, key="m:3"))
+    assert result.ok
+    assert (await redis_store.load("u", "m:3")).duplicate == '{"status":"done"}'
