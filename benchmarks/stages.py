@@ -9,7 +9,9 @@ own helpers for the same work, measured in this run:
   the same turn with every trigger sent through the shared ``AsyncMachine`` (no compiled
   moves) and with that and the standard ``json`` module (the turn as it was), alternated;
 * the store's two round trips on Redis (``load`` with the dedupe check, ``commit``);
-* the whole ``Runtime.handle`` on Redis.
+* the whole ``Runtime.handle`` on Redis;
+* 64 turns in flight on Redis: client CPU per turn with the store's group commit, and with it
+  switched off (each load and commit its own round trip), alternated.
 
 Run:
 ``python -m benchmarks.stages [--quick]``
@@ -52,6 +54,8 @@ async def aus(fn: Callable[[int], Awaitable[Any]], number: int, repeat: int) -> 
 
 
 TURN_ROW = "turn on a memory store (Runtime.handle)"
+#: turns in flight at once in the group-commit rows (a busy server's or a timer batch's)
+CONCURRENT = 64
 MACHINE_ROW = "  same, every trigger through the AsyncMachine"
 OLD_ROW = "  same, AsyncMachine and the standard json module"
 
@@ -157,8 +161,31 @@ async def runtime_rows(redis_url: str, number: int, repeat: int) -> list[tuple[s
     rows.append(("Redis: ping (one bare round trip)", await aus(lambda n: redis.ping(), number, repeat)))
     rows.append(("turn on Redis (Runtime.handle)",
                  await aus(lambda n: runtime.handle(message(n), ReplySlot()), number, repeat)))
+    rows += await concurrent_rows(runtime, message, number, repeat)
     await redis.close()
     return rows
+
+
+GROUP_ROW = f"{CONCURRENT} turns at once on Redis, group commit: CPU per turn"
+ALONE_ROW = "  same, each load and commit its own round trip"
+
+
+async def concurrent_rows(runtime: Any, message: Callable[[int], Any], number: int,
+                          repeat: int) -> list[tuple[str, float]]:
+    """Client CPU per turn when turns overlap, as under load: with the store's group commit
+    (one pipeline per loop tick) and with it switched off, alternated."""
+    store = runtime.store
+    batch = store._batch
+    runs: dict[str, list[float]] = {GROUP_ROW: [], ALONE_ROW: []}
+    for _ in range(repeat):
+        for name in runs:
+            store._batch = batch if name == GROUP_ROW else None
+            started = time.process_time()
+            for _ in range(max(1, number // CONCURRENT)):
+                await asyncio.gather(*(runtime.handle(message(next(_CALLS))) for _ in range(CONCURRENT)))
+            runs[name].append((time.process_time() - started) / (max(1, number // CONCURRENT) * CONCURRENT) * 1e6)
+    store._batch = batch
+    return [(name, statistics.median(found)) for name, found in runs.items()]
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -180,6 +207,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         / found["turn on Redis (Runtime.handle)"]
     print(f"Redis round trips / whole turn on Redis: {share:.2f}")
     print(f"persona / wechatpy: parse {parse:.2f}×, reply {reply:.2f}×")
+    print(f"group commit: {found[ALONE_ROW] / found[GROUP_ROW]:.2f}× less client CPU per turn "
+          f"with {CONCURRENT} turns in flight")
     print(f"memory-store turn: machine only / compiled transitions {found[MACHINE_ROW] / found[TURN_ROW]:.2f}×; "
           f"machine and json / today {found[OLD_ROW] / found[TURN_ROW]:.2f}×")
     return found
