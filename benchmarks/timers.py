@@ -58,10 +58,14 @@ async def _seed_due(url: str, namespace: str, n: int, due: float) -> None:
 
 
 def _count_keys(client: Any, keys: list[str]) -> int:
+    """Timers left: arq's queue (a sorted set) or the store's per-shard timer counts."""
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.zcard(key)
-    return int(sum(pipe.execute()))
+        if key.endswith(":tn"):
+            pipe.get(key)
+        else:
+            pipe.zcard(key)
+    return int(sum(int(n or 0) for n in pipe.execute()))
 
 
 def _drain(client: Any, keys: list[str], total: int, proc: Any, timeout: float) -> tuple[float, float]:
@@ -98,7 +102,7 @@ def fire_rate(redis: RedisServer, n: int, tmp: Any) -> dict[str, float]:
     client = redis_sync.Redis(port=redis.port)
     probe = RedisStore(redis.url(), namespace, client=client)  # for its key layout only
     shards = probe.shards
-    keys = [probe._k(shard, "t") for shard in range(shards)]
+    keys = [probe._k(shard, "tn") for shard in range(shards)]
     assert _count_keys(client, keys) == n
     proc = spawn([PYTHON, "-m", "persona.worker", "benchmarks.benchpersona", "--store", redis.url(),
                   "--namespace", namespace, "--log-level", "WARNING"], cpu=SERVER_CPU,
@@ -109,23 +113,22 @@ def fire_rate(redis: RedisServer, n: int, tmp: Any) -> dict[str, float]:
         cpu = cpu_seconds(proc.pid) - before
     finally:
         stop(proc)
-    fired = _check_fired_once(client, probe, shards, n)
     client.close()
+    fired = asyncio.run(_check_fired_once(redis.url(), namespace, n))
     return {"rate": 0.9 * n / window, "overall": n / overall, "cpu_us": cpu / n * 1e6, "fired": fired}
 
 
-def _check_fired_once(client: Any, probe: Any, shards: int, n: int) -> int:
+async def _check_fired_once(url: str, namespace: str, n: int) -> int:
     """Every customer was committed exactly twice: seeded (version 1), fired (version 2)."""
+    from persona.store.redis import RedisStore
+
+    store = RedisStore(url, namespace)
     versions: dict[int, int] = {}
-    for shard in range(shards):
-        cursor = 0
-        while True:
-            cursor, chunk = client.hscan(probe._k(shard, "c"), cursor, count=5000)
-            for value in chunk.values():
-                v = int(value.split(b"|", 1)[0])
-                versions[v] = versions.get(v, 0) + 1
-            if cursor == 0:
-                break
+    try:
+        async for _, version, _ in store.records():
+            versions[version] = versions.get(version, 0) + 1
+    finally:
+        await store.close()
     if versions != {2: n}:
         raise RuntimeError(f"timers did not fire exactly once: customers by version {versions}")
     return n
@@ -185,26 +188,18 @@ def _eval_usec(redis: RedisServer) -> tuple[int, float]:
 
 
 async def _fill_timers(redis: RedisServer, namespace: str, n: int) -> None:
-    """``n`` pending timers, long due, written straight into the store's timer sets (claim-only:
-    no customer records are needed)."""
-    import redis.asyncio as aioredis
+    """``n`` pending timers, long due, written through the store's commit (claim-only: the
+    records are empty)."""
+    from benchmarks._seed import bulk_commit
+    from persona.store import Commit
+    from persona.store.redis import RedisStore
 
-    from persona.store.redis import SEP, RedisStore
-
-    client = aioredis.Redis(port=redis.port)
-    probe = RedisStore(redis.url(), namespace, client=client)  # for its key layout only
+    store = RedisStore(redis.url(), namespace)
     try:
-        buckets: dict[str, dict[str, float]] = {}
-        for i in range(n):
-            user = customer_id(i)
-            key = probe._k(probe.shard(user), "t")
-            buckets.setdefault(key, {})[f"{user}{SEP}tick"] = 1_000_000.0 + i
-            if len(buckets[key]) >= 1000:
-                await client.zadd(key, buckets.pop(key))
-        for key, members in buckets.items():
-            await client.zadd(key, members)
+        await bulk_commit(store, (Commit(customer_id(i), 0, b"", timers_set={"tick": 1_000_000.0 + i})
+                                  for i in range(n)), chunk=2000)
     finally:
-        await client.aclose()
+        await store.close()
 
 
 def claim_cost(redis: RedisServer, small: int, large: int, batch: int, claims: int, rounds: int

@@ -51,6 +51,11 @@ class StoreUnavailable(PersonaError):
     """The store cannot be reached; the input was not processed and may be retried."""
 
 
+class StoreLayoutError(PersonaError):
+    """The store holds data in a layout this version does not read; the message names the command
+    that converts it."""
+
+
 class ConflictError(PersonaError):
     """Another input for the same customer committed first; reload and decide again."""
 

@@ -13,7 +13,7 @@ from ..errors import PersonaError
 
 COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "inspect", "dead_letters",
             "broadcast", "studio", "scripts", "fakeapi", "events", "suggest", "agent", "migrate", "replay",
-            "funnel")
+            "funnel", "store_upgrade")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 

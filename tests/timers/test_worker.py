@@ -36,13 +36,7 @@ async def seed(store, users: list[str], due: float, *, chunk: int = 500) -> None
 
 
 async def all_customers(store: RedisStore) -> dict[str, Customer]:
-    out: dict[str, Customer] = {}
-    for shard in range(store.shards):
-        raw = await store.redis.hgetall(store._k(shard, "c"))
-        for uid, value in raw.items():
-            version, _, record = value.partition(b"|")
-            out[uid.decode()] = Customer.load(uid.decode(), record, int(version))
-    return out
+    return {uid: Customer.load(uid, record, version) async for uid, version, record in store.records()}
 
 
 async def test_run_worker_fires_due_timers_and_stops_when_told(tmp_path, namespace):

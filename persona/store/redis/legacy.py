@@ -1,0 +1,81 @@
+"""Converting a namespace written before compact records (layout format 1) to this layout.
+
+Format 1 kept, per shard, one hash of ``<version>|<record JSON>``, one sorted set of
+``<quoted id>\\x1f<timer>`` -> due (seconds) and one set per segment entry. A store opened on
+such a namespace refuses to run (a turn would not find its customer and start it afresh), and
+names ``persona store-upgrade``, which calls :func:`upgrade` with the bot's processes stopped.
+
+Versions are kept (outbox item ids carry them). Each shard is written in the new layout before
+its old keys go, and the layout marker is set last, so an interrupted run is simply run again.
+Dedupe keys, outbox, journal, tallies and dead letters keep their keys and are not touched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import records
+from .store import SEP, RedisStore, quote, unquote
+
+_GLOB = re.compile(r"([\\*?\[\]])")
+
+
+async def legacy(store: RedisStore) -> bool:
+    """Whether the namespace still holds customers in format 1."""
+    return await store._legacy()
+
+
+async def upgrade(store: RedisStore) -> int:
+    """Convert every shard still in format 1; returns how many customers were converted."""
+    layout, r = store.layout, store.redis
+    converted = 0
+    for shard in range(layout.shards):
+        old_records, old_timers = layout.key(shard, "c"), layout.key(shard, "t")
+        segments: dict[str, list[str]] = {}
+        seg_keys = [key async for key in r.scan_iter(match=_GLOB.sub(r"\\\1", layout.key(shard, "s:")) + "*",
+                                                       count=1000)]
+        for key in seg_keys:
+            name = key.decode().split(":s:", 1)[1]
+            async for uid in r.sscan_iter(key, count=1000):
+                segments.setdefault(uid.decode(), []).append(name)
+        timers: dict[str, dict[str, float]] = {}
+        async for member, due in r.zscan_iter(old_timers, count=1000):
+            quid, _, name = member.decode().partition(SEP)
+            timers.setdefault(unquote(quid), {})[name] = due
+        values: dict[str, bytes] = {}
+        async for uid_b, value in r.hscan_iter(old_records, count=1000):
+            uid = uid_b.decode()
+            version, _, record = value.partition(b"|")
+            codes = await store.names.codes(segments.get(uid, []))
+            payload, missing = records.encode(record, store.names.known)
+            if missing:
+                await store.names.codes(missing)
+                payload, _ = records.encode(record, store.names.known)
+            values[uid] = records.envelope(int(version), payload is not None,
+                                           [codes[s] for s in segments.get(uid, [])], payload or record)
+        pipe = r.pipeline(transaction=False)
+        heads: dict[int, float] = {}
+        count = 0
+        for uid, value in values.items():
+            _, bucket = layout.place(uid)
+            small = len(value) <= store.listpack_value and len(uid.encode()) <= store.listpack_value
+            pipe.hset(layout.records(shard, bucket) if small else layout.big(shard, bucket), uid, value)
+            for segment in segments.get(uid, []):
+                pipe.hincrby(layout.summary(shard, bucket), str(store.names.code(segment)), 1)
+        for uid, named in timers.items():
+            _, bucket = layout.place(uid)
+            codes = await store.names.codes(named)
+            members: dict[Any, float] = {f"{quote(uid)}{SEP}{codes[n]}": round(due * 1000) for n, due in named.items()}
+            pipe.zadd(layout.timers(shard, bucket), members)
+            heads[bucket] = min(heads.get(bucket, float("inf")), *members.values())
+            count += len(members)
+        for bucket, due in heads.items():
+            pipe.zadd(layout.key(shard, "h"), {bucket: due}, lt=True)
+        pipe.set(layout.key(shard, "tn"), count)
+        await pipe.execute()
+        for key in [old_records, old_timers, *seg_keys]:
+            await r.delete(key)
+        converted += len(values)
+    await r.set(layout.wide("layout"), layout.marker())
+    return converted
