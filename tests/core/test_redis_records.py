@@ -14,6 +14,7 @@ from persona.customer import Customer, Handoff, Timer
 from persona.errors import StoreLayoutError
 from persona.store import Commit
 from persona.store.redis import RedisStore, records
+from persona.store.redis.layout import EVERYONE
 from tests.conftest import REDIS_URL, drop_namespace
 
 TAGS = {"source": "parcel", "product": "lipstick", "discount": "coupon", "first_price": "99", "spend": "mid"}
@@ -121,7 +122,7 @@ async def test_processes_naming_new_states_at_once_agree_on_their_codes(namespac
         await fresh.close()
         # states, their segment entries, and tag:tagN, tag:tagN=v (an indexed tag is written as
         # the code of its entry: its name needs none of its own)
-        assert len(await stores[0].redis.hgetall(stores[0].names.key)) == 7 + 7 + 5 + 5
+        assert len(await stores[0].redis.hgetall(stores[0].names.key)) == 1 + 7 + 7 + 5 + 5  # and EVERYONE
     finally:
         for s in stores:
             await s.close()
@@ -191,15 +192,16 @@ async def test_segment_summaries_count_exactly_what_the_records_carry(store):
         await store.commit(Commit(user, versions[user], b'{"s":"x"}', segments_add=add, segments_del=remove))
         versions[user] += 1
         members[user] = (members[user] | set(add)) - set(remove)
+    assert await store.users() == sorted(u for u in users if versions[u])
     for name in names:
         assert await store.segment(name) == {u for u in users if name in members[u]}
     assert await store.segment("state:a", "tag:vip") == {u for u in users if {"state:a", "tag:vip"} <= members[u]}
     layout = store.layout
     expected: dict[str, dict[bytes, bytes]] = {}
-    for user in users:
+    for user in [u for u in users if versions[u]]:  # a customer never committed is nowhere
         shard, bucket = layout.place(user)
         counts = expected.setdefault(layout.summary(shard, bucket), {})
-        for name in members[user]:
+        for name in [EVERYONE, *members[user]]:
             code = str(store.names.code(name)).encode()
             counts[code] = str(int(counts.get(code, b"0")) + 1).encode()
     for key, counts in expected.items():

@@ -14,7 +14,8 @@ Keys of shard ``n`` (``p:{<ns>.<n>}:`` + …):
 * ``C:<b>`` — the bucket's records too big for a listpack value, so one large customer does
   not turn the whole bucket into a hashtable;
 * ``sc:<k>`` — how many customers of the ``CHUNK`` buckets from ``k·CHUNK`` carry each segment
-  code: a segment query scans only the chunks that hold some of its customers;
+  code, and how many there are: a segment query scans only the chunks that hold some of its
+  customers;
 * ``t:<b>`` — bucket sorted set, ``<quoted id>\\x1f<timer code>`` -> due (ms), a lease while claimed;
 * ``h`` — heads: bucket -> the earliest score in ``t:<b>``, what a claim walks;
 * ``tn`` — how many timers the shard holds;
@@ -36,6 +37,9 @@ SHARDS = 16
 BUCKETS = 8192
 #: buckets per segment summary (about 250 customers at 10⁶, 2 500 at 10⁷)
 CHUNK = 32
+#: the summaries' count of every customer (a name no segment entry can have): ``users()``
+#: scans only the chunks that hold someone
+EVERYONE = "\x00customers"
 
 
 class LayoutMismatch(Exception):

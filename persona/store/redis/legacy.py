@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from . import records
+from .layout import EVERYONE
 from .store import SEP, RedisStore, quote, unquote
 
 _GLOB = re.compile(r"([\\*?\[\]])")
@@ -29,6 +30,7 @@ async def legacy(store: RedisStore) -> bool:
 async def upgrade(store: RedisStore) -> int:
     """Convert every shard still in format 1; returns how many customers were converted."""
     layout, r = store.layout, store.redis
+    await store.names.codes([EVERYONE])
     converted = 0
     for shard in range(layout.shards):
         old_records, old_timers = layout.key(shard, "c"), layout.key(shard, "t")
@@ -61,7 +63,7 @@ async def upgrade(store: RedisStore) -> int:
             _, bucket = layout.place(uid)
             small = len(value) <= store.listpack_value and len(uid.encode()) <= store.listpack_value
             pipe.hset(layout.records(shard, bucket) if small else layout.big(shard, bucket), uid, value)
-            for segment in segments.get(uid, []):
+            for segment in [EVERYONE, *segments.get(uid, [])]:
                 pipe.hincrby(layout.summary(shard, bucket), str(store.names.code(segment)), 1)
         for uid, named in timers.items():
             _, bucket = layout.place(uid)

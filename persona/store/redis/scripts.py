@@ -38,7 +38,8 @@ end
 #       11 the chunk's segment summary
 # ARGV: 1 uid, 2 the numbers, comma-separated (one argument: each one costs the client to
 #       pack): expected version, compact (0/1), dedupe ttl (0: no dedupe key), journal cap,
-#       journal ttl, bucket, largest listpack value, then the counts of segment codes added,
+#       journal ttl, bucket, largest listpack value, the code counting every customer in
+#       the chunk's summary, then the counts of segment codes added,
 #       removed, timers set, timers deleted, outbox items, journal lines, tallies;
 #       3 payload, 4 dedupe result, then the items in that order (timers set as code, due in
 #       ms; outbox items as id, due, payload; tallies as name, delta).
@@ -48,7 +49,8 @@ local quid = quote(uid)
 local h = {}
 for n in string.gmatch(ARGV[2], '[^,]+') do h[#h + 1] = tonumber(n) end
 local expected, compact, dedupe_ttl, journal_cap, journal_ttl, bucket, largest = h[1], h[2], h[3], h[4], h[5], h[6], h[7]
-local n_add, n_del, n_tset, n_tdel, n_out, n_journal, n_tally = h[8], h[9], h[10], h[11], h[12], h[13], h[14]
+local everyone = h[8]
+local n_add, n_del, n_tset, n_tdel, n_out, n_journal, n_tally = h[9], h[10], h[11], h[12], h[13], h[14], h[15]
 if dedupe_ttl > 0 then
   local seen = redis.call('GET', KEYS[3])
   if seen then return {'dup', seen} end
@@ -72,6 +74,7 @@ if cur then
   end
 end
 if version ~= expected then return {'conflict', tostring(version)} end
+if not cur then redis.call('HINCRBY', KEYS[11], everyone, 1) end
 local a = 5
 for i = 1, n_add do
   local c = tonumber(ARGV[a])

@@ -33,7 +33,7 @@ from ..base import Commit, CommitResult, Loaded, OutboxItem, Store
 from ..batching import Batcher, Command
 from ..versions import ScriptVersionStore
 from . import records, scripts
-from .layout import BUCKETS, CHUNK, SHARDS, Layout, LayoutMismatch
+from .layout import BUCKETS, CHUNK, EVERYONE, SHARDS, Layout, LayoutMismatch
 from .names import ASSIGN, Names, UnknownCode
 
 T = TypeVar("T")
@@ -197,6 +197,7 @@ class RedisStore(Store, ScriptVersionStore):
             raise StoreLayoutError(f"Redis namespace {self.namespace!r}: {exc}; open it with the sizes it "
                                    f"was written with") from None
         await self.names.reload()
+        await self.names.codes([EVERYONE])
         self.listpack_value = await self._listpack_value()
         self._checked = True
 
@@ -295,7 +296,7 @@ class RedisStore(Store, ScriptVersionStore):
                 self._k(shard, "o"), self._k(shard, "oq"), self._k(shard, f"j:{c.user}"), self._k(shard, "n"),
                 self.layout.summary(shard, bucket)]
         numbers = (c.expected_version, int(payload is not None), c.dedupe_ttl if c.dedupe_key is not None else 0,
-                   c.journal_cap, c.journal_ttl, bucket, self.listpack_value, len(c.segments_add),
+                   c.journal_cap, c.journal_ttl, bucket, self.listpack_value, code(EVERYONE), len(c.segments_add),
                    len(c.segments_del), len(c.timers_set), len(c.timers_del), len(c.outbox), len(c.journal),
                    len(c.tallies))
         args: list[Any] = [c.user, ",".join(map(str, numbers)), payload or c.record, c.dedupe_result]
@@ -334,9 +335,11 @@ class RedisStore(Store, ScriptVersionStore):
 
     async def users(self) -> list[str]:
         await self._ready()
+        everyone = self.names.code(EVERYONE)
         out: list[str] = []
-        for keys in self._record_keys():
-            out += await self._scan(keys, [])
+        for shard in range(self.shards):
+            for chunk in await self._chunks_with(shard, [everyone]):
+                out += await self._scan(self.layout.chunk_keys(shard, chunk), [])
         return sorted(out)
 
     async def _chunks_with(self, shard: int, codes: list[int]) -> list[int]:
