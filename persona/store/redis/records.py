@@ -270,6 +270,18 @@ def _present(bits: int) -> tuple[str, ...]:
     return tuple(key for key in ORDER[1:] if bits >> BITS[key] & 1)
 
 
+def _read_pairs(payload: bytes, pos: int, name: Callable[[int], str],
+                value: Callable[[int], Any]) -> tuple[dict[str, Any], int]:
+    """A count, then that many (name code, varint) pairs: counters, A/B variants."""
+    n, pos = read_varint(payload, pos)
+    out = {}
+    for _ in range(n):
+        c, pos = read_varint(payload, pos)
+        v, pos = read_varint(payload, pos)
+        out[name(c)] = value(v)
+    return out, pos
+
+
 def decode(payload: bytes, name: Callable[[int], str]) -> bytes:
     """The record JSON a compact payload was encoded from; ``name`` maps a code to its name."""
     bits, pos = read_varint(payload, 0)
@@ -289,13 +301,7 @@ def decode(payload: bytes, name: Callable[[int], str]) -> bytes:
                     tags[name(c >> 1)], pos = _read_text(payload, pos)
             raw["t"] = tags
         elif key == "n":
-            n, pos = read_varint(payload, pos)
-            counters = {}
-            for _ in range(n):
-                c, pos = read_varint(payload, pos)
-                z, pos = read_varint(payload, pos)
-                counters[name(c)] = unzigzag(z)
-            raw["n"] = counters
+            raw["n"], pos = _read_pairs(payload, pos, name, unzigzag)
         elif key == "f":
             z, pos = read_varint(payload, pos)
             raw["f"] = base = unzigzag(z) + EPOCH
@@ -321,13 +327,7 @@ def decode(payload: bytes, name: Callable[[int], str]) -> bytes:
                 timers[name(c)] = t
             raw["m"] = timers
         elif key == "v":
-            n, pos = read_varint(payload, pos)
-            variants = {}
-            for _ in range(n):
-                c, pos = read_varint(payload, pos)
-                v, pos = read_varint(payload, pos)
-                variants[name(c)] = name(v)
-            raw["v"] = variants
+            raw["v"], pos = _read_pairs(payload, pos, name, name)
         elif key == "g":
             raw["g"], pos = read_varint(payload, pos)
         else:
