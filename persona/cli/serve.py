@@ -22,7 +22,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
-from ..errors import PersonaError
+from ..errors import PersonaError, StoreLayoutError
 from ..channels.tokens import ACCOUNTS_NAMESPACE
 from ..spool import DEFAULT_PATH as DEFAULT_SPOOL
 from ..store import DEFAULT_URL, open_store
@@ -170,6 +170,11 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
         _warn_unroutable(bot)
         try:
             await asyncio.wait_for(bot.store.ping(), 5)
+        except StoreLayoutError:  # data this version does not read: the message names the command
+            for each in bots:
+                await each.store.close()
+            await accounts.close()
+            raise
         except Exception as exc:
             from ..service.logs import redact
 

@@ -155,6 +155,8 @@ async def write_format_1(r, namespace: str) -> None:
 async def test_data_in_the_layout_before_compact_records_is_refused_then_converted(store, namespace, capsys):
     await write_format_1(store.redis, namespace)
     with pytest.raises(StoreLayoutError, match="persona store-upgrade"):
+        await store.ping()  # what persona serve and persona worker ask first
+    with pytest.raises(StoreLayoutError, match="persona store-upgrade"):
         await store.load("alice")
     assert await asyncio.to_thread(cli, ["store-upgrade", "bots.xiaowanzi", "--store", REDIS_URL,
                                          "--namespace", namespace]) == 0

@@ -10,6 +10,11 @@ reads, and every process can keep what it learnt in memory for good. Codes are h
 one Lua script on that one key (``HLEN`` is the next code), so processes naming the same new
 state at once all get the same code. A code handed out for a commit that then failed stays
 unused: harmless.
+
+The dictionary needs the durability the records have: it lives on the namespace's slot, the
+records on their shards' slots, so a Redis that loses the dictionary's latest writes but not
+the records (a Cluster failover to a replica that had not received them) leaves records naming
+codes nobody knows; reading one raises rather than guessing.
 """
 
 from __future__ import annotations

@@ -586,7 +586,9 @@ class RedisStore(Store, ScriptVersionStore):
         await self._do(lambda: self.redis.delete(self._g(f"z:{key}")))
 
     async def ping(self) -> None:
+        """Redis answers, and the namespace is in this layout (else :class:`StoreLayoutError`)."""
         await self._do(self.redis.ping)
+        await self._ready()
 
     async def close(self) -> None:
         if self._batch is not None:
