@@ -228,8 +228,13 @@ class RedisStore(Store, ScriptVersionStore):
         try:
             return version, segments, records.decode(payload, self.names.name)
         except UnknownCode:
-            await self.names.reload()
+            await self.names.reload()  # another process named something new
+        try:
             return version, segments, records.decode(payload, self.names.name)
+        except UnknownCode as exc:
+            raise StoreLayoutError(f"Redis namespace {self.namespace!r}: a record names code {exc} that the "
+                                   f"namespace's dictionary ({self.names.key}) does not hold; it lost writes "
+                                   f"the records kept") from None
 
     def _record_keys(self) -> Iterator[list[str]]:
         """Every record hash, a chunk of buckets at a time (each list in one slot)."""
