@@ -8,6 +8,8 @@ from typing import AsyncIterator
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from persona.cli import main as cli
 from persona.customer import Customer, Handoff, Timer
@@ -208,3 +210,40 @@ async def test_segment_summaries_count_exactly_what_the_records_carry(store):
             counts[code] = str(int(counts.get(code, b"0")) + 1).encode()
     for key, counts in expected.items():
         assert await store.redis.hgetall(key) == counts, key
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1)
+                     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(attrs=st.dictionaries(st.text(max_size=6), _json, max_size=4),
+       budget=st.dictionaries(st.sampled_from(["d", "w", "md", "mm"]), st.tuples(st.text(max_size=8), st.integers(0, 9))
+                              .map(list), max_size=4),
+       data=st.none() | st.dictionaries(st.text(max_size=4), _json, max_size=3),
+       reason=st.text(max_size=10))
+def test_attributes_budget_handoff_and_timer_data_read_back_byte_for_byte(attrs, budget, data, reason):
+    customer = Customer("u", "s", attrs=attrs, budget=budget, first_seen=NOW,
+                        handoff=Handoff(NOW, reason, NOW + 1, None, reason or None),
+                        timers={"t": Timer(NOW + 1.5, None, data)})
+    record = customer.dump()
+    codes: dict[str, int] = {}
+    payload, missing = records.encode(record, codes.get)
+    for name in missing:
+        codes.setdefault(name, len(codes))
+    payload, missing = records.encode(record, codes.get)
+    assert payload is not None and not missing
+    names = {c: n for n, c in codes.items()}
+    assert records.decode(payload, names.__getitem__) == record
+
+
+def test_attributes_written_as_json_by_the_first_compact_form_still_read():
+    out = bytearray()
+    records.varint(1 << records.BITS["a"], out)
+    records.varint(0, out)
+    blob = b'{"plan":"A","n":1.5}'
+    records.varint(len(blob), out)
+    out += blob
+    assert records.decode(bytes(out), {0: "welcomed"}.__getitem__) == b'{"s":"welcomed","a":{"plan":"A","n":1.5}}'

@@ -6,14 +6,16 @@ per field more. The JSON a turn writes for a dormant customer is ~150 bytes, so 
 re-encoded here:
 
 * **the envelope** the store itself needs: the version (the optimistic check) and the
-  customer's segment entries, as dictionary codes (the state index; see ``segments.lua``);
+  customer's segment entries, as dictionary codes (the segment index: the scan script of
+  :mod:`.scripts` reads them);
 * **the payload**, the record the runtime wrote. A record shaped like
   :meth:`persona.customer.Customer.dump`'s is written field by field: state, tag names, timer
   names and states, counter names and A/B variants as codes of the namespace's dictionary
-  (:mod:`.names`), an indexed tag as the code of its segment entry (name and value at once), timestamps as varints relative to ``first_seen``, timer dues in
-  milliseconds; ``attrs``, ``budget``, ``handoff`` and timer data stay JSON. Anything else —
-  an unknown key, a value of another type, keys in another order — is kept as the bytes it
-  was given. Either way :func:`payload_json` gives back exactly the bytes that were written.
+  (:mod:`.names`), an indexed tag as the code of its segment entry (name and value at once),
+  timestamps as varints relative to ``first_seen``, timer dues in milliseconds, attributes and
+  the gate's budget as typed values under coded names. Anything else — an unknown key, a value
+  of another type, keys in another order, other spacing — is kept as the bytes it was given.
+  Either way :func:`decode` gives back exactly the bytes that were written.
 
 Layout: ``varint(version << 1 | compact) varint(n) n × varint(segment code) payload``.
 The Lua scripts read the envelope (version and segments) and never the payload.
@@ -22,6 +24,7 @@ The Lua scripts read the envelope (version and segments) and never the payload.
 from __future__ import annotations
 
 import functools
+import struct
 from typing import Any, Callable, Iterable
 
 import orjson
@@ -35,8 +38,12 @@ EPOCH = 1_735_689_600
 ORDER = ("s", "t", "a", "n", "f", "l", "i", "o", "m", "b", "h", "v", "g")
 #: the presence bitmap's bit of each optional field (the commonest first: one byte)
 BITS = {"t": 0, "f": 1, "l": 2, "m": 3, "i": 4, "o": 5, "n": 6, "a": 7, "b": 8, "h": 9, "v": 10, "g": 11}
+#: ``attrs``, ``budget`` and ``handoff`` written as typed values (their JSON, bits 7–9, is still read)
+TYPED = {"a": 12, "b": 13, "h": 14}
 _AT = {key: i for i, key in enumerate(ORDER)}
-_TIMER_STATE, _TIMER_DATA, _TIMER_INT = 1, 2, 4
+_TIMER_STATE, _TIMER_DATA, _TIMER_INT, _TIMER_TYPED = 1, 2, 4, 8
+_DOUBLE = struct.Struct(">d")
+_NONE, _FALSE, _TRUE, _INT, _FLOAT, _STR, _LIST, _DICT = range(8)
 
 
 # -- varints -------------------------------------------------------------------------------
@@ -83,15 +90,47 @@ def _read_text(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos:pos + n].decode(), pos + n
 
 
-def _blob(value: Any, out: bytearray) -> None:
-    raw = orjson.dumps(value)
-    varint(len(raw), out)
-    out += raw
-
-
 def _read_blob(data: bytes, pos: int) -> tuple[Any, int]:
     n, pos = read_varint(data, pos)
     return jsonwire.load(data[pos:pos + n]), pos + n
+
+
+def _read_value(data: bytes, pos: int) -> tuple[Any, int]:
+    """A value :meth:`Compact.value` wrote."""
+    kind = data[pos]
+    pos += 1
+    if kind == _STR:
+        return _read_text(data, pos)
+    if kind == _INT:
+        z, pos = read_varint(data, pos)
+        return unzigzag(z), pos
+    if kind == _FLOAT:
+        return _DOUBLE.unpack_from(data, pos)[0], pos + 8
+    if kind == _LIST:
+        n, pos = read_varint(data, pos)
+        items = []
+        for _ in range(n):
+            item, pos = _read_value(data, pos)
+            items.append(item)
+        return items, pos
+    if kind == _DICT:
+        n, pos = read_varint(data, pos)
+        out = {}
+        for _ in range(n):
+            key, pos = _read_text(data, pos)
+            out[key], pos = _read_value(data, pos)
+        return out, pos
+    return (None, False, True)[kind], pos
+
+
+def _read_coded(data: bytes, pos: int, name: Callable[[int], str]) -> tuple[dict[str, Any], int]:
+    """A dict whose keys are names (attributes, budget windows): codes, then typed values."""
+    n, pos = read_varint(data, pos)
+    out = {}
+    for _ in range(n):
+        c, pos = read_varint(data, pos)
+        out[name(c)], pos = _read_value(data, pos)
+    return out, pos
 
 
 # -- the envelope --------------------------------------------------------------------------
@@ -152,7 +191,7 @@ class Compact:
                 raise _Unfit
             last = at
             if at:
-                bits |= 1 << BITS[key]
+                bits |= 1 << TYPED.get(key, BITS[key])
         varint(bits, out)
         self.name(raw["s"])
         base = raw.get("f", EPOCH)
@@ -189,10 +228,48 @@ class Compact:
                 if type(value) is not int or value < 0:
                     raise _Unfit
                 varint(value, out)
-            else:  # a, b, h
+            elif key == "h":
                 if type(value) is not dict:
                     raise _Unfit
-                _blob(value, out)
+                self.value(value)
+            else:  # a, b: keys are names the bot declares
+                if type(value) is not dict:
+                    raise _Unfit
+                varint(len(value), out)
+                for name, item in value.items():
+                    self.name(name)
+                    self.value(item)
+
+    def value(self, value: Any) -> None:
+        """Any JSON value, typed: a byte for its kind, then varints, text or a double."""
+        out = self.out
+        kind = type(value)
+        if kind is str:
+            out.append(_STR)
+            _text(value, out)
+        elif kind is int:
+            out.append(_INT)
+            varint(zigzag(value), out)
+        elif kind is float:
+            out.append(_FLOAT)
+            out += _DOUBLE.pack(value)
+        elif value is None or kind is bool:
+            out.append(_NONE if value is None else _TRUE if value else _FALSE)
+        elif kind is list:
+            out.append(_LIST)
+            varint(len(value), out)
+            for item in value:
+                self.value(item)
+        elif kind is dict:
+            out.append(_DICT)
+            varint(len(value), out)
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise _Unfit
+                _text(key, out)
+                self.value(item)
+        else:
+            raise _Unfit
 
     def tags(self, tags: Any) -> None:
         """A tag whose segment entry (``tag:source=parcel``: the persona indexes that tag) has a
@@ -235,14 +312,14 @@ class Compact:
             if len(t) == 3:
                 if type(t[2]) is not dict:
                     raise _Unfit
-                flags |= _TIMER_DATA
+                flags |= _TIMER_TYPED
             self.name(name)
             varint(flags, out)
             varint(zigzag(delta), out)
             if state is not None:
                 self.name(state)
             if len(t) == 3:
-                _blob(t[2], out)
+                self.value(t[2])
 
 
 def encode(record: bytes, codes: Callable[[str], int | None]) -> tuple[bytes | None, list[str]]:
@@ -267,7 +344,7 @@ def encode(record: bytes, codes: Callable[[str], int | None]) -> tuple[bytes | N
 @functools.lru_cache(maxsize=None)
 def _present(bits: int) -> tuple[str, ...]:
     """The optional fields a presence bitmap names, in the order they are written."""
-    return tuple(key for key in ORDER[1:] if bits >> BITS[key] & 1)
+    return tuple(key for key in ORDER[1:] if bits >> BITS[key] & 1 or key in TYPED and bits >> TYPED[key] & 1)
 
 
 def _read_pairs(payload: bytes, pos: int, name: Callable[[int], str],
@@ -321,7 +398,10 @@ def decode(payload: bytes, name: Callable[[int], str]) -> bytes:
                     s, pos = read_varint(payload, pos)
                     state = name(s)
                 t = [due, state]
-                if flags & _TIMER_DATA:
+                if flags & _TIMER_TYPED:
+                    data, pos = _read_value(payload, pos)
+                    t.append(data)
+                elif flags & _TIMER_DATA:
                     data, pos = _read_blob(payload, pos)
                     t.append(data)
                 timers[name(c)] = t
@@ -330,6 +410,10 @@ def decode(payload: bytes, name: Callable[[int], str]) -> bytes:
             raw["v"], pos = _read_pairs(payload, pos, name, name)
         elif key == "g":
             raw["g"], pos = read_varint(payload, pos)
-        else:
+        elif not bits >> TYPED[key] & 1:
             raw[key], pos = _read_blob(payload, pos)
+        elif key == "h":
+            raw[key], pos = _read_value(payload, pos)
+        else:
+            raw[key], pos = _read_coded(payload, pos, name)
     return orjson.dumps(raw)
