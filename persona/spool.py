@@ -10,8 +10,10 @@ dedupe key (the MsgId) makes a replay of a turn that committed after all a no-op
 input commits exactly once either way. When the spool itself cannot be written, the callback
 answers 503 instead, and WeChat retries.
 
-The file is created on the first write; several processes on one machine may share it (a
-replay claims its entry with a lease, like timers in the store).
+The file is created on the first write. Several processes on one machine may share it (a
+replay claims its entry with a lease, like timers in the store), but each write is fsync'd under
+SQLite's one write lock, so ``persona serve --workers N`` gives each worker a file of its own
+(:func:`worker_path`), and has the first adopt the files of workers no longer started.
 """
 
 from __future__ import annotations
@@ -55,6 +57,24 @@ CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, bot TEXT
     error TEXT);
 CREATE INDEX IF NOT EXISTS spool_ready ON spool (bot, ready);
 """
+
+
+def worker_path(path: str | Path, worker: int) -> Path:
+    """Worker ``worker``'s spool beside ``path``: the first keeps ``path`` itself (so going from
+    one process to several, or back, loses no file), worker 3 of ``spool.db`` has ``spool-3.db``."""
+    path = Path(path)
+    return path if worker <= 1 else path.with_name(f"{path.stem}-{worker}{path.suffix}")
+
+
+def leftovers(path: str | Path, workers: int) -> list[Path]:
+    """Spool files of workers beyond ``workers`` (a run with more of them left these behind)."""
+    path = Path(path)
+    found = []
+    for candidate in path.parent.glob(f"{path.stem}-*{path.suffix}"):
+        number = candidate.name[len(path.stem) + 1:len(candidate.name) - len(path.suffix)]
+        if number.isdigit() and int(number) > workers and candidate == worker_path(path, int(number)):
+            found.append(candidate)
+    return sorted(found)
 
 
 class SpoolError(PersonaError):

@@ -4,8 +4,8 @@ One process can serve several bots, each on ``/wechat/{name}`` and ``/events/{na
 brand runs one process on the embedded SQLite store; a large one runs many, on many machines,
 all on one Redis (``--store redis://HOST:PORT/DB``): every process takes callbacks, fires
 timers and delivers messages, and the store keeps them from doing anything twice.
-``--workers N`` starts N processes on one port (SO_REUSEPORT) for a machine with N cores.
-Before listening, each bot's persona is checked against the shape its store's customers are in:
+``--workers N`` starts N such processes on one port for a machine with N cores
+(:mod:`persona.cli.supervisor`). Before listening, each bot's persona is checked against the shape its store's customers are in:
 a state or timer that disappeared with customers in it and no migration covering it stops
 the start (see ``persona migrate``). SIGTERM or SIGINT stops gracefully: requests in hand are answered, turns still running finish,
 then the bots stop.
@@ -16,15 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import multiprocessing
 import os
 import signal
-import sys
 from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from ..errors import PersonaError, StoreLayoutError
 from ..channels.tokens import ACCOUNTS_NAMESPACE
-from ..spool import DEFAULT_PATH as DEFAULT_SPOOL
+from ..spool import DEFAULT_PATH as DEFAULT_SPOOL, leftovers
 from ..store import DEFAULT_URL, open_store
 from .arguments import add_bot
 
@@ -56,8 +54,9 @@ def register(subparsers: Any) -> None:
                    help="do not fire timers here (run `persona worker` processes instead)")
     p.add_argument("--no-delivery", action="store_true",
                    help="do not deliver queued messages from this process")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="processes sharing the port (default 1)")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="processes sharing the port, each with its own spool file (PATH, PATH-2, ...); "
+                        "auto: one per core (default 1; Linux)")
     p.add_argument("--deadline", type=float, default=4.0, metavar="SECONDS",
                    help="how long a callback waits for its turn before answering 'success' and "
                         "leaving the messages to delivery (default 4; WeChat gives up at 5)")
@@ -74,7 +73,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--log-format", choices=("kv", "json"), default="kv",
                    help="one key=value or JSON line per request (default kv)")
     p.add_argument("--log-level", default="INFO", help="default INFO")
-    p.set_defaults(run=run)
+    # set for each process of --workers N by the supervisor
+    p.set_defaults(run=run, worker=None, metrics_dir=None)
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (or auto)") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,45 +101,35 @@ def run(args: argparse.Namespace) -> int:
     logs.configure(args.log_format, args.log_level)
     if args.workers == 1:
         return _serve_process(args, reuse_port=False)
-    context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_child, args=(args,), name=f"persona-serve-{i}", daemon=False)
-                for i in range(1, args.workers)]
-    for child in children:
-        child.start()
-    try:
-        code = _serve_process(args, reuse_port=True)
-    finally:
-        for child in children:
-            if child.is_alive() and child.pid is not None:
-                child.terminate()
-        for child in children:
-            child.join(timeout=30)
-    return code
+    from .supervisor import supervise
 
-
-def _child(args: argparse.Namespace) -> None:
-    from ..service import logs
-
-    logs.configure(args.log_format, args.log_level)
-    sys.exit(_serve_process(args, reuse_port=True))
+    return supervise(args)
 
 
 def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:
-    # uvloop is a dependency wherever the platform has it (not on Windows): a faster loop for
-    # every request. The loop runs outside the except block: otherwise every traceback logged
-    # while serving would start with the ImportError ("During handling of the above exception...")
+    return run_loop(serve(args, reuse_port=reuse_port))
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main`` on uvloop where the platform has it (a dependency everywhere but Windows):
+    a faster loop for every request."""
+    # The loop runs outside the except block: otherwise every traceback logged while serving
+    # would start with the ImportError ("During handling of the above exception...")
     run: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
     try:
         import uvloop
         run = uvloop.run
     except ImportError:
         pass
-    return run(serve(args, reuse_port=reuse_port))
+    return run(main)
 
 
 async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
-                stop: asyncio.Event | None = None) -> int:
-    """Build the bots and the app, listen, and wait for ``stop`` (or a signal)."""
+                stop: asyncio.Event | None = None, ready: Callable[[], None] | None = None) -> int:
+    """Build the bots and the app, listen, and wait for ``stop`` (or a signal).
+
+    ``ready`` is called once the port is listening (the supervisor of ``--workers`` waits for it).
+    """
     from aiohttp import web
 
     from ..bot import Bot
@@ -139,6 +138,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
     from ..persona import load_persona
     from ..service import create_app
     from ..service.context import bot_environ
+    from ..service.siblings import Siblings
 
     metrics = Metrics()
     bots: list[Bot] = []
@@ -155,7 +155,10 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
                             accounts=accounts))
         app = create_app(bots, deadline=args.deadline, metrics=metrics,
                          scheduler=not args.no_scheduler, delivery=not args.no_delivery,
-                         read_timeout=args.read_timeout, spool=args.spool)
+                         read_timeout=args.read_timeout, spool=args.spool,
+                         # the first process replays what workers no longer started left behind
+                         adopt=[str(p) for p in leftovers(args.spool, args.workers)] if args.worker in (None, 1) else [],
+                         siblings=Siblings(args.metrics_dir) if args.metrics_dir else None)
     except ValueError as exc:  # a store URL or option the store refuses
         for bot in bots:
             await bot.store.close()
@@ -215,6 +218,8 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
             pass
     watchers = [asyncio.create_task(_watch(bot, stop), name=f"{bot.name}-watch") for bot in bots
                 if args.reload]
+    if ready is not None:
+        ready()
     names = ", ".join(f"/wechat/{b.name} /events/{b.name}" for b in bots)
     log.info("serving %s on http://%s:%s (store %s)", names, args.host, args.port,
              _store_label(args.store))

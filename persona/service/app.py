@@ -26,6 +26,7 @@ from ..protocol import MAX_BODY_BYTES
 from ..spool import Spool, replay
 from . import events, health, wechat
 from .context import STATE, Mounted, ServiceState
+from .siblings import Siblings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
                max_body: int = MAX_BODY_BYTES, max_event_body: int = MAX_BODY_BYTES,
                max_batch: int = 1000, ping_timeout: float = 2.0,
                read_timeout: float = DEFAULT_READ_TIMEOUT,
-               spool: Spool | str | None = None) -> web.Application:
+               spool: Spool | str | None = None, adopt: Sequence[Spool | str] = (),
+               siblings: Siblings | None = None) -> web.Application:
     """An application serving ``bots``, each under ``/wechat/{name}`` and ``/events/{name}``.
 
     ``deadline``: seconds a callback waits for its turn before answering ``success`` and
@@ -55,7 +57,10 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
     ``read_timeout``: seconds a request's body may take to arrive before the answer is 408
     (the headers' timeout belongs to the server: ``persona serve`` sets aiohttp's
     ``keepalive_timeout`` to the same value). ``metrics``: where the service counts callbacks (default: the first bot's, so a shared
-    Metrics renders as one page).
+    Metrics renders as one page). ``spool``: this process's spool file; ``adopt``: spool files
+    no process writes any more (those of workers a smaller ``--workers`` no longer starts),
+    replayed here until empty. ``siblings``: the other processes of ``persona serve --workers``,
+    whose figures ``/metrics`` adds to this process's.
     """
     if deadline <= 0:
         raise ValueError("deadline must be positive (seconds)")
@@ -77,7 +82,8 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
         bots=mounted, metrics=metrics or (bots[0].metrics if bots else Metrics()),
         deadline=deadline, max_body=max_body, max_event_body=max_event_body, max_batch=max_batch,
         run_bots=run_bots, scheduler=scheduler, delivery=delivery, ping_timeout=ping_timeout,
-        read_timeout=read_timeout, spool=Spool(spool) if isinstance(spool, str) else spool)
+        read_timeout=read_timeout, spool=Spool(spool) if isinstance(spool, str) else spool,
+        adopted=[Spool(s) if isinstance(s, str) else s for s in adopt], siblings=siblings)
     app = web.Application(client_max_size=max(max_body, max_event_body))
     app[STATE] = state
     app.router.add_get("/wechat/{bot}", wechat.verify, allow_head=False)
@@ -98,11 +104,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await mounted.bot.start(scheduler=state.scheduler, delivery=state.delivery)
             started.append(mounted.bot)
     stop_replay = asyncio.Event()
-    replaying = None
-    if state.spool is not None:
-        runtimes = {name: mounted.bot.runtime for name, mounted in state.bots.items()}
-        replaying = asyncio.create_task(replay(state.spool, runtimes, stop_replay, metrics=state.metrics),
-                                        name="persona-spool-replay")
+    runtimes = {name: mounted.bot.runtime for name, mounted in state.bots.items()}
+    spools = ([state.spool] if state.spool is not None else []) + state.adopted
+    background = [asyncio.create_task(replay(spool, runtimes, stop_replay, metrics=state.metrics),
+                                      name=f"persona-spool-replay-{spool.path.name}") for spool in spools]
+    if state.siblings is not None:
+        background.append(asyncio.create_task(
+            state.siblings.run(lambda: health.merge(state.metric_sources()), stop_replay),
+            name="persona-metrics-snapshot"))
     try:
         yield
     finally:
@@ -116,10 +125,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             if pending:
                 await asyncio.wait(pending)
         stop_replay.set()
-        if replaying is not None:
-            await replaying
-        if state.spool is not None:
-            state.spool.close()
+        await asyncio.gather(*background)
+        for spool in spools:
+            spool.close()
         for bot in started:
             try:
                 await bot.stop()

@@ -18,6 +18,7 @@ from ..errors import ProtocolError
 from ..metrics import Metrics
 from ..protocol import MAX_BODY_BYTES, Endpoint, OfficialAccount, WeCom
 from ..spool import Spool
+from .siblings import Siblings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ class ServiceState:
     read_timeout: float = 10.0
     #: where turns answered ``success`` before they committed are kept until they do
     spool: Spool | None = None
+    #: spool files no process writes any more, replayed here until empty
+    adopted: list[Spool] = field(default_factory=list)
+    #: the other processes of ``persona serve --workers N``, for one /metrics page
+    siblings: Siblings | None = None
     #: turns still running after their callback was answered at the deadline
     background: set[asyncio.Task[object]] = field(default_factory=set)
 

@@ -53,7 +53,10 @@ async def metrics(request: web.Request) -> web.Response:
     """Every counter and histogram of the service and its bots, in Prometheus text format."""
     state = state_of(request)
     await _gauges(state)
-    return web.Response(body=merge(state.metric_sources()).render().encode("utf-8"),
+    page = merge(state.metric_sources())
+    if state.siblings is not None:
+        page = state.siblings.combine(page)
+    return web.Response(body=page.render().encode("utf-8"),
                         headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
 

@@ -96,11 +96,13 @@ def _kv(value: Any) -> str:
 class StructuredFormatter(logging.Formatter):
     """Formats every record as one ``key=value`` line (``fmt="kv"``) or one JSON object."""
 
-    def __init__(self, fmt: str = "kv") -> None:
+    def __init__(self, fmt: str = "kv", fields: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         if fmt not in ("kv", "json"):
             raise ValueError(f"log format {fmt!r}: use kv or json")
         self.fmt = fmt
+        #: on every line, after ``msg`` (``worker=N`` in a process of ``persona serve --workers``)
+        self.fields = dict(fields or {})
         self._second = -1
         self._stamp = ""
 
@@ -113,7 +115,7 @@ class StructuredFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {"ts": self._time(record.created), "level": record.levelname.lower(),
-                                "logger": record.name, "msg": _clean(record.getMessage())}
+                                "logger": record.name, "msg": _clean(record.getMessage()), **self.fields}
         fields: Mapping[str, Any] | None = getattr(record, "fields", None)
         if fields:
             for key, value in fields.items():
@@ -128,10 +130,12 @@ class StructuredFormatter(logging.Formatter):
         return line if exc is None else f"{line}\n{exc}"
 
 
-def configure(fmt: str = "kv", level: int | str = "INFO", stream: Any = None) -> None:
-    """Send every persona log record to ``stream`` (stderr) in one structured format."""
+def configure(fmt: str = "kv", level: int | str = "INFO", stream: Any = None,
+              fields: Mapping[str, Any] | None = None) -> None:
+    """Send every persona log record to ``stream`` (stderr) in one structured format, each
+    line carrying ``fields`` (which process of several wrote it)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(StructuredFormatter(fmt))
+    handler.setFormatter(StructuredFormatter(fmt, fields))
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_persona", False):

@@ -1,0 +1,250 @@
+"""``persona serve --workers N``: N processes answering on one port, and one that watches them.
+
+Each worker binds the port itself with ``SO_REUSEPORT``, rather than all accepting from one
+socket the supervisor bound: Linux then spreads new connections evenly over the workers, while
+on a shared socket a burst of connections goes to whichever process wakes first, and as WeChat
+keeps its connections alive, one worker would carry most of the load for good. The supervisor
+binds the port once without ``SO_REUSEPORT`` before starting anyone, so a port already in use
+stops the start with a message instead of being silently shared with whatever holds it.
+
+A worker is a whole ``persona serve`` process: its HTTP server, each bot's scheduler, delivery
+and live-scripts poller (on one store they share work through the store's leases, as processes
+on several machines do), and its own spool file (:func:`persona.spool.worker_path`: a spool
+is never shared, and a restarted worker replays its predecessor's). Its log lines carry
+``worker=K``; ``/metrics`` from any of them counts all of them (:mod:`persona.service.siblings`).
+
+The supervisor starts the workers and waits for each to listen. SIGTERM or SIGINT is passed
+to every worker, which stops gracefully; the supervisor exits 0 once they all have. A worker
+that exits before it listens stops the start (exit 2 for a bad bot or option, as one process
+would); one that dies later is replaced at once, unless more than :data:`MAX_RESTARTS` died
+within :data:`RESTART_WINDOW` seconds: then everything stops and the exit code is 1. A worker
+whose supervisor is killed outright stops by itself: it watches a pipe only the supervisor
+holds open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnProcess
+from typing import Any
+
+from ..errors import PersonaError
+from ..spool import worker_path
+from . import EXIT_USAGE
+
+log = logging.getLogger(__name__)
+
+#: workers that may die within :data:`RESTART_WINDOW` seconds before the supervisor gives up
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+#: seconds a stopping worker gets beyond ``--deadline``: requests in hand, turns still running
+STOP_GRACE = 20.0
+_CLEAN = {0, -signal.SIGTERM, -signal.SIGINT}
+
+
+def check(args: argparse.Namespace) -> None:
+    """Refuse what N processes cannot do, before any of them starts."""
+    if not sys.platform.startswith("linux"):
+        raise PersonaError("--workers N needs Linux, where SO_REUSEPORT spreads connections over the "
+                           "processes; elsewhere run one process per port behind a proxy")
+    if args.port == 0:
+        raise PersonaError("--workers N needs a fixed --port: with 0 each worker would get a port of its own")
+    if args.store.startswith("memory:"):
+        raise PersonaError("memory:// keeps customers inside one process; --workers N needs sqlite:// or redis://")
+
+
+def probe(host: str, port: int) -> None:
+    """Bind every address ``host`` names, without SO_REUSEPORT: fails if anything holds the port."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PersonaError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise PersonaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@dataclass
+class Worker:
+    """One worker process and the supervisor's end of its pipe."""
+
+    index: int
+    process: SpawnProcess
+    pipe: Connection
+    listening: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+class Supervisor:
+    """Starts, watches, replaces and stops the workers of one ``persona serve --workers N``."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.context = multiprocessing.get_context("spawn")
+        self.folder = tempfile.mkdtemp(prefix="persona-metrics-")
+        self.workers: dict[int, Worker] = {}
+        self.deaths: list[float] = []
+        self.signalled: list[int] = []
+
+    def start(self, index: int) -> Worker:
+        mine, theirs = self.context.Pipe()
+        args = copy.copy(self.args)
+        args.worker, args.metrics_dir = index, self.folder
+        args.spool = str(worker_path(self.args.spool, index))
+        process = self.context.Process(target=_worker_main, args=(args, theirs), name=f"persona-serve-{index}")
+        process.start()
+        theirs.close()  # only the worker holds its end: the worker sees EOF when the supervisor goes
+        worker = self.workers[index] = Worker(index, process, mine)
+        log.info("worker %d started (pid %s)", index, process.pid)
+        return worker
+
+    def run(self) -> int:
+        """Serve until a signal (exit 0 once every worker stopped cleanly) or a failure."""
+        wake_in, wake_out = socket.socketpair()
+        wake_in.setblocking(False)
+        wake_out.setblocking(False)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous_fd = signal.set_wakeup_fd(wake_out.fileno())
+        code = 0
+        try:
+            for index in range(1, self.args.workers + 1):
+                self.start(index)
+            code = self._watch(wake_in)
+        finally:
+            stopped = self.stop_all()
+            signal.set_wakeup_fd(previous_fd)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            wake_in.close()
+            wake_out.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+        return code or stopped
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signalled.append(signum)
+
+    def _watch(self, wake: socket.socket) -> int:
+        while not self.signalled:
+            waiting: list[Any] = [wake]
+            for worker in self.workers.values():
+                waiting.append(worker.process.sentinel)
+                if not worker.listening:
+                    waiting.append(worker.pipe)
+            ready = wait(waiting)
+            if wake in ready:
+                try:
+                    while wake.recv(64):
+                        pass
+                except BlockingIOError:
+                    pass
+            for worker in list(self.workers.values()):
+                if not worker.listening and worker.pipe in ready:
+                    try:
+                        worker.pipe.recv()
+                        worker.listening = True
+                        log.info("worker %d listening (pid %s)", worker.index, worker.process.pid)
+                    except EOFError:
+                        pass  # it exited: its sentinel says so
+                if worker.process.sentinel in ready and not self.signalled:
+                    code = self._replace(worker)
+                    if code is not None:
+                        return code
+        log.info("stopping %d workers (%s)", len(self.workers), signal.Signals(self.signalled[0]).name)
+        return 0
+
+    def _replace(self, worker: Worker) -> int | None:
+        """A worker exited on its own: start another, or the exit code to stop with."""
+        worker.process.join()
+        worker.pipe.close()
+        code = worker.process.exitcode
+        del self.workers[worker.index]
+        how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited {code}"
+        if not worker.listening:
+            log.error("worker %d (pid %s) %s before it listened: stopping", worker.index, worker.process.pid, how)
+            return EXIT_USAGE if code == EXIT_USAGE else 1
+        now = time.monotonic()
+        self.deaths = [t for t in self.deaths if now - t < RESTART_WINDOW] + [now]
+        if len(self.deaths) > MAX_RESTARTS:
+            log.error("worker %d (pid %s) %s; %d workers died within %.0f s: stopping", worker.index,
+                      worker.process.pid, how, len(self.deaths), RESTART_WINDOW)
+            return 1
+        log.error("worker %d (pid %s) %s; starting another", worker.index, worker.process.pid, how)
+        self.start(worker.index)
+        return None
+
+    def stop_all(self) -> int:
+        """SIGTERM every worker, wait for their graceful stop, kill what outlives it; 0 if all
+        stopped cleanly."""
+        for worker in self.workers.values():
+            if worker.process.is_alive():
+                worker.process.terminate()
+        until = time.monotonic() + self.args.deadline + STOP_GRACE
+        code = 0
+        for worker in self.workers.values():
+            worker.process.join(max(0.0, until - time.monotonic()))
+            if worker.process.is_alive():
+                log.error("worker %d (pid %s) did not stop in time: killed", worker.index, worker.process.pid)
+                worker.process.kill()
+                worker.process.join()
+            if worker.process.exitcode not in _CLEAN:
+                code = 1
+            worker.pipe.close()
+        self.workers.clear()
+        return code
+
+
+def supervise(args: argparse.Namespace) -> int:
+    """``persona serve`` with ``--workers`` above 1."""
+    check(args)
+    probe(args.host, args.port)
+    return Supervisor(args).run()
+
+
+def _worker_main(args: argparse.Namespace, pipe: Connection) -> None:
+    """A worker process: one ``persona serve`` on the shared port."""
+    from ..service import logs
+    from .serve import run_loop
+
+    # Ctrl-C reaches the whole process group; the supervisor passes a SIGTERM on anyway
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logs.configure(args.log_format, args.log_level, fields={"worker": args.worker})
+    try:
+        code = run_loop(_serve_worker(args, pipe))
+    except PersonaError as exc:
+        print(f"persona: worker {args.worker}: {exc}", file=sys.stderr)
+        code = EXIT_USAGE
+    sys.exit(code)
+
+
+async def _serve_worker(args: argparse.Namespace, pipe: Connection) -> int:
+    from .serve import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def supervisor_gone() -> None:  # the supervisor never writes: readable means EOF
+        loop.remove_reader(pipe.fileno())
+        log.warning("the supervisor is gone: stopping")
+        stop.set()
+
+    loop.add_reader(pipe.fileno(), supervisor_gone)
+    return await serve(args, reuse_port=True, stop=stop, ready=lambda: pipe.send("listening"))
