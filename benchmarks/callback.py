@@ -9,7 +9,9 @@ run, on the same core, under the same load generator:
 * WeRoBot answering the same messages in plaintext mode, served by waitress with 4 threads
   (target: persona ≥ 3×; skipped when WeRoBot or waitress is not installed);
 * ``persona serve`` in plaintext mode (no AES key) under WeRoBot's plaintext load: the same
-  work both do, persona still deduplicating and keeping state (target: ≥ 2× WeRoBot).
+  work both do, persona still deduplicating and keeping state (target: ≥ 2× WeRoBot);
+* ``persona serve --workers N`` with N = 1 and N = the machine's cores, the same safe-mode
+  load, neither pinned to a core (no target: the ratio shows how far the cores carry it).
 
 ``--store memory://`` or ``--store sqlite:///PATH`` runs persona on another store (customers
 are then created by their first message) to compare stores.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 import time
@@ -29,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import (APPID, AES_KEY, LOAD_CPU, PYTHON, SERVER_CPU, TOKEN, Callbacks, RedisServer,
-                                cpu_seconds, customer_id, env, free_port, header, load, measured, spawn, stop,
-                                text_xml, unique, verdict, wait_http, workdir, write_requests)
+                                customer_id, env, free_port, header, load, measured, spawn, stop,
+                                text_xml, tree_cpu_seconds, unique, verdict, wait_http, workdir, write_requests)
 
 BARE = """
 import sys
@@ -115,11 +118,13 @@ def persona_env(name: str, *, mode: str = "safe", **extra: str) -> dict[str, str
                WECHAT_API_BASE=f"http://127.0.0.1:{free_port()}", **extra)
 
 
-def start_persona(redis_url: str, name: str, log: Path, *, mode: str = "safe") -> tuple[Any, int]:
+def start_persona(redis_url: str, name: str, log: Path, *, mode: str = "safe", workers: int = 1,
+                  cpu: int | None = SERVER_CPU) -> tuple[Any, int]:
     port = free_port()
     proc = spawn([PYTHON, "-m", "persona", "serve", "benchmarks.benchpersona", "--host", "127.0.0.1",
                   "--port", str(port), "--store", redis_url, "--no-delivery", "--no-scheduler",
-                  "--log-level", "WARNING"], cpu=SERVER_CPU, environ=persona_env(name, mode=mode), log=log)
+                  "--log-level", "WARNING", "--workers", str(workers), "--spool", str(log.with_suffix(".spool.db"))],
+                 cpu=cpu, environ=persona_env(name, mode=mode), log=log)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return proc, port
 
@@ -139,7 +144,11 @@ def check_reply(port: int, name: str, user: str, *, mode: str = "safe") -> str:
     return content.group(1)
 
 
-def metric(port: int, name: str, pattern: str) -> float:
+def metric(port: int, name: str, pattern: str, *, workers: int = 1) -> float:
+    """A metric summed over its series; with several workers, once every worker's figures are
+    on the page (each writes them about once a second)."""
+    if workers > 1:
+        time.sleep(1.5)
     page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in page.splitlines()
                if line.startswith(pattern) and f'persona="{name}"' in line)
@@ -147,19 +156,21 @@ def metric(port: int, name: str, pattern: str) -> float:
 
 def run_load(port: int, path: Path, proc: Any, seconds: float, connections: int, bot: str = "bench"
              ) -> tuple[dict[str, Any], float]:
-    before = cpu_seconds(proc.pid)
+    before = tree_cpu_seconds(proc.pid)
     result = load(f"http://127.0.0.1:{port}/wechat/{bot}", path, seconds=seconds, connections=connections)
-    return result, cpu_seconds(proc.pid) - before
+    return result, tree_cpu_seconds(proc.pid) - before
 
 
 def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, warm: float, requests: int,
-                    *, mode: str) -> tuple[dict[str, Any], float]:
-    """One ``persona serve`` under the load, in safe or plaintext mode; its result and CPU seconds.
+                    *, mode: str, workers: int = 1, cpu: int | None = SERVER_CPU) -> tuple[dict[str, Any], float]:
+    """One ``persona serve`` under the load, in safe or plaintext mode; its result and CPU seconds
+    (of all its processes).
 
     Every request must be processed once: the server's own count of inputs is checked against
     the requests answered.
     """
-    proc, port = start_persona(store, name, tmp / f"persona-{mode}.log", mode=mode)
+    proc, port = start_persona(store, name, tmp / f"persona-{mode}-{workers}.log", mode=mode, workers=workers,
+                               cpu=cpu)
     try:
         check_reply(port, name, customer_id(0), mode=mode)
         warm_file = tmp / f"warm-{mode}.txt"
@@ -167,13 +178,14 @@ def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, 
         load(f"http://127.0.0.1:{port}", warm_file, seconds=warm, connections=args.connections)
         real_file = tmp / f"persona-{mode}.txt"
         write_requests(real_file, callbacks(requests, args.customers, "run" + unique(), mode=mode, bot=name))
-        done_before = metric(port, name, "persona_inputs_total")
+        done_before = metric(port, name, "persona_inputs_total", workers=workers)
         result, cpu = run_load(port, real_file, proc, args.seconds, args.connections, name)
-        processed = metric(port, name, "persona_inputs_total") - done_before
+        processed = metric(port, name, "persona_inputs_total", workers=workers) - done_before
     finally:
         stop(proc)
     label = "Redis" if store.startswith("redis") else store.split(":")[0]
-    print(measured(f"persona serve ({'safe mode' if mode == 'safe' else 'plaintext'}, {label})", result, cpu),
+    many = f", --workers {workers}, any core" if cpu is None else ""
+    print(measured(f"persona serve ({'safe mode' if mode == 'safe' else 'plaintext'}, {label}{many})", result, cpu),
           flush=True)
     if result["wraps"]:
         print(f"  note: the request file ran out {result['wraps']} time(s); repeats were dedupe hits")
@@ -252,12 +264,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["werobot_cpu"] = wero_cpu / max(wero["requests"], 1)
         else:
             print(why)
+
+        # 4. persona serve --workers: one process, then one per core, the same safe-mode load
+        cores = os.cpu_count() or 1
+        for workers in (1, cores):
+            result, cpu = measure_persona(store, name, tmp, args, warm, n * cores, mode="safe", workers=workers,
+                                          cpu=None)
+            figures[f"workers_{workers}"] = result["rps"]
+            figures[f"workers_{workers}_cpu"] = cpu / max(result["requests"], 1)
     print(f"load generator: {persona['tool']}")
     # CPU per request is steadier than requests/s on a shared machine: shown for reference
     print(f"server CPU per request, bare / persona: {figures['bare_cpu'] / figures['persona_cpu']:.2f}×"
           + (f"; WeRoBot / persona: {figures['werobot_cpu'] / figures['persona_cpu']:.2f}×; "
              f"WeRoBot / persona plaintext: {figures['werobot_cpu'] / figures['persona_plain_cpu']:.2f}×"
              if "werobot" in figures else ""))
+    figures["workers_ratio"] = figures[f"workers_{cores}"] / figures["workers_1"]
+    print(f"persona serve --workers {cores} / --workers 1 (requests/s, {cores} cores shared with the load "
+          f"generator and Redis): {figures['workers_ratio']:.2f}×")
     print(verdict("persona / bare aiohttp", figures["persona"] / figures["bare"], 0.5))
     if "werobot" in figures:
         print(verdict("persona / WeRoBot", figures["persona"] / figures["werobot"], 3.0))

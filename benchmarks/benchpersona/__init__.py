@@ -2,7 +2,7 @@
 
 Every text flips the customer between ``a`` and ``b`` and answers with ``scripts/reply.j2``;
 the ``tick`` timer does nothing at all (the timer benchmark measures the machinery, not a
-handler). Its name comes from ``PERSONA_BENCH_NAME`` when set, so two servers in one run can
+handler); ``sale`` is the script a broadcast says (as marketing, the default). Its name comes from ``PERSONA_BENCH_NAME`` when set, so two servers in one run can
 keep their customers apart on one Redis.
 """
 
@@ -24,6 +24,7 @@ class Bench(Persona):
     #: the state is indexed (segment queries need it); tags are not
     indexed_tags = frozenset()
     policy = Policy(daily_cap=1000, weekly_cap=1000)
+    broadcasts = frozenset({"sale"})  # benchmarks.broadcast: persona broadcast ... state:a sale
 
     @on.text()
     async def talk(self, turn: Turn) -> None:

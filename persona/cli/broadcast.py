@@ -40,6 +40,8 @@ from .arguments import add_bot, add_store, open_for
 
 #: the business event each customer of a broadcast receives (handled by :func:`broadcasting`)
 EVENT = "persona:broadcast"
+#: customers whose turns run at once (``--concurrency``)
+CONCURRENCY = 8
 
 
 def register(subparsers: Any) -> None:
@@ -60,7 +62,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--id", dest="run_id", metavar="ID",
                    help="the broadcast's id; repeat one to finish it without sending twice (default: new)")
     p.add_argument("--dry-run", action="store_true", help="count the customers, send nothing")
-    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="customers at a time (default 8)")
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY, metavar="N",
+                   help=f"customers at a time (default {CONCURRENCY})")
     p.set_defaults(run=run)
 
 
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 async def _main(args: argparse.Namespace, persona: Persona, store: Store, segments: list[str],
                 data: dict[str, Any]) -> int:
     try:
-        users = sorted(await store.users()) if segments == ["all"] else sorted(await store.segment(*segments))
+        users = await select(store, segments)
         if args.dry_run:
             await _dry_run(store, segments, users, args)
             return 0
@@ -104,6 +107,12 @@ async def _main(args: argparse.Namespace, persona: Persona, store: Store, segmen
         print("  messages are in the outbox: the running service (persona serve) delivers them")
     print(f"  run it again with --id {run_id} to finish it if it was interrupted; nobody gets it twice")
     return 1 if tally.errors else 0
+
+
+async def select(store: Store, segments: list[str]) -> list[str]:
+    """The customers of ``segments`` (from :func:`parse_segment`), in a stable order: a broadcast
+    run again with its id walks them the same way."""
+    return sorted(await store.users()) if segments == ["all"] else sorted(await store.segment(*segments))
 
 
 async def _dry_run(store: Store, segments: list[str], users: list[str], args: argparse.Namespace) -> None:
@@ -210,15 +219,21 @@ class Tally:
 
 
 async def broadcast(runtime: Runtime, users: list[str], script: str, run_id: str, data: dict[str, Any],
-                    *, concurrency: int = 8, progress: "Progress | None" = None) -> Tally:
-    """One turn per customer (``runtime.persona`` must come from :func:`broadcasting`)."""
-    tally = Tally()
-    gate = asyncio.Semaphore(concurrency)
+                    *, concurrency: int = CONCURRENCY, progress: "Progress | None" = None) -> Tally:
+    """One turn per customer, ``concurrency`` at a time (``runtime.persona`` must come from
+    :func:`broadcasting`).
 
-    async def one(user: str) -> None:
-        async with gate:
-            inp = BusinessEvent(user=user, name=EVENT, data={**data, "script": script},
-                                dedupe_key=f"broadcast:{run_id}")
+    ``concurrency`` workers walk the list together, so a million customers are never a million
+    tasks waiting their turn; the turns in flight together are what lets the store send their
+    reads and commits in shared round trips.
+    """
+    tally = Tally()
+    key = f"broadcast:{run_id}"
+    walk = iter(users)
+
+    async def worker() -> None:
+        for user in walk:
+            inp = BusinessEvent(user=user, name=EVENT, data={**data, "script": script}, dedupe_key=key)
             try:
                 outcome = await runtime.handle(inp)
             except PersonaError as exc:  # the store went away for this one: report, carry on
@@ -227,7 +242,7 @@ async def broadcast(runtime: Runtime, users: list[str], script: str, run_id: str
             if progress:
                 progress.step()
 
-    await asyncio.gather(*(one(u) for u in users))
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(users))))))
     if progress:
         progress.done()
     return tally

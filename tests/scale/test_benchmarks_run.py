@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("timers", "claim cost"),
     ("memory", "persona / bare HASH"),
     ("growth", "requests/s"),
+    ("broadcast", "rate at"),
     ("stages", "persona / wechatpy"),  # no target: a breakdown
 ])
 def test_benchmark_runs_at_a_tiny_size(name, last):
