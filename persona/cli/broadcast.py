@@ -40,8 +40,8 @@ from .arguments import add_bot, add_store, open_for
 
 #: the business event each customer of a broadcast receives (handled by :func:`broadcasting`)
 EVENT = "persona:broadcast"
-#: customers whose turns run at once (``--concurrency``)
-CONCURRENCY = 8
+#: customers whose turns run at once (``--concurrency``): enough to fill the store's shared round trips
+CONCURRENCY = 64
 
 
 def register(subparsers: Any) -> None:
@@ -63,7 +63,9 @@ def register(subparsers: Any) -> None:
                    help="the broadcast's id; repeat one to finish it without sending twice (default: new)")
     p.add_argument("--dry-run", action="store_true", help="count the customers, send nothing")
     p.add_argument("--concurrency", type=int, default=CONCURRENCY, metavar="N",
-                   help=f"customers at a time (default {CONCURRENCY})")
+                   help=f"customers at a time, in each process (default {CONCURRENCY})")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="processes sharing the segment, e.g. one per core for a large one (default 1)")
     p.set_defaults(run=run)
 
 
@@ -82,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         raise PersonaError("--data must be a JSON object, e.g. '{\"until\": \"20:00\"}'")
     if args.concurrency < 1:
         raise PersonaError("--concurrency must be at least 1")
+    if args.processes < 1:
+        raise PersonaError("--processes must be at least 1")
+    if args.processes > 1 and args.store.startswith("memory:"):
+        raise PersonaError("memory:// keeps customers inside one process; --processes N needs sqlite:// or redis://")
     store = open_for(args.store, args.namespace or cls.name)
     return asyncio.run(_main(args, persona, store, segments, data))
 
@@ -94,9 +100,13 @@ async def _main(args: argparse.Namespace, persona: Persona, store: Store, segmen
             await _dry_run(store, segments, users, args)
             return 0
         run_id = args.run_id or f"{args.script}-{time.strftime('%Y%m%d-%H%M%S')}"
-        runtime = Runtime(persona, store, Clock())
-        tally = await broadcast(runtime, users, args.script, run_id, data, concurrency=args.concurrency,
-                                progress=Progress(sys.stderr, len(users)))
+        if args.processes > 1:
+            tally = await broadcast_in_processes(args.bot, args.store, store.namespace, users, args.script, run_id,
+                                                 data, processes=args.processes, concurrency=args.concurrency)
+        else:
+            runtime = Runtime(persona, store, Clock())
+            tally = await broadcast(runtime, users, args.script, run_id, data, concurrency=args.concurrency,
+                                    progress=Progress(sys.stderr, len(users)))
     finally:
         await store.close()
     print(f"broadcast {run_id}: {args.script} to {args.segment}, {len(users)} customer"
@@ -202,6 +212,15 @@ class Tally:
             elif decision.action is Action.DROP:
                 self.dropped[decision.reason or "dropped"] += 1
 
+    def merge(self, other: "Tally") -> None:
+        """Add what another process of the same broadcast did."""
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.dropped.update(other.dropped)
+        self.silent += other.silent
+        self.done_before += other.done_before
+        self.errors.update(other.errors)
+
     def lines(self) -> list[str]:
         out = [f"sent        {self.sent}",
                f"deferred    {self.deferred}" + (" (quiet hours: sent when they end)" if self.deferred else "")]
@@ -246,6 +265,43 @@ async def broadcast(runtime: Runtime, users: list[str], script: str, run_id: str
     if progress:
         progress.done()
     return tally
+
+
+async def broadcast_in_processes(bot: str, url: str, namespace: str, users: list[str], script: str, run_id: str,
+                                 data: dict[str, Any], *, processes: int, concurrency: int = CONCURRENCY) -> Tally:
+    """:func:`broadcast` with ``users`` dealt over ``processes`` processes, each with its own
+    runtime and store connection: one process's turns keep one core busy.
+
+    Each customer is in one process's share, and the broadcast's dedupe key holds anyway.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    shares = [users[i::processes] for i in range(processes)]
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = await asyncio.gather(*(loop.run_in_executor(pool, _share, bot, url, namespace, share, script, run_id,
+                                                            data, concurrency) for share in shares if share))
+    tally = Tally()
+    for part in parts:
+        tally.merge(part)
+    return tally
+
+
+def _share(bot: str, url: str, namespace: str, users: list[str], script: str, run_id: str, data: dict[str, Any],
+           concurrency: int) -> Tally:
+    """One process's share of :func:`broadcast_in_processes`."""
+    persona = broadcasting(load_persona(bot))()
+    store = open_for(url, namespace)
+
+    async def run() -> Tally:
+        try:
+            return await broadcast(Runtime(persona, store, Clock()), users, script, run_id, data,
+                                   concurrency=concurrency)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
 
 
 class Progress:

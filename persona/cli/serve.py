@@ -5,8 +5,8 @@ brand runs one process on the embedded SQLite store; a large one runs many, on m
 all on one Redis (``--store redis://HOST:PORT/DB``): every process takes callbacks, fires
 timers and delivers messages, and the store keeps them from doing anything twice.
 ``--workers N`` starts N such processes on one port for a machine with N cores
-(:mod:`persona.cli.supervisor`). Before listening, each bot's persona is checked against the shape its store's customers are in:
-a state or timer that disappeared with customers in it and no migration covering it stops
+(:mod:`persona.cli.supervisor`). Before listening, each bot's persona is checked against the
+shape its store's customers are in: a state or timer that disappeared with customers in it and no migration covering it stops
 the start (see ``persona migrate``). SIGTERM or SIGINT stops gracefully: requests in hand are answered, turns still running finish,
 then the bots stop.
 """
