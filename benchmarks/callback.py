@@ -169,6 +169,7 @@ def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, 
     Every request must be processed once: the server's own count of inputs is checked against
     the requests answered.
     """
+    many = f", --workers {workers}, any core" if cpu is None else ""
     proc, port = start_persona(store, name, tmp / f"persona-{mode}-{workers}.log", mode=mode, workers=workers,
                                cpu=cpu)
     try:
@@ -184,7 +185,6 @@ def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, 
     finally:
         stop(proc)
     label = "Redis" if store.startswith("redis") else store.split(":")[0]
-    many = f", --workers {workers}, any core" if cpu is None else ""
     print(measured(f"persona serve ({'safe mode' if mode == 'safe' else 'plaintext'}, {label}{many})", result, cpu),
           flush=True)
     if result["wraps"]:
