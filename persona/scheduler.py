@@ -66,6 +66,7 @@ class Scheduler:
             except BaseException:
                 if following is not None:  # its timers come back when their lease runs out
                     following.cancel()
+                    await asyncio.gather(following, return_exceptions=True)
                 raise
             claimed = await following if following is not None else []
         return total

@@ -125,7 +125,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             if pending:
                 await asyncio.wait(pending)
         stop_replay.set()
-        await asyncio.gather(*background)
+        for task, result in zip(background, await asyncio.gather(*background, return_exceptions=True)):
+            if isinstance(result, Exception):  # the rest of the shutdown still runs
+                log.error("%s ended with %s: %s", task.get_name(), type(result).__name__, result)
         for spool in spools:
             spool.close()
         for bot in started:

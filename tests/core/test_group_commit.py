@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from persona.errors import ConflictError
+from persona.errors import ConflictError, StoreUnavailable
 from persona.store.base import Commit
 from persona.store.redis import RedisStore
 
@@ -28,9 +28,9 @@ def counting(store: RedisStore) -> list[int]:
     sizes: list[int] = []
     send = store._batch._pipeline
 
-    async def pipeline(commands):
-        sizes.append(len(commands))
-        return await send(commands)
+    async def pipeline(payload, count):
+        sizes.append(count)
+        return await send(payload, count)
 
     store._batch._pipeline = pipeline  # type: ignore[method-assign]
     return sizes
@@ -100,8 +100,18 @@ async def test_a_redis_that_forgot_its_scripts_gets_them_again(redis_store, redi
     assert all(r.ok for r in results)
     assert (await redis_store.load("u")).version == 2
     assert len(await redis_store.journal("u")) == 2
-    claimed = await redis_store.claim_timers(0, 10, 60)  # the claim script is reloaded too
-    assert claimed == []
+
+
+
+async def test_the_claim_script_is_given_again_too(redis_store, redis_url):
+    await redis_store.commit(Commit(user="u", expected_version=0, record=b'{"s":"a","m":{"t":[10.0,null]}}',
+                                    timers_set={"t": 10.0}))
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.script_flush()
+    finally:
+        await client.aclose()
+    assert await redis_store.claim_timers(20.0, 10, 60) == [("u", "t", 10.0)]
 
 
 async def test_a_connection_redis_closed_while_idle_is_opened_again(redis_store, redis_url):
@@ -116,3 +126,61 @@ async def test_a_connection_redis_closed_while_idle_is_opened_again(redis_store,
     result = await redis_store.commit(commit("u", 1, key="m:3"))
     assert result.ok
     assert (await redis_store.load("u", "m:3")).duplicate == '{"status":"done"}'
+
+
+async def test_an_argument_that_cannot_be_sent_fails_its_own_request_only(redis_store):
+    batch = redis_store._batch
+    assert batch is not None
+    key = redis_store._g("k:x")
+    results = await asyncio.gather(batch.run([("SET", key, "1")]), batch.run([("SET", key, None)]),
+                                   batch.run([("GET", key)]), return_exceptions=True)
+    assert results[0] == [b"OK"] and results[2] == [b"1"]
+    assert isinstance(results[1], TypeError)
+
+
+async def test_batches_in_flight_never_exceed_the_pool_size(redis_url, namespace):
+    """With Redis slower than the turns, requests wait for a connection instead of opening more."""
+    store = RedisStore(redis_url, namespace, max_connections=2)
+    batch = store._batch
+    assert batch is not None
+    most = 0
+    send = batch._pipeline
+
+    async def slow(payload, count):
+        nonlocal most
+        most = max(most, batch._busy)
+        await asyncio.sleep(0.01)
+        return await send(payload, count)
+
+    batch._pipeline = slow  # type: ignore[method-assign]
+
+    async def customer(i: int) -> None:
+        await asyncio.sleep(0.002 * i)  # arriving while earlier batches are in flight
+        for n in range(5):
+            await store.commit(commit(f"c{i}", n))
+            await asyncio.sleep(0)
+
+    try:
+        await asyncio.gather(*(customer(i) for i in range(20)))
+        assert most == 2
+        assert len(batch._idle) <= 2
+        assert all([(await store.load(f"c{i}")).version == 5 for i in range(20)])
+    finally:
+        await store.close()
+        await drop_namespace(redis_url, namespace)
+
+
+async def test_a_closed_store_refuses_and_finishes_what_it_was_asked(redis_url, namespace):
+    store = RedisStore(redis_url, namespace)
+    try:
+        batch = store._batch
+        assert batch is not None
+        pending = asyncio.ensure_future(batch.run([("SET", store._g("k:x"), "1")]))
+        await asyncio.sleep(0)  # queued, not yet sent
+        assert batch._queue
+        await store.close()
+        assert await pending == [b"OK"]
+        with pytest.raises(StoreUnavailable):
+            await store.load("u")
+    finally:
+        await drop_namespace(redis_url, namespace)

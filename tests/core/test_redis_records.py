@@ -247,3 +247,15 @@ def test_attributes_written_as_json_by_the_first_compact_form_still_read():
     records.varint(len(blob), out)
     out += blob
     assert records.decode(bytes(out), {0: "welcomed"}.__getitem__) == b'{"s":"welcomed","a":{"plan":"A","n":1.5}}'
+
+
+async def test_a_turn_cancelled_while_naming_does_not_cancel_the_others_asking(store):
+    """Turns asking for the same new name share one request; cancelling one (shutdown) leaves
+    the request, and the others' answers, alone."""
+    first = asyncio.ensure_future(store.names.codes(["brand-new-state"]))
+    second = asyncio.ensure_future(store.names.codes(["brand-new-state"]))
+    await asyncio.sleep(0)
+    first.cancel()
+    code = (await second)["brand-new-state"]
+    assert first.cancelled()
+    assert (await store.names.codes(["brand-new-state"]))["brand-new-state"] == code

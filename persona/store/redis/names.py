@@ -81,7 +81,9 @@ class Names:
                 asking = asyncio.ensure_future(self._ask(fresh))
                 for name in fresh:
                     self._asking[name] = asking
-            await asyncio.gather(*{self._asking.get(n) or _done() for n in missing})
+            # shielded: a caller cancelled (at shutdown) must not cancel the shared request
+            # the other turns asking for the same names are waiting on
+            await asyncio.gather(*{asyncio.shield(self._asking.get(n) or _done()) for n in missing})
         return {n: self._codes[n] for n in wanted}
 
     async def _ask(self, names: list[str]) -> None:

@@ -118,7 +118,7 @@ class RedisStore(Store, ScriptVersionStore):
             connections = self.redis.connection_pool
             self._batch = Batcher(connections, {script.sha: script.script for script in (
                 self._commit, self._claim_timers, self._claim)},
-                connections.connection_kwargs.get("socket_timeout"))
+                connections.connection_kwargs.get("socket_timeout"), connections.max_connections)
 
     # -- keys ------------------------------------------------------------------------------
     def shard(self, user: str) -> int:
@@ -134,6 +134,9 @@ class RedisStore(Store, ScriptVersionStore):
     async def _do(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
+        except TimeoutError:  # a group-commit batch past its deadline
+            raise StoreUnavailable(f"Redis at {self.url} did not answer within "
+                                   f"{self._batch.timeout if self._batch else COMMAND_TIMEOUT:g} s") from None
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from None
         except ResponseError:
@@ -159,7 +162,7 @@ class RedisStore(Store, ScriptVersionStore):
 
     async def _eval(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """Run a registered script, in the tick's shared pipeline where there is one."""
-        if self._batch is None:
+        if self._batch is None or not self._batch.knows(script.sha):
             return await self._do(lambda: script(keys=keys, args=args))
         [reply] = await self._run([("EVALSHA", script.sha, len(keys), *keys, *args)])
         return reply
@@ -195,7 +198,8 @@ class RedisStore(Store, ScriptVersionStore):
             self.layout.check(stored.decode())
         except LayoutMismatch as exc:
             raise StoreLayoutError(f"Redis namespace {self.namespace!r}: {exc}; open it with the sizes it "
-                                   f"was written with") from None
+                                   f"was written with (RedisStore(url, namespace, shards=..., buckets=...)), "
+                                   f"or use another namespace") from None
         await self.names.reload()
         await self.names.codes([EVERYONE])
         self.listpack_value = await self._listpack_value()
