@@ -66,13 +66,19 @@ def worker_path(path: str | Path, worker: int) -> Path:
     return path if worker <= 1 else path.with_name(f"{path.stem}-{worker}{path.suffix}")
 
 
+#: The most processes ``persona serve --workers`` starts: a file named like a worker's spool
+#: with a larger number (``spool-20240101.db``, a dated copy) is not one, and is never replayed.
+MAX_WORKERS = 256
+
+
 def leftovers(path: str | Path, workers: int) -> list[Path]:
     """Spool files of workers beyond ``workers`` (a run with more of them left these behind)."""
     path = Path(path)
     found = []
     for candidate in path.parent.glob(f"{path.stem}-*{path.suffix}"):
         number = candidate.name[len(path.stem) + 1:len(candidate.name) - len(path.suffix)]
-        if number.isdigit() and int(number) > workers and candidate == worker_path(path, int(number)):
+        if (number.isdigit() and workers < int(number) <= MAX_WORKERS
+                and candidate == worker_path(path, int(number))):
             found.append(candidate)
     return sorted(found)
 

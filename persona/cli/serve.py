@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from ..errors import PersonaError, StoreLayoutError
 from ..channels.tokens import ACCOUNTS_NAMESPACE
-from ..spool import DEFAULT_PATH as DEFAULT_SPOOL, leftovers
+from ..spool import DEFAULT_PATH as DEFAULT_SPOOL, MAX_WORKERS, leftovers
 from ..store import DEFAULT_URL, open_store
 from .arguments import add_bot
 
@@ -88,8 +88,8 @@ def _workers(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, then serve until SIGTERM/SIGINT."""
-    if args.workers < 1:
-        raise PersonaError("--workers must be at least 1")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise PersonaError(f"--workers must be between 1 and {MAX_WORKERS}")
     if args.deadline <= 0 or args.deadline >= 5:
         raise PersonaError("--deadline must be between 0 and 5 seconds: WeChat stops waiting at 5")
     if args.read_timeout <= 0:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from persona.inputs import BusinessEvent, Door, MediaMessage, Platform, PlatformEvent, TextMessage
-from persona.spool import Spool, SpoolError, decode, encode, replay_once
+from persona.spool import Spool, SpoolError, decode, encode, leftovers, replay_once
 from tests.service.conftest import CUSTOMER, customer, plain, text_xml
 from tests.service.desk import Desk
 
@@ -107,3 +107,11 @@ async def test_without_a_writable_spool_a_late_turn_answers_503_and_the_retry_is
     await until(committed)  # ...while the turn still commits
     resp = await client.post("/wechat/desk", params=query, data=body)
     assert resp.status == 200 and (await customer(bot)).counters == {"slow": 1}
+
+
+def test_only_files_of_workers_a_run_could_have_started_are_taken_over(tmp_path):
+    """Worker 1 replays what workers beyond N left; a dated copy beside the spool is not theirs."""
+    for name in ("spool.db", "spool-2.db", "spool-3.db", "spool-20240101.db", "spool-x.db", "spool-3.db-wal"):
+        (tmp_path / name).write_bytes(b"")
+    assert leftovers(tmp_path / "spool.db", 2) == [tmp_path / "spool-3.db"]
+    assert leftovers(tmp_path / "spool.db", 3) == []
