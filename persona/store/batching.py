@@ -2,10 +2,10 @@
 
 Every request made during one event-loop tick — the loads and commits of callbacks that
 arrived together, of a batch of due timers, of a broadcast's customers — is queued; when the
-tick ends the queue is written to one pooled connection in one write and the replies are read
-back in order. Redis' per-command cost is small; what a turn paid for was the client's work
-around each round trip (pool checkout, timeouts, packing, parsing, a wake-up per reply), and
-that is now paid once per batch.
+tick ends the queue is written to one of the batcher's connections in one write and the
+replies are read back in order. Redis' per-command cost is small; what a turn paid for was the
+client's work around each round trip (pool checkout, timeouts, packing, parsing, a wake-up
+per reply), and that is now paid once per batch.
 
 Nothing a turn may write changes: a commit is still its own Lua script — atomic, version-
 checked and deduplicated on its own — so a batch of commits is exactly those commits, in some
