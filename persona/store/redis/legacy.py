@@ -50,10 +50,7 @@ async def upgrade(store: RedisStore) -> int:
             uid = uid_b.decode()
             version, _, record = value.partition(b"|")
             codes = await store.names.codes(segments.get(uid, []))
-            payload, missing = records.encode(record, store.names.known)
-            if missing:
-                await store.names.codes(missing)
-                payload, _ = records.encode(record, store.names.known)
+            payload = await store.encode(record)
             values[uid] = records.envelope(int(version), payload is not None,
                                            [codes[s] for s in segments.get(uid, [])], payload or record)
         pipe = r.pipeline(transaction=False)

@@ -144,17 +144,24 @@ class RedisStore(Store, ScriptVersionStore):
         except RedisError as exc:
             raise StoreUnavailable(f"Redis at {self.url}: {exc}") from None
 
+    async def _pipelined(self, fill: Callable[[Any], object], *, raise_on_error: bool = True) -> list[Any]:
+        """The replies to what ``fill(pipeline)`` queues, sent in one round trip."""
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            fill(pipe)
+            answers: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
+            return answers
+
+        return await self._do(run)
+
     async def _run(self, commands: list[Command]) -> list[Any]:
         """One request's commands, in the tick's shared pipeline (alone on a Cluster)."""
-        async def alone() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=False)
-            for command in commands:
-                pipe.execute_command(*command)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-            return replies
-
         batch = self._batch
-        replies = await self._do(alone if batch is None else lambda: batch.run(commands))
+        if batch is None:
+            replies = await self._pipelined(lambda pipe: [pipe.execute_command(*c) for c in commands],
+                                            raise_on_error=False)
+        else:
+            replies = await self._do(lambda: batch.run(commands))
         for reply in replies:
             if isinstance(reply, ResponseError):
                 raise reply
@@ -214,14 +221,7 @@ class RedisStore(Store, ScriptVersionStore):
             return LISTPACK_VALUE
 
     async def _legacy(self) -> bool:
-        async def run() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=False)
-            for key in self.layout.legacy_keys():
-                pipe.exists(key)
-            answers: list[Any] = await pipe.execute()
-            return answers
-
-        return any(await self._do(run))
+        return any(await self._pipelined(lambda pipe: [pipe.exists(key) for key in self.layout.legacy_keys()]))
 
     # -- records ---------------------------------------------------------------------------
     async def _read(self, value: bytes) -> tuple[int, list[int], bytes]:
@@ -250,14 +250,7 @@ class RedisStore(Store, ScriptVersionStore):
         """Every customer as ``(id, version, record)``, bucket by bucket (tools, never a hot path)."""
         await self._ready()
         for chunk in self._record_keys():
-            async def run() -> list[Any]:
-                pipe = self.redis.pipeline(transaction=False)
-                for key in chunk:
-                    pipe.hgetall(key)
-                answers: list[Any] = await pipe.execute()
-                return answers
-
-            for fields in await self._do(run):
+            for fields in await self._pipelined(lambda pipe: [pipe.hgetall(key) for key in chunk]):
                 for uid, value in fields.items():
                     version, _, record = await self._read(value)
                     yield uid.decode(), version, record
@@ -286,6 +279,15 @@ class RedisStore(Store, ScriptVersionStore):
         await self._ready()
         return await self._loaded(await self._run(self._load_commands(user, dedupe_key)))
 
+    async def encode(self, record: bytes) -> bytes | None:
+        """``record`` in the compact form (None: not a customer's shape, stored as given),
+        after giving codes to the names the dictionary lacks."""
+        payload, missing = records.encode(record, self.names.known)
+        if missing:
+            await self.names.codes(missing)
+            payload, _ = records.encode(record, self.names.known)
+        return payload
+
     async def _commit_call(self, c: Commit) -> tuple[list[str], list[Any]]:
         """Keys and arguments of the commit script (names the dictionary lacks are given codes first)."""
         shard, bucket = self.layout.place(c.user)
@@ -293,10 +295,7 @@ class RedisStore(Store, ScriptVersionStore):
         names = [*c.segments_add, *c.segments_del, *c.timers_set, *c.timers_del]
         if any(known(n) is None for n in names):
             await self.names.codes(names)
-        payload, missing = records.encode(c.record, known)
-        if missing:
-            await self.names.codes(missing)
-            payload, _ = records.encode(c.record, known)
+        payload = await self.encode(c.record)
         code = self.names.code
         # without a dedupe key, KEYS[3] is a same-slot placeholder and a ttl of 0 says "none"
         keys = [self.layout.records(shard, bucket), self.layout.big(shard, bucket),
@@ -353,14 +352,9 @@ class RedisStore(Store, ScriptVersionStore):
 
     async def _chunks_with(self, shard: int, codes: list[int]) -> list[int]:
         """The chunks of ``shard`` whose summaries count someone in every one of ``codes``."""
-        async def run() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=False)
-            for chunk in range(self.layout.chunks()):
-                pipe.hmget(self.layout.summary(shard, chunk * CHUNK), codes)
-            answers: list[Any] = await pipe.execute()
-            return answers
-
-        return [chunk for chunk, counts in enumerate(await self._do(run)) if all(counts)]
+        summaries = await self._pipelined(lambda pipe: [pipe.hmget(self.layout.summary(shard, chunk * CHUNK), codes)
+                                                        for chunk in range(self.layout.chunks())])
+        return [chunk for chunk, counts in enumerate(summaries) if all(counts)]
 
     # tallies live in one hash per shard (moved by the shard's commits) and are summed on read
     async def _shard_tallies(self) -> list[dict[bytes, bytes]]:
@@ -433,14 +427,8 @@ class RedisStore(Store, ScriptVersionStore):
 
     async def _per_shard(self, suffix: str, command: Callable[[Any, str], Any]) -> list[Any]:
         """``command(pipeline, key)`` on the ``suffix`` key of every shard, in one round trip."""
-        async def run() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=False)
-            for shard in range(self.shards):
-                command(pipe, self._k(shard, suffix))
-            answers: list[Any] = await pipe.execute()
-            return answers
-
-        return await self._do(run)
+        return await self._pipelined(lambda pipe: [command(pipe, self._k(shard, suffix))
+                                                   for shard in range(self.shards)])
 
     async def _earliest(self, suffix: str) -> float | None:
         heads = [float(r[0][1]) for r in await self._per_shard(suffix, lambda pipe, key: pipe.zrange(
