@@ -14,10 +14,11 @@ is never shared, and a restarted worker replays its predecessor's). Its log line
 ``worker=K``; ``/metrics`` from any of them counts all of them (:mod:`persona.service.siblings`).
 
 The supervisor starts the workers and waits for each to listen. SIGTERM or SIGINT is passed
-to every worker, which stops gracefully; the supervisor exits 0 once they all have. A worker
-that exits before it listens stops the start (exit 2 for a bad bot or option, as one process
-would); one that dies later is replaced at once, unless more than :data:`MAX_RESTARTS` died
-within :data:`RESTART_WINDOW` seconds: then everything stops and the exit code is 1. A worker
+to every worker, which stops gracefully; the supervisor exits 0 once they all have. A worker of
+the first start that exits before it listens stops the start (exit 2 for a bad bot or option,
+as one process would). One that dies later is replaced at once, and so is a replacement that
+dies before it listens, unless more than :data:`MAX_RESTARTS` died within
+:data:`RESTART_WINDOW` seconds: then everything stops and the exit code is 1. A worker
 whose supervisor is killed outright stops by itself: it watches a pipe only the supervisor
 holds open.
 """
@@ -91,6 +92,8 @@ class Worker:
     process: SpawnProcess
     pipe: Connection
     listening: bool = False
+    #: started in place of one that died, not by the first start
+    replacement: bool = False
     started: float = field(default_factory=time.monotonic)
 
 
@@ -105,7 +108,7 @@ class Supervisor:
         self.deaths: list[float] = []
         self.signalled: list[int] = []
 
-    def start(self, index: int) -> Worker:
+    def start(self, index: int, replacement: bool = False) -> Worker:
         mine, theirs = self.context.Pipe()
         args = copy.copy(self.args)
         args.worker, args.metrics_dir = index, self.folder
@@ -113,7 +116,7 @@ class Supervisor:
         process = self.context.Process(target=_worker_main, args=(args, theirs), name=f"persona-serve-{index}")
         process.start()
         theirs.close()  # only the worker holds its end: the worker sees EOF when the supervisor goes
-        worker = self.workers[index] = Worker(index, process, mine)
+        worker = self.workers[index] = Worker(index, process, mine, replacement=replacement)
         log.info("worker %d started (pid %s)", index, process.pid)
         return worker
 
@@ -178,7 +181,7 @@ class Supervisor:
         code = worker.process.exitcode
         del self.workers[worker.index]
         how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited {code}"
-        if not worker.listening:
+        if not worker.listening and not worker.replacement:
             log.error("worker %d (pid %s) %s before it listened: stopping", worker.index, worker.process.pid, how)
             return EXIT_USAGE if code == EXIT_USAGE else 1
         now = time.monotonic()
@@ -188,7 +191,7 @@ class Supervisor:
                       worker.process.pid, how, len(self.deaths), RESTART_WINDOW)
             return 1
         log.error("worker %d (pid %s) %s; starting another", worker.index, worker.process.pid, how)
-        self.start(worker.index)
+        self.start(worker.index, replacement=True)
         return None
 
     def stop_all(self) -> int:
