@@ -4,7 +4,7 @@
 
     @on.text("你好", "hi")                 # the whole message, trimmed, case-insensitive
     @on.keyword("多少钱", "价格")            # the message contains one of the words
-    @on.regex(r"订单\\s*(\\d+)")             # turn.match holds the match
+    @on.regex(r"订单\\s*(\\d+)")             # turn.match holds the match (50 ms at most)
     @on.text()                            # any other text
     @on.wechat("subscribe")               # a WeChat/WeCom event; key= for a menu click
     @on.event("order_placed", data={"amount": float})   # a business event, its declared data
@@ -25,20 +25,33 @@ defined, through the same public :meth:`persona.persona.Persona.register` that c
 add a handler to a class or to one persona object. A route decides whether it matches an
 input (:meth:`Route.matches`); :class:`Routes` only files routes and picks the first match,
 in a fixed order of precedence: exact text, keyword, regex, any text.
+
+A regex route runs an author's pattern on text a customer chose, so it runs with the ``regex``
+module's timeout rather than the standard ``re``: a pattern that backtracks catastrophically
+(``(\\d+)*x`` on forty digits would hold the event loop, and every other customer, for
+minutes) gives up after :data:`REGEX_TIMEOUT` seconds, counts as no match and is logged.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Callable, Iterable, Iterator
+
+import regex
+from regex import Match, Pattern  # as names too: Routes has a field called regex
 
 from .errors import DefinitionError
 from .inputs import (BusinessEvent, DeliveryReport, Door, Input, MediaMessage, Platform, PlatformEvent,
                      TextMessage, TimerFired)
 from .payloads import EventData
 from .timers import TimerSpec
+
+log = logging.getLogger(__name__)
+
+#: seconds a regex route may spend on one message before it counts as no match
+REGEX_TIMEOUT = 0.05
 
 Handler = Callable[..., Any]
 ATTR = "__persona_handlers__"
@@ -64,7 +77,7 @@ class Route:
 
     kind: RouteKind
     values: tuple[str, ...] = ()
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern[str] | None = None
     key: str | None = None
     states: frozenset[str] | None = None
     timer: TimerSpec | None = None
@@ -81,19 +94,25 @@ class Route:
         """Whether ``inp`` comes through this route's door, on its platform."""
         return inp.door == self.door and (self.platform is None or inp.platform == self.platform)
 
-    def matches(self, inp: Input, state: str) -> re.Match[str] | bool:
+    def matches(self, inp: Input, state: str) -> Match[str] | bool:
         """Whether this route takes ``inp`` for a customer in ``state`` (a regex route answers
         with its match, which the handler sees as ``turn.match``)."""
         return self.allows(state) and self.hears(inp) and _MATCHERS[self.kind](self, inp)
 
 
-def _regex(route: Route, inp: Input) -> re.Match[str] | bool:
+def _regex(route: Route, inp: Input) -> Match[str] | bool:
     if not isinstance(inp, TextMessage) or route.pattern is None:
         return False
-    return route.pattern.search(inp.text.strip()) or False
+    try:
+        return route.pattern.search(inp.text.strip(), timeout=REGEX_TIMEOUT) or False
+    except TimeoutError:
+        log.warning("regex route %r gave up on a message of %d characters after %.0f ms: taken as no match; "
+                    "the pattern backtracks catastrophically on it (nested quantifiers such as (a+)+?)",
+                    route.pattern.pattern, len(inp.text), REGEX_TIMEOUT * 1000)
+        return False
 
 
-_MATCHERS: dict[RouteKind, Callable[[Route, Input], re.Match[str] | bool]] = {
+_MATCHERS: dict[RouteKind, Callable[[Route, Input], Match[str] | bool]] = {
     RouteKind.TEXT: lambda r, inp: isinstance(inp, TextMessage) and inp.text.strip().casefold() in r.values,
     RouteKind.KEYWORD: lambda r, inp: isinstance(inp, TextMessage) and any(
         w in inp.text.strip().casefold() for w in r.values),
@@ -171,13 +190,13 @@ class Routes:
             return True
         return any(route.hears(inp) for group in self._candidates(inp) for route, _ in group)
 
-    def match(self, inp: Input, state: str) -> tuple[Route, str, re.Match[str] | None] | None:
+    def match(self, inp: Input, state: str) -> tuple[Route, str, Match[str] | None] | None:
         """The first route that takes ``inp`` in ``state``: its handler and the regex match."""
         for group in self._candidates(inp):
             for route, attr in group:
                 matched = route.matches(inp, state)
                 if matched:
-                    return route, attr, matched if isinstance(matched, re.Match) else None
+                    return route, attr, matched if isinstance(matched, Match) else None
         return None
 
     def _candidates(self, inp: Input) -> Iterator[Iterable[Entry]]:
@@ -259,8 +278,13 @@ class _On:
 
     def regex(self, pattern: str, states: States = None, door: Door | str = Door.CUSTOMER,
               platform: Platform | str | None = None) -> Marker:
-        """The message matches ``pattern`` (``re.search``); ``turn.match`` holds the match."""
-        return _marker(Route(RouteKind.REGEX, pattern=re.compile(pattern), states=_states(states)), door, platform)
+        """The message matches ``pattern`` (``re.search`` syntax, given :data:`REGEX_TIMEOUT`);
+        ``turn.match`` holds the match."""
+        try:
+            compiled = regex.compile(pattern, regex.VERSION0)
+        except regex.error as exc:
+            raise DefinitionError(f"@on.regex({pattern!r}): not a valid pattern: {exc}") from None
+        return _marker(Route(RouteKind.REGEX, pattern=compiled, states=_states(states)), door, platform)
 
     def media(self, *types: str, states: States = None, door: Door | str = Door.CUSTOMER,
               platform: Platform | str | None = None) -> Marker:

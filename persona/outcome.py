@@ -39,6 +39,8 @@ class Outcome:
     transitions: list[tuple[str, str, str]] = field(default_factory=list)
     customer: Customer | None = None
     error: str | None = None
+    #: a business event's handler refused its data (raised EventDataError): the fields it named
+    refused: list[str] | None = None
     #: for a duplicate, how the first attempt ended
     first_status: Status | None = None
 

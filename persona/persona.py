@@ -135,6 +135,7 @@ class Persona:
             module = cls.__module__.split(".")
             cls.name = module[-2] if module[-1] in ("persona", "bot", "__init__") and len(module) > 1 else module[-1]
         cls._check_states()
+        cls._check_tag_names()
         cls.machine = cls._build_machine()
         cls.triggers = frozenset(cls.machine.events)
         cls.moves = compile_moves(cls.machine)
@@ -159,6 +160,14 @@ class Persona:
                     raise DefinitionError(
                         f"{cls.__name__}: transition {spec['trigger']!r} names unknown state {state!r}; "
                         f"declare it in states = [...] (known: {', '.join(cls.states)})")
+
+    @classmethod
+    def _check_tag_names(cls) -> None:
+        for where in ("indexed_tags", "tag_names"):
+            bad = sorted(t for t in getattr(cls, where) or () if not t or "=" in t)
+            if bad:
+                raise DefinitionError(f"{cls.__name__}.{where} has {bad}: a tag name is a non-empty string "
+                                      "without '=' (segments are written tag:name=value)")
 
     @classmethod
     def _build_machine(cls) -> AsyncMachine:

@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from . import census, jsonwire
 from .clock import Clock
 from .customer import Customer
-from .errors import ConflictError, DefinitionError, PersonaError, StoreUnavailable
+from .errors import ConflictError, DefinitionError, EventDataError, PersonaError, StoreUnavailable
 from .gate import STAFF_EVENTS, Action, Decision, Gate, OptOut
 from .handoff import HandoffRules
 from .inputs import ADD_EVENTS, BusinessEvent, DeliveryReport, Door, Input, PlatformEvent, TimerFired, to_record
@@ -177,6 +177,7 @@ class Runtime:
             turn.entered = now
         status = Status.DONE
         error: str | None = None
+        refused: list[str] | None = None
         customer_door = inp.door is Door.CUSTOMER  # rules, opt-out and timers are for customers
         try:
             if customer_door:
@@ -192,7 +193,14 @@ class Runtime:
                 arm_timers(turn, self.persona.timer_specs, created)
         except Exception as exc:  # a bot's bug must not stop other customers
             status, error = Status.ERROR, _describe(exc)
-            log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
+            if isinstance(exc, EventDataError) and isinstance(inp, BusinessEvent):
+                # the handler refused the event's data (a value no declaration could say is wrong):
+                # the sender's mistake, not the bot's, so no traceback
+                refused = exc.fields
+                log.warning("persona=%s user=%s input=%s refused its data: %s", self.name, inp.user,
+                            inp.describe(), exc)
+            else:
+                log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
             self.metrics.inc("handler_errors", persona=self.name, kind=inp.kind)
             version = customer.version
             customer = (Customer(inp.user, type(self.persona).initial) if stored is None
@@ -208,7 +216,8 @@ class Runtime:
                     arm_timers(turn, self.persona.timer_specs, created)
                 except Exception:
                     log.exception("persona=%s user=%s: re-arming timers failed", self.name, inp.user)
-        outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error)
+        outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error,
+                          refused=refused)
         self._review(turn, outcome, slot)
         return turn, outcome
 

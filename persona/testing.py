@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from .bot import Bot
 from .clock import DEFAULT_TZ, FakeClock, parse_duration
 from .customer import Customer
+from .errors import EventDataError
 from .gate import Action, explain
 from .inputs import BURST_EVENTS, BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage
 from .messages import Message
@@ -154,8 +155,8 @@ class Simulation:
                     id: str | None = None) -> list[Sent]:
         """A business event from the brand's systems (``id`` makes it idempotent).
 
-        Data that does not match the event's ``data=`` declaration raises
-        :class:`~persona.errors.EventDataError`, as the service would answer 422."""
+        Data that does not match the event's ``data=`` declaration, or that the handler refuses,
+        raises :class:`~persona.errors.EventDataError`, as the service would answer 422."""
         type(self.bot.persona).check_event(name, data or {})
         return await self.send(BusinessEvent(user=user, name=name, data=data or {},
                                              dedupe_key=f"biz:{id or next(self._ids)}"))
@@ -168,6 +169,8 @@ class Simulation:
         replyable = isinstance(inp, (TextMessage, MediaMessage)) or (
             isinstance(inp, PlatformEvent) and inp.name in BURST_EVENTS)
         outcome = await self.runtime.handle(inp, ReplySlot() if replyable else None)
+        if outcome.refused is not None:
+            raise EventDataError(outcome.error or "the handler refused the event's data", fields=outcome.refused)
         self._passive(inp, outcome)
         await self._deliver()
         return self.sent[start:]

@@ -9,7 +9,6 @@ what lets the runtime re-run a turn when another process committed first.
 from __future__ import annotations
 
 import builtins
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,8 +16,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import regex
+
 from .customer import Customer, Timer
-from .errors import DefinitionError
+from .errors import DefinitionError, HandlerError
 from .handoff import begin as begin_handoff
 from .inputs import REPLY_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
@@ -62,7 +63,7 @@ class Turn:
         self.customer = customer
         self.input = inp
         self.now = now
-        self.match: re.Match[str] | None = None
+        self.match: regex.Match[str] | None = None
         self.messages: list[Message] = []
         self.effects: list[Effect] = []
         self.notes: list[dict[str, Any]] = []
@@ -174,7 +175,13 @@ class Turn:
             self.entered = self.now
 
     def tag(self, name: str, value: Any = "") -> None:
-        """Set a tag (``tag("in_group")``, ``tag("source", "parcel")``)."""
+        """Set a tag (``tag("in_group")``, ``tag("source", "parcel")``).
+
+        A name is refused if it is empty or holds ``=``: segments are written ``tag:name=value``,
+        so ``tag("a=b")`` and ``tag("a", "b")`` would be one segment."""
+        if not isinstance(name, str) or not name or "=" in name:
+            raise HandlerError(f"turn.tag({name!r}): a tag name is a non-empty string without '='; "
+                               "put what follows '=' in the value: turn.tag(name, value)")
         self.customer.tags[name] = "" if value is None else str(value)
 
     def untag(self, name: str) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persona import Persona, PlatformEvent, Policy, Turn, on
+from persona import EventDataError, Persona, PlatformEvent, Policy, Turn, on
 
 from . import catalogue as cat
 
@@ -94,7 +94,8 @@ class Xiaowanzi(Persona):
     @on.event("coupon_claimed", data={"coupon": str})
     async def coupon_claimed(self, turn: Turn) -> None:
         found = cat.coupon(str(turn.data["coupon"]))
-        assert found is not None
+        if found is None:  # an empty code; a code the catalogue lacks is still a coupon, shown by its code
+            raise EventDataError("coupon_claimed: 'coupon' is an empty code", fields=["coupon"])
         turn.incr("coupons_claimed")
         turn.set("coupon", {"code": found["code"], "expires": turn.now + found["valid_days"] * 86400,
                             "used": False})

@@ -22,6 +22,10 @@ Answers::
     422  {"error", "fields"?}                the persona has no handler for this event name, or
                                              data does not match the event's declared fields
                                              (``fields`` names them; no handler ran)
+    422  {"id", "status": "error", "error", "fields"}
+                                             the handler refused a value it was given (raised
+                                             EventDataError: an unknown coupon code, say):
+                                             nothing kept, the id stays free
     503  {"error"}                           the store is unreachable; post it again later
 
 A batch is validated whole before any item is processed: if an item is malformed (400) or
@@ -29,8 +33,9 @@ names an unknown event or carries data its declaration refuses (422, when every 
 one of these), nothing is processed and ``errors`` lists ``{"index", "error", "fields"?}`` per
 bad item, so fixing and re-posting the batch is always safe. A valid batch answers
 ``{"results": [...]}`` in input order: 202 if any item was new, 200 if every item was a
-duplicate, 500 if a handler raised for any item (the other items are committed; re-posting the
-batch after the fix runs only the failed ones). If the store fails midway the answer is 503
+duplicate, 500 if a handler raised for any item, refusing its data or not (the failed item's
+result says which, with ``fields``; the other items are committed; re-posting the batch after
+the fix runs only the failed ones). If the store fails midway the answer is 503
 with the results so far; those items are committed, and re-posting the whole batch is safe.
 """
 
@@ -126,6 +131,8 @@ def _result(event: BusinessEvent, outcome: Outcome) -> dict[str, Any]:
         result["state"] = outcome.transitions[-1][2]
     if outcome.error:
         result["error"] = outcome.error
+    if outcome.refused is not None:
+        result["fields"] = outcome.refused
     return result
 
 
@@ -187,8 +194,13 @@ async def _handle(request: web.Request, mounted: Mounted,
             **fields, "outcome": "unavailable", "reason": str(exc)}
     result = _result(event, outcome)
     duplicate = outcome.status is Status.DUPLICATE
-    status = 200 if duplicate else 500 if outcome.status is Status.ERROR else 202
-    return status, result, {**fields, "outcome": outcome.status}
+    if duplicate:
+        status = 200
+    elif outcome.status is Status.ERROR:
+        status = 500 if outcome.refused is None else 422
+    else:
+        status = 202
+    return status, result, {**fields, "outcome": "refused" if outcome.refused is not None else outcome.status}
 
 
 async def _batch(raw: list[Any], persona: type[Persona], mounted: Mounted,

@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
-from persona import load_persona
+from persona import EventDataError, load_persona
 from persona.cli.broadcast import broadcast, broadcasting, parse_segment
 from persona.testing import Sent, Simulation
 from bots.xiaowanzi import Xiaowanzi
@@ -221,6 +221,19 @@ async def test_claimed_without_order_hears_the_coupon_expires_soon(open_sim):
         assert expiring.when == "2026-11-23 13:00"
         assert "7天后（11月30日）就过期" in expiring.text and "满79减20" in expiring.text
         assert (await sim.customer("wm_amy")).tags["discount"] == "coupon"
+
+
+async def test_a_claimed_coupon_without_a_code_is_refused_and_changes_nothing(open_sim):
+    async with open_sim() as sim:
+        await add_on_wecom(sim, "wm_amy", "parcel_lipstick")
+        with pytest.raises(EventDataError, match="empty code") as refused:
+            await sim.event("wm_amy", "coupon_claimed", {"coupon": ""})
+        assert refused.value.fields == ["coupon"]
+        amy = await sim.customer("wm_amy")
+        assert amy.state != "claimed" and "coupon" not in amy.attrs
+        # a code the catalogue does not list yet is still a coupon, shown by its code
+        await sim.event("wm_amy", "coupon_claimed", {"coupon": "NEW99"})
+        assert (await sim.customer("wm_amy")).state == "claimed"
 
 
 async def test_ordered_gets_points_logistics_usage_notes_and_group_invite(open_sim):

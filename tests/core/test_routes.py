@@ -3,6 +3,8 @@ decorators do; a retried input answers with the first attempt's status in its ow
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from persona import (BusinessEvent, DefinitionError, FakeClock, MediaMessage, PlatformEvent, Runtime, Status,
@@ -78,3 +80,41 @@ async def test_a_retry_answers_with_the_first_status_in_its_own_field():
     again = await runtime.handle(TextMessage(user="u1", text="boom", dedupe_key="m1"))
     assert first.status is Status.ERROR and first.first_status is None
     assert again.status is Status.DUPLICATE and again.first_status is Status.ERROR and again.error is None
+
+
+async def test_a_pattern_that_backtracks_on_what_a_customer_sent_gives_up_instead_of_freezing(caplog):
+    class Careless(Shop):
+        @on.regex(r"^(a|aa)+b$")  # catastrophic on a long run of a's with no b: 2^n ways to split
+        def a_then_b(self, turn: Turn) -> None:
+            turn.tag("matched")
+
+    runtime = Runtime(Careless(), open_store("memory://", "careless"), FakeClock("2026-11-23 10:00"))
+    # with the standard re this search runs for hours; every other customer would wait behind it
+    done = await asyncio.wait_for(runtime.handle(TextMessage(user="u1", text="a" * 80, dedupe_key="m1")), 30)
+    assert done.status is Status.DONE and done.customer is not None
+    assert "matched" not in done.customer.tags and done.customer.counters["chats"] == 1  # the next route took it
+    assert "gave up on a message of 80 characters" in caplog.text and "(a|aa)+b" in caplog.text
+
+    quick = await runtime.handle(TextMessage(user="u2", text="aab", dedupe_key="m2"))
+    assert quick.customer is not None and "matched" in quick.customer.tags  # the pattern itself still works
+
+
+def test_a_pattern_that_does_not_compile_is_refused_when_the_class_is_written():
+    with pytest.raises(DefinitionError, match=r"@on.regex\('订单\(\\\\d\+'\): not a valid pattern"):
+        on.regex(r"订单(\d+")
+
+
+async def test_a_tag_name_with_an_equals_sign_is_refused_as_it_would_share_a_segment():
+    class Tagger(Shop):
+        @on.text("tag me")
+        def tag_me(self, turn: Turn) -> None:
+            turn.tag("source=parcel")  # would be the segment of tag("source", "parcel")
+
+    runtime = Runtime(Tagger(), open_store("memory://", "tagger"), FakeClock("2026-11-23 10:00"))
+    done = await runtime.handle(TextMessage(user="u1", text="tag me", dedupe_key="m1"))
+    assert done.status is Status.ERROR and "turn.tag('source=parcel')" in (done.error or "")
+    assert done.customer is not None and "source=parcel" not in done.customer.tags
+
+    with pytest.raises(DefinitionError, match=r"Indexed.indexed_tags has \['a=b'\]"):
+        class Indexed(Shop):
+            indexed_tags = frozenset({"source", "a=b"})

@@ -147,6 +147,23 @@ async def test_a_failed_event_is_an_error_and_does_not_consume_its_id(make_bot, 
     assert (status, body) == (200, {"id": "b1", "status": "done", "duplicate": True})
 
 
+async def test_data_a_handler_refuses_is_422_naming_the_field_and_does_not_consume_its_id(make_bot, serve, caplog):
+    bot = make_bot()
+    client = await serve([bot])
+    refused = {"id": "c1", "user": "u1", "event": "broken", "data": {"code": ""}}
+    status, body = await post(client, refused)
+    assert (status, body) == (422, {"id": "c1", "status": "error", "error": "'code' is empty", "fields": ["code"]})
+    assert "Traceback" not in caplog.text and "refused its data: 'code' is empty" in caplog.text
+    assert (await customer(bot, "u1")).state != "member"  # nothing the handler did was kept
+    status, body = await post(client, {**refused, "data": {"code": "X1", "fixed": True}})  # corrected, same id
+    assert (status, body) == (202, {"id": "c1", "status": "done", "state": "member"})
+
+    batch = [joined("a", user="u2"), {**refused, "id": "c2", "user": "u3"}]
+    status, body = await post(client, batch)  # in a batch the others are committed: 500, the item says why
+    assert status == 500 and body["results"][1] == {"id": "c2", "status": "error", "error": "'code' is empty",
+                                                    "fields": ["code"]}
+
+
 async def test_a_batch_with_a_failed_item_is_an_error_and_can_be_posted_again(make_bot, serve):
     bot = make_bot()
     client = await serve([bot])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from persona import Message, Persona, Turn, on
+from persona import EventDataError, Message, Persona, Turn, on
 
 
 class Desk(Persona):
@@ -79,6 +79,8 @@ class Desk(Persona):
 
     @on.event("broken")
     async def broken(self, turn: Turn) -> None:
+        if turn.data.get("code") == "":  # a value no declaration refuses, refused by the handler
+            raise EventDataError("'code' is empty", fields=["code"])
         if not turn.data.get("fixed"):
             raise RuntimeError("the handler broke")
         await turn.trigger("join")
