@@ -29,12 +29,14 @@ in a fixed order of precedence: exact text, keyword, regex, any text.
 A regex route runs an author's pattern on text a customer chose, so it runs with the ``regex``
 module's timeout rather than the standard ``re``: a pattern that backtracks catastrophically
 (``(\\d+)*x`` on forty digits would hold the event loop, and every other customer, for
-minutes) gives up after :data:`REGEX_TIMEOUT` seconds, counts as no match and is logged.
+minutes) gives up once the message's regex routes together have spent :data:`REGEX_TIMEOUT`
+seconds, counts as no match and is logged.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Callable, Iterable, Iterator
@@ -50,7 +52,7 @@ from .timers import TimerSpec
 
 log = logging.getLogger(__name__)
 
-#: seconds a regex route may spend on one message before it counts as no match
+#: seconds the regex routes together may spend on one message before they count as no match
 REGEX_TIMEOUT = 0.05
 
 Handler = Callable[..., Any]
@@ -86,6 +88,12 @@ class Route:
     platform: Platform | None = None
     data: EventData | None = None  # a business event's declared fields
 
+    def __post_init__(self) -> None:
+        # a route built by hand (``Persona.register``) may hold an ``re`` pattern, which cannot stop
+        if self.pattern is not None and not isinstance(self.pattern, Pattern):
+            object.__setattr__(self, "pattern", _compile(getattr(self.pattern, "pattern", self.pattern),
+                                                         getattr(self.pattern, "flags", 0)))
+
     def allows(self, state: str) -> bool:
         """Whether the handler runs for a customer in ``state``."""
         return self.states is None or state in self.states
@@ -94,21 +102,38 @@ class Route:
         """Whether ``inp`` comes through this route's door, on its platform."""
         return inp.door == self.door and (self.platform is None or inp.platform == self.platform)
 
-    def matches(self, inp: Input, state: str) -> Match[str] | bool:
+    def matches(self, inp: Input, state: str, deadline: float | None = None) -> Match[str] | bool:
         """Whether this route takes ``inp`` for a customer in ``state`` (a regex route answers
-        with its match, which the handler sees as ``turn.match``)."""
-        return self.allows(state) and self.hears(inp) and _MATCHERS[self.kind](self, inp)
+        with its match, which the handler sees as ``turn.match``). A regex route gives up at
+        ``deadline`` (``time.monotonic()``; :data:`REGEX_TIMEOUT` from now by default)."""
+        if not (self.allows(state) and self.hears(inp)):
+            return False
+        if self.kind is RouteKind.REGEX:
+            return _regex(self, inp, time.monotonic() + REGEX_TIMEOUT if deadline is None else deadline)
+        return _MATCHERS[self.kind](self, inp)
 
 
-def _regex(route: Route, inp: Input) -> Match[str] | bool:
+def _compile(pattern: str, flags: int = 0) -> Pattern[str]:
+    try:
+        return regex.compile(pattern, flags | regex.VERSION0)
+    except regex.error as exc:
+        raise DefinitionError(f"@on.regex({pattern!r}): not a valid pattern: {exc}") from None
+
+
+def _regex(route: Route, inp: Input, deadline: float) -> Match[str] | bool:
     if not isinstance(inp, TextMessage) or route.pattern is None:
         return False
+    text = inp.text.strip()
+    left = deadline - time.monotonic()
     try:
-        return route.pattern.search(inp.text.strip(), timeout=REGEX_TIMEOUT) or False
+        if left <= 0:
+            raise TimeoutError
+        return route.pattern.search(text, timeout=left) or False
     except TimeoutError:
-        log.warning("regex route %r gave up on a message of %d characters after %.0f ms: taken as no match; "
-                    "the pattern backtracks catastrophically on it (nested quantifiers such as (a+)+?)",
-                    route.pattern.pattern, len(inp.text), REGEX_TIMEOUT * 1000)
+        log.warning("regex route %r gave up on a message of %d characters: taken as no match; the message's "
+                    "regex routes have %.0f ms together, and a pattern that backtracks catastrophically "
+                    "(nested quantifiers such as (a+)+) spends them", route.pattern.pattern, len(text),
+                    REGEX_TIMEOUT * 1000)
         return False
 
 
@@ -116,7 +141,6 @@ _MATCHERS: dict[RouteKind, Callable[[Route, Input], Match[str] | bool]] = {
     RouteKind.TEXT: lambda r, inp: isinstance(inp, TextMessage) and inp.text.strip().casefold() in r.values,
     RouteKind.KEYWORD: lambda r, inp: isinstance(inp, TextMessage) and any(
         w in inp.text.strip().casefold() for w in r.values),
-    RouteKind.REGEX: _regex,
     RouteKind.ANY_TEXT: lambda r, inp: isinstance(inp, TextMessage),
     RouteKind.MEDIA: lambda r, inp: isinstance(inp, MediaMessage) and (not r.values or inp.media_type in r.values),
     RouteKind.WECHAT: lambda r, inp: isinstance(inp, PlatformEvent) and inp.name in r.values and r.key in (None, inp.key),
@@ -192,9 +216,10 @@ class Routes:
 
     def match(self, inp: Input, state: str) -> tuple[Route, str, Match[str] | None] | None:
         """The first route that takes ``inp`` in ``state``: its handler and the regex match."""
+        deadline = time.monotonic() + REGEX_TIMEOUT  # for all the regex routes together
         for group in self._candidates(inp):
             for route, attr in group:
-                matched = route.matches(inp, state)
+                matched = route.matches(inp, state, deadline)
                 if matched:
                     return route, attr, matched if isinstance(matched, Match) else None
         return None
@@ -280,11 +305,7 @@ class _On:
               platform: Platform | str | None = None) -> Marker:
         """The message matches ``pattern`` (``re.search`` syntax, given :data:`REGEX_TIMEOUT`);
         ``turn.match`` holds the match."""
-        try:
-            compiled = regex.compile(pattern, regex.VERSION0)
-        except regex.error as exc:
-            raise DefinitionError(f"@on.regex({pattern!r}): not a valid pattern: {exc}") from None
-        return _marker(Route(RouteKind.REGEX, pattern=compiled, states=_states(states)), door, platform)
+        return _marker(Route(RouteKind.REGEX, pattern=_compile(pattern), states=_states(states)), door, platform)
 
     def media(self, *types: str, states: States = None, door: Door | str = Door.CUSTOMER,
               platform: Platform | str | None = None) -> Marker:

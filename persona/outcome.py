@@ -25,6 +25,7 @@ class Status(StrEnum):
     DONE = "done"  # a handler ran
     UNHANDLED = "unhandled"  # no handler took it (or a timer was cancelled meanwhile)
     ERROR = "error"  # the handler raised: nothing it did was kept
+    REFUSED = "refused"  # a business event's handler refused its data (EventDataError): nothing kept
     DUPLICATE = "duplicate"  # handled before: see first_status
     SKIPPED = "skipped"  # not for this bot's customers (staff, the platform itself): no record made
 
@@ -39,8 +40,8 @@ class Outcome:
     transitions: list[tuple[str, str, str]] = field(default_factory=list)
     customer: Customer | None = None
     error: str | None = None
-    #: a business event's handler refused its data (raised EventDataError): the fields it named
-    refused: list[str] | None = None
+    #: for :attr:`Status.REFUSED`, the fields of the event's data the handler named
+    fields: list[str] = field(default_factory=list)
     #: for a duplicate, how the first attempt ended
     first_status: Status | None = None
 

@@ -164,9 +164,9 @@ class Persona:
     @classmethod
     def _check_tag_names(cls) -> None:
         for where in ("indexed_tags", "tag_names"):
-            bad = sorted(t for t in getattr(cls, where) or () if not t or "=" in t)
+            bad = sorted((repr(t) for t in getattr(cls, where) or () if not isinstance(t, str) or not t or "=" in t))
             if bad:
-                raise DefinitionError(f"{cls.__name__}.{where} has {bad}: a tag name is a non-empty string "
+                raise DefinitionError(f"{cls.__name__}.{where} has {', '.join(bad)}: a tag name is a non-empty string "
                                       "without '=' (segments are written tag:name=value)")
 
     @classmethod

@@ -177,7 +177,7 @@ class Runtime:
             turn.entered = now
         status = Status.DONE
         error: str | None = None
-        refused: list[str] | None = None
+        fields: list[str] = []
         customer_door = inp.door is Door.CUSTOMER  # rules, opt-out and timers are for customers
         try:
             if customer_door:
@@ -192,16 +192,17 @@ class Runtime:
             if customer_door:
                 arm_timers(turn, self.persona.timer_specs, created)
         except Exception as exc:  # a bot's bug must not stop other customers
-            status, error = Status.ERROR, _describe(exc)
+            error = _describe(exc)
             if isinstance(exc, EventDataError) and isinstance(inp, BusinessEvent):
-                # the handler refused the event's data (a value no declaration could say is wrong):
-                # the sender's mistake, not the bot's, so no traceback
-                refused = exc.fields
+                # the handler refused a value of the event's data that no declaration could say
+                # is wrong: bad input, not a bug, so no traceback and no handler error
+                status, fields = Status.REFUSED, exc.fields
                 log.warning("persona=%s user=%s input=%s refused its data: %s", self.name, inp.user,
                             inp.describe(), exc)
             else:
+                status = Status.ERROR
                 log.exception("persona=%s user=%s input=%s handler failed", self.name, inp.user, inp.describe())
-            self.metrics.inc("handler_errors", persona=self.name, kind=inp.kind)
+                self.metrics.inc("handler_errors", persona=self.name, kind=inp.kind)
             version = customer.version
             customer = (Customer(inp.user, type(self.persona).initial) if stored is None
                         else Customer.load(inp.user, stored, version))
@@ -217,7 +218,7 @@ class Runtime:
                 except Exception:
                     log.exception("persona=%s user=%s: re-arming timers failed", self.name, inp.user)
         outcome = Outcome(status=status, transitions=turn.transitions, customer=customer, error=error,
-                          refused=refused)
+                          fields=fields)
         self._review(turn, outcome, slot)
         return turn, outcome
 
@@ -367,9 +368,9 @@ class Runtime:
 
     @staticmethod
     def _dedupe_key(inp: Input, outcome: Outcome) -> str | None:
-        """A business event whose handler failed keeps its id free: the brand fixes the payload
-        (or the bot) and posts it again. The journal keeps the error either way."""
-        if outcome.status is Status.ERROR and isinstance(inp, BusinessEvent):
+        """A business event whose handler failed or refused it keeps its id free: the brand fixes
+        the payload (or the bot) and posts it again. The journal keeps the error either way."""
+        if outcome.status in (Status.ERROR, Status.REFUSED) and isinstance(inp, BusinessEvent):
             return None
         return inp.dedupe_key
 

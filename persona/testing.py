@@ -169,8 +169,8 @@ class Simulation:
         replyable = isinstance(inp, (TextMessage, MediaMessage)) or (
             isinstance(inp, PlatformEvent) and inp.name in BURST_EVENTS)
         outcome = await self.runtime.handle(inp, ReplySlot() if replyable else None)
-        if outcome.refused is not None:
-            raise EventDataError(outcome.error or "the handler refused the event's data", fields=outcome.refused)
+        if outcome.status is Status.REFUSED:
+            raise EventDataError(outcome.error or "the handler refused the event's data", fields=outcome.fields)
         self._passive(inp, outcome)
         await self._deliver()
         return self.sent[start:]

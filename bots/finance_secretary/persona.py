@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from persona import Persona, Policy, Turn, on
+from persona import EventDataError, Persona, Policy, Turn, on
 
 from . import plans as P
 from .catalogue import CATALOGUE, normalise_risk
@@ -103,7 +103,7 @@ class FinanceSecretary(Persona):
         if data.get("activity"):
             turn.tag("activity", str(data["activity"]))
         if "products" in data:
-            held = {str(p) for p in data["products"] or ()}
+            held = {_product(p, "products") for p in data["products"] or ()}
             for tag in [t for t in turn.customer.tags if t.startswith("holds_")]:
                 if tag[len("holds_"):] not in held:
                     turn.untag(tag)
@@ -120,7 +120,7 @@ class FinanceSecretary(Persona):
     # -- fixed-investment plans ----------------------------------------------------------------
     @on.event("schedule_set", data={"product": str, "amount": float, "day_of_month?": int})
     async def schedule_set(self, turn: Turn) -> None:
-        product = str(turn.data["product"])
+        product = _product(turn.data["product"], "product")
         amount = float(turn.data.get("amount") or 0)
         day = int(turn.data.get("day_of_month") or 0)
         plans = dict(turn.customer.attrs.get("plans", {}))
@@ -132,7 +132,8 @@ class FinanceSecretary(Persona):
                 await turn.trigger("plans_ended")
             return
         if not 1 <= day <= 31:
-            raise ValueError(f"schedule_set for {product}: day_of_month must be 1-31, got {turn.data.get('day_of_month')!r}")
+            raise EventDataError(f"schedule_set for {product}: day_of_month must be 1-31, got "
+                                 f"{turn.data.get('day_of_month')!r}", fields=["day_of_month"])
         old = plans.get(product, {})
         today = turn.local.date().isoformat()
         plan = {"amount": amount, "day": day, "since": old.get("since", today) if old.get("day") == day else today}
@@ -148,7 +149,7 @@ class FinanceSecretary(Persona):
 
     @on.event("investment_made", data={"product": str, "amount": float})
     def investment_made(self, turn: Turn) -> None:
-        product = str(turn.data["product"])
+        product = _product(turn.data["product"], "product")
         turn.tag(f"holds_{product}")
         turn.incr("investments")
         plans = dict(turn.customer.attrs.get("plans", {}))
@@ -360,6 +361,15 @@ class FinanceSecretary(Persona):
             turn.dispatch(desk, "desk_open", {"chat_id": CATALOGUE.staff_group})
 
 
+def _product(value: Any, field: str) -> str:
+    """A product code from the brand's systems; it names a tag (``holds_<code>``), so it is
+    refused when empty or holding ``=``."""
+    code = str(value).strip()
+    if not code or "=" in code:
+        raise EventDataError(f"{field}: product code {value!r} is empty or holds '='", fields=[field])
+    return code
+
+
 def _month_day(value: Any) -> str | None:
     """``"03-15"``, ``"1990-03-15"``, ``"3-15"`` → ``"03-15"``; empty → None."""
     if not value:
@@ -369,7 +379,7 @@ def _month_day(value: Any) -> str | None:
         month, day = int(parts[-2]), int(parts[-1])
         date(2000, month, day)  # a leap year, so 02-29 is allowed
     except (ValueError, IndexError):
-        raise ValueError(f"profile_updated: birthday {value!r} is not MM-DD") from None
+        raise EventDataError(f"profile_updated: birthday {value!r} is not MM-DD", fields=["birthday"]) from None
     return f"{month:02d}-{day:02d}"
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from persona import DefinitionError
+from persona import DefinitionError, EventDataError
 
 PATH = Path(__file__).with_name("catalogue.json")
 LEVEL_ORDER = ("beginner", "intermediate", "advanced")
@@ -125,8 +125,8 @@ class Catalogue:
         for key, entry in table.items():
             if word == key or word in {_fold(a) for a in (entry.get("name", ""), *entry.get("aliases", ()))}:
                 return key
-        raise ValueError(f"questionnaire_submitted: {what} {text!r} is not one of "
-                         f"{', '.join(table)} (or their Chinese names in catalogue.json)")
+        raise EventDataError(f"questionnaire_submitted: {what} {text!r} is not one of "
+                             f"{', '.join(table)} (or their Chinese names in catalogue.json)", fields=[what])
 
     def recommend(self, goal: str, level: str, n: int = 3) -> list[str]:
         """The ``n`` plans that fit best: same goal first, then the nearest level, then catalogue order."""

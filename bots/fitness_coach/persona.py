@@ -16,7 +16,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from persona import Customer, Persona, Turn, on
+from persona import Customer, EventDataError, Persona, Turn, on
 from persona.clock import parse_duration
 
 from . import training as cal
@@ -195,14 +195,16 @@ class FitnessCoach(Persona):
         if data.get("plan_id"):
             plan_id = str(data["plan_id"])
             if plan_id not in CATALOGUE.plans:
-                raise ValueError(f"unknown plan_id {plan_id!r} (known: {', '.join(CATALOGUE.plans)})")
+                raise EventDataError(f"unknown plan_id {plan_id!r} (known: {', '.join(CATALOGUE.plans)})",
+                                     fields=["plan_id"])
             return plan_id
         try:
             choice = int(data.get("choice"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ValueError(f"plan_selected needs plan_id or choice 1-3, got {data!r}") from None
+            raise EventDataError(f"plan_selected needs plan_id or choice 1-3, got {data!r}",
+                                 fields=["plan_id", "choice"]) from None
         if not 1 <= choice <= len(offered):
-            raise ValueError(f"choice {choice} is not one of the {len(offered)} plans offered")
+            raise EventDataError(f"choice {choice} is not one of the {len(offered)} plans offered", fields=["choice"])
         return offered[choice - 1]
 
     async def _start_plan(self, turn: Turn, plan_id: str) -> None:

@@ -8,15 +8,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Iterable
 
+from persona import EventDataError
+
 
 def parse_days(raw: Any) -> list[int]:
-    """ISO weekdays (1 = Monday ... 7 = Sunday), sorted, each once; at least one."""
+    """ISO weekdays (1 = Monday ... 7 = Sunday), sorted, each once; at least one (else the event
+    carrying them is refused)."""
     try:
         days = sorted({int(d) for d in raw})
     except (TypeError, ValueError):
-        raise ValueError(f"days must be a list of weekdays 1-7, got {raw!r}") from None
+        raise EventDataError(f"days must be a list of weekdays 1-7, got {raw!r}", fields=["days"]) from None
     if not days or days[0] < 1 or days[-1] > 7:
-        raise ValueError(f"days must be a non-empty list of weekdays 1-7, got {raw!r}")
+        raise EventDataError(f"days must be a non-empty list of weekdays 1-7, got {raw!r}", fields=["days"])
     return days
 
 
@@ -25,9 +28,9 @@ def parse_time(raw: Any) -> str:
     try:
         hour, minute = (int(x) for x in str(raw).strip().split(":"))
     except (TypeError, ValueError):
-        raise ValueError(f"time must be HH:MM, got {raw!r}") from None
+        raise EventDataError(f"time must be HH:MM, got {raw!r}", fields=["time"]) from None
     if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise ValueError(f"time must be HH:MM within a day, got {raw!r}")
+        raise EventDataError(f"time must be HH:MM within a day, got {raw!r}", fields=["time"])
     return f"{hour:02d}:{minute:02d}"
 
 

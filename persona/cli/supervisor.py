@@ -17,7 +17,8 @@ The supervisor starts the workers and waits for each to listen. SIGTERM or SIGIN
 to every worker, which stops gracefully; the supervisor exits 0 once they all have. A worker of
 the first start that exits before it listens stops the start (exit 2 for a bad bot or option,
 as one process would). One that dies later is replaced at once, and so is a replacement that
-dies before it listens, unless more than :data:`MAX_RESTARTS` died within
+dies before it listens for another reason than a bad bot or option (exit 2, which stops
+everything with exit 2), unless more than :data:`MAX_RESTARTS` died within
 :data:`RESTART_WINDOW` seconds: then everything stops and the exit code is 1. A worker
 whose supervisor is killed outright stops by itself: it watches a pipe only the supervisor
 holds open.
@@ -181,7 +182,9 @@ class Supervisor:
         code = worker.process.exitcode
         del self.workers[worker.index]
         how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited {code}"
-        if not worker.listening and not worker.replacement:
+        # a worker of the first start, or a replacement that found the bot or an option unusable
+        # (edited on disk meanwhile, say): starting it again would fail the same way
+        if not worker.listening and (not worker.replacement or code == EXIT_USAGE):
             log.error("worker %d (pid %s) %s before it listened: stopping", worker.index, worker.process.pid, how)
             return EXIT_USAGE if code == EXIT_USAGE else 1
         now = time.monotonic()

@@ -22,9 +22,9 @@ Answers::
     422  {"error", "fields"?}                the persona has no handler for this event name, or
                                              data does not match the event's declared fields
                                              (``fields`` names them; no handler ran)
-    422  {"id", "status": "error", "error", "fields"}
+    422  {"id", "status": "refused", "error", "fields"}
                                              the handler refused a value it was given (raised
-                                             EventDataError: an unknown coupon code, say):
+                                             EventDataError: an empty coupon code, say):
                                              nothing kept, the id stays free
     503  {"error"}                           the store is unreachable; post it again later
 
@@ -33,9 +33,10 @@ names an unknown event or carries data its declaration refuses (422, when every 
 one of these), nothing is processed and ``errors`` lists ``{"index", "error", "fields"?}`` per
 bad item, so fixing and re-posting the batch is always safe. A valid batch answers
 ``{"results": [...]}`` in input order: 202 if any item was new, 200 if every item was a
-duplicate, 500 if a handler raised for any item, refusing its data or not (the failed item's
-result says which, with ``fields``; the other items are committed; re-posting the batch after
-the fix runs only the failed ones). If the store fails midway the answer is 503
+duplicate, 500 if a handler raised for any item, 422 if the only failures are handlers refusing
+their item's data (a failed item's result says which: ``"status": "error"`` or ``"refused"``
+with ``fields``). Either way the other items are committed, and re-posting the batch after the
+fix runs only the failed ones. If the store fails midway the answer is 503
 with the results so far; those items are committed, and re-posting the whole batch is safe.
 """
 
@@ -122,6 +123,10 @@ def _item(raw: Any, persona: type[Persona]) -> BusinessEvent:
     return BusinessEvent(user=raw["user"], name=name, data=data, dedupe_key=f"biz:{ident}")
 
 
+#: the answer to an event that did not go through (any other new one is 202)
+_STATUS = {Status.DUPLICATE: 200, Status.ERROR: 500, Status.REFUSED: 422}
+
+
 def _result(event: BusinessEvent, outcome: Outcome) -> dict[str, Any]:
     ident = (event.dedupe_key or "")[len("biz:"):]
     if outcome.status is Status.DUPLICATE:
@@ -131,8 +136,8 @@ def _result(event: BusinessEvent, outcome: Outcome) -> dict[str, Any]:
         result["state"] = outcome.transitions[-1][2]
     if outcome.error:
         result["error"] = outcome.error
-    if outcome.refused is not None:
-        result["fields"] = outcome.refused
+    if outcome.status is Status.REFUSED:
+        result["fields"] = outcome.fields
     return result
 
 
@@ -193,14 +198,8 @@ async def _handle(request: web.Request, mounted: Mounted,
         return 503, {"error": "store unavailable; post the event again later"}, {
             **fields, "outcome": "unavailable", "reason": str(exc)}
     result = _result(event, outcome)
-    duplicate = outcome.status is Status.DUPLICATE
-    if duplicate:
-        status = 200
-    elif outcome.status is Status.ERROR:
-        status = 500 if outcome.refused is None else 422
-    else:
-        status = 202
-    return status, result, {**fields, "outcome": "refused" if outcome.refused is not None else outcome.status}
+    status = _STATUS.get(outcome.status, 202)
+    return status, result, {**fields, "outcome": outcome.status}
 
 
 async def _batch(raw: list[Any], persona: type[Persona], mounted: Mounted,
@@ -241,8 +240,10 @@ async def _batch(raw: list[Any], persona: type[Persona], mounted: Mounted,
         return 503, {"error": "store unavailable; post the batch again later", "results": done}, {
             "outcome": "unavailable", "batch": len(items), "reason": str(failure)}
     done = [r for r in results if r is not None]
-    if any(r["status"] == Status.ERROR and not r.get("duplicate") for r in done):
-        return 500, {"results": results}, {"outcome": "error", "batch": len(items)}
+    failed = {r["status"] for r in done if r["status"] in (Status.ERROR, Status.REFUSED) and not r.get("duplicate")}
+    if failed:  # a refusal alone is 422: posting the same batch again would be refused again
+        status = 500 if Status.ERROR in failed else 422
+        return status, {"results": results}, {"outcome": "error" if status == 500 else "refused", "batch": len(items)}
     fresh = any(not r.get("duplicate") for r in done)
     return (202 if fresh else 200), {"results": results}, {
         "outcome": "accepted" if fresh else "duplicate", "batch": len(items)}

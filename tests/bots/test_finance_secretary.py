@@ -9,6 +9,7 @@ import pytest
 
 from bots.finance_secretary.catalogue import CATALOGUE
 from bots.finance_secretary.persona import DAILY_BOARD_TTL
+from persona import EventDataError
 from persona.testing import Sent, Simulation
 from tests.conftest import STORE_KINDS, drop_namespace, store_url
 
@@ -73,6 +74,21 @@ async def test_welcome_and_tags_from_the_brands_data(simulation):
         assert "holds_F001" not in wang.tags and "holds_F004" in wang.tags
         sent = await sim.text("wm_wang", "积分")
         assert [s.script for s in sent] == ["points_balance"] and "520 积分" in sent[0].text
+
+
+async def test_event_data_the_secretary_cannot_use_is_refused_naming_the_field(simulation):
+    async with simulation() as sim:
+        await contact(sim, "wm_li", name="李雷")
+        for data, field in (({"product": "F004", "amount": 1000, "day_of_month": 32}, "day_of_month"),
+                            ({"product": "F=4", "amount": 1000, "day_of_month": 8}, "product"),
+                            ({"product": " ", "amount": 1000, "day_of_month": 8}, "product")):
+            with pytest.raises(EventDataError) as refused:
+                await sim.event("wm_li", "schedule_set", data)
+            assert refused.value.fields == [field], data
+        with pytest.raises(EventDataError, match="birthday '13-40' is not MM-DD"):
+            await sim.event("wm_li", "profile_updated", {"birthday": "13-40"})
+        li = await sim.customer("wm_li")
+        assert "plans" not in li.attrs and not any(t.startswith("holds_") for t in li.tags)
 
 
 # -- instalments ---------------------------------------------------------------------------------

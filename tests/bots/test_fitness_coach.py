@@ -361,11 +361,11 @@ async def test_a_malformed_questionnaire_is_refused_with_a_reason_and_changes_no
     out = await sim.runtime.handle(BusinessEvent(user="wm_zed", name="questionnaire_submitted", dedupe_key="q1",
                                                  data={"goal": "减脂", "level": "beginner", "days": [0, 9],
                                                        "time": "20:00"}))
-    assert out.status == "error" and "weekdays 1-7" in out.error
+    assert out.status == "refused" and "weekdays 1-7" in out.error and out.fields == ["days"]
     out = await sim.runtime.handle(BusinessEvent(user="wm_zed", name="questionnaire_submitted", dedupe_key="q2",
                                                  data={"goal": "飞天", "level": "beginner", "days": [1],
                                                        "time": "20:00"}))
-    assert out.status == "error" and "goal '飞天'" in out.error
+    assert out.status == "refused" and "goal '飞天'" in out.error and out.fields == ["goal"]
     zed = await sim.customer("wm_zed")
     assert zed is None or zed.state == "new"
 

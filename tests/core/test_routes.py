@@ -3,13 +3,14 @@ decorators do; a retried input answers with the first attempt's status in its ow
 
 from __future__ import annotations
 
-import asyncio
+import re
+import time
 
 import pytest
 
 from persona import (BusinessEvent, DefinitionError, FakeClock, MediaMessage, PlatformEvent, Runtime, Status,
                      TextMessage, Turn, on)
-from persona.handlers import RouteKind
+from persona.handlers import Route, RouteKind
 from persona.store import open_store
 from tests.core.shop import Shop
 
@@ -89,14 +90,45 @@ async def test_a_pattern_that_backtracks_on_what_a_customer_sent_gives_up_instea
             turn.tag("matched")
 
     runtime = Runtime(Careless(), open_store("memory://", "careless"), FakeClock("2026-11-23 10:00"))
-    # with the standard re this search runs for hours; every other customer would wait behind it
-    done = await asyncio.wait_for(runtime.handle(TextMessage(user="u1", text="a" * 80, dedupe_key="m1")), 30)
+    # with the standard re this search runs for hours, and every other customer would wait behind
+    # it; the bound below only tells a hang from the 50 ms budget
+    started = time.monotonic()
+    done = await runtime.handle(TextMessage(user="u1", text="a" * 80, dedupe_key="m1"))
+    assert time.monotonic() - started < 10
     assert done.status is Status.DONE and done.customer is not None
     assert "matched" not in done.customer.tags and done.customer.counters["chats"] == 1  # the next route took it
     assert "gave up on a message of 80 characters" in caplog.text and "(a|aa)+b" in caplog.text
 
     quick = await runtime.handle(TextMessage(user="u2", text="aab", dedupe_key="m2"))
     assert quick.customer is not None and "matched" in quick.customer.tags  # the pattern itself still works
+
+
+def test_the_regex_routes_of_one_message_share_one_budget(caplog):
+    class Twice(Shop):
+        @on.regex(r"^(a|aa)+b$")
+        def first(self, turn: Turn) -> None:
+            pass
+
+        @on.regex(r"^(a|aa)+c$")
+        def second(self, turn: Turn) -> None:
+            pass
+
+    found = Twice.routes.match(TextMessage(user="u", text="a" * 80), "new")
+    assert found is not None and found[1] == "anything"
+    gave_up = [r.getMessage() for r in caplog.records if "gave up" in r.getMessage()]
+    assert len(gave_up) == 2 and "(a|aa)+b" in gave_up[0] and "(a|aa)+c" in gave_up[1]
+
+
+def test_a_route_built_by_hand_with_an_re_pattern_is_given_a_timeout_too():
+    class ByHand(Shop):
+        pass
+
+    def ticket(persona: ByHand, turn: Turn) -> None:
+        pass
+
+    ByHand.register(ticket, Route(RouteKind.REGEX, pattern=re.compile(r"工单\s*(\d+)", re.I)))
+    found = ByHand.routes.match(TextMessage(user="u", text="工单 7"), "new")
+    assert found is not None and found[1] == "ticket" and found[2] is not None and found[2].group(1) == "7"
 
 
 def test_a_pattern_that_does_not_compile_is_refused_when_the_class_is_written():
@@ -106,15 +138,22 @@ def test_a_pattern_that_does_not_compile_is_refused_when_the_class_is_written():
 
 async def test_a_tag_name_with_an_equals_sign_is_refused_as_it_would_share_a_segment():
     class Tagger(Shop):
-        @on.text("tag me")
+        @on.text("tag me", "tag nothing")
         def tag_me(self, turn: Turn) -> None:
-            turn.tag("source=parcel")  # would be the segment of tag("source", "parcel")
+            # "source=parcel" would be the segment of tag("source", "parcel")
+            turn.tag("source=parcel" if turn.input.text == "tag me" else "")
 
     runtime = Runtime(Tagger(), open_store("memory://", "tagger"), FakeClock("2026-11-23 10:00"))
     done = await runtime.handle(TextMessage(user="u1", text="tag me", dedupe_key="m1"))
     assert done.status is Status.ERROR and "turn.tag('source=parcel')" in (done.error or "")
     assert done.customer is not None and "source=parcel" not in done.customer.tags
 
-    with pytest.raises(DefinitionError, match=r"Indexed.indexed_tags has \['a=b'\]"):
+    with pytest.raises(DefinitionError, match=r"Indexed.indexed_tags has 'a=b': a tag name"):
         class Indexed(Shop):
             indexed_tags = frozenset({"source", "a=b"})
+    with pytest.raises(DefinitionError, match=r"Named.tag_names has '', 3: a tag name"):
+        class Named(Shop):
+            tag_names = frozenset({"", 3, "ok"})  # type: ignore[arg-type]
+
+    empty = await runtime.handle(TextMessage(user="u2", text="tag nothing", dedupe_key="m2"))
+    assert empty.status is Status.ERROR and "turn.tag('')" in (empty.error or "")

@@ -152,16 +152,22 @@ async def test_data_a_handler_refuses_is_422_naming_the_field_and_does_not_consu
     client = await serve([bot])
     refused = {"id": "c1", "user": "u1", "event": "broken", "data": {"code": ""}}
     status, body = await post(client, refused)
-    assert (status, body) == (422, {"id": "c1", "status": "error", "error": "'code' is empty", "fields": ["code"]})
+    assert (status, body) == (422, {"id": "c1", "status": "refused", "error": "'code' is empty", "fields": ["code"]})
     assert "Traceback" not in caplog.text and "refused its data: 'code' is empty" in caplog.text
     assert (await customer(bot, "u1")).state != "member"  # nothing the handler did was kept
     status, body = await post(client, {**refused, "data": {"code": "X1", "fixed": True}})  # corrected, same id
     assert (status, body) == (202, {"id": "c1", "status": "done", "state": "member"})
 
+    assert bot.runtime.metrics.value("handler_errors", persona="desk", kind="event") == 0  # not a bot's bug
+
     batch = [joined("a", user="u2"), {**refused, "id": "c2", "user": "u3"}]
-    status, body = await post(client, batch)  # in a batch the others are committed: 500, the item says why
-    assert status == 500 and body["results"][1] == {"id": "c2", "status": "error", "error": "'code' is empty",
-                                                    "fields": ["code"]}
+    status, body = await post(client, batch)  # the other items are committed; the refused one says why
+    assert status == 422 and body["results"] == [
+        {"id": "a", "status": "done", "state": "member"},
+        {"id": "c2", "status": "refused", "error": "'code' is empty", "fields": ["code"]}]
+    batch.append({"id": "b", "user": "u4", "event": "broken", "data": {}})
+    status, body = await post(client, batch)  # a handler that broke outweighs a refusal: 500
+    assert status == 500 and [r["status"] for r in body["results"]] == ["done", "refused", "error"]
 
 
 async def test_a_batch_with_a_failed_item_is_an_error_and_can_be_posted_again(make_bot, serve):

@@ -209,3 +209,39 @@ async def test_a_port_in_use_stops_the_start_instead_of_being_shared(tmp_path):
                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                               timeout=60)
     assert done.returncode == 2 and "cannot listen" in done.stderr, done.stderr
+
+
+class _Exited:
+    """A worker process that has already exited with ``exitcode`` (what ``_replace`` reads)."""
+
+    def __init__(self, exitcode: int) -> None:
+        self.exitcode, self.pid = exitcode, 4242
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+class _Pipe:
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("listening,replacement,exitcode,expected", [
+    (False, False, -signal.SIGKILL, 1),  # the first start: a worker that never listened stops it
+    (False, False, 2, 2),  # ... with exit 2 when the bot or an option is unusable
+    (True, False, -signal.SIGKILL, None),  # a serving worker that died: replaced
+    (False, True, -signal.SIGKILL, None),  # a replacement killed while starting: replaced again
+    (False, True, 2, 2),  # a replacement that finds the bot unusable: starting it again would fail too
+], ids=["first-killed", "first-bad-bot", "serving-killed", "replacement-killed", "replacement-bad-bot"])
+def test_what_the_supervisor_does_when_a_worker_exits(listening, replacement, exitcode, expected, monkeypatch):
+    from persona.cli.supervisor import Supervisor, Worker
+
+    supervisor = Supervisor.__new__(Supervisor)  # no folder, no processes: only the decision
+    supervisor.workers, supervisor.deaths = {}, []
+    started: list[tuple[int, bool]] = []
+    monkeypatch.setattr(supervisor, "start", lambda index, replacement=False: started.append((index, replacement)))
+    worker = supervisor.workers[1] = Worker(1, _Exited(exitcode), _Pipe(), listening=listening,  # type: ignore[arg-type]
+                                            replacement=replacement)
+    assert supervisor._replace(worker) == expected
+    assert started == ([] if expected is not None else [(1, True)])
+    assert 1 not in supervisor.workers
