@@ -23,6 +23,7 @@ from typing import Sequence
 
 from .clock import Clock
 from .errors import PersonaError
+from .loop import run_loop
 from .metrics import Metrics
 from .migrate.shape import ensure_compatible
 from .persona import load_persona
@@ -139,8 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(run_worker(args.bot, args.store, batch=args.batch, lease=args.lease,
-                               concurrency=args.concurrency, namespace=args.namespace))
+        run_loop(run_worker(args.bot, args.store, batch=args.batch, lease=args.lease,
+                            concurrency=args.concurrency, namespace=args.namespace))
     except (PersonaError, ValueError) as exc:  # a bot that does not load, a bad store URL
         print(f"persona worker: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from ..errors import PersonaError
 from ..gate import Action
 from ..handlers import on
 from ..inputs import BusinessEvent
+from ..loop import run_loop
 from ..persona import Persona, load_persona
 from ..outcome import Outcome, Status
 from ..runtime import Runtime
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.processes > 1 and args.store.startswith("memory:"):
         raise PersonaError("memory:// keeps customers inside one process; --processes N needs sqlite:// or redis://")
     store = open_for(args.store, args.namespace or cls.name)
-    return asyncio.run(_main(args, persona, store, segments, data))
+    return run_loop(_main(args, persona, store, segments, data))
 
 
 async def _main(args: argparse.Namespace, persona: Persona, store: Store, segments: list[str],
@@ -301,7 +302,7 @@ def _share(bot: str, url: str, namespace: str, users: list[str], script: str, ru
         finally:
             await store.close()
 
-    return asyncio.run(run())
+    return run_loop(run())
 
 
 class Progress:

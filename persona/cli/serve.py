@@ -18,9 +18,10 @@ import asyncio
 import logging
 import os
 import signal
-from typing import TYPE_CHECKING, Any, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PersonaError, StoreLayoutError
+from ..loop import run_loop
 from ..channels.tokens import ACCOUNTS_NAMESPACE
 from ..spool import DEFAULT_PATH as DEFAULT_SPOOL, MAX_WORKERS, leftovers
 from ..store import DEFAULT_URL, open_store
@@ -108,20 +109,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:
     return run_loop(serve(args, reuse_port=reuse_port))
-
-
-def run_loop(main: Coroutine[Any, Any, int]) -> int:
-    """Run ``main`` on uvloop where the platform has it (a dependency everywhere but Windows):
-    a faster loop for every request."""
-    # The loop runs outside the except block: otherwise every traceback logged while serving
-    # would start with the ImportError ("During handling of the above exception...")
-    run: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
-    try:
-        import uvloop
-        run = uvloop.run
-    except ImportError:
-        pass
-    return run(main)
 
 
 async def serve(args: argparse.Namespace, *, reuse_port: bool = False,

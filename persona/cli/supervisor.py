@@ -228,7 +228,7 @@ def supervise(args: argparse.Namespace) -> int:
 def _worker_main(args: argparse.Namespace, pipe: Connection) -> None:
     """A worker process: one ``persona serve`` on the shared port."""
     from ..service import logs
-    from .serve import run_loop
+    from ..loop import run_loop
 
     # Ctrl-C reaches the whole process group; the supervisor passes a SIGTERM on anyway
     signal.signal(signal.SIGINT, signal.SIG_IGN)
