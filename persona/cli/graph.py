@@ -95,9 +95,10 @@ class Graph:
     initial: str
     edges: list[Edge]
     anywhere: list[str]  # timers not bound to a state and not moving anyone
+    lang: str = "en"  # the language of the words the graph adds (see WORDS)
 
     @classmethod
-    def of(cls, persona: type[Persona]) -> "Graph":
+    def of(cls, persona: type[Persona], lang: str = "en") -> "Graph":
         from ..lint import fired_triggers, scheduled_states
 
         states = list(persona.states)
@@ -115,7 +116,7 @@ class Graph:
         by_hand = scheduled_states(persona)
         anywhere: list[str] = []
         for name, (route, attr) in sorted(persona.routes.timer.items()):
-            label = f"{name}: {describe(route.timer)}"
+            label = f"{name}: {describe(route.timer, lang)}"
             where = route.states
             if where is None and not (route.timer and route.timer.scheduled):
                 where = by_hand.get(name)  # turn.schedule binds it to the state it is set in
@@ -133,19 +134,19 @@ class Graph:
             for state in bound:
                 if state not in moved:
                     edges.append(Edge(state, state, label, timer=True))
-        return cls(persona.name, states, persona.initial, edges, anywhere)
+        return cls(persona.name, states, persona.initial, edges, anywhere, lang)
 
     # -- writers -----------------------------------------------------------------------------
     def mermaid(self) -> str:
         ids = {s: f"s{i}" for i, s in enumerate(self.states)}
         lines = [f"%% {self.name}: states, transitions (solid) and timers (dashed)", "flowchart LR",
-                 '    start(("start")) --> ' + ids[self.initial]]
+                 f'    start(("{WORDS[self.lang]["start"]}")) --> ' + ids[self.initial]]
         lines += [f'    {ids[s]}(["{_mm(s)}"])' for s in self.states]
         for e in self.edges:
             arrow, label = ("-.->", f"⏰ {e.label}") if e.timer else ("-->", e.label)
             lines.append(f'    {ids[e.source]} {arrow}|"{_mm(label)}"| {ids[e.dest]}')
         if self.anywhere:
-            note = "<br/>".join(["⏰ timers in any state", *(_mm(a) for a in self.anywhere)])
+            note = "<br/>".join([f"⏰ {WORDS[self.lang]['anywhere']}", *(_mm(a) for a in self.anywhere)])
             lines.append(f'    anywhere["{note}"]')
             lines.append("    style anywhere stroke-dasharray: 5 5")
         return "\n".join(lines) + "\n"
@@ -161,53 +162,78 @@ class Graph:
             style = ", style=dashed, color=gray40, fontcolor=gray30" if e.timer else ""
             lines.append(f"    {_q(e.source)} -> {_q(e.dest)} [label={_q(e.label)}{style}];")
         if self.anywhere:
-            label = "\\l".join(["timers in any state:", *(_esc(a) for a in self.anywhere)]) + "\\l"
+            label = "\\l".join([f"{WORDS[self.lang]['anywhere']}:", *(_esc(a) for a in self.anywhere)]) + "\\l"
             lines.append(f'    __anywhere [shape=note, style=dashed, label="{label}"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
 
-def describe(spec: TimerSpec | None) -> str:
-    """A timer's schedule in a few words: ``3h after entering``, ``daily 10:00``..."""
+#: the words :func:`describe` and :meth:`Graph.mermaid` use, in English (``persona graph``) and
+#: in Chinese (the studio, read by writers and agents)
+WORDS: dict[str, dict[str, str]] = {
+    "en": {"by_hand": "set by the bot", "after_entering": "{span} after entering",
+           "after_joining": "{span} after joining", "daily": "daily {time}", "daily_fn": "daily at {fn}()", "on": " on {days}()",
+           "on_days": " on days {days}", "monthly": "monthly, {day} at {at}", "day_of_month": "day {day}",
+           "yearly": "yearly on attrs.{attr} at {at}", "day_n": "day {n} at {at}", "at": ", at {at}",
+           "inactive": "after {span} inactive", "if": " if {guard}", "anywhere": "timers in any state",
+           "start": "start", "d": "d", "h": "h", "m": "m", "s": "s"},
+    "zh": {"by_hand": "由机器人设定", "after_entering": "进入后 {span}", "after_joining": "加好友后 {span}",
+           "daily": "每天 {time}", "daily_fn": "每天 {fn}() 的时刻", "on": "，{days}() 的日子", "on_days": "，每周 {days}",
+           "monthly": "每月{day} {at}", "day_of_month": " {day} 日", "yearly": "每年 attrs.{attr} 当天 {at}",
+           "day_n": "第 {n} 天 {at}", "at": "，{at}", "inactive": "沉默 {span} 后", "if": "（须 {guard}）",
+           "anywhere": "任意状态下的定时", "start": "开始", "d": "天", "h": "小时", "m": "分钟", "s": "秒"},
+}
+
+
+def describe(spec: TimerSpec | None, lang: str = "en") -> str:
+    """A timer's schedule in a few words: ``3h after entering``, ``daily 10:00``... (``lang="zh"``:
+    ``进入后 3小时``, ``每天 10:00``...)."""
+    w = WORDS[lang]
+
+    def span(delta: timedelta) -> str:
+        return _span(delta, w)
+
     if spec is None or not spec.scheduled:
-        text = "set by the bot"
+        text = w["by_hand"]
     elif spec.after is not None:
-        text = f"{_span(spec.after)} after " + ("entering" if spec.state else "joining")
+        text = w["after_entering" if spec.state else "after_joining"].format(span=span(spec.after))
     elif spec.daily is not None:
-        text = "daily " + (spec.daily if isinstance(spec.daily, str) else f"at {getattr(spec.daily, '__name__', 'a time')}()")
+        text = (w["daily"].format(time=spec.daily) if isinstance(spec.daily, str)
+                else w["daily_fn"].format(fn=getattr(spec.daily, "__name__", "a time")))
         if spec.offset:
             sign = "-" if spec.offset < timedelta(0) else "+"
-            text += f" {sign}{_span(abs(spec.offset))}"
+            text += f" {sign}{span(abs(spec.offset))}"
         if spec.weekdays is not None:
-            text += (f" on {getattr(spec.weekdays, '__name__', 'some days')}()" if callable(spec.weekdays)
-                     else " on days " + ",".join(str(d) for d in sorted(spec.weekdays)))
+            text += (w["on"].format(days=getattr(spec.weekdays, "__name__", "some days")) if callable(spec.weekdays)
+                     else w["on_days"].format(days=",".join(str(d) for d in sorted(spec.weekdays))))
     elif spec.monthly is not None:
-        day = f"{getattr(spec.monthly, '__name__', 'a day')}()" if callable(spec.monthly) else f"day {spec.monthly}"
-        text = f"monthly, {day} at {spec.at}"
+        day = (f"{getattr(spec.monthly, '__name__', 'a day')}()" if callable(spec.monthly)
+               else w["day_of_month"].format(day=spec.monthly))
+        text = w["monthly"].format(day=day, at=spec.at)
     elif spec.yearly is not None:
-        text = f"yearly on attrs.{spec.yearly} at {spec.at}"
+        text = w["yearly"].format(attr=spec.yearly, at=spec.at)
     elif spec.days_after_joining is not None:
-        text = f"day {spec.days_after_joining} at {spec.at}"
+        text = w["day_n"].format(n=spec.days_after_joining, at=spec.at)
     elif spec.relative_to is not None:
         text = f"attrs.{spec.relative_to}"
         if spec.offset:
-            text += f" {'-' if spec.offset < timedelta(0) else '+'}{_span(abs(spec.offset))}"
+            text += f" {'-' if spec.offset < timedelta(0) else '+'}{span(abs(spec.offset))}"
         if spec.at:
-            text += f", at {spec.at}"
+            text += w["at"].format(at=spec.at)
     else:
         assert spec.inactive is not None
-        text = f"after {_span(spec.inactive)} inactive"
+        text = w["inactive"].format(span=span(spec.inactive))
     if spec is not None and spec.when is not None:
-        text += f" if {spec.when if isinstance(spec.when, str) else getattr(spec.when, '__name__', 'guard')}"
+        text += w["if"].format(guard=spec.when if isinstance(spec.when, str) else getattr(spec.when, "__name__", "guard"))
     return text
 
 
-def _span(delta: timedelta) -> str:
+def _span(delta: timedelta, words: dict[str, str]) -> str:
     seconds = int(delta.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+            return f"{seconds // size}{words[unit]}"
+    return f"{seconds}{words['s']}"
 
 
 def _guard(spec: dict[str, Any]) -> str:

@@ -106,3 +106,22 @@ def test_a_timer_a_handler_schedules_is_drawn_on_the_state_it_is_bound_to(cli, t
     assert '    s1 -.->|"⏰ reminder: set by the bot"| s1' in lines
     note = next(line for line in lines if line.startswith("    anywhere["))
     assert "survey: set by the bot" in note and "reminder" not in note
+
+
+@pytest.mark.parametrize("kind,english,chinese", [
+    ({}, "set by the bot", "由机器人设定"),
+    ({"after": "3h", "state": "a"}, "3h after entering", "进入后 3小时"),
+    ({"after": "90m"}, "90m after joining", "加好友后 90分钟"),
+    ({"daily": "10:00", "weekdays": {1, 3}}, "daily 10:00 on days 1,3", "每天 10:00，每周 1,3"),
+    ({"monthly": 8, "at": "09:00"}, "monthly, day 8 at 09:00", "每月 8 日 09:00"),
+    ({"days_after_joining": 7, "at": "10:00", "when": "reachable"}, "day 7 at 10:00 if reachable",
+     "第 7 天 10:00（须 reachable）"),
+    ({"inactive": "2d"}, "after 2d inactive", "沉默 2天 后"),
+])
+def test_a_timer_is_described_in_english_for_the_command_line_and_in_chinese_for_the_studio(kind, english, chinese):
+    from persona import on
+    from persona.cli.graph import describe
+
+    spec = on.timer("t", **kind).route.timer
+    assert describe(spec) == english
+    assert describe(spec, "zh") == chinese

@@ -44,7 +44,7 @@ def events(bot: StudioBot) -> list[dict[str, object]]:
 
 
 def timers(bot: StudioBot) -> list[dict[str, object]]:
-    return [{"name": name, "handler": attr, "when": describe(route.timer),
+    return [{"name": name, "handler": attr, "when": describe(route.timer, "zh"),
              "states": sorted(route.states) if route.states else []}
             for name, (route, attr) in sorted(bot.cls.routes.timer.items())]
 
@@ -70,7 +70,7 @@ async def bot_page(request: web.Request) -> web.StreamResponse:
                for item, reason in await bot.store.dead_letters()]
     doc = inspect.cleandoc(bot.cls.__dict__.get("__doc__") or "")  # its own, not Persona's
     return render(request, "bot.html", bot=bot.name, title=bot.cls.__name__, doc=doc,
-                  mermaid=Graph.of(bot.cls).mermaid(), states=bot.cls.states, events=events(bot),
+                  mermaid=Graph.of(bot.cls, "zh").mermaid(), states=bot.cls.states, events=events(bot),
                   timers=timers(bot), policy=policy(bot), letters=letters,
                   notice=request.query.get("notice", ""))
 
