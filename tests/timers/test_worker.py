@@ -74,8 +74,8 @@ def test_a_bot_that_does_not_load_exits_with_a_usage_error():
     assert done.returncode == 2 and "cannot import bot 'tests.timers.nowhere'" in done.stderr
 
 
-def worker(tag: str, url: str, namespace: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKER_TAG": tag}
+def worker(tag: str, url: str, namespace: str, log: Path, delay: float = 0) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKER_TAG": tag, "WORKER_DELAY": str(delay)}
     return subprocess.Popen(
         [sys.executable, "-m", "persona.worker", BOT, "--store", url, "--namespace", namespace,
          "--batch", "200", "--lease", "2", "--concurrency", "32", "--log-level", "WARNING"],
@@ -92,13 +92,22 @@ async def test_two_worker_processes_one_killed_mid_batch_fire_every_timer_exactl
     try:
         await seed(store, users, time.time() - 1)
         assert await store.count_timers() == total
-        procs = [worker(tag, redis_url, namespace, tmp_path / f"{tag}.log") for tag in ("doomed", "survivor")]
-        doomed, survivor = procs
-        deadline = time.monotonic() + 45
-        while await store.count_timers() > total - 1500:  # let both get going
-            assert time.monotonic() < deadline, "the workers fired nothing"
+        # the doomed worker first, slowed down, so it is surely holding leased timers when it
+        # is killed; the survivor once the doomed one fires (start-up takes seconds when loaded)
+        deadline = time.monotonic() + 60
+        doomed = worker("doomed", redis_url, namespace, tmp_path / "doomed.log", delay=0.05)
+        procs = [doomed]
+        while not await store.segment("tag:pinged_by=doomed"):
+            assert time.monotonic() < deadline, "the doomed worker fired nothing"
+            assert doomed.poll() is None, "the doomed worker exited early"
+            await asyncio.sleep(0.05)
+        survivor = worker("survivor", redis_url, namespace, tmp_path / "survivor.log")
+        procs.append(survivor)
+        while not await store.segment("tag:pinged_by=survivor"):
+            assert time.monotonic() < deadline, "the survivor fired nothing"
             assert doomed.poll() is None and survivor.poll() is None, "a worker exited early"
             await asyncio.sleep(0.02)
+        assert await store.count_timers() > 0
         doomed.send_signal(signal.SIGKILL)  # mid-batch: it holds leased, unfired timers
         doomed.wait(timeout=10)
         while await store.count_timers() > 0:  # the survivor takes the orphans after their lease
