@@ -137,7 +137,8 @@ def _regex(route: Route, inp: Input, deadline: float) -> Match[str] | bool:
         return False
 
 
-_MATCHERS: dict[RouteKind, Callable[[Route, Input], Match[str] | bool]] = {
+#: how each kind of route tells whether it takes an input (a regex route: :func:`_regex`, given a deadline)
+_MATCHERS: dict[RouteKind, Callable[[Route, Input], bool]] = {
     RouteKind.TEXT: lambda r, inp: isinstance(inp, TextMessage) and inp.text.strip().casefold() in r.values,
     RouteKind.KEYWORD: lambda r, inp: isinstance(inp, TextMessage) and any(
         w in inp.text.strip().casefold() for w in r.values),

@@ -172,13 +172,15 @@ class Graph:
 #: in Chinese (the studio, read by writers and agents)
 WORDS: dict[str, dict[str, str]] = {
     "en": {"by_hand": "set by the bot", "after_entering": "{span} after entering",
-           "after_joining": "{span} after joining", "daily": "daily {time}", "daily_fn": "daily at {fn}()", "on": " on {days}()",
-           "on_days": " on days {days}", "monthly": "monthly, {day} at {at}", "day_of_month": "day {day}",
+           "after_joining": "{span} after joining", "daily": "daily {time}", "daily_fn": "daily at {fn}()",
+           "on": " on {days}()", "on_days": " on days {days}", "monthly": "monthly, {day} at {at}",
+           "day_of_month": "day {day}",
            "yearly": "yearly on attrs.{attr} at {at}", "day_n": "day {n} at {at}", "at": ", at {at}",
            "inactive": "after {span} inactive", "if": " if {guard}", "anywhere": "timers in any state",
            "start": "start", "d": "d", "h": "h", "m": "m", "s": "s"},
     "zh": {"by_hand": "由机器人设定", "after_entering": "进入后 {span}", "after_joining": "加好友后 {span}",
-           "daily": "每天 {time}", "daily_fn": "每天 {fn}() 的时刻", "on": "，{days}() 的日子", "on_days": "，每周 {days}",
+           "daily": "每天 {time}", "daily_fn": "每天 {fn}() 的时刻", "on": "，{days}() 的日子",
+           "on_days": "，每周 {days}",
            "monthly": "每月{day} {at}", "day_of_month": " {day} 日", "yearly": "每年 attrs.{attr} 当天 {at}",
            "day_n": "第 {n} 天 {at}", "at": "，{at}", "inactive": "沉默 {span} 后", "if": "（须 {guard}）",
            "anywhere": "任意状态下的定时", "start": "开始", "d": "天", "h": "小时", "m": "分钟", "s": "秒"},
@@ -224,7 +226,8 @@ def describe(spec: TimerSpec | None, lang: str = "en") -> str:
         assert spec.inactive is not None
         text = w["inactive"].format(span=span(spec.inactive))
     if spec is not None and spec.when is not None:
-        text += w["if"].format(guard=spec.when if isinstance(spec.when, str) else getattr(spec.when, "__name__", "guard"))
+        guard = spec.when if isinstance(spec.when, str) else getattr(spec.when, "__name__", "guard")
+        text += w["if"].format(guard=guard)
     return text
 
 

@@ -240,10 +240,10 @@ async def _batch(raw: list[Any], persona: type[Persona], mounted: Mounted,
         return 503, {"error": "store unavailable; post the batch again later", "results": done}, {
             "outcome": "unavailable", "batch": len(items), "reason": str(failure)}
     done = [r for r in results if r is not None]
-    failed = {r["status"] for r in done if r["status"] in (Status.ERROR, Status.REFUSED) and not r.get("duplicate")}
+    failed = {r["status"] for r in done if not r.get("duplicate")} & {Status.ERROR, Status.REFUSED}
     if failed:  # a refusal alone is 422: posting the same batch again would be refused again
-        status = 500 if Status.ERROR in failed else 422
-        return status, {"results": results}, {"outcome": "error" if status == 500 else "refused", "batch": len(items)}
+        worst = Status.ERROR if Status.ERROR in failed else Status.REFUSED
+        return _STATUS[worst], {"results": results}, {"outcome": worst, "batch": len(items)}
     fresh = any(not r.get("duplicate") for r in done)
     return (202 if fresh else 200), {"results": results}, {
         "outcome": "accepted" if fresh else "duplicate", "batch": len(items)}
