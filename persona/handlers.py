@@ -22,7 +22,8 @@ customer welcome. A handler is a method ``(self, turn)``, plain or async.
 A decorator only builds a :class:`Route` and marks the method with it, because the class does
 not exist yet when the decorator runs; the class registers the marked methods when it is
 defined, through the same public :meth:`persona.persona.Persona.register` that code calls to
-add a handler to a class or to one persona object. A route decides whether it matches an
+add a handler to a class (a subclass gets its own table; registering on a class reaches every
+persona object of it, as routes belong to the class). A route decides whether it matches an
 input (:meth:`Route.matches`); :class:`Routes` only files routes and picks the first match,
 in a fixed order of precedence: exact text, keyword, regex, any text.
 

@@ -181,6 +181,34 @@ async def test_data_in_the_layout_before_compact_records_is_refused_then_convert
     assert "nothing to convert" in capsys.readouterr().out
 
 
+async def test_an_upgrade_run_again_after_more_old_data_counts_each_timer_and_entry_once(store, namespace):
+    """As after a run stopped halfway: some shards converted, one still holding old keys."""
+    from persona.store.redis.layout import Layout
+    from persona.store.redis.legacy import upgrade
+
+    await write_format_1(store.redis, namespace)
+    assert await upgrade(store) == 3
+    layout = Layout(namespace)
+    shard, _ = layout.place("dave")  # written in the old layout after the first run
+    dave = Customer("dave", "welcomed", tags={"source": "parcel"}, timers={"recall": Timer(NOW + 90)})
+    await store.redis.hset(layout.key(shard, "c"), "dave", b"2|" + dave.dump())
+    await store.redis.zadd(layout.key(shard, "t"), {"dave\x1frecall": NOW + 90})
+    for segment in dave.segments():
+        await store.redis.sadd(layout.key(shard, f"s:{segment}"), "dave")
+
+    assert await upgrade(store) == 1  # only dave: the converted shards are left alone
+    assert await store.count_timers() == 4  # the others' counts were not reset, dave's added once
+    assert await store.segment("state:welcomed", "tag:source=parcel") == {"alice", "carol", "dave"}
+    assert await upgrade(store) == 0
+    assert await store.count_timers() == 4
+    summaries = {store.layout.summary(s, b) for s in range(store.layout.shards) for b in range(store.layout.buckets)}
+    welcomed = str(store.names.code("state:welcomed"))
+    counted = 0
+    for key in summaries:
+        counted += int(await store.redis.hget(key, welcomed) or 0)
+    assert counted == 3  # alice, carol, dave: each counted once
+
+
 async def test_segment_summaries_count_exactly_what_the_records_carry(store):
     import random
 

@@ -28,7 +28,13 @@ async def legacy(store: RedisStore) -> bool:
 
 
 async def upgrade(store: RedisStore) -> int:
-    """Convert every shard still in format 1; returns how many customers were converted."""
+    """Convert every shard still in format 1; returns how many customers were converted.
+
+    Each shard is written and its old keys deleted in one MULTI/EXEC (all its keys share the
+    shard's hash tag, so this holds on a Redis Cluster too): a run stopped halfway leaves every
+    shard either converted or untouched, and running it again converts the rest, counting each
+    customer, segment entry and timer once.
+    """
     layout, r = store.layout, store.redis
     await store.names.codes([EVERYONE])
     converted = 0
@@ -37,6 +43,8 @@ async def upgrade(store: RedisStore) -> int:
         segments: dict[str, list[str]] = {}
         seg_keys = [key async for key in r.scan_iter(match=_GLOB.sub(r"\\\1", layout.key(shard, "s:")) + "*",
                                                        count=1000)]
+        if not seg_keys and not await r.exists(old_records, old_timers):
+            continue  # converted by an earlier run, or never written
         for key in seg_keys:
             name = key.decode().split(":s:", 1)[1]
             async for uid in r.sscan_iter(key, count=1000):
@@ -53,7 +61,7 @@ async def upgrade(store: RedisStore) -> int:
             payload = await store.encode(record)
             values[uid] = records.envelope(int(version), payload is not None,
                                            [codes[s] for s in segments.get(uid, [])], payload or record)
-        pipe = r.pipeline(transaction=False)
+        pipe = r.pipeline(transaction=True)
         heads: dict[int, float] = {}
         count = 0
         for uid, value in values.items():
@@ -71,10 +79,9 @@ async def upgrade(store: RedisStore) -> int:
             count += len(members)
         for bucket, due in heads.items():
             pipe.zadd(layout.key(shard, "h"), {bucket: due}, lt=True)
-        pipe.set(layout.key(shard, "tn"), count)
+        pipe.incrby(layout.key(shard, "tn"), count)
+        pipe.delete(old_records, old_timers, *seg_keys)
         await pipe.execute()
-        for key in [old_records, old_timers, *seg_keys]:
-            await r.delete(key)
         converted += len(values)
     await r.set(layout.wide("layout"), layout.marker())
     return converted
