@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import PersonaError
 from ..persona import Persona, transition_spec, load_persona
@@ -30,6 +30,10 @@ RENDERED = ("svg", "png", "pdf")
 FORMATS = ("mermaid", "dot", *RENDERED)
 SUFFIXES = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot",
             ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+#: the languages :func:`describe` and :class:`Graph` write in: English for ``persona graph``,
+#: Chinese for the studio (read by writers and agents)
+Lang = Literal["en", "zh"]
 
 
 def register(subparsers: Any) -> None:
@@ -95,10 +99,10 @@ class Graph:
     initial: str
     edges: list[Edge]
     anywhere: list[str]  # timers not bound to a state and not moving anyone
-    lang: str = "en"  # the language of the words the graph adds (see WORDS)
+    lang: Lang = "en"  # the language of the words the graph adds
 
     @classmethod
-    def of(cls, persona: type[Persona], lang: str = "en") -> "Graph":
+    def of(cls, persona: type[Persona], lang: Lang = "en") -> "Graph":
         from ..lint import fired_triggers, scheduled_states
 
         states = list(persona.states)
@@ -168,28 +172,28 @@ class Graph:
         return "\n".join(lines) + "\n"
 
 
-#: the words :func:`describe` and :meth:`Graph.mermaid` use, in English (``persona graph``) and
-#: in Chinese (the studio, read by writers and agents)
-WORDS: dict[str, dict[str, str]] = {
+#: the words each language adds to a graph and a timer's schedule
+WORDS: dict[Lang, dict[str, str]] = {
     "en": {"by_hand": "set by the bot", "after_entering": "{span} after entering",
            "after_joining": "{span} after joining", "daily": "daily {time}", "daily_fn": "daily at {fn}()",
-           "on": " on {days}()", "on_days": " on days {days}", "monthly": "monthly, {day} at {at}",
-           "day_of_month": "day {day}",
-           "yearly": "yearly on attrs.{attr} at {at}", "day_n": "day {n} at {at}", "at": ", at {at}",
+           "on": " on {days}()", "on_days": " on days {days}", "monthly": "monthly, day {day} at {at}",
+           "monthly_fn": "monthly, {fn}() at {at}", "yearly": "yearly on attrs.{attr} at {at}",
+           "day_n": "day {n} at {at}", "day_0": "day 0 at {at}", "at": ", at {at}",
            "inactive": "after {span} inactive", "if": " if {guard}", "anywhere": "timers in any state",
            "start": "start", "d": "d", "h": "h", "m": "m", "s": "s"},
-    "zh": {"by_hand": "由机器人设定", "after_entering": "进入后 {span}", "after_joining": "加好友后 {span}",
-           "daily": "每天 {time}", "daily_fn": "每天 {fn}() 的时刻", "on": "，{days}() 的日子",
-           "on_days": "，每周 {days}",
-           "monthly": "每月{day} {at}", "day_of_month": " {day} 日", "yearly": "每年 attrs.{attr} 当天 {at}",
-           "day_n": "第 {n} 天 {at}", "at": "，{at}", "inactive": "沉默 {span} 后", "if": "（须 {guard}）",
-           "anywhere": "任意状态下的定时", "start": "开始", "d": "天", "h": "小时", "m": "分钟", "s": "秒"},
+    "zh": {"by_hand": "由机器人设定", "after_entering": "进入状态 {span}后", "after_joining": "首次互动 {span}后",
+           "daily": "每天 {time}", "daily_fn": "每天 {fn}() 给出的时刻", "on": "，{days}() 给出的日子",
+           "on_days": "，每周{days}", "monthly": "每月 {day} 日 {at}", "monthly_fn": "每月 {fn}() 当天 {at}",
+           "yearly": "每年 attrs.{attr} 当天 {at}", "day_n": "加入 {n} 天后 {at}", "day_0": "加入当天 {at}",
+           "at": "，{at}", "inactive": "{span}无互动后", "if": "（仅当 {guard}）", "anywhere": "任意状态下的定时器",
+           "start": "开始", "d": " 天", "h": " 小时", "m": " 分钟", "s": " 秒"},
 }
+_WEEKDAYS_ZH = "一二三四五六日"
 
 
-def describe(spec: TimerSpec | None, lang: str = "en") -> str:
+def describe(spec: TimerSpec | None, lang: Lang = "en") -> str:
     """A timer's schedule in a few words: ``3h after entering``, ``daily 10:00``... (``lang="zh"``:
-    ``进入后 3小时``, ``每天 10:00``...)."""
+    ``进入状态 3 小时后``, ``每天 10:00``...)."""
     w = WORDS[lang]
 
     def span(delta: timedelta) -> str:
@@ -201,21 +205,24 @@ def describe(spec: TimerSpec | None, lang: str = "en") -> str:
         text = w["after_entering" if spec.state else "after_joining"].format(span=span(spec.after))
     elif spec.daily is not None:
         text = (w["daily"].format(time=spec.daily) if isinstance(spec.daily, str)
-                else w["daily_fn"].format(fn=getattr(spec.daily, "__name__", "a time")))
+                else w["daily_fn"].format(fn=_name(spec.daily)))
         if spec.offset:
             sign = "-" if spec.offset < timedelta(0) else "+"
             text += f" {sign}{span(abs(spec.offset))}"
-        if spec.weekdays is not None:
-            text += (w["on"].format(days=getattr(spec.weekdays, "__name__", "some days")) if callable(spec.weekdays)
-                     else w["on_days"].format(days=",".join(str(d) for d in sorted(spec.weekdays))))
+        if callable(spec.weekdays):
+            text += w["on"].format(days=_name(spec.weekdays))
+        elif spec.weekdays is not None:
+            days = sorted(spec.weekdays)
+            text += w["on_days"].format(days="、".join(_WEEKDAYS_ZH[d - 1] for d in days) if lang == "zh"
+                                        else ",".join(str(d) for d in days))
     elif spec.monthly is not None:
-        day = (f"{getattr(spec.monthly, '__name__', 'a day')}()" if callable(spec.monthly)
-               else w["day_of_month"].format(day=spec.monthly))
-        text = w["monthly"].format(day=day, at=spec.at)
+        text = (w["monthly_fn"].format(fn=_name(spec.monthly), at=spec.at) if callable(spec.monthly)
+                else w["monthly"].format(day=spec.monthly, at=spec.at))
     elif spec.yearly is not None:
         text = w["yearly"].format(attr=spec.yearly, at=spec.at)
     elif spec.days_after_joining is not None:
-        text = w["day_n"].format(n=spec.days_after_joining, at=spec.at)
+        n = spec.days_after_joining
+        text = w["day_n"].format(n=n, at=spec.at) if n else w["day_0"].format(at=spec.at)
     elif spec.relative_to is not None:
         text = f"attrs.{spec.relative_to}"
         if spec.offset:
@@ -226,9 +233,12 @@ def describe(spec: TimerSpec | None, lang: str = "en") -> str:
         assert spec.inactive is not None
         text = w["inactive"].format(span=span(spec.inactive))
     if spec is not None and spec.when is not None:
-        guard = spec.when if isinstance(spec.when, str) else getattr(spec.when, "__name__", "guard")
-        text += w["if"].format(guard=guard)
+        text += w["if"].format(guard=spec.when if isinstance(spec.when, str) else _name(spec.when))
     return text
+
+
+def _name(fn: object) -> str:
+    return str(getattr(fn, "__name__", "?"))
 
 
 def _span(delta: timedelta, words: dict[str, str]) -> str:

@@ -110,13 +110,14 @@ def test_a_timer_a_handler_schedules_is_drawn_on_the_state_it_is_bound_to(cli, t
 
 @pytest.mark.parametrize("kind,english,chinese", [
     ({}, "set by the bot", "由机器人设定"),
-    ({"after": "3h", "state": "a"}, "3h after entering", "进入后 3小时"),
-    ({"after": "90m"}, "90m after joining", "加好友后 90分钟"),
-    ({"daily": "10:00", "weekdays": {1, 3}}, "daily 10:00 on days 1,3", "每天 10:00，每周 1,3"),
+    ({"after": "3h", "state": "a"}, "3h after entering", "进入状态 3 小时后"),
+    ({"after": "90m"}, "90m after joining", "首次互动 90 分钟后"),
+    ({"daily": "10:00", "weekdays": {1, 3, 7}}, "daily 10:00 on days 1,3,7", "每天 10:00，每周一、三、日"),
     ({"monthly": 8, "at": "09:00"}, "monthly, day 8 at 09:00", "每月 8 日 09:00"),
     ({"days_after_joining": 7, "at": "10:00", "when": "reachable"}, "day 7 at 10:00 if reachable",
-     "第 7 天 10:00（须 reachable）"),
-    ({"inactive": "2d"}, "after 2d inactive", "沉默 2天 后"),
+     "加入 7 天后 10:00（仅当 reachable）"),
+    ({"days_after_joining": 0, "at": "20:00"}, "day 0 at 20:00", "加入当天 20:00"),
+    ({"inactive": "2d"}, "after 2d inactive", "2 天无互动后"),
 ])
 def test_a_timer_is_described_in_english_for_the_command_line_and_in_chinese_for_the_studio(kind, english, chinese):
     from persona import on

@@ -181,6 +181,13 @@ async def test_data_in_the_layout_before_compact_records_is_refused_then_convert
     assert "nothing to convert" in capsys.readouterr().out
 
 
+async def summed(store: RedisStore, segment: str) -> int:
+    """How many customers the segment summaries count in ``segment``, over every chunk."""
+    layout, code = store.layout, str(store.names.code(segment))
+    keys = {layout.summary(s, b) for s in range(layout.shards) for b in range(layout.buckets)}
+    return sum([int(await store.redis.hget(key, code) or 0) for key in keys])
+
+
 async def test_an_upgrade_run_again_after_more_old_data_counts_each_timer_and_entry_once(store, namespace):
     """As after a run stopped halfway: some shards converted, one still holding old keys."""
     from persona.store.redis.layout import Layout
@@ -201,12 +208,36 @@ async def test_an_upgrade_run_again_after_more_old_data_counts_each_timer_and_en
     assert await store.segment("state:welcomed", "tag:source=parcel") == {"alice", "carol", "dave"}
     assert await upgrade(store) == 0
     assert await store.count_timers() == 4
-    summaries = {store.layout.summary(s, b) for s in range(store.layout.shards) for b in range(store.layout.buckets)}
-    welcomed = str(store.names.code("state:welcomed"))
-    counted = 0
-    for key in summaries:
-        counted += int(await store.redis.hget(key, welcomed) or 0)
-    assert counted == 3  # alice, carol, dave: each counted once
+    assert await summed(store, "state:welcomed") == 3  # alice, carol, dave: each counted once
+
+
+async def test_an_upgrade_stopped_halfway_is_finished_by_running_it_again(store, namespace, monkeypatch):
+    from redis.asyncio.client import Pipeline
+
+    from persona.store.redis.legacy import upgrade
+
+    await write_format_1(store.redis, namespace)
+    shards = {store.layout.place(u)[0] for u in ("alice", "b|ob", "carol")}
+    assert len(shards) > 1  # else nothing could stop between two shards
+    execute, done = Pipeline.execute, []
+
+    async def lost_on_the_second_shard(self, raise_on_error=True):
+        if self.is_transaction:
+            if done:
+                raise ConnectionError("the connection dropped before EXEC")
+            done.append(True)
+        return await execute(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", lost_on_the_second_shard)
+    with pytest.raises(ConnectionError):
+        await upgrade(store)
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    assert await upgrade(store) == 3 - sum(1 for u in ("alice", "b|ob", "carol")
+                                           if store.layout.place(u)[0] == min(shards))
+    assert await store.count_timers() == 3
+    assert await store.segment("state:welcomed", "tag:source=parcel") == {"alice", "carol"}
+    assert await summed(store, "state:welcomed") == 2 and await summed(store, "tag:source=parcel") == 3
+    assert sorted(u for u, _, _ in await store.claim_timers(NOW + 60, 10, 30)) == ["alice", "b|ob", "carol"]
 
 
 async def test_segment_summaries_count_exactly_what_the_records_carry(store):

@@ -69,8 +69,8 @@ def test_the_bot_page_draws_the_diagram_and_lists_events_policy_and_dead_letters
     expect(page.locator("#diagram svg")).to_be_visible()
     expect(page.locator("#diagram svg")).to_contain_text("welcomed")
     # timers are described in the writers' language, in the diagram and in the table
-    expect(page.locator("#diagram svg")).to_contain_text("进入后 3小时（须 reachable）")
-    expect(page.locator("#timers")).to_contain_text("第 15 天 10:00（须 reachable）")
+    expect(page.locator("#diagram svg")).to_contain_text("进入状态 3 小时后（仅当 reachable）")
+    expect(page.locator("#timers")).to_contain_text("加入 15 天后 10:00（仅当 reachable）")
     expect(page.locator("#events")).to_contain_text("order_placed")
     expect(page.locator("#policy")).to_contain_text("22:00")
     expect(page.locator("#letters")).to_be_visible()

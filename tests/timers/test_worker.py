@@ -150,3 +150,17 @@ def test_a_signal_stops_the_worker_gracefully(tmp_path, sig):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_the_worker_runs_on_uvloop_where_the_platform_has_it(monkeypatch):
+    """As ``persona serve`` does: every timer is a few dozen loop callbacks."""
+    import persona.worker
+
+    loops: list[str] = []
+
+    async def fake_run_worker(*args, **kwargs):
+        loops.append(type(asyncio.get_running_loop()).__module__)
+
+    monkeypatch.setattr(persona.worker, "run_worker", fake_run_worker)
+    assert persona.worker.main([BOT, "--store", "memory://"]) == 0
+    assert loops and loops[0].startswith("uvloop")

@@ -5,8 +5,9 @@ Format 1 kept, per shard, one hash of ``<version>|<record JSON>``, one sorted se
 such a namespace refuses to run (a turn would not find its customer and start it afresh), and
 names ``persona store-upgrade``, which calls :func:`upgrade` with the bot's processes stopped.
 
-Versions are kept (outbox item ids carry them). Each shard is written in the new layout before
-its old keys go, and the layout marker is set last, so an interrupted run is simply run again.
+Versions are kept (outbox item ids carry them). Each shard is written in the new layout and
+its old keys deleted in one transaction, and the layout marker is set last, so an interrupted
+run is simply run again.
 Dedupe keys, outbox, journal, tallies and dead letters keep their keys and are not touched.
 """
 
@@ -61,24 +62,35 @@ async def upgrade(store: RedisStore) -> int:
             payload = await store.encode(record)
             values[uid] = records.envelope(int(version), payload is not None,
                                            [codes[s] for s in segments.get(uid, [])], payload or record)
-        pipe = r.pipeline(transaction=True)
-        heads: dict[int, float] = {}
-        count = 0
+        # gathered per key first, so a shard is a few commands per bucket inside its MULTI,
+        # not a few per customer (a shard of 10⁵ customers would queue 10⁵ commands)
+        hashes: dict[str, dict[str, bytes]] = {}
+        counts: dict[str, dict[str, int]] = {}
         for uid, value in values.items():
             _, bucket = layout.place(uid)
             small = len(value) <= store.listpack_value and len(uid.encode()) <= store.listpack_value
-            pipe.hset(layout.records(shard, bucket) if small else layout.big(shard, bucket), uid, value)
+            hashes.setdefault(layout.records(shard, bucket) if small else layout.big(shard, bucket), {})[uid] = value
+            summary = counts.setdefault(layout.summary(shard, bucket), {})
             for segment in [EVERYONE, *segments.get(uid, [])]:
-                pipe.hincrby(layout.summary(shard, bucket), str(store.names.code(segment)), 1)
+                code = str(store.names.code(segment))
+                summary[code] = summary.get(code, 0) + 1
+        members: dict[int, dict[Any, float]] = {}
+        count = 0
         for uid, named in timers.items():
             _, bucket = layout.place(uid)
             codes = await store.names.codes(named)
-            members: dict[Any, float] = {f"{quote(uid)}{SEP}{codes[n]}": round(due * 1000) for n, due in named.items()}
-            pipe.zadd(layout.timers(shard, bucket), members)
-            heads[bucket] = min(heads.get(bucket, float("inf")), *members.values())
-            count += len(members)
-        for bucket, due in heads.items():
-            pipe.zadd(layout.key(shard, "h"), {bucket: due}, lt=True)
+            members.setdefault(bucket, {}).update(
+                {f"{quote(uid)}{SEP}{codes[n]}": round(due * 1000) for n, due in named.items()})
+            count += len(named)
+        pipe = r.pipeline(transaction=True)
+        for key, mapping in hashes.items():
+            pipe.hset(key, mapping=mapping)
+        for key, by_code in counts.items():
+            for code, n in by_code.items():
+                pipe.hincrby(key, code, n)
+        for bucket, scored in members.items():
+            pipe.zadd(layout.timers(shard, bucket), scored)
+            pipe.zadd(layout.key(shard, "h"), {bucket: min(scored.values())}, lt=True)
         pipe.incrby(layout.key(shard, "tn"), count)
         pipe.delete(old_records, old_timers, *seg_keys)
         await pipe.execute()
