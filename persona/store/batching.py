@@ -168,7 +168,7 @@ async def _ready(connection: AbstractConnection) -> None:
     once a batch is sent it is never sent again, because Redis may have run it.
     """
     if connection.is_connected:
-        # redis-py 8 renamed the check; 5 to 7 have only the old name
+        # redis-py 8 renamed the check; 6.2 to 7 have only the old name
         pending = getattr(connection, "can_read", None) or connection.can_read_destructive
         try:
             if not await pending():

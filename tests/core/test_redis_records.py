@@ -318,3 +318,18 @@ async def test_a_turn_cancelled_while_naming_does_not_cancel_the_others_asking(s
     code = (await second)["brand-new-state"]
     assert first.cancelled()
     assert (await store.names.codes(["brand-new-state"]))["brand-new-state"] == code
+
+
+async def test_a_code_the_dictionary_lost_is_named_as_such_for_records_and_timers_alike(store, namespace):
+    customer = Customer("u1", "welcomed", tags={"vip": ""}, timers={"recall": Timer(NOW + 60)})
+    assert (await store.commit(Commit("u1", 0, customer.dump(), timers_set={"recall": NOW + 60}))).ok
+    # as after a failover to a replica the dictionary's latest writes never reached
+    await store.redis.hdel(store.names.key, "welcomed", "recall")
+    fresh = RedisStore(REDIS_URL, namespace)
+    try:
+        with pytest.raises(StoreLayoutError, match=r"a record names code \d+ that the namespace's dictionary"):
+            await fresh.load("u1")
+        with pytest.raises(StoreLayoutError, match=r"a timer names code \d+ that the namespace's dictionary"):
+            await fresh.pending_timers("u1")
+    finally:
+        await fresh.close()

@@ -71,6 +71,11 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+def _evalsha(script: Any, keys: list[str], args: list[Any]) -> Command:
+    """A registered script's call, as a command for the tick's shared pipeline."""
+    return ("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
 class RedisStore(Store, ScriptVersionStore):
     def __init__(self, url: str, namespace: str = "default", *, shards: int = SHARDS, buckets: int = BUCKETS,
                  max_connections: int = 64, client: Any = None) -> None:
@@ -171,7 +176,7 @@ class RedisStore(Store, ScriptVersionStore):
         """Run a registered script, in the tick's shared pipeline where there is one."""
         if self._batch is None or not self._batch.knows(script.sha):
             return await self._do(lambda: script(keys=keys, args=args))
-        [reply] = await self._run([("EVALSHA", script.sha, len(keys), *keys, *args)])
+        [reply] = await self._run([_evalsha(script, keys, args)])
         return reply
 
     async def _ready(self) -> None:
@@ -224,21 +229,26 @@ class RedisStore(Store, ScriptVersionStore):
         return any(await self._pipelined(lambda pipe: [pipe.exists(key) for key in self.layout.legacy_keys()]))
 
     # -- records ---------------------------------------------------------------------------
+    async def _named(self, read: Callable[[], T], what: str) -> T:
+        """``read()``, which turns codes into names: on a code this process has not learnt, once
+        more after reading the dictionary again (another process named something new)."""
+        try:
+            return read()
+        except UnknownCode:
+            await self.names.reload()
+        try:
+            return read()
+        except UnknownCode as exc:
+            raise StoreLayoutError(f"Redis namespace {self.namespace!r}: {what} names code {exc} that the "
+                                   f"namespace's dictionary ({self.names.key}) does not hold; it lost writes "
+                                   f"the records kept") from None
+
     async def _read(self, value: bytes) -> tuple[int, list[int], bytes]:
         """``(version, segment codes, record)`` of a stored value."""
         version, compact, segments, payload = records.open_envelope(value)
         if not compact:
             return version, segments, payload
-        try:
-            return version, segments, records.decode(payload, self.names.name)
-        except UnknownCode:
-            await self.names.reload()  # another process named something new
-        try:
-            return version, segments, records.decode(payload, self.names.name)
-        except UnknownCode as exc:
-            raise StoreLayoutError(f"Redis namespace {self.namespace!r}: a record names code {exc} that the "
-                                   f"namespace's dictionary ({self.names.key}) does not hold; it lost writes "
-                                   f"the records kept") from None
+        return version, segments, await self._named(lambda: records.decode(payload, self.names.name), "a record")
 
     def _record_keys(self) -> Iterator[list[str]]:
         """Every record hash, a chunk of buckets at a time (each list in one slot)."""
@@ -402,11 +412,8 @@ class RedisStore(Store, ScriptVersionStore):
     async def _timer_names(self, members: list[bytes]) -> list[tuple[str, str]]:
         """``(user, timer)`` of timer members ``<quoted id>\\x1f<code>``."""
         split = [member.decode().rpartition(SEP) for member in members]
-        try:
-            return [(unquote(user), self.names.name(int(code))) for user, _, code in split]
-        except UnknownCode:
-            await self.names.reload()
-            return [(unquote(user), self.names.name(int(code))) for user, _, code in split]
+        return await self._named(lambda: [(unquote(user), self.names.name(int(code))) for user, _, code in split],
+                                 "a timer")
 
     async def claim_timers(self, now: float, limit: int, lease: float) -> list[tuple[str, str, float]]:
         await self._ready()
@@ -472,7 +479,7 @@ class RedisStore(Store, ScriptVersionStore):
     async def _claim_many(self, calls: list[tuple[Any, list[str], list[Any]]]) -> list[list[bytes]]:
         """Each ``(script, keys, args)``: one pipeline (one call each on a Cluster)."""
         if self._batch is not None:
-            return await self._run([("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls])
+            return await self._run([_evalsha(script, keys, args) for script, keys, args in calls])
         answers = []
         for script, keys, args in calls:
             answers.append(await self._do(lambda: script(keys=keys, args=args)))
