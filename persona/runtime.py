@@ -26,6 +26,7 @@ from .handoff import HandoffRules
 from .inputs import ADD_EVENTS, BusinessEvent, DeliveryReport, Door, Input, PlatformEvent, TimerFired, to_record
 from .messages import Message
 from .metrics import Metrics
+from .migrate.spec import Late
 from .migrate.upgrade import Amendment, Change, strays, upgrade
 from .outcome import Outcome, ReplySlot, Status
 from .persona import Persona
@@ -91,13 +92,14 @@ class Runtime:
             if not lock.users:
                 self._locks.pop(user, None)
 
-    async def amend(self, user: str, *, write: bool = True) -> Change | None:
+    async def amend(self, user: str, *, write: bool = True, late: Late | None = None) -> Change | None:
         """Bring one stored customer onto the persona's current shape (``persona migrate``).
 
         The same load, change and version-checked commit as a turn, queued behind the
         customer's other turns in this process, so it is safe beside live traffic. None when
         the customer is unknown or already current; ``write=False`` says what would change
-        and writes nothing (the dry run is the apply, minus the commit).
+        and writes nothing (the dry run is the apply, minus the commit). ``late`` overrides the
+        migrations' own choice for backfilled timers whose moment has passed.
         """
         async with self._turns_of(user):
             for attempt in range(MAX_ATTEMPTS):
@@ -108,14 +110,14 @@ class Runtime:
                 before_segments = customer.segments(self.persona.indexed_tags)
                 before_timers, before_state = dict(customer.timers), customer.state
                 turn = Turn(self.persona, customer, Amendment(user), self.clock.now(), self.store)
-                change = upgrade(turn)
+                change = upgrade(turn, late)
                 if change is None:
                     return strays(turn)
                 if change.uncovered:
                     return change
                 arm_timers(turn, self.persona.timer_specs, False)
-                change.armed += [n for n in turn.timers_set if n not in before_timers and n not in change.armed
-                                 and n not in {new for _, new in change.renamed}]
+                known = {*before_timers, *change.armed, *change.late_fired, *(new for _, new in change.renamed)}
+                change.armed += [n for n in turn.timers_set if n not in known]
                 if not write:
                     return change
                 commit = self._commit(turn, Outcome(Status.DONE, customer=customer), loaded.version,

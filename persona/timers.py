@@ -209,17 +209,15 @@ class TimerSpec:
         """
         if self.after is not None:
             return entered + self.after.total_seconds()
+        if self.days_after_joining is not None:
+            due = self.moment(customer, tz, entered, now)
+            return due if due is not None and due > now else None
         if self.inactive is not None:
             base = customer.last_inbound or customer.first_seen or now
             due = base + self.inactive.total_seconds()
             return due if due > now else None
         if self.relative_to is not None:
             return self._relative_due(customer.attrs.get(self.relative_to), now, tz)
-        if self.days_after_joining is not None:
-            tzinfo = zone(tz)
-            joined = datetime.fromtimestamp(customer.first_seen or now, tzinfo).date()
-            due = _at(joined + timedelta(days=self.days_after_joining), self._at_time, tzinfo)
-            return due if due > now else None
         key = self._inputs(customer, tz)
         if key is None:
             return None
@@ -232,6 +230,17 @@ class TimerSpec:
                 self._memo.clear()
             self._memo[key] = (now, found)
         return found
+
+    def moment(self, customer: "Customer", tz: str, entered: float, now: float) -> float | None:
+        """A one-shot timer's moment, passed or not (a migration's backfill asks, to tell a
+        moment still ahead from one already gone); None for recurring timers."""
+        if self.after is not None:
+            return entered + self.after.total_seconds()
+        if self.days_after_joining is not None:
+            tzinfo = zone(tz)
+            joined = datetime.fromtimestamp(customer.first_seen or now, tzinfo).date()
+            return _at(joined + timedelta(days=self.days_after_joining), self._at_time, tzinfo)
+        return None
 
     def _relative_due(self, raw: Any, now: float, tz: str) -> float | None:
         """The moment ``offset`` from the customer's date and time (at ``at`` when given)."""

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..errors import PersonaError
+from ..migrate.spec import Late
 from ..migrate.plan import DEFAULT_BATCH, DEFAULT_CONCURRENCY, Report, Tally, run as run_plan
 from ..persona import load_persona
 from ..runtime import Runtime
@@ -41,6 +42,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"customers per batch (default {DEFAULT_BATCH})")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                    help=f"customers migrated at once (default {DEFAULT_CONCURRENCY})")
+    p.add_argument("--past-due", choices=[str(x) for x in Late], default=None,
+                   help="a backfilled timer whose moment has already passed (day 30 of a customer who "
+                        "joined 40 days ago): skip it, or fire it at once; default: what each "
+                        "migration's late= says (skip unless set)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run)
 
@@ -58,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         runtime = Runtime(cls(), store)
         try:
             return await run_plan(runtime, apply=args.apply, batch=args.batch, concurrency=args.concurrency,
-                                  progress=None if args.json else _bar)
+                                  progress=None if args.json else _bar,
+                                  late=Late(args.past_due) if args.past_due else None)
         finally:
             await store.close()
 
@@ -95,6 +101,9 @@ def render(report: Report, name: str, *, applied: bool) -> str:
         ("timers renamed", [_row(f"{a} → {b}", t) for (a, b), t in sorted(report.renamed.items())]),
         ("timers cancelled", [_row(n, t) for n, t in sorted(report.cancelled.items())]),
         ("timers newly armed", [_row(n, t) for n, t in sorted(report.armed.items())]),
+        ("timers past their moment, not armed (--past-due fire arms them)",
+         [_row(n, t) for n, t in sorted(report.late_skipped.items())]),
+        ("timers past their moment, firing at once", [_row(n, t) for n, t in sorted(report.late_fired.items())]),
         ("attributes renamed", [_row(f"{a} → {b}", t) for (a, b), t in sorted(report.attrs.items())]),
         ("not covered by any migration (left as they are)", [_row(n, t) for n, t in sorted(report.uncovered.items())]),
     ]
@@ -112,4 +121,5 @@ def _jsonable(report: Report) -> dict[str, Any]:
     return {"generation": report.generation, "customers": report.customers, "current": report.current,
             "migrated": report.migrated, "resumed_after": report.resumed_after, "skipped": report.skipped,
             "states": pairs(report.states), "renamed": pairs(report.renamed), "cancelled": pairs(report.cancelled),
-            "armed": pairs(report.armed), "attrs": pairs(report.attrs), "uncovered": pairs(report.uncovered)}
+            "armed": pairs(report.armed), "late_skipped": pairs(report.late_skipped),
+            "late_fired": pairs(report.late_fired), "attrs": pairs(report.attrs), "uncovered": pairs(report.uncovered)}

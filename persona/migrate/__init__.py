@@ -8,6 +8,6 @@ apply over every customer.
 
 from __future__ import annotations
 
-from .spec import Migration, follow
+from .spec import Late, Migration, follow
 
-__all__ = ["Migration", "follow"]
+__all__ = ["Late", "Migration", "follow"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..runtime import Runtime
 from .shape import record
+from .spec import Late
 from .upgrade import Change
 
 EXAMPLES = 5
@@ -49,6 +50,8 @@ class Report:
     renamed: dict[tuple[str, str], Tally] = field(default_factory=dict)
     cancelled: dict[str, Tally] = field(default_factory=dict)
     armed: dict[str, Tally] = field(default_factory=dict)
+    late_skipped: dict[str, Tally] = field(default_factory=dict)  # backfills past their moment
+    late_fired: dict[str, Tally] = field(default_factory=dict)
     attrs: dict[tuple[str, str], Tally] = field(default_factory=dict)
     uncovered: dict[str, Tally] = field(default_factory=dict)
 
@@ -69,6 +72,10 @@ class Report:
             self.cancelled.setdefault(name, Tally()).add(user)
         for name in change.armed:
             self.armed.setdefault(name, Tally()).add(user)
+        for name in change.late_skipped:
+            self.late_skipped.setdefault(name, Tally()).add(user)
+        for name in change.late_fired:
+            self.late_fired.setdefault(name, Tally()).add(user)
         for pair in change.attrs:
             self.attrs.setdefault(pair, Tally()).add(user)
 
@@ -81,10 +88,12 @@ def cursor_key(generation: int) -> str:
 
 
 async def run(runtime: Runtime, *, apply: bool, batch: int = DEFAULT_BATCH,
-              concurrency: int = DEFAULT_CONCURRENCY, progress: Progress | None = None) -> Report:
+              concurrency: int = DEFAULT_CONCURRENCY, progress: Progress | None = None,
+              late: Late | None = None) -> Report:
     """Dry-run (``apply=False``) or apply the persona's migrations to every stored customer.
 
-    ``progress(done, total)`` is called after each batch.
+    ``progress(done, total)`` is called after each batch; ``late`` overrides what the migrations
+    say of backfilled timers whose moment has passed.
     """
     store = runtime.store
     generation = len(type(runtime.persona).migrations)
@@ -100,7 +109,7 @@ async def run(runtime: Runtime, *, apply: bool, batch: int = DEFAULT_BATCH,
 
     async def one(user: str) -> Change | None:
         async with gate:
-            return await runtime.amend(user, write=apply)
+            return await runtime.amend(user, write=apply, late=late)
 
     done = report.skipped
     for start in range(0, len(users), batch):

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ..errors import DefinitionError
 
 if TYPE_CHECKING:
     from ..persona import Persona
+
+
+class Late(StrEnum):
+    """What a backfilled one-shot timer gets when its moment has already passed."""
+
+    SKIP = "skip"  # not armed: it would come long after its moment
+    FIRE = "fire"  # armed for now: it goes out on the scheduler's next pass
 
 
 @dataclass(frozen=True)
@@ -28,14 +36,18 @@ class Migration:
     cancel it (a removed follow-up). ``attrs``: an old attribute name → the new one.
     ``backfill``: one-shot timers this version adds that customers stored before it should get
     too (a new day-30 follow-up for customers who joined ten days ago), armed as if declared
-    when the customer joined; without it only new customers get them. A backfilled time that
-    already passed is not armed: it would fire at once, long after its moment.
+    when the customer joined; without it only new customers get them. ``late``: what a
+    customer whose backfilled moment already passed gets (day 30 of someone who joined 40 days
+    ago): :attr:`Late.SKIP` (the default) arms nothing, since the message would come long after
+    its moment; :attr:`Late.FIRE` arms it for now, so it goes out on the scheduler's next pass.
+    ``persona migrate --past-due`` may override it for one apply.
     """
 
     states: Mapping[str, str] = field(default_factory=dict)
     timers: Mapping[str, str | None] = field(default_factory=dict)
     attrs: Mapping[str, str] = field(default_factory=dict)
     backfill: tuple[str, ...] = ()
+    late: "Late | str" = "skip"
     note: str = ""
 
     def __post_init__(self) -> None:
@@ -43,6 +55,11 @@ class Migration:
         object.__setattr__(self, "timers", dict(self.timers))
         object.__setattr__(self, "attrs", dict(self.attrs))
         object.__setattr__(self, "backfill", tuple(self.backfill))
+        try:
+            object.__setattr__(self, "late", Late(self.late))
+        except ValueError:
+            raise DefinitionError(f"Migration(late={self.late!r}): write one of "
+                                  f"{', '.join(repr(str(x)) for x in Late)}") from None
 
 
 def follow(steps: Iterable[Migration], kind: str, name: str) -> str | None:

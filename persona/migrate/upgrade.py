@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..customer import Customer, Timer
 from ..inputs import Input
-from .spec import follow
+from .spec import Late, follow
 
 if TYPE_CHECKING:
     from ..turn import Turn
@@ -41,6 +41,8 @@ class Change:
     renamed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     armed: list[str] = field(default_factory=list)
+    late_skipped: list[str] = field(default_factory=list)  # backfills whose moment had passed: not armed
+    late_fired: list[str] = field(default_factory=list)  # ... armed to fire at once (Late.FIRE)
     attrs: list[tuple[str, str]] = field(default_factory=list)
     uncovered: list[str] = field(default_factory=list)  # "state X" / "timer Y": nothing was changed
 
@@ -49,7 +51,8 @@ class Change:
         return {"from": generation[0], "to": generation[1],
                 "state": list(self.state) if self.state[0] != self.state[1] else None,
                 "renamed": [list(r) for r in self.renamed] or None, "cancelled": self.cancelled or None,
-                "armed": self.armed or None, "attrs": [list(a) for a in self.attrs] or None}
+                "armed": self.armed or None, "late_skipped": self.late_skipped or None,
+                "late_fired": self.late_fired or None, "attrs": [list(a) for a in self.attrs] or None}
 
 
 def strays(turn: "Turn") -> Change | None:
@@ -62,8 +65,11 @@ def strays(turn: "Turn") -> Change | None:
     return Change(customer.id, (customer.state, customer.state), uncovered=found) if found else None
 
 
-def upgrade(turn: "Turn") -> Change | None:
-    """Apply the persona's migrations the customer has not been through; None when current."""
+def upgrade(turn: "Turn", late: Late | None = None) -> Change | None:
+    """Apply the persona's migrations the customer has not been through; None when current.
+
+    ``late`` overrides each migration's own :attr:`~persona.migrate.Migration.late` (``persona
+    migrate --past-due``)."""
     cls = type(turn.persona)
     customer = turn.customer
     target = len(cls.migrations)
@@ -92,7 +98,8 @@ def upgrade(turn: "Turn") -> Change | None:
             value = customer.attrs.pop(old)
             customer.attrs.setdefault(new, value)
             change.attrs.append((old, new))
-    _backfill(turn, [name for step in steps for name in step.backfill], change)
+    backfills = {name: Late(late or step.late) for step in steps for name in step.backfill}
+    _backfill(turn, backfills, change)
     customer.generation = target
     turn.note("migrated", **change.note((before, target)))
     return change
@@ -117,20 +124,27 @@ def _move_timers(turn: "Turn", steps: list[Any], moves: dict[str, str | None], c
         turn.timers_del.discard(moved)
 
 
-def _backfill(turn: "Turn", names: list[str], change: Change) -> None:
+def _backfill(turn: "Turn", names: dict[str, Late], change: Change) -> None:
     """Arm newly declared one-shot timers for a customer already past their arming point."""
     cls = type(turn.persona)
     customer: Customer = turn.customer
-    for name in dict.fromkeys(names):
+    for name, late in names.items():
         spec = cls.timer_specs[name]
         if name in customer.timers or (spec.state is not None and spec.state != customer.state):
             continue
         if customer.opted_out and not spec.service:
             continue
         joined = customer.first_seen or turn.now
-        due = spec.next_due(customer, turn.now, turn.tz, joined)
-        if due is None or due <= turn.now:
+        due = spec.moment(customer, turn.tz, joined, turn.now)
+        if due is None:
             continue
+        if due <= turn.now:
+            if late is Late.SKIP:
+                change.late_skipped.append(name)
+                continue
+            change.late_fired.append(name)
+            due = turn.now
+        else:
+            change.armed.append(name)
         customer.timers[name] = Timer(due, spec.state)
         turn.timers_set[name] = due
-        change.armed.append(name)

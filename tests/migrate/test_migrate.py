@@ -12,7 +12,7 @@ import pytest
 from persona import BusinessEvent, DefinitionError, Persona, Runtime, TextMessage, on
 from persona import census
 from persona.errors import ShapeError
-from persona.migrate import Migration
+from persona.migrate import Late, Migration
 from persona.migrate.plan import run
 from persona.migrate.shape import KEY, Shape, ensure_compatible, recorded
 from persona.scheduler import Scheduler
@@ -214,6 +214,49 @@ async def test_a_store_written_before_tallies_is_counted_once_on_request(fleet, 
         await ensure_compatible(SalonV2Careless, fleet.store)
     await census.recount(fleet.store)
     assert await census.per_state(fleet.store) == await census.scan(fleet.store)
+
+
+class SalonV2Late(SalonV2):
+    """Version 2 declaring that a day 30 already gone still goes out, at once."""
+
+    migrations = [Migration(states={"welcomed": "greeted"}, timers={"nudge": None},
+                            attrs={"fav": "favourite"}, backfill=("day30",), late="fire")]
+
+
+async def test_a_backfilled_moment_already_passed_is_skipped_or_fired_at_once_as_declared(fleet):
+    fleet.clock.advance(25 * 86400)  # the first half of the customers are past day 30, the rest not yet
+    now = fleet.clock.now()
+    first_seen = {u: c.first_seen for u, c in (await fleet.records()).items()}
+    gone = sorted(u for u, seen in first_seen.items() if day30(seen) <= now)
+    ahead = sorted(u for u, seen in first_seen.items() if day30(seen) > now)
+    assert gone and ahead
+
+    skipped = await run(fleet.v2(), apply=False)
+    assert skipped.late_skipped["day30"].count == len(gone) and not skipped.late_fired
+    assert skipped.armed["day30"].count == len(ahead)
+
+    overridden = await run(fleet.v2(), apply=False, late=Late.FIRE)
+    assert overridden.late_fired["day30"].count == len(gone) and not overridden.late_skipped
+
+    late = Runtime(SalonV2Late(), fleet.store, fleet.clock)
+    declared = await run(late, apply=False)
+    assert declared.late_fired["day30"].count == len(gone)
+    assert not (await run(late, apply=False, late=Late.SKIP)).late_fired
+
+    await run(late, apply=True)
+    for user in gone:
+        assert (await fleet.store.pending_timers(user))["day30"] == pytest.approx(now)
+    for user in ahead:
+        assert (await fleet.store.pending_timers(user))["day30"] == pytest.approx(day30(first_seen[user]))
+    fired = await Scheduler(late).run_once()
+    assert fired >= len(gone)
+    for user in gone:
+        assert "day30" not in await fleet.store.pending_timers(user)
+
+
+def test_a_migration_with_an_unknown_late_choice_fails_at_import():
+    with pytest.raises(DefinitionError, match="late='later'.*'skip', 'fire'"):
+        Migration(backfill=("day30",), late="later")
 
 
 def test_a_migration_to_a_state_that_does_not_exist_fails_at_import():
