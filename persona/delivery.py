@@ -6,6 +6,15 @@ person can act on — and each outcome is logged and counted for ``/metrics``.
 
 Any number of deliverers (one per ``persona serve`` process) may share a store: items are
 claimed with a lease, so a process that dies mid-send leaves its items to the others.
+
+A send and its ack are two systems: the platform took the message, then the store must forget
+the item. With a :class:`SentLog` (``persona serve``'s spool file) each accepted send is on
+local disk before its ack is tried, so a store that fails the ack — down, hung, full — or a
+process killed in between does not send the message again once the item's lease runs out:
+before it claims anything, delivery acks what the log holds, and an item it claims that the
+log says went out is acked, not sent. Where the platform takes an idempotency key (template
+``client_msg_id``, WeCom kf ``msgid``) the outbox item id is passed too, for the one window no
+local file covers: a process that dies after the platform accepted and before the write.
 Items of one customer are sent one after the other in the order they were committed; the
 messages of one turn that answer a WeCom add-contact event travel as one welcome message.
 """
@@ -16,17 +25,20 @@ import asyncio
 import json
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, Sequence
 
 from .channels.base import Paced, RouteError, SendResult
 from .channels.router import WECOM_WELCOME, Route, Router
 from .clock import Clock
-from .errors import ChannelError, ConflictError, StoreUnavailable
+from .errors import ChannelError, ConflictError, PersonaError, StoreUnavailable
 from .messages import Message
 from .metrics import Metrics
 from .store.base import Delivery, OutboxItem
 from .turn import EffectType
+
+if TYPE_CHECKING:
+    from .spool import Sent
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +48,20 @@ Handler = Callable[[dict[str, Any], OutboxItem], Awaitable[None]]
 Pending = Callable[[OutboxItem, SendResult], Awaitable[None]]
 
 PACED_TTL = 7 * 86400
+
+
+class SentLog(Protocol):
+    """Where a deliverer keeps, durably and beside the process, the sends whose ack the store
+    has not taken (:class:`~persona.spool.Spool` is one)."""
+
+    def record_sent(self, bot: str, items: Sequence[tuple[str, str]], result: str) -> None:
+        """(item id, user) pairs the platform accepted, on disk when this returns."""
+
+    def sent(self, bot: str, ids: Sequence[str] | None = None) -> Sequence["Sent"]:
+        """The recorded sends not known to be acked (of ``ids`` only, when given)."""
+
+    def acked(self, bot: str, ids: Sequence[str]) -> None:
+        """The store took these acks."""
 
 
 @dataclass(slots=True)
@@ -57,8 +83,11 @@ class Deliverer:
     ``max_attempts`` failed sends (retryable errors) dead-letter an item; the wait between them
     is ``backoff`` · 2ⁿ seconds, at most ``backoff_cap``. ``handlers`` deliver item types other
     than ``message`` (effects on other customers, leaderboards); an unknown type is dead-lettered.
+    ``sent_log``: where accepted sends wait for their ack (see the module docstring); without
+    one, a store that fails an ack sends that message again when its lease runs out.
     Counters: :attr:`sent`, :attr:`pending`, :attr:`skipped`, :attr:`handled`, :attr:`retried`,
-    :attr:`deferred`, :attr:`dead` (by reason), and the same in ``metrics`` as
+    :attr:`deferred`, :attr:`dead` (by reason), :attr:`settled` (acks taken from the sent log
+    after a failure), and the same in ``metrics`` as
     ``persona_deliveries_total{persona,api,outcome}`` and ``persona_dead_letters_total{persona,reason}``.
     """
 
@@ -66,8 +95,13 @@ class Deliverer:
                  metrics: Metrics | None = None, handlers: Mapping[str, Handler] | None = None,
                  batch: int = 100, lease: float = 60.0, concurrency: int = 32, max_attempts: int = 8,
                  backoff: float = 2.0, backoff_cap: float = 600.0, idle: float = 0.5,
-                 name: str | None = None, on_pending: Pending | None = None) -> None:
+                 name: str | None = None, on_pending: Pending | None = None,
+                 sent_log: SentLog | None = None) -> None:
         self.store = store
+        self.sent_log = sent_log
+        #: sent logs this deliverer settles but does not write (those of processes no longer run)
+        self.adopted: list[SentLog] = []
+        self._acked: list[str] = []  # acks the store took, not yet forgotten in the sent log
         self.router = router
         self.clock = clock or Clock()
         if clock is not None:
@@ -92,6 +126,7 @@ class Deliverer:
         self.retried = 0
         self.deferred = 0  # held back by pacing
         self.dead: Counter[str] = Counter()  # by reason
+        self.settled = 0  # sends acked from the sent log, never sent twice
         self._woken = asyncio.Event()
 
     # -- running ---------------------------------------------------------------------------
@@ -118,12 +153,14 @@ class Deliverer:
 
     async def run_once(self) -> int:
         """Deliver everything due now; returns how many items were claimed."""
+        await self.settle()
         total = 0
         while True:
-            items = await self.store.claim_outbox(self.clock.now(), self.batch, self.lease)
-            if not items:
+            claimed = await self.store.claim_outbox(self.clock.now(), self.batch, self.lease)
+            if not claimed:
                 return total
-            total += len(items)
+            total += len(claimed)
+            items = await self._not_sent(claimed)
             by_user: dict[str, list[OutboxItem]] = defaultdict(list)
             for item in items:
                 by_user[item.user].append(item)
@@ -139,12 +176,53 @@ class Deliverer:
                     raise result
                 if isinstance(result, BaseException):
                     log.error("delivery failed unexpectedly", exc_info=result)
-            if len(items) < self.batch:
+            self._forget_acked()
+            if len(claimed) < self.batch:
                 return total
 
     async def close(self) -> None:
         """Close the router's HTTP session."""
+        self._forget_acked()
         await self.router.close()
+
+    # -- sends the store has not acked -----------------------------------------------------
+    async def settle(self) -> int:
+        """Ack every send the sent logs hold (a store that failed those acks, or a process
+        that stopped before them) and follow up on them; returns how many. Raises
+        :class:`StoreUnavailable` while the store still cannot take them: nothing is claimed
+        until it can."""
+        done = 0
+        for sent_log in ([self.sent_log] if self.sent_log is not None else []) + self.adopted:
+            entries = sent_log.sent(self.store.namespace)
+            for entry in entries:
+                item = OutboxItem(entry.item, entry.user, 0.0, "")
+                await self.store.ack_outbox(item)
+                sent_log.acked(self.store.namespace, [entry.item])
+                await self._follow_up(item, SendResult(**json.loads(entry.result)))
+            if entries:
+                self.settled += len(entries)
+                done += len(entries)
+                self.metrics.inc("deliveries", len(entries), persona=self.name, api="sent_log", outcome="settled")
+                log.info("acked %d sends the store had not taken (%s); none is sent again", len(entries),
+                         ", ".join(e.item for e in entries[:5]) + (", ..." if len(entries) > 5 else ""))
+        return done
+
+    async def _not_sent(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """``items`` less those the sent log says went out (their ack was lost): acked instead."""
+        if self.sent_log is None:
+            return items
+        gone = {entry.item for entry in self.sent_log.sent(self.store.namespace, [i.id for i in items])}
+        if not gone:
+            return items
+        await self.settle()
+        log.warning("claimed %d items that were already sent (%s): acked, not sent again", len(gone),
+                    ", ".join(sorted(gone)[:5]))
+        return [item for item in items if item.id not in gone]
+
+    def _forget_acked(self) -> None:
+        if self.sent_log is not None and self._acked:
+            self.sent_log.acked(self.store.namespace, self._acked)
+            self._acked = []
 
     # -- one customer's items, in commit order ---------------------------------------------
     async def _deliver_user(self, items: list[OutboxItem]) -> None:
@@ -220,7 +298,35 @@ class Deliverer:
 
     # -- outcomes --------------------------------------------------------------------------
     async def _done(self, unit: _Unit, result: SendResult | None) -> None:
-        await self.store.ack_all(unit.items)
+        recorded = result is not None and self._record(unit, result)
+        self._count(unit, result)
+        await self.store.ack_all(unit.items)  # a failure leaves the record: settle() acks it later
+        if recorded:
+            self._acked += [item.id for item in unit.items]
+        if result is not None:
+            await self._follow_up(unit.items[0], result)
+
+    def _record(self, unit: _Unit, result: SendResult) -> bool:
+        if self.sent_log is None:
+            return False
+        try:
+            self.sent_log.record_sent(self.store.namespace, [(i.id, i.user) for i in unit.items],
+                                      json.dumps(asdict(result), separators=(",", ":")))
+        except PersonaError as exc:
+            log.error("cannot record the send of %s (%s): should the store fail its ack, it is sent again",
+                      _ids(unit.items), exc)
+            return False
+        return True
+
+    async def _follow_up(self, item: OutboxItem, result: SendResult) -> None:
+        """A mass message waits for its sender: tell ``on_pending`` (once the item is acked)."""
+        if result.pending and not result.note and self.on_pending is not None and result.msgid:
+            try:
+                await self.on_pending(item, result)
+            except Exception:  # the message is sent; only its follow-up is lost
+                log.exception("following up mass message %s failed", result.msgid)
+
+    def _count(self, unit: _Unit, result: SendResult | None) -> None:
         n = len(unit.items)
         if result is None:
             outcome = "handled"
@@ -234,11 +340,6 @@ class Deliverer:
             self.pending += n
             log.info("mass message %s for %s waits for the staff member's confirmation", result.msgid,
                      _ids(unit.items))
-            if self.on_pending is not None and result.msgid:
-                try:
-                    await self.on_pending(unit.items[0], result)
-                except Exception:  # the message is sent; only its follow-up is lost
-                    log.exception("following up mass message %s failed", result.msgid)
         else:
             outcome = "sent"
             self.sent += n
@@ -281,7 +382,7 @@ class Deliverer:
         """The counters as plain data (for the CLI and tests)."""
         return {"sent": self.sent, "pending": self.pending, "skipped": dict(self.skipped),
                 "handled": dict(self.handled), "retried": self.retried, "deferred": self.deferred,
-                "dead": dict(self.dead)}
+                "dead": dict(self.dead), "settled": self.settled}
 
 
 def _reason(exc: ChannelError) -> str:

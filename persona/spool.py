@@ -1,4 +1,5 @@
-"""A local, durable list of callback turns that were answered ``success`` before they committed.
+"""A local, durable list of what the store has not taken yet: callback turns answered
+``success`` before they committed, and sends the platform accepted before their ack.
 
 WeChat retries a callback only when it gets no answer or an error. Once the service answered
 ``success`` at the deadline, the turn still running is the only copy of the input: if the
@@ -9,6 +10,12 @@ thing that is failing — and replayed in the background until the store takes i
 dedupe key (the MsgId) makes a replay of a turn that committed after all a no-op, so each
 input commits exactly once either way. When the spool itself cannot be written, the callback
 answers 503 instead, and WeChat retries.
+
+Delivery keeps the other half here: each send the platform accepted is written to the file
+before its ack goes to the store, and forgotten once the store took the ack. A store that fails
+the ack (or a process killed between the two) leaves the record, and delivery acks those items
+before it claims anything again, and acks rather than sends an item it claims that the file
+says went out: a store outage of any length never sends a message twice.
 
 The file is created on the first write. Several processes on one machine may share it (a
 replay claims its entry with a lease, like timers in the store), but each write is fsync'd under
@@ -23,7 +30,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from pathlib import Path
@@ -56,7 +63,18 @@ CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, bot TEXT
     input TEXT NOT NULL, added REAL NOT NULL, ready REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT);
 CREATE INDEX IF NOT EXISTS spool_ready ON spool (bot, ready);
+CREATE TABLE IF NOT EXISTS sent (bot TEXT NOT NULL, item TEXT NOT NULL, user TEXT NOT NULL,
+    result TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (bot, item));
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """An outbox item the platform accepted whose ack the store may not have taken yet."""
+
+    item: str
+    user: str
+    result: str  # JSON of what the send returned (msgid, pending, note)
 
 
 def worker_path(path: str | Path, worker: int) -> Path:
@@ -196,6 +214,42 @@ class Spool:
                 log.error("spool entry %s cannot be read (%s); left in %s", entry_id, exc, self.path)
                 self._write("UPDATE spool SET ready=? WHERE id=?", float("inf"), entry_id)
         return entries
+
+    # -- sends the platform accepted, until the store takes their ack -----------------------
+    def record_sent(self, bot: str, items: Sequence[tuple[str, str]], result: str) -> None:
+        """``items`` (id, user) were accepted by the platform: on disk when this returns, so a
+        store that fails the ack, or a process killed before it, never sends them again.
+        Raises :class:`SpoolError` when the file cannot be written."""
+        db = self._open(create=True)
+        assert db is not None
+        now = time.time()
+        try:
+            db.executemany("INSERT OR REPLACE INTO sent (bot, item, user, result, at) VALUES (?,?,?,?,?)",
+                           [(bot, item, user, result, now) for item, user in items])
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from None
+
+    def sent(self, bot: str, ids: Sequence[str] | None = None) -> list[Sent]:
+        """The sends of ``bot`` still waiting for their ack (of ``ids`` only, when given)."""
+        db = self._open(create=False)
+        if db is None:
+            return []
+        sql, args = "SELECT item, user, result FROM sent WHERE bot=?", [bot]
+        if ids is not None:
+            if not ids:
+                return []
+            sql += f" AND item IN ({','.join('?' * len(ids))})"
+            args += list(ids)
+        try:
+            return [Sent(*row) for row in db.execute(sql + " ORDER BY at, item", args).fetchall()]
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot read the spool {self.path}: {exc}") from None
+
+    def acked(self, bot: str, ids: Sequence[str]) -> None:
+        """The store took these acks: forget the sends (a failure here only means the ack is
+        sent once more, which is harmless)."""
+        if ids:
+            self._write(f"DELETE FROM sent WHERE bot=? AND item IN ({','.join('?' * len(ids))})", bot, *ids)
 
     def size(self, bot: str | None = None) -> int:
         """Entries waiting (for ``bot``, or for every bot)."""

@@ -1,5 +1,7 @@
 """The studio as people use it: a real ``persona studio`` process on a real SQLite store, seeded
-by the real runtime, driven by a real browser (Playwright with Debian's chromium).
+by the real runtime on a fake clock, driven by a real browser (Playwright with Debian's chromium).
+The studio (and every command run on its store) starts its clock at the seed's fake time, through
+libfaketime, so what the seed stored is as recent for it as for the seed.
 
 Playwright's own browser download is not used: ``.ci/run`` installs the ``chromium`` package.
 """
@@ -24,6 +26,7 @@ from playwright.sync_api import expect
 
 from persona.store import OutboxItem
 
+from tests import faketime
 from tests.cli.conftest import ROOT, run_persona
 
 CHROMIUM = os.environ.get("PERSONA_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -74,9 +77,9 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-async def seed(url: str) -> None:
+async def seed(url: str) -> float:
     """Customers of 小完子 with a story: a parcel customer who claimed nothing, one who typed a
-    phone number, one who opted out."""
+    phone number, one who opted out; returns the fake clock's time at the end."""
     from persona.testing import Simulation
 
     async with Simulation("bots.xiaowanzi", store=url, start="2026-11-23 09:00") as sim:
@@ -96,6 +99,16 @@ async def seed(url: str) -> None:
                                                    json.dumps({"type": "message", "user": "wm_amy",
                                                                "message": message}, ensure_ascii=False), 5),
                                         "errcode 45015: the customer has not talked to us for 48 hours")
+        return sim.clock.now()
+
+
+@dataclass(frozen=True)
+class Seeded:
+    url: str
+    now: float  # the seed's fake time: the studio and the CLI run at it
+
+    def run(self, *args: str, **kwargs):
+        return run_persona(*args, at=self.now, **kwargs)
 
 
 @dataclass
@@ -103,30 +116,37 @@ class StudioServer:
     url: str
     store: str
     log: Path
+    now: float  # where its clock started
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
 @pytest.fixture(scope="module")
-def studio_store(tmp_path_factory) -> str:
+def seeded(tmp_path_factory) -> Seeded:
     folder = tmp_path_factory.mktemp("studio")
     url = f"sqlite:///{folder}/persona.db"
-    run_async(seed, url)
+    done = Seeded(url, run_async(seed, url))
     for name, role in ACCOUNTS.items():
-        done = run_persona("studio", "adduser", name, "--role", role, "--store", url, input=PASSWORD + "\n")
-        assert done.returncode == 0, done.stderr
-    return url
+        added = done.run("studio", "adduser", name, "--role", role, "--store", url, input=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+    return done
 
 
 @pytest.fixture(scope="module")
-def studio(studio_store, tmp_path_factory) -> Iterator[StudioServer]:
+def studio_store(seeded) -> str:
+    return seeded.url
+
+
+@pytest.fixture(scope="module")
+def studio(seeded, tmp_path_factory) -> Iterator[StudioServer]:
     port = free_port()
     log = tmp_path_factory.mktemp("studio-log") / "studio.log"
-    proc = start("studio", "bots.xiaowanzi", "--store", studio_store, "--port", str(port), log=log)
+    proc = start("studio", "bots.xiaowanzi", "--store", seeded.url, "--port", str(port), log=log,
+                 env=faketime.at(seeded.now))
     try:
         wait_for_port(port, proc)
-        yield StudioServer(f"http://127.0.0.1:{port}", studio_store, log)
+        yield StudioServer(f"http://127.0.0.1:{port}", seeded.url, log, seeded.now)
     finally:
         stop(proc)
 

@@ -6,24 +6,26 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
+from tests import faketime
+
 from .conftest import ACCOUNTS, PASSWORD, free_port, login, run_async, run_persona, start, stop, wait_for_port
 
 
-async def seed(url: str) -> None:
-    """Now, on the real clock the studio runs on: one customer asks for a person and waits."""
+async def seed(url: str) -> float:
+    """One customer asks for a person and waits; returns the fake time the studio then runs at."""
     from persona.testing import Simulation
 
-    async with Simulation("bots.xiaowanzi", store=url, start=time.time()) as sim:
+    async with Simulation("bots.xiaowanzi", store=url, start="2026-11-23 15:00") as sim:
         await sim.wechat("wm_amy", "add_external_contact", key="parcel_lipstick", welcome_code="WC1",
                          staff="xiaowan")
         await sim.text("wm_amy", "转人工")
         await sim.text("wm_amy", "退货的运费谁出呀")
         await sim.text("wm_bob", "有什么口红推荐吗")
+        return sim.clock.now()
 
 
 async def journal(url: str, user: str) -> list[dict]:
@@ -40,12 +42,13 @@ async def journal(url: str, user: str) -> list[dict]:
 def desk_studio(tmp_path_factory):
     folder = tmp_path_factory.mktemp("desk")
     url = f"sqlite:///{folder}/persona.db"
-    run_async(seed, url)
+    now = run_async(seed, url)
     for name, role in ACCOUNTS.items():
-        done = run_persona("studio", "adduser", name, "--role", role, "--store", url, input=PASSWORD + "\n")
+        done = run_persona("studio", "adduser", name, "--role", role, "--store", url, input=PASSWORD + "\n", at=now)
         assert done.returncode == 0, done.stderr
     port = free_port()
-    proc = start("studio", "bots.xiaowanzi", "--store", url, "--port", str(port), log=folder / "studio.log")
+    proc = start("studio", "bots.xiaowanzi", "--store", url, "--port", str(port), log=folder / "studio.log",
+                 env=faketime.at(now))
     try:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}", url

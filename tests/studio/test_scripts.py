@@ -27,7 +27,8 @@ LIVE_WITHIN = 10.0  # serve polls the store every second; generous for a loaded 
 
 @pytest.fixture(scope="module")
 def serve(studio_store) -> Iterator[str]:
-    """``persona serve bots.xiaowanzi`` on the studio's store, as a brand runs it."""
+    """``persona serve bots.xiaowanzi`` on the studio's store, as a brand runs it; on the wall
+    clock, which WeChat's signed timestamps follow (it reads only the published scripts)."""
     port = free_port()
     proc = start("xiaowanzi", port, studio_store, "--no-delivery", bots=("bots.xiaowanzi",))
     url = f"http://127.0.0.1:{port}"

@@ -75,7 +75,7 @@ def test_a_state_changing_request_without_the_csrf_token_is_refused(studio, page
 
 
 def test_five_failed_logins_lock_the_account_for_fifteen_minutes(studio, page, tmp_path):
-    done = run_persona("studio", "adduser", "mallory", "--role", "agent", "--store", studio.store,
+    done = run_persona("studio", "adduser", "mallory", "--role", "agent", "--store", studio.store, at=studio.now,
                        input="a fine password\n")
     assert done.returncode == 0, done.stderr
     for attempt in range(4):
