@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from .channels.base import SendResult
 from .channels.router import Router
 from .clock import Clock
-from .delivery import Deliverer
+from .delivery import Deliverer, SentLog
 from .errors import ChannelError, StoreUnavailable
 from .inputs import BusinessEvent, DeliveryReport
 from .metrics import Metrics
@@ -39,7 +39,8 @@ class Bot:
     def __init__(self, persona: type[Persona] | str, store: Store | str = "sqlite:///./persona.db", *,
                  clock: Clock | None = None, metrics: Metrics | None = None,
                  environ: Mapping[str, str] | None = None, namespace: str | None = None,
-                 script_poll: float | None = 1.0, accounts: Store | None = None) -> None:
+                 script_poll: float | None = 1.0, accounts: Store | None = None,
+                 sent_log: SentLog | None = None) -> None:
         cls = load_persona(persona) if isinstance(persona, str) else persona
         self.persona = cls()
         self.name = cls.name
@@ -51,6 +52,9 @@ class Bot:
         self.accounts = accounts
         self.runtime = Runtime(self.persona, self.store, self.clock, metrics=self.metrics)
         self.scheduler = Scheduler(self.runtime)
+        #: where delivery keeps accepted sends until the store takes their ack (``persona serve``:
+        #: the spool file), so a store outage between the two never sends a message twice
+        self.sent_log = sent_log
         self.deliverer = self._deliverer()
         self.runtime.commit_hooks.append(self._wake_delivery)
         #: keeps the scripts on the versions published in the store (None: the files only)
@@ -63,7 +67,7 @@ class Bot:
         return Deliverer(self.store, router, self.clock, metrics=self.metrics,
                          handlers={EffectType.DISPATCH: self._dispatch, EffectType.ZINCR: self._zincr,
                                    EffectType.MASS_CHECK: self._mass_check},
-                         on_pending=self._mass_pending)
+                         on_pending=self._mass_pending, sent_log=self.sent_log)
 
     def _script_poller(self, interval: float | None) -> ScriptPoller | None:
         if interval is None or not isinstance(self.store, ScriptVersionStore):

@@ -11,8 +11,8 @@ A send and its ack are two systems: the platform took the message, then the stor
 the item. With a :class:`SentLog` (``persona serve``'s spool file) each accepted send is on
 local disk before its ack is tried, so a store that fails the ack — down, hung, full — or a
 process killed in between does not send the message again once the item's lease runs out:
-before it claims anything, delivery acks what the log holds, and an item it claims that the
-log says went out is acked, not sent. Where the platform takes an idempotency key (template
+before it claims anything, delivery acks what the log holds (and claims nothing while the store
+cannot take those acks). Where the platform takes an idempotency key (template
 ``client_msg_id``, WeCom kf ``msgid``) the outbox item id is passed too, for the one window no
 local file covers: a process that dies after the platform accepted and before the write.
 Items of one customer are sent one after the other in the order they were committed; the
@@ -102,6 +102,7 @@ class Deliverer:
         #: sent logs this deliverer settles but does not write (those of processes no longer run)
         self.adopted: list[SentLog] = []
         self._acked: list[str] = []  # acks the store took, not yet forgotten in the sent log
+        self._unreadable: list[SentLog] = []  # said once
         self.router = router
         self.clock = clock or Clock()
         if clock is not None:
@@ -160,9 +161,8 @@ class Deliverer:
             if not claimed:
                 return total
             total += len(claimed)
-            items = await self._not_sent(claimed)
             by_user: dict[str, list[OutboxItem]] = defaultdict(list)
-            for item in items:
+            for item in claimed:
                 by_user[item.user].append(item)
             gate = asyncio.Semaphore(self.concurrency)
 
@@ -193,7 +193,13 @@ class Deliverer:
         until it can."""
         done = 0
         for sent_log in ([self.sent_log] if self.sent_log is not None else []) + self.adopted:
-            entries = sent_log.sent(self.store.namespace)
+            try:
+                entries = sent_log.sent(self.store.namespace)
+            except PersonaError as exc:  # delivery goes on without it, and says so once
+                if sent_log not in self._unreadable:
+                    self._unreadable.append(sent_log)
+                    log.error("cannot read the sent log (%s): sends whose ack it holds may go out again", exc)
+                continue
             for entry in entries:
                 item = OutboxItem(entry.item, entry.user, 0.0, "")
                 await self.store.ack_outbox(item)
@@ -206,18 +212,6 @@ class Deliverer:
                 log.info("acked %d sends the store had not taken (%s); none is sent again", len(entries),
                          ", ".join(e.item for e in entries[:5]) + (", ..." if len(entries) > 5 else ""))
         return done
-
-    async def _not_sent(self, items: list[OutboxItem]) -> list[OutboxItem]:
-        """``items`` less those the sent log says went out (their ack was lost): acked instead."""
-        if self.sent_log is None:
-            return items
-        gone = {entry.item for entry in self.sent_log.sent(self.store.namespace, [i.id for i in items])}
-        if not gone:
-            return items
-        await self.settle()
-        log.warning("claimed %d items that were already sent (%s): acked, not sent again", len(gone),
-                    ", ".join(sorted(gone)[:5]))
-        return [item for item in items if item.id not in gone]
 
     def _forget_acked(self) -> None:
         if self.sent_log is not None and self._acked:

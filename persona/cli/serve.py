@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import PersonaError, StoreLayoutError
 from ..loop import run_loop
 from ..channels.tokens import ACCOUNTS_NAMESPACE
-from ..spool import DEFAULT_PATH as DEFAULT_SPOOL, MAX_WORKERS, leftovers
+from ..spool import DEFAULT_PATH as DEFAULT_SPOOL, MAX_WORKERS, Spool, leftovers
 from ..store import DEFAULT_URL, open_store
 from .arguments import add_bot
 
@@ -134,15 +134,16 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
         accounts = open_store(args.store, ACCOUNTS_NAMESPACE)
     except ValueError as exc:
         raise PersonaError(str(exc)) from None
+    spool = Spool(args.spool)  # the inputs answered before they committed, the sends not yet acked
     try:
         for path in args.bots:
             cls = load_persona(path)
             # <BOTNAME>_WECHAT_APPID etc. apply to sending as well as to callbacks
             bots.append(Bot(cls, args.store, metrics=metrics, environ=bot_environ(os.environ, cls.name),
-                            accounts=accounts))
+                            accounts=accounts, sent_log=spool))
         app = create_app(bots, deadline=args.deadline, metrics=metrics,
                          scheduler=not args.no_scheduler, delivery=not args.no_delivery,
-                         read_timeout=args.read_timeout, spool=args.spool,
+                         read_timeout=args.read_timeout, spool=spool,
                          # the first process replays what workers no longer started left behind
                          adopt=[str(p) for p in leftovers(args.spool, args.workers)] if args.worker in (None, 1) else [],
                          siblings=Siblings(args.metrics_dir) if args.metrics_dir else None)

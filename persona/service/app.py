@@ -99,6 +99,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Start the bots with the app; on shutdown let deferred turns finish, then stop them."""
     state = app[STATE]
     started: list[Bot] = []
+    for mounted in state.bots.values():  # sends left unacked by workers no longer started
+        mounted.bot.deliverer.adopted += state.adopted
     if state.run_bots:
         for mounted in state.bots.values():
             await mounted.bot.start(scheduler=state.scheduler, delivery=state.delivery)
@@ -128,10 +130,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         for task, result in zip(background, await asyncio.gather(*background, return_exceptions=True)):
             if isinstance(result, Exception):  # the rest of the shutdown still runs
                 log.error("%s ended with %s: %s", task.get_name(), type(result).__name__, result)
-        for spool in spools:
-            spool.close()
         for bot in started:
             try:
                 await bot.stop()
             except Exception:
                 log.exception("bot=%s did not stop cleanly", bot.name)
+        for spool in spools:  # after the bots: delivery forgets its acked sends as it stops
+            spool.close()
