@@ -193,6 +193,8 @@ class Runtime:
                 self.handoff.unhandled(turn)
             if customer_door:
                 arm_timers(turn, self.persona.timer_specs, created)
+        except StoreUnavailable:  # a handler that reads the store met an outage: retried, not a bug
+            raise
         except Exception as exc:  # a bot's bug must not stop other customers
             error = _describe(exc)
             if isinstance(exc, EventDataError) and isinstance(inp, BusinessEvent):

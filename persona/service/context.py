@@ -107,6 +107,9 @@ class ServiceState:
     siblings: Siblings | None = None
     #: turns still running after their callback was answered at the deadline
     background: set[asyncio.Task[object]] = field(default_factory=set)
+    #: each bot's last store health check (monotonic time, None or why it failed): a load
+    #: balancer polling /healthz many times a second costs the store one probe a second
+    health: dict[str, tuple[float, str | None]] = field(default_factory=dict)
 
     def metric_sources(self) -> list[Metrics]:
         """Every distinct Metrics object: the service's and each bot's (often one shared)."""

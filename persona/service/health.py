@@ -1,7 +1,9 @@
 """``GET /healthz`` and ``GET /metrics``.
 
-Health means "every store answers": a load balancer should stop sending callbacks to a
-process whose store is gone (those callbacks would get 503 anyway). Metrics merge the
+Health means "every store takes a write": a load balancer should stop sending callbacks to
+a process whose store is gone, full or read-only (those callbacks would get 503 anyway). A PING
+is not enough — a full Redis answers it and refuses every commit — so each check rewrites one
+small key, at most once a second per bot, and the answer says why a store is not healthy. Metrics merge the
 service's counters with each bot's (runtime, gate, scheduler, delivery) into one Prometheus
 text page, whether the bots share one :class:`~persona.metrics.Metrics` or not.
 """
@@ -18,6 +20,7 @@ from aiohttp import web
 
 from .. import census
 from ..metrics import Metrics
+from ..store import Store
 from ..spool import SpoolError
 from . import logs
 from .context import ServiceState, state_of
@@ -27,26 +30,50 @@ log = logging.getLogger(__name__)
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+#: Seconds one store check answers for.
+HEALTH_TTL = 1.0
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """200 when every bot's store answers a ping within the timeout, else 503."""
+    """200 when every bot's store takes a write within the timeout, else 503 with the reasons:
+    ``{"status", "bots": {name: "ok"|"unavailable"}, "reasons": {name: why}}``."""
     state = state_of(request)
     names = list(state.bots)
-    results = await asyncio.gather(*(_ping(state, name) for name in names))
-    report = dict(zip(names, results))
-    healthy = all(r == "ok" for r in results)
-    body = {"status": "ok" if healthy else "unavailable", "bots": report}
+    results = await asyncio.gather(*(_check(state, name) for name in names))
+    healthy = all(r is None for r in results)
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable",
+                            "bots": {n: "ok" if r is None else "unavailable" for n, r in zip(names, results)}}
+    if not healthy:
+        body["reasons"] = {n: r for n, r in zip(names, results) if r is not None}
     return web.Response(status=200 if healthy else 503, content_type="application/json",
-                        text=json.dumps(body, separators=(",", ":")))
+                        text=json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
-async def _ping(state: ServiceState, name: str) -> str:
+async def _check(state: ServiceState, name: str) -> str | None:
+    """None when the bot's store answers and takes a write, else why not (cached a second)."""
+    now = asyncio.get_running_loop().time()
+    cached = state.health.get(name)
+    if cached is not None and now - cached[0] < HEALTH_TTL:
+        return cached[1]
     store = state.bots[name].bot.store
+    reason: str | None = None
     try:
-        await asyncio.wait_for(store.ping(), state.ping_timeout)
-    except Exception as exc:  # any failure, timeouts included, is "not healthy"
-        log.warning("bot=%s store ping failed: %s", name, logs.redact(f"{type(exc).__name__}: {exc}"))
-        return "unavailable"
-    return "ok"
+        await asyncio.wait_for(_ping_and_write(store), state.ping_timeout)
+    except asyncio.TimeoutError:
+        reason = f"the store did not answer within {state.ping_timeout:g} s"
+    except Exception as exc:  # any failure is "not healthy"; the reason says which
+        reason = logs.redact(str(exc) or type(exc).__name__)
+    if reason is not None and (cached is None or cached[1] != reason):
+        log.warning("bot=%s store is not healthy: %s", name, reason)  # once per change, not per poll
+    elif reason is None and cached is not None and cached[1] is not None:
+        log.info("bot=%s store is healthy again", name)
+    state.health[name] = (asyncio.get_running_loop().time(), reason)
+    return reason
+
+
+async def _ping_and_write(store: Store) -> None:
+    await store.ping()
+    await store.probe_write()
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -22,6 +22,10 @@ from typing import Any, Protocol, Sequence
 
 from .tallies import Tallies
 
+#: The key :meth:`Store.probe_write` rewrites, and how long it lives.
+PROBE_KEY = "health:write-probe"
+PROBE_TTL = 60.0
+
 
 @dataclass(slots=True)
 class Loaded:
@@ -241,6 +245,12 @@ class Store(Customers, Timers, Delivery, Boards, Tallies, abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise :class:`~persona.errors.StoreUnavailable` unless the backend answers."""
+
+    async def probe_write(self) -> None:
+        """Raise :class:`~persona.errors.StoreUnavailable` unless the backend takes a write now
+        (``/healthz``): a Redis that answers PING can still refuse every write (full, a
+        read-only replica), and a SQLite file can sit on a full disk. One small key, rewritten."""
+        await self.put(PROBE_KEY, "1", ttl=PROBE_TTL)
 
     @abc.abstractmethod
     async def close(self) -> None:

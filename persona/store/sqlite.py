@@ -334,7 +334,12 @@ class SQLiteStore(Store, ScriptVersionStore):
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception.
+
+    A SQLite error inside or at ``COMMIT`` (the disk full, the file read-only, the lock held
+    past the busy timeout) is the file's state, not a bug: it leaves as
+    :class:`StoreUnavailable`, so the input is answered 503 and retried, with nothing written.
+    """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -348,8 +353,21 @@ class _Transaction:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error as failed:
+                self._rollback()
+                raise StoreUnavailable(f"SQLite: cannot commit: {failed}") from None
+        self._rollback()
+        if isinstance(exc, sqlite3.Error):
+            raise StoreUnavailable(f"SQLite: {exc}") from None
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:  # SQLite rolled back itself (a full disk can do that)
+                pass
 
 

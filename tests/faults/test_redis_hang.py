@@ -28,7 +28,7 @@ import pytest
 from persona.customer import Customer
 from persona.spool import Spool
 from persona.store import open_store
-from tests.faults.test_redis_restart import DurableRedis
+from tests.faults.servers import DurableRedis
 from tests.service.conftest import plain, text_xml
 from tests.service.test_serve import free_port, output, start, stop, wait_healthy
 

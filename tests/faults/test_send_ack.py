@@ -24,7 +24,7 @@ from persona.fakeapi import FakeWeChat
 from persona.spool import Spool
 from persona.store import open_store
 from tests.channels.conftest import enqueue, env_for
-from tests.faults.test_redis_restart import DurableRedis
+from tests.faults.servers import DurableRedis
 
 LEASE = 60.0
 

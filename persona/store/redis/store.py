@@ -35,6 +35,7 @@ from ..versions import ScriptVersionStore
 from . import records, scripts
 from .layout import BUCKETS, CHUNK, EVERYONE, SHARDS, Layout, LayoutMismatch
 from .names import ASSIGN, Names, UnknownCode
+from .refusals import refusal
 
 T = TypeVar("T")
 SEP = "\x1f"
@@ -144,8 +145,8 @@ class RedisStore(Store, ScriptVersionStore):
                                    f"{self._batch.timeout if self._batch else COMMAND_TIMEOUT:g} s") from None
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from None
-        except ResponseError:
-            raise
+        except ResponseError as exc:
+            raise self._refused(exc) from None
         except RedisError as exc:
             raise StoreUnavailable(f"Redis at {self.url}: {exc}") from None
 
@@ -169,8 +170,13 @@ class RedisStore(Store, ScriptVersionStore):
             replies = await self._do(lambda: batch.run(commands))
         for reply in replies:
             if isinstance(reply, ResponseError):
-                raise reply
+                raise self._refused(reply)
         return replies
+
+    def _refused(self, exc: ResponseError) -> Exception:
+        """A refusal for Redis' state as :class:`StoreUnavailable`; any other error as it is."""
+        why = refusal(exc)
+        return exc if why is None else StoreUnavailable(f"Redis at {self.url} cannot take it: {why}")
 
     async def _eval(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """Run a registered script, in the tick's shared pipeline where there is one."""
