@@ -120,6 +120,12 @@ def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: fl
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def _real_clock() -> dict[str, str]:
+    """The environment without libfaketime (a suite run at a faked date): Redis keeps real time."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("FAKETIME") and not (k == "LD_PRELOAD" and "faketime" in v)}
+
+
 class RedisServer:
     """A private ``redis-server`` on a free loopback port, keeping nothing on disk."""
 
@@ -132,7 +138,7 @@ class RedisServer:
             [*pinned(cpu), "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
              "--loglevel", "warning", *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=_real_clock())
         deadline = time.monotonic() + 10
         while not self.ping():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -143,7 +149,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def cli(self, *args: str) -> str:
-        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, env=_real_clock(),
                               text=True, timeout=120).stdout
 
     def ping(self) -> bool:

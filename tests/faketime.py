@@ -33,4 +33,13 @@ def at(when: float) -> dict[str, str]:
     if LIBRARY is None:
         pytest.skip("libfaketime is not installed (apt-get install faketime)")
     return {"LD_PRELOAD": LIBRARY, "FAKETIME": f"@{int(when)}", "FAKETIME_FMT": "%s",
-            "FAKETIME_DONT_RESET": "1", "TZ": os.environ.get("TZ", "UTC")}
+            # a suite run under ``faketime`` shares its clock with children: this one has its own
+            "FAKETIME_DISABLE_SHM": "1", "TZ": os.environ.get("TZ", "UTC")}
+
+
+def wall_clock() -> dict[str, str]:
+    """This process's environment without libfaketime, for the servers a test starts (Redis):
+    they keep the real clock whatever the suite runs at (and Redis' allocator does not load
+    beside libfaketime)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("FAKETIME") and not (k == "LD_PRELOAD" and "faketime" in v)}

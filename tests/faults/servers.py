@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests import faketime
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -27,7 +29,7 @@ class DurableRedis:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
              "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no", *self.options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=faketime.wall_clock())
         deadline = time.monotonic() + 10
         while True:
             try:

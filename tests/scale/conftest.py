@@ -12,6 +12,8 @@ from typing import Iterator
 
 import pytest
 
+from tests import faketime
+
 
 def free_cluster_port() -> int:
     """A free port whose cluster bus port (+10000) is free too."""
@@ -32,7 +34,7 @@ def free_cluster_port() -> int:
 
 def _cli(port: int, *args: str, timeout: float = 30) -> str:
     return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True,
-                          timeout=timeout).stdout
+                          timeout=timeout, env=faketime.wall_clock()).stdout
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +53,14 @@ def redis_cluster() -> Iterator[str]:
                  "--cluster-config-file", str(folder / f"nodes-{port}.conf"), "--cluster-node-timeout", "5000",
                  "--save", "", "--appendonly", "no", "--dir", str(folder), "--daemonize", "yes",
                  "--pidfile", str(folder / f"{port}.pid"), "--logfile", str(folder / f"{port}.log")],
-                check=True, timeout=30)
+                check=True, timeout=30, env=faketime.wall_clock())
         for port in ports:
             deadline = time.monotonic() + 10
             while "PONG" not in _cli(port, "ping", timeout=5):
                 assert time.monotonic() < deadline, f"cluster node {port} did not start"
                 time.sleep(0.05)
         created = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-                                  "--cluster-replicas", "0", "--cluster-yes"],
+                                  "--cluster-replicas", "0", "--cluster-yes"], env=faketime.wall_clock(),
                                  capture_output=True, text=True, timeout=60)
         assert created.returncode == 0, created.stdout + created.stderr
         deadline = time.monotonic() + 30
