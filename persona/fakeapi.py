@@ -34,6 +34,7 @@ from aiohttp import web
 
 TOKEN_TTL = 7200
 WELCOME_CODE_TTL = 20.0
+CLIENT_MSG_ID_TTL = 600.0  # a template message's client_msg_id: one message per openid within it
 STAFF_PER_MINUTE = 30
 TEXT_LIMIT_BYTES = 2048
 
@@ -178,6 +179,7 @@ class FakeWeChat:
         self._tokens: dict[str, _Token] = {}
         self._faults: list[_Fault] = []
         self._welcome: dict[str, _WelcomeCode] = {}
+        self._template_keys: dict[tuple[str, str], tuple[int, float]] = {}  # (openid, client_msg_id)
         #: customer groups (chat_id -> owner's userid) ``groupchat/get`` knows; any other chat
         #: belongs to ``default_group_owner`` (None: errcode 86003, chat not found)
         self.groups: dict[str, str] = {}
@@ -489,8 +491,16 @@ class FakeWeChat:
             return _error(40037, "invalid template_id")
         if not isinstance(body.get("data", {}), dict):
             return _error(47001)
+        key = body.get("client_msg_id")
+        if key:  # WeChat sends one message per openid + client_msg_id within 10 minutes
+            seen = self._template_keys.get((to, str(key)))
+            if seen is not None and self.clock() - seen[1] < CLIENT_MSG_ID_TTL:
+                return _ok(msgid=seen[0])
         [sent] = self._record(request, "template", to, body)
-        return _ok(msgid=int(sent.msgid.rsplit("-", 1)[1]))
+        msgid = int(sent.msgid.rsplit("-", 1)[1])
+        if key:
+            self._template_keys[(to, str(key))] = (msgid, self.clock())
+        return _ok(msgid=msgid)
 
     # -- WeCom -----------------------------------------------------------------------------
     async def _welcome_send(self, request: web.Request) -> web.Response:

@@ -32,9 +32,9 @@ def user(i: int) -> str:
     return f"oFault{i:022d}"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def sim(request, redis_url, namespace) -> AsyncIterator[Simulation]:
-    url = "memory://" if request.param == "memory" else redis_url
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def sim(request, redis_url, namespace, tmp_path) -> AsyncIterator[Simulation]:
+    url = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path}/persona.db", "redis": redis_url}[request.param]
     async with Simulation(BOT, store=url, namespace=namespace) as s:
         yield s
     if request.param == "redis":

@@ -127,6 +127,23 @@ async def test_without_a_sent_log_the_same_fault_sends_twice(store, fake, clock)
     assert [s.to for s in fake.sent] == ["amy", "amy"]
 
 
+async def test_without_a_sent_log_a_template_message_is_still_sent_once_by_its_client_msg_id(store, fake, clock):
+    """The platform's own idempotency key covers what no local file can: the item id goes out
+    as the template message's client_msg_id, and WeChat sends one message per key."""
+    deliverer = Deliverer(AckFails(store, times=1), Router.from_env(env_for(fake), store), clock, lease=LEASE)
+    notice = Message("text", "预约已确认", via="template", fields={"template_id": "BOOKED"}, category="service")
+    try:
+        await enqueue(store, clock, notice, user="amy")
+        with pytest.raises(StoreUnavailable):
+            await deliverer.run_once()
+        clock.advance(LEASE + 1)
+        await deliverer.run_once()
+    finally:
+        await deliverer.close()
+    assert [s.to for s in fake.sent] == ["amy"] and await store.outbox_size() == 0
+    assert [path for path, _ in fake.calls].count("/cgi-bin/message/template/send") == 2
+
+
 async def test_a_send_the_log_cannot_record_is_still_acked_and_logged(store, fake, clock, tmp_path, caplog):
     spool = Spool(tmp_path)  # a folder where the file should be: nothing can be written
     deliverer = Deliverer(store, Router.from_env(env_for(fake), store), clock, sent_log=spool)
