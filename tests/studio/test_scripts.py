@@ -27,10 +27,11 @@ LIVE_WITHIN = 10.0  # serve polls the store every second; generous for a loaded 
 
 @pytest.fixture(scope="module")
 def serve(studio_store) -> Iterator[str]:
-    """``persona serve bots.xiaowanzi`` on the studio's store, as a brand runs it; on the wall
-    clock, which WeChat's signed timestamps follow (it reads only the published scripts)."""
+    """``persona serve bots.xiaowanzi`` on the studio's store, as a brand runs it, for the
+    published scripts it picks up. It runs on the wall clock, which WeChat's signed timestamps
+    follow, so it runs no scheduler: the seeded customers' timers belong to the seed's fake time."""
     port = free_port()
-    proc = start("xiaowanzi", port, studio_store, "--no-delivery", bots=("bots.xiaowanzi",))
+    proc = start("xiaowanzi", port, studio_store, "--no-delivery", "--no-scheduler", bots=("bots.xiaowanzi",))
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
