@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Iterable, Iterator
 
-from persona.customer import Customer, Timer
+from persona.model.customer import Customer, Timer
 from persona.store.base import Commit
 from persona.store.redis import RedisStore
 

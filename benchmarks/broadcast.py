@@ -49,8 +49,8 @@ def reachable(user: str, state: str, now: float) -> Any:
     """A dormant customer (``benchmarks/_seed.py``) who wrote an hour ago: the Official Account's
     48-hour window is open, so a broadcast reaches them (or waits for the end of quiet hours)."""
     from benchmarks._seed import dormant
-    from persona.customer import Customer
-    from persona.gate import Budget
+    from persona.model.customer import Customer
+    from persona.engine.gate import Budget
 
     commit = dormant(user, state, now)
     customer = Customer.load(user, commit.record, 0)
@@ -91,7 +91,7 @@ async def run_once(url: str, namespace: str, run_id: str, concurrency: int | Non
     from benchmarks.benchpersona import Bench
     from persona.cli.broadcast import broadcast, broadcast_in_processes, broadcasting, parse_segment, select
     from persona.clock import Clock
-    from persona.runtime import Runtime
+    from persona.engine.runtime import Runtime
     from persona.store import open_store
 
     persona = broadcasting(Bench)()

@@ -62,7 +62,7 @@ OLD_ROW = "  same, AsyncMachine and the standard json module"
 
 @contextlib.contextmanager
 def machine_only(persona: type) -> Iterator[None]:
-    """Run ``persona`` as if none of its transitions were compiled (see ``persona.moves``)."""
+    """Run ``persona`` as if none of its transitions were compiled (see ``persona.model.moves``)."""
     compiled = persona.moves
     persona.moves = {}
     try:
@@ -93,8 +93,8 @@ def protocol_rows(number: int, repeat: int) -> list[tuple[str, float]]:
     from wechatpy.parser import parse_message
     from wechatpy.replies import TextReply
 
-    from persona.messages import Message
-    from persona.protocol import OfficialAccount
+    from persona.model.messages import Message
+    from persona.wechat.protocol import OfficialAccount
 
     oa = OfficialAccount(TOKEN, APPID, AES_KEY, now=lambda: NOW)
     seal = Callbacks()
@@ -117,9 +117,9 @@ def protocol_rows(number: int, repeat: int) -> list[tuple[str, float]]:
 
 async def runtime_rows(redis_url: str, number: int, repeat: int) -> list[tuple[str, float]]:
     from benchmarks.benchpersona import Bench
-    from persona.inputs import TextMessage
-    from persona.outcome import ReplySlot
-    from persona.runtime import Runtime
+    from persona.model.inputs import TextMessage
+    from persona.engine.outcome import ReplySlot
+    from persona.engine.runtime import Runtime
     from persona.store import open_store
     from persona.store.base import Commit
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from persona.knowledge import Index, read_faq
-from persona.persona import load_persona
+from persona.content.knowledge import Index, read_faq
+from persona.model.persona import load_persona
 
 BOTS = ("xiaowanzi", "fitness_coach", "finance_secretary")
 PARAPHRASES = Path(__file__).with_name("paraphrases")

@@ -7,16 +7,16 @@ gate before it is delivered through WeChat's APIs.
 """
 
 from .clock import Clock, FakeClock
-from .customer import Customer
+from .model.customer import Customer
 from .errors import (ChannelError, ConflictError, DefinitionError, EventDataError, HandlerError,
                      PersonaError, ProtocolError, StoreUnavailable, TemplateError)
-from .handlers import on
-from .inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
-from .messages import Message
-from .persona import Persona, Policy, load_persona
-from .outcome import Outcome, ReplySlot, Status
-from .runtime import Runtime
-from .turn import Turn
+from .model.handlers import on
+from .model.inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
+from .model.messages import Message
+from .model.persona import Persona, Policy, load_persona
+from .engine.outcome import Outcome, ReplySlot, Status
+from .engine.runtime import Runtime
+from .model.turn import Turn
 
 __all__ = [
     "BusinessEvent", "ChannelError", "Clock", "ConflictError", "Customer", "DefinitionError",

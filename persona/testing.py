@@ -20,15 +20,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .bot import Bot
+from .engine.bot import Bot
 from .clock import DEFAULT_TZ, FakeClock, parse_duration
-from .customer import Customer
+from .model.customer import Customer
 from .errors import EventDataError
-from .gate import Action, explain
-from .inputs import BURST_EVENTS, BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage
-from .messages import Message
-from .persona import Persona
-from .outcome import Outcome, ReplySlot, Status
+from .engine.gate import Action, explain
+from .model.inputs import BURST_EVENTS, BusinessEvent, Door, Input, MediaMessage, Platform, PlatformEvent, TextMessage
+from .model.messages import Message
+from .model.persona import Persona
+from .engine.outcome import Outcome, ReplySlot, Status
 
 #: credentials the simulator gives the channels; the fake API accepts exactly these
 FAKE_ENV = {

@@ -23,14 +23,14 @@ from typing import Sequence
 
 from .clock import Clock
 from .errors import PersonaError
-from .loop import run_loop
+from .engine.loop import run_loop
 from .metrics import Metrics
 from .migrate.shape import ensure_compatible
-from .persona import load_persona
-from .runtime import CommitHook, Runtime
-from .scheduler import Scheduler
-from .scripts.checking import check_scripts
-from .scripts.live import ScriptPoller
+from .model.persona import load_persona
+from .engine.runtime import CommitHook, Runtime
+from .engine.scheduler import Scheduler
+from .content.scripts.checking import check_scripts
+from .content.scripts.live import ScriptPoller
 from .store import DEFAULT_URL, open_store
 from .store.versions import ScriptVersionStore
 

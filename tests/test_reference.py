@@ -11,7 +11,7 @@ from pathlib import Path
 
 import persona
 from persona import Turn
-from persona.timers import TimerSpec
+from persona.model.timers import TimerSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference.md"

@@ -12,10 +12,10 @@ import asyncio
 import os
 from typing import Any
 
-from ..desk import Desk, DeskError
+from ..engine.desk import Desk, DeskError
 from ..errors import PersonaError
-from ..persona import load_persona
-from ..runtime import Runtime
+from ..model.persona import load_persona
+from ..engine.runtime import Runtime
 from ..store import DEFAULT_URL, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 

@@ -28,15 +28,15 @@ from typing import Any, TextIO
 
 from ..clock import Clock
 from ..errors import PersonaError
-from ..gate import Action
-from ..handlers import on
-from ..inputs import BusinessEvent
-from ..loop import run_loop
-from ..persona import Persona, load_persona
-from ..outcome import Outcome, Status
-from ..runtime import Runtime
+from ..engine.gate import Action
+from ..model.handlers import on
+from ..model.inputs import BusinessEvent
+from ..engine.loop import run_loop
+from ..model.persona import Persona, load_persona
+from ..engine.outcome import Outcome, Status
+from ..engine.runtime import Runtime
 from ..store import Store
-from ..turn import Turn
+from ..model.turn import Turn
 from .arguments import add_bot, add_store, open_for
 
 #: the business event each customer of a broadcast receives (handled by :func:`broadcasting`)
@@ -167,7 +167,7 @@ def broadcasting(cls: type[Persona]) -> type[Persona]:
 
     A subclass, so the bot's own class never takes broadcasts from elsewhere; it lives in the
     bot's module (so its scripts are found) and keeps its name (so it reads and writes the same
-    store namespace). The handler is the persona's :meth:`~persona.persona.Persona.broadcast`.
+    store namespace). The handler is the persona's :meth:`~persona.model.persona.Persona.broadcast`.
     """
     if EVENT in cls.routes.event:
         return cls

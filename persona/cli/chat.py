@@ -31,10 +31,10 @@ from typing import Any, Awaitable, Callable, TextIO
 
 from ..clock import parse_duration, parse_time
 from ..errors import PersonaError
-from ..gate import Action, explain
-from ..inputs import Input, TimerFired
-from ..outcome import Status
-from ..timers import zone
+from ..engine.gate import Action, explain
+from ..model.inputs import Input, TimerFired
+from ..engine.outcome import Status
+from ..model.timers import zone
 from .arguments import add_bot, add_store
 
 PREFIX = "bot> "
@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..persona import load_persona
+    from ..model.persona import load_persona
 
     cls = load_persona(args.bot)
     tz = args.tz or cls.timezone
@@ -132,7 +132,7 @@ class Chat:
 
     async def _watch_scripts(self, stop: asyncio.Event) -> None:
         """An edited script that passes lint is used from the next line; lint's findings otherwise."""
-        from ..scripts.live import watch_folder
+        from ..content.scripts.live import watch_folder
 
         if self.sim.bot.persona.scripts.folder.is_dir():
             await watch_folder(self.persona, self.sim.bot.persona.scripts, stop, self._say)

@@ -16,8 +16,8 @@ import sys
 import time
 from typing import Any
 
-from ..messages import Message
-from ..persona import load_persona
+from ..model.messages import Message
+from ..model.persona import load_persona
 from ..store import Store
 from ..store.base import OutboxItem
 from .arguments import add_bot, add_store, open_for

@@ -10,7 +10,7 @@ import argparse
 import inspect
 from typing import Any
 
-from ..persona import Persona, load_persona
+from ..model.persona import Persona, load_persona
 from .arguments import add_bot
 
 UNDECLARED = "(not declared)"

@@ -1,5 +1,5 @@
 """``persona funnel BOT --store URL [--since 30d]``: entries per state, in the persona's order,
-and the conversion from each state to the next (see :mod:`persona.funnel`)."""
+and the conversion from each state to the next (see :mod:`persona.migrate.funnel`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from .. import census
+from ..engine import census
 from ..clock import Clock, parse_duration
 from ..errors import PersonaError
-from ..funnel import Step, funnel
-from ..persona import load_persona
+from ..migrate.funnel import Step, funnel
+from ..model.persona import load_persona
 from ..store import DEFAULT_URL, open_store
 
 

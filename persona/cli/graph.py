@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import PersonaError
-from ..persona import Persona, transition_spec, load_persona
-from ..timers import TimerSpec
+from ..model.persona import Persona, transition_spec, load_persona
+from ..model.timers import TimerSpec
 from .arguments import add_bot
 
 RENDERED = ("svg", "png", "pdf")
@@ -103,7 +103,7 @@ class Graph:
 
     @classmethod
     def of(cls, persona: type[Persona], lang: Lang = "en") -> "Graph":
-        from ..lint import fired_triggers, scheduled_states
+        from ..content.lint import fired_triggers, scheduled_states
 
         states = list(persona.states)
         moves: dict[str, list[tuple[str, str, str]]] = {}  # trigger -> [(source, dest, label)]

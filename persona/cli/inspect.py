@@ -14,9 +14,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..customer import Customer
-from ..persona import load_persona
-from ..timers import zone
+from ..model.customer import Customer
+from ..model.persona import load_persona
+from ..model.timers import zone
 from .arguments import add_bot, add_store, open_for
 
 TIME = "%Y-%m-%d %H:%M"

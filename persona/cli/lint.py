@@ -12,8 +12,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from ..lint import BASE_VARIABLES, ERROR, ScriptVariables, lint, variables
-from ..templates import SUFFIX
+from ..content.lint import BASE_VARIABLES, ERROR, ScriptVariables, lint, variables
+from ..model.templates import SUFFIX
 from .arguments import add_bot
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1

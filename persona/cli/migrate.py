@@ -16,10 +16,10 @@ from dataclasses import asdict
 from typing import Any
 
 from ..errors import PersonaError
-from ..migrate.spec import Late
+from ..model.migrations import Late
 from ..migrate.plan import DEFAULT_BATCH, DEFAULT_CONCURRENCY, Report, Tally, run as run_plan
-from ..persona import load_persona
-from ..runtime import Runtime
+from ..model.persona import load_persona
+from ..engine.runtime import Runtime
 from ..store import DEFAULT_URL, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 

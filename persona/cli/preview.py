@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import parse_time
-from ..customer import Customer
+from ..model.customer import Customer
 from ..errors import PersonaError, TemplateError
-from ..inputs import BusinessEvent
-from ..messages import TEXT_LIMIT_BYTES
-from ..persona import load_persona
-from ..scripts.sample import sample_customer
-from ..turn import Turn
+from ..model.inputs import BusinessEvent
+from ..model.messages import TEXT_LIMIT_BYTES
+from ..model.persona import load_persona
+from ..content.scripts.sample import sample_customer
+from ..model.turn import Turn
 from .arguments import add_bot
 
 CUSTOMER_KEYS = ("id", "state", "tags", "attrs", "counters", "data", "now")

@@ -1,6 +1,6 @@
 """``persona replay BOT USER --store URL [--sample N]``: a customer's journaled inputs run again
 against the bot as it is now, on a memory store and a fake clock, printed side by side with
-what was sent then (see :mod:`persona.replay`). Nothing is written and nothing is sent."""
+what was sent then (see :mod:`persona.migrate.replay`). Nothing is written and nothing is sent."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import PersonaError
-from ..persona import load_persona
-from ..replay import Replay, Said, replay, sample
+from ..model.persona import load_persona
+from ..migrate.replay import Replay, Said, replay, sample
 from ..store import DEFAULT_URL, open_store
-from ..timers import zone
+from ..model.timers import zone
 from . import EXIT_OK, EXIT_PROBLEMS
 
 WIDTH = 38

@@ -23,7 +23,7 @@ from ..errors import PersonaError, ScriptRejected
 from .arguments import add_bot, add_store
 
 if TYPE_CHECKING:
-    from ..scripts.versions import ScriptVersion
+    from ..content.scripts.versions import ScriptVersion
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 TIME = "%Y-%m-%d %H:%M"
@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
 
 
 def _catalog(args: argparse.Namespace) -> Any:
-    from ..scripts.catalog import open_catalog
+    from ..content.scripts.catalog import open_catalog
 
     return open_catalog(args.bot, args.store, args.namespace)
 
@@ -148,7 +148,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ..scripts.report import Goal, script_report
+    from ..content.scripts.report import Goal, script_report
 
     goal = Goal.parse(args.goal)
     try:

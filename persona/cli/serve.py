@@ -21,14 +21,14 @@ import signal
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PersonaError, StoreLayoutError
-from ..loop import run_loop
-from ..channels.tokens import ACCOUNTS_NAMESPACE
-from ..spool import DEFAULT_PATH as DEFAULT_SPOOL, MAX_WORKERS, Spool, leftovers
+from ..engine.loop import run_loop
+from ..wechat.channels.tokens import ACCOUNTS_NAMESPACE
+from ..engine.spool import DEFAULT_PATH as DEFAULT_SPOOL, MAX_WORKERS, Spool, leftovers
 from ..store import DEFAULT_URL, open_store
 from .arguments import add_bot
 
 if TYPE_CHECKING:
-    from ..bot import Bot
+    from ..engine.bot import Bot
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,10 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
     """
     from aiohttp import web
 
-    from ..bot import Bot
+    from ..engine.bot import Bot
     from ..metrics import Metrics
     from ..migrate.shape import ensure_compatible
-    from ..persona import load_persona
+    from ..model.persona import load_persona
     from ..service import create_app
     from ..service.context import bot_environ
     from ..service.siblings import Siblings
@@ -223,7 +223,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
 
 async def _watch(bot: Any, stop: asyncio.Event) -> None:
     """``--reload``: swap in edited scripts that pass lint; log lint's findings otherwise."""
-    from ..scripts.live import watch_folder
+    from ..content.scripts.live import watch_folder
 
     await watch_folder(type(bot.persona), bot.persona.scripts, stop,
                        lambda line: log.info("bot=%s %s", bot.name, line))
@@ -234,7 +234,7 @@ def _warn_unroutable(bot: "Bot") -> None:
     without WeCom credentials have no way out."""
     if bot.environ.get("WECOM_CORPID") and bot.environ.get("WECOM_SECRET"):
         return
-    from ..lint.reach import staff_messages
+    from ..content.lint.reach import staff_messages
 
     sites = staff_messages(type(bot.persona))
     if sites:

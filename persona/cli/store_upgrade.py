@@ -12,7 +12,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from ..persona import load_persona
+from ..model.persona import load_persona
 from .arguments import add_bot, add_store, open_for
 
 

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from ..errors import AccountError, PersonaError
-from ..persona import load_persona
+from ..model.persona import load_persona
 from ..store import DEFAULT_URL, open_store
 
 DEFAULT_HOST = "127.0.0.1"

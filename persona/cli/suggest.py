@@ -14,9 +14,9 @@ import json
 import os
 from typing import Any
 
-from ..customer import Customer
-from ..knowledge import Candidate, Suggester
-from ..persona import load_persona
+from ..model.customer import Customer
+from ..content.knowledge import Candidate, Suggester
+from ..model.persona import load_persona
 from ..store import DEFAULT_URL, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 

@@ -9,7 +9,7 @@ stops the start with a message instead of being silently shared with whatever ho
 
 A worker is a whole ``persona serve`` process: its HTTP server, each bot's scheduler, delivery
 and live-scripts poller (on one store they share work through the store's leases, as processes
-on several machines do), and its own spool file (:func:`persona.spool.worker_path`: a spool
+on several machines do), and its own spool file (:func:`persona.engine.spool.worker_path`: a spool
 is never shared, and a restarted worker replays its predecessor's). Its log lines carry
 ``worker=K``; ``/metrics`` from any of them counts all of them (:mod:`persona.service.siblings`).
 
@@ -44,7 +44,7 @@ from multiprocessing.context import SpawnProcess
 from typing import Any
 
 from ..errors import PersonaError
-from ..spool import worker_path
+from ..engine.spool import worker_path
 from . import EXIT_USAGE
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def supervise(args: argparse.Namespace) -> int:
 def _worker_main(args: argparse.Namespace, pipe: Connection) -> None:
     """A worker process: one ``persona serve`` on the shared port."""
     from ..service import logs
-    from ..loop import run_loop
+    from ..engine.loop import run_loop
 
     # Ctrl-C reaches the whole process group; the supervisor passes a SIGTERM on anyway
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -8,6 +8,6 @@ apply over every customer.
 
 from __future__ import annotations
 
-from .spec import Late, Migration, follow
+from ..model.migrations import Late, Migration, follow
 
 __all__ = ["Late", "Migration", "follow"]

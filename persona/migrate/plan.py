@@ -14,10 +14,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..runtime import Runtime
+from ..engine.runtime import Runtime
 from .shape import record
-from .spec import Late
-from .upgrade import Change
+from ..model.migrations import Late
+from ..engine.upgrade import Change
 
 EXAMPLES = 5
 DEFAULT_BATCH = 200

@@ -15,14 +15,14 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from .. import census
-from ..customer import Customer
+from ..engine import census
+from ..model.customer import Customer
 from ..errors import ShapeError
 from ..store.base import Store
-from .spec import follow
+from ..model.migrations import follow
 
 if TYPE_CHECKING:
-    from ..persona import Persona
+    from ..model.persona import Persona
 
 log = logging.getLogger(__name__)
 

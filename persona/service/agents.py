@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..desk import Desk, DeskError
+from ..engine.desk import Desk, DeskError
 from ..errors import ProtocolError
 from . import jsonguard
 

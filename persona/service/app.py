@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from aiohttp import web
 
-from ..bot import Bot
+from ..engine.bot import Bot
 from ..metrics import Metrics
-from ..protocol import MAX_BODY_BYTES
-from ..spool import Spool, replay
+from ..wechat.protocol import MAX_BODY_BYTES
+from ..engine.spool import Spool, replay
 from . import events, health, wechat
 from .context import STATE, Mounted, ServiceState
 from .siblings import Siblings

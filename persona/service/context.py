@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ..bot import Bot
+from ..engine.bot import Bot
 from ..errors import ProtocolError
 from ..metrics import Metrics
-from ..protocol import MAX_BODY_BYTES, Endpoint, OfficialAccount, WeCom
-from ..spool import Spool
+from ..wechat.protocol import MAX_BODY_BYTES, Endpoint, OfficialAccount, WeCom
+from ..engine.spool import Spool
 from .siblings import Siblings
 
 log = logging.getLogger(__name__)

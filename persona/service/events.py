@@ -53,9 +53,9 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import EventDataError, ProtocolError, StoreUnavailable
-from ..inputs import BusinessEvent
-from ..outcome import Outcome, Status
-from ..persona import Persona
+from ..model.inputs import BusinessEvent
+from ..engine.outcome import Outcome, Status
+from ..model.persona import Persona
 from . import jsonguard, logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import census
+from ..engine import census
 from ..metrics import Metrics
 from ..store import Store
-from ..spool import SpoolError
+from ..engine.spool import SpoolError
 from . import logs
 from .context import ServiceState, state_of
 

@@ -3,7 +3,7 @@
 A callback's turn runs as a task the request waits for up to the deadline (WeChat gives up
 after 5 s and retries). If the turn produced exactly one reply by then, the reply rides in
 the HTTP answer; otherwise the answer is ``success`` and delivery sends everything through
-the send APIs. :class:`~persona.runtime.ReplySlot` makes the two sides agree on which, so a
+the send APIs. :class:`~persona.engine.runtime.ReplySlot` makes the two sides agree on which, so a
 message is never sent both ways and never neither. Retries are the runtime's business: the
 input goes in as parsed, and a duplicate comes back with the first attempt's reply.
 """
@@ -19,10 +19,10 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import ProtocolError, StoreUnavailable
-from ..inputs import MediaMessage, PlatformEvent
-from ..protocol import Callback, can_reply
-from ..outcome import Outcome, ReplySlot, Status
-from ..spool import SpoolError
+from ..model.inputs import MediaMessage, PlatformEvent
+from ..wechat.protocol import Callback, can_reply
+from ..engine.outcome import Outcome, ReplySlot, Status
+from ..engine.spool import SpoolError
 from . import logs
 from .context import Mounted, ServiceState, mounted_of, read_body, state_of
 

@@ -6,7 +6,7 @@ numbered per script from 1 (version 0 is the file in the bot's ``scripts/`` fold
 stored). An append names the number it expects to follow, so two writers publishing at once
 cannot both build on the same version and lose one's change: the second is told to re-read.
 
-Entries are opaque text (JSON written by :mod:`persona.scripts.versions`); the store only
+Entries are opaque text (JSON written by :mod:`persona.content.scripts.versions`); the store only
 numbers, keeps and lists them.
 """
 

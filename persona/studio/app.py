@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..persona import Persona
+from ..model.persona import Persona
 from ..service.agents import DESKS, IDENTIFY
 from .context import STUDIO, Studio
 from .pages import admin, agents, bot, customers, funnel, login, scripts

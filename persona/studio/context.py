@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from ..clock import Clock
-from ..persona import Persona
-from ..runtime import Runtime
+from ..model.persona import Persona
+from ..engine.runtime import Runtime
 from ..store import Store, open_store
 from .accounts import Accounts
 from .audit import AuditLog

@@ -11,7 +11,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 
-from ..persona import Persona
+from ..model.persona import Persona
 from ..store import Store
 
 

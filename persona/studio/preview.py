@@ -4,7 +4,7 @@ publishes it.
 Rendering is quick (one template) and runs on every keystroke pause; lint reads the whole bot
 (about two seconds for 小完子) and runs beside it. Lint reports only what the draft adds to the
 problems the scripts in use already have, exactly as a publish is judged
-(:func:`persona.scripts.check_new_text`), so what the page shows is what a publish would refuse.
+(:func:`persona.content.scripts.check_new_text`), so what the page shows is what a publish would refuse.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import TemplateError
-from ..inputs import BusinessEvent
-from ..messages import TEXT_LIMIT_BYTES
-from ..persona import Persona
-from ..scripts import script_errors
-from ..templates import SUFFIX, LiveScript, ScriptBook
-from ..turn import Turn
+from ..model.inputs import BusinessEvent
+from ..model.messages import TEXT_LIMIT_BYTES
+from ..model.persona import Persona
+from ..content.scripts import script_errors
+from ..model.templates import SUFFIX, LiveScript, ScriptBook
+from ..model.turn import Turn
 from .masking import mask_fields, mask_text
 from .samples import Sample, placeholders
 

@@ -18,8 +18,8 @@ import jinja2
 from jinja2 import meta, nodes
 
 from ..clock import parse_time
-from ..customer import Customer
-from ..persona import Persona
+from ..model.customer import Customer
+from ..model.persona import Persona
 
 #: what every script sees without anyone passing it (see ``Turn.render``)
 GIVEN = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state", "kind", "category", "via"})

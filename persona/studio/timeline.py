@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from ..gate import Action
-from ..timers import zone
+from ..engine.gate import Action
+from ..model.timers import zone
 from .masking import mask_text
 
 TIME = "%Y-%m-%d %H:%M"

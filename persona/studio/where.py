@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..handlers import Route
-from ..lint.source import Code
-from ..persona import Persona
+from ..model.handlers import Route
+from ..content.lint.source import Code
+from ..model.persona import Persona
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from typing import AsyncIterator
 import pytest
 
 from persona import FakeClock, Message
-from persona.channels import HttpSession, OfficialAccountChannel, Router, WeComChannel
-from persona.delivery import Deliverer
+from persona.wechat.channels import HttpSession, OfficialAccountChannel, Router, WeComChannel
+from persona.engine.delivery import Deliverer
 from persona.fakeapi import FakeWeChat
 from persona.store import Store, open_store
 from persona.store.base import Commit, OutboxItem

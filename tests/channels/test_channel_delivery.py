@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from persona import FakeClock, Message
-from persona.channels import HttpSession, Router
-from persona.delivery import Deliverer
+from persona.wechat.channels import HttpSession, Router
+from persona.engine.delivery import Deliverer
 from persona.metrics import Metrics
 from tests.channels.conftest import enqueue, env_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from persona import Message
-from persona.channels import Route, RouteError, Router
+from persona.wechat.channels import Route, RouteError, Router
 
 MP = {"WECHAT_APPID": "wx1", "WECHAT_APPSECRET": "s"}
 WECOM = {"WECOM_CORPID": "ww1", "WECOM_SECRET": "s", "WECOM_AGENTID": "1000002"}

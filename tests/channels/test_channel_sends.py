@@ -7,7 +7,7 @@ import json
 import pytest
 
 from persona import ChannelError, Message
-from persona.channels import OfficialAccountChannel, Paced
+from persona.wechat.channels import OfficialAccountChannel, Paced
 from tests.channels.conftest import enqueue
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

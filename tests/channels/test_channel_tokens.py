@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from persona import ChannelError, Message
-from persona.channels import OfficialAccountChannel, WeComChannel
+from persona.wechat.channels import OfficialAccountChannel, WeComChannel
 
 
 async def test_one_token_for_many_sends(official, fake):

@@ -9,7 +9,7 @@ import pytest
 
 from persona import DefinitionError, EventDataError, Persona, Turn, on
 from persona.cli.events import UNDECLARED, data_cell
-from persona.persona import load_persona
+from persona.model.persona import load_persona
 
 ROOT = Path(__file__).resolve().parents[2]
 BOTS = ("bots.xiaowanzi", "bots.fitness_coach", "bots.finance_secretary")

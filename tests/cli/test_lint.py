@@ -204,7 +204,7 @@ def test_a_script_only_a_broadcast_says_is_declared_not_warned(cli, tmp_path):
     assert "'flash'" not in done.stdout
 
 def test_the_checks_are_a_library_too():
-    from persona.lint import lint
+    from persona.content.lint import lint
 
     report = lint("tests.core.shop")
     assert report.errors == [] and report.scripts == 7
@@ -287,7 +287,7 @@ class Notices(Persona):
 def test_the_fallback_template_is_checked_for_what_it_is_given(tmp_path: Path):
     """The fallback template is said with ``original`` only, in any state; a variable it uses
     under a state test is missing there too, and the finding names the policy, not states."""
-    from persona.lint import lint
+    from persona.content.lint import lint
 
     package = tmp_path / "notices"
     (package / "scripts").mkdir(parents=True)

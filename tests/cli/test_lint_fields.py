@@ -10,11 +10,11 @@ import uuid
 
 import pytest
 
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.errors import TemplateError
-from persona.inputs import BusinessEvent
-from persona.lint import ERROR, WARNING, lint, variables
-from persona.turn import Turn
+from persona.model.inputs import BusinessEvent
+from persona.content.lint import ERROR, WARNING, lint, variables
+from persona.model.turn import Turn
 
 PERSONA = '''\
 from persona import Persona, Turn, on

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from persona import Persona, TextMessage
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.errors import DefinitionError
-from persona.moves import compile_moves
-from persona.turn import Turn
+from persona.model.moves import compile_moves
+from persona.model.turn import Turn
 
 
 class Flow(Persona):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from persona.cli import main as cli
-from persona.customer import Customer, Handoff, Timer
+from persona.model.customer import Customer, Handoff, Timer
 from persona.errors import StoreLayoutError
 from persona.store import Commit
 from persona.store.redis import RedisStore, records

@@ -10,7 +10,7 @@ import pytest
 
 from persona import (BusinessEvent, DefinitionError, FakeClock, MediaMessage, PlatformEvent, Runtime, Status,
                      TextMessage, Turn, on)
-from persona.handlers import Route, RouteKind
+from persona.model.handlers import Route, RouteKind
 from persona.store import open_store
 from tests.core.shop import Shop
 

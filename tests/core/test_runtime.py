@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from persona import BusinessEvent, FakeClock, MediaMessage, PlatformEvent, ReplySlot, Runtime, TextMessage, TimerFired
-from persona.customer import Customer
+from persona.model.customer import Customer
 from tests.core.shop import Shop
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.fakeapi import FakeWeChat
 from persona.store import open_store
 from tests.conftest import REDIS_URL, drop_namespace

@@ -25,8 +25,8 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from persona.customer import Customer
-from persona.spool import Spool
+from persona.model.customer import Customer
+from persona.engine.spool import Spool
 from persona.store import open_store
 from tests.faults.servers import DurableRedis
 from tests.service.conftest import plain, text_xml

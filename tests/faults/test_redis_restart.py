@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.store import open_store
 from tests.faults.servers import DurableRedis, free_port
 from tests.service.conftest import AES_KEY, APPID, EVENT_SECRET, TOKEN, safe, text_xml

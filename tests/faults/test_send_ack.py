@@ -16,12 +16,12 @@ from collections import Counter
 import pytest
 
 from persona import FakeClock, Message
-from persona.channels import HttpSession, Router
+from persona.wechat.channels import HttpSession, Router
 from persona.clock import Clock
-from persona.delivery import Deliverer
+from persona.engine.delivery import Deliverer
 from persona.errors import StoreUnavailable
 from persona.fakeapi import FakeWeChat
-from persona.spool import Spool
+from persona.engine.spool import Spool
 from persona.store import open_store
 from tests.channels.conftest import enqueue, env_for
 from tests.faults.servers import DurableRedis

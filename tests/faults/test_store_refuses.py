@@ -24,7 +24,7 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 
 from persona import TextMessage
 from persona.errors import StoreUnavailable
-from persona.runtime import Runtime
+from persona.engine.runtime import Runtime
 from persona.service import SIGNATURE_HEADER, sign
 from persona.service.health import HEALTH_TTL
 from persona.store.redis.refusals import refusal

@@ -8,7 +8,7 @@ import pytest
 
 from persona import MediaMessage, PlatformEvent, TextMessage
 from persona.clock import parse_time
-from persona.scheduler import Scheduler
+from persona.engine.scheduler import Scheduler
 from tests.gate.conftest import (NO_MASS_CAPS, decided, journal, make_runtime, outbox, say, text,
                                  wecom_customer)
 
@@ -316,7 +316,7 @@ async def test_in_the_add_turn_an_unnamed_door_is_the_single_use_welcome(runtime
                                              data={"welcome_code": "W", "say": ["promo", "promo"]}))
     assert actions(decided(out)) == [SENT, ("send", "welcome_attachment")]
     # the code is spent: a later turn of the same add window cannot welcome again
-    from persona.messages import Message
+    from persona.model.messages import Message
 
     later = runtime.gate.decide(Message("text", "再欢迎一次", via="welcome"), out.customer,
                                 runtime.persona.policy, runtime.clock.now(), "Asia/Shanghai")

@@ -7,7 +7,7 @@ import json
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from persona.desk import Desk
+from persona.engine.desk import Desk
 from persona.service.agents import create_agent_app
 from persona.service.health import merge
 from persona.testing import Simulation

@@ -12,8 +12,8 @@ from typing import Any, AsyncIterator
 import pytest
 
 from persona import Persona, Policy, Turn, on
-from persona.messages import Message
-from persona.desk import Desk, DeskError, edit_distance
+from persona.model.messages import Message
+from persona.engine.desk import Desk, DeskError, edit_distance
 from persona.testing import Simulation
 from bots.xiaowanzi import Xiaowanzi
 from tests.conftest import STORE_KINDS, drop_namespace, store_url

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.errors import KnowledgeError
-from persona.knowledge import Index, Source, Suggester, load_knowledge, read_faq
-from persona.knowledge.retrieval import grams, words
-from persona.lint import lint
+from persona.content.knowledge import Index, Source, Suggester, load_knowledge, read_faq
+from persona.content.knowledge.retrieval import grams, words
+from persona.content.lint import lint
 from bots.finance_secretary import persona as finance
 from bots.xiaowanzi import Xiaowanzi
 from benchmarks import suggest as bench

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from persona.customer import Customer
-from persona.knowledge import Source, Suggester, load_knowledge
-from persona.knowledge.llm import LLMConfig, mask
+from persona.model.customer import Customer
+from persona.content.knowledge import Source, Suggester, load_knowledge
+from persona.content.knowledge.llm import LLMConfig, mask
 from bots.xiaowanzi import Xiaowanzi
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from persona import BusinessEvent, FakeClock, PlatformEvent, Runtime, TextMessage
-from persona.customer import Customer
-from persona.scheduler import Scheduler
+from persona.model.customer import Customer
+from persona.engine.scheduler import Scheduler
 from persona.store import Store
 from tests.migrate.salon.v1 import SalonV1
 from tests.migrate.salon.v2 import SalonV2

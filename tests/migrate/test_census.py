@@ -7,10 +7,10 @@ import random
 import re
 
 from persona import BusinessEvent, FakeClock, PlatformEvent, Runtime, TextMessage
-from persona import census
-from persona.bot import Bot
-from persona.funnel import funnel
-from persona.inputs import Input
+from persona.engine import census
+from persona.engine.bot import Bot
+from persona.migrate.funnel import funnel
+from persona.model.inputs import Input
 from tests.core.shop import Shop
 from tests.service.conftest import environ, serve  # noqa: F401 (a fixture)
 

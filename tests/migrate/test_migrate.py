@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from persona import BusinessEvent, DefinitionError, Persona, Runtime, TextMessage, on
-from persona import census
+from persona.engine import census
 from persona.errors import ShapeError
 from persona.migrate import Late, Migration
 from persona.migrate.plan import run
 from persona.migrate.shape import KEY, Shape, ensure_compatible, recorded
-from persona.scheduler import Scheduler
-from persona.timers import zone
+from persona.engine.scheduler import Scheduler
+from persona.model.timers import zone
 from tests.migrate.salon.v1 import SalonV1
 from tests.migrate.salon.v2 import SalonV2
 

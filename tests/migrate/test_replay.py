@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from persona import BusinessEvent, FakeClock, PlatformEvent, Runtime, TextMessage
-from persona.replay import replay, sample
-from persona.scheduler import Scheduler
+from persona.migrate.replay import replay, sample
+from persona.engine.scheduler import Scheduler
 from persona.store import open_store
 from tests.cli.conftest import run_persona
 from tests.migrate.salon.v1 import SalonV1
@@ -82,7 +82,7 @@ def test_the_replay_command_prints_then_and_now_side_by_side(tmp_path):
 
 
 def test_every_journaled_kind_of_input_comes_back_as_it_was():
-    from persona.inputs import AgentAction, AgentInput, Door, MediaMessage, Platform, from_record, to_record
+    from persona.model.inputs import AgentAction, AgentInput, Door, MediaMessage, Platform, from_record, to_record
     import dataclasses
     import json
 

@@ -16,9 +16,9 @@ from wechatpy.replies import deserialize_reply
 from wechatpy.utils import WeChatSigner
 
 from persona.errors import PersonaError, ProtocolError
-from persona.inputs import Door, MediaMessage, Platform, PlatformEvent, TextMessage
-from persona.messages import Message
-from persona.protocol import SUCCESS, OfficialAccount, ReplyError, can_reply
+from persona.model.inputs import Door, MediaMessage, Platform, PlatformEvent, TextMessage
+from persona.model.messages import Message
+from persona.wechat.protocol import SUCCESS, OfficialAccount, ReplyError, can_reply
 
 # Tencent's published sample (WXBizMsgCrypt): key, token, appid and one compatible-mode callback.
 from tests.vectors import (AES_KEY, APPID, SAMPLE_BODY, SAMPLE_MSG_SIGNATURE, SAMPLE_NONCE,

@@ -14,9 +14,9 @@ except ImportError:
 from wechatpy.utils import WeChatSigner
 
 from persona.errors import PersonaError, ProtocolError
-from persona.inputs import Door, MediaMessage, Platform, PlatformEvent, TextMessage
-from persona.messages import Message
-from persona.protocol import SUCCESS, ReplyError, WeCom, can_reply
+from persona.model.inputs import Door, MediaMessage, Platform, PlatformEvent, TextMessage
+from persona.model.messages import Message
+from persona.wechat.protocol import SUCCESS, ReplyError, WeCom, can_reply
 
 # wechatpy's own WeCom test vectors (tests/test_crypto.py in wechatpy).
 VECTOR_TOKEN = "123456"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from persona.errors import ProtocolError
-from persona.protocol import xmlguard
+from persona.wechat.protocol import xmlguard
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [

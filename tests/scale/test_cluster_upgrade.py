@@ -4,7 +4,7 @@ serves its slot."""
 
 from __future__ import annotations
 
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.store import open_store
 from persona.store.redis import RedisStore
 from persona.store.redis.legacy import upgrade

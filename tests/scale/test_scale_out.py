@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.fakeapi import FakeWeChat
 from persona.service import SIGNATURE_HEADER, sign
 from persona.store import open_store

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from persona.errors import PersonaError, ScriptRejected
-from persona.scripts import Action, ScriptCatalog, ScriptPoller
-from persona.scripts.catalog import load_live
+from persona.content.scripts import Action, ScriptCatalog, ScriptPoller
+from persona.content.scripts.catalog import load_live
 from persona.testing import Simulation
 from tests.scripts.lab import Lab
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from persona.customer import Customer
+from persona.model.customer import Customer
 from persona.errors import ScriptRejected, TemplateError
-from persona.inputs import BusinessEvent
-from persona.scripts import ScriptPoller, reload_checked, watch_folder
-from persona.scripts.versions import ScriptVersion
-from persona.templates import LiveScript, ScriptBook, Variant
-from persona.turn import Turn
+from persona.model.inputs import BusinessEvent
+from persona.content.scripts import ScriptPoller, reload_checked, watch_folder
+from persona.content.scripts.versions import ScriptVersion
+from persona.model.templates import LiveScript, ScriptBook, Variant
+from persona.model.turn import Turn
 from tests.scripts.lab import Lab
 
 LAB = Path(__file__).parent / "lab"

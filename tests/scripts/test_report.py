@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from persona.clock import FakeClock
-from persona.inputs import BusinessEvent, TextMessage
-from persona.runtime import Runtime
-from persona.scripts import ScriptCatalog, ScriptPoller
-from persona.scripts.report import Goal, Verdict, script_report, two_proportion_interval, wilson_interval
+from persona.model.inputs import BusinessEvent, TextMessage
+from persona.engine.runtime import Runtime
+from persona.content.scripts import ScriptCatalog, ScriptPoller
+from persona.content.scripts.report import Goal, Verdict, script_report, two_proportion_interval, wilson_interval
 from persona.store import open_store
 from tests.scripts.lab import Lab
 from tests.service.test_serve import ROOT

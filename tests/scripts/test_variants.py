@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from persona.customer import Customer
-from persona.scripts import ScriptCatalog, ScriptPoller
+from persona.model.customer import Customer
+from persona.content.scripts import ScriptCatalog, ScriptPoller
 from persona.testing import Simulation
-from persona.variants import choose_variant, weighted_pick
+from persona.model.variants import choose_variant, weighted_pick
 from tests.scripts.lab import Lab
 
 

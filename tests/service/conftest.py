@@ -15,7 +15,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 from wechatpy.utils import WeChatSigner
 
-from persona.bot import Bot
+from persona.engine.bot import Bot
 from persona.service import create_app
 from tests.conftest import drop_namespace
 from tests.service.desk import Desk

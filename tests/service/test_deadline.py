@@ -76,7 +76,7 @@ async def test_a_retry_while_the_first_attempt_still_runs_moves_nothing_twice(ma
 
 
 async def test_the_deferred_reply_reaches_the_customer_through_the_send_api(make_bot, serve, slow_desk):
-    pytest.importorskip("persona.delivery")
+    pytest.importorskip("persona.engine.delivery")
     from persona.fakeapi import FakeWeChat
 
     async with FakeWeChat(appid="wx2c2769f8efd9abc2", secret="appsecret") as fake:
@@ -93,7 +93,7 @@ async def test_the_deferred_reply_reaches_the_customer_through_the_send_api(make
 
 
 async def test_a_fast_reply_is_never_also_sent(make_bot, serve):
-    pytest.importorskip("persona.delivery")
+    pytest.importorskip("persona.engine.delivery")
     from persona.fakeapi import FakeWeChat
 
     async with FakeWeChat(appid="wx2c2769f8efd9abc2", secret="appsecret") as fake:

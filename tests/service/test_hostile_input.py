@@ -218,7 +218,7 @@ async def test_a_wecom_agent_id_no_int_can_hold_still_gets_its_reply(make_bot, s
 async def test_the_agents_api_refuses_deep_json_with_400(levels):
     from aiohttp.test_utils import TestClient, TestServer
 
-    from persona.desk import Desk
+    from persona.engine.desk import Desk
     from persona.service.agents import create_agent_app
     from persona.testing import Simulation
 

@@ -119,7 +119,7 @@ async def test_a_retry_storm_on_two_processes_moves_once_and_answers_identically
         store = open_store(redis_url, name)
         try:
             loaded = await store.load(CUSTOMER)
-            from persona.customer import Customer
+            from persona.model.customer import Customer
 
             record = Customer.load(CUSTOMER, loaded.record, loaded.version)
             assert record.state == "greeted" and record.counters == {"hellos": 2}
@@ -210,19 +210,19 @@ def test_serve_runs_on_uvloop_where_the_platform_has_it(monkeypatch):
 
 async def test_bots_served_together_keep_one_token_per_account(tmp_path, monkeypatch):
     """Two bots on one appid: their channels read and write one token, not one each."""
-    import persona.bot
+    import persona.engine.bot
     from persona.cli import build_parser
-    from persona.channels.tokens import ACCOUNTS_NAMESPACE
+    from persona.wechat.channels.tokens import ACCOUNTS_NAMESPACE
     from persona.cli import serve as serve_cli
 
-    made: list[persona.bot.Bot] = []
+    made: list[persona.engine.bot.Bot] = []
 
-    class Recorded(persona.bot.Bot):
+    class Recorded(persona.engine.bot.Bot):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(persona.bot, "Bot", Recorded)
+    monkeypatch.setattr(persona.engine.bot, "Bot", Recorded)
     for name, value in (("WECHAT_APPID", "wxshared"), ("WECHAT_APPSECRET", "s"),
                         ("WECHAT_API_BASE", f"http://127.0.0.1:{free_port()}")):
         monkeypatch.setenv(name, value)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from persona.inputs import BusinessEvent, Door, MediaMessage, Platform, PlatformEvent, TextMessage
-from persona.spool import Spool, SpoolError, decode, encode, leftovers, replay_once
+from persona.model.inputs import BusinessEvent, Door, MediaMessage, Platform, PlatformEvent, TextMessage
+from persona.engine.spool import Spool, SpoolError, decode, encode, leftovers, replay_once
 from tests.service.conftest import CUSTOMER, customer, plain, text_xml
 from tests.service.desk import Desk
 

@@ -9,7 +9,7 @@ import pytest
 from wechatpy.crypto import WeChatCrypto
 
 from persona.clock import FakeClock
-from persona.protocol import MAX_BODY_BYTES
+from persona.wechat.protocol import MAX_BODY_BYTES
 from tests.service.conftest import (ACCOUNT, AES_KEY, APPID, CUSTOMER, SAFE, TOKEN, customer, environ,
                                     event_xml, message_xml, now, open_reply, outbox, plain, reply_fields,
                                     safe, sign, text_xml)

@@ -17,10 +17,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from persona.customer import Customer
-from persona.inputs import TextMessage
+from persona.model.customer import Customer
+from persona.model.inputs import TextMessage
 from persona.store import open_store
-from persona.spool import Spool
+from persona.engine.spool import Spool
 from tests.conftest import drop_namespace
 from tests.service.conftest import plain, reply_fields, text_xml
 from tests.service.test_serve import HELLO, ROOT, free_port, output, start, stop, wait_healthy

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from persona.inputs import BusinessEvent
-from persona.gate import STAFF_OPT_IN, STAFF_OPT_OUT
+from persona.model.inputs import BusinessEvent
+from persona.engine.gate import STAFF_OPT_IN, STAFF_OPT_OUT
 from persona.testing import Simulation
 
 

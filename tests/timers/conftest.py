@@ -10,7 +10,7 @@ import pytest
 
 from persona import FakeClock, Runtime
 from persona.clock import parse_duration
-from persona.scheduler import Scheduler
+from persona.engine.scheduler import Scheduler
 from tests.timers.clockwork import Clockwork
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from persona import BusinessEvent, DefinitionError, FakeClock, Runtime, TextMessage, TimerFired
 from persona.clock import parse_time
-from persona.customer import Customer
-from persona.scheduler import Scheduler
-from persona.timers import TimerSpec
+from persona.model.customer import Customer
+from persona.engine.scheduler import Scheduler
+from persona.model.timers import TimerSpec
 from tests.timers.clockwork import Clockwork
 from tests.timers.conftest import advance, advance_to, fired, journal, local
 

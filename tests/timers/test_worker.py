@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from persona import FakeClock
-from persona.customer import Customer, Timer
+from persona.model.customer import Customer, Timer
 from persona.store import Commit, open_store
 from persona.store.redis import RedisStore
 from persona.worker import build_parser, run_worker

@@ -9,7 +9,7 @@ re-encoded here:
   customer's segment entries, as dictionary codes (the segment index: the scan script of
   :mod:`.scripts` reads them);
 * **the payload**, the record the runtime wrote. A record shaped like
-  :meth:`persona.customer.Customer.dump`'s is written field by field: state, tag names, timer
+  :meth:`persona.model.customer.Customer.dump`'s is written field by field: state, tag names, timer
   names and states, counter names and A/B variants as codes of the namespace's dictionary
   (:mod:`.names`), an indexed tag as the code of its segment entry (name and value at once),
   timestamps as varints relative to ``first_seen``, timer dues in milliseconds, attributes and
@@ -323,7 +323,7 @@ class Compact:
 
 
 def encode(record: bytes, codes: Callable[[str], int | None]) -> tuple[bytes | None, list[str]]:
-    """``(compact payload, [])`` of a record shaped like :meth:`persona.customer.Customer.dump`'s;
+    """``(compact payload, [])`` of a record shaped like :meth:`persona.model.customer.Customer.dump`'s;
     ``(None, names)`` when names lack a code (give them codes, then encode again); ``(None, [])``
     when the record is kept as it is. ``codes`` maps a name to its code, None if it has none."""
     if not record.startswith(b'{"s":'):

@@ -1,6 +1,6 @@
 """客服台: customers a person holds, their conversation, three suggested replies, send, close.
 
-A page over :class:`persona.desk.Desk` on each bot's runtime, and the same desk's JSON API
+A page over :class:`persona.engine.desk.Desk` on each bot's runtime, and the same desk's JSON API
 (``persona.service.agents``) under ``/api/agents/``, both behind the studio's session, CSRF
 and role checks: only agents handle conversations (they see customers' messages in clear).
 Every message sent here goes through the bot's gate and journal like one from ``persona agent
@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ...desk import Desk, DeskError
+from ...engine.desk import Desk, DeskError
 from ...errors import KnowledgeError
-from ...knowledge import Candidate
+from ...content.knowledge import Candidate
 from ...service import agents as api
 from ..audit import Action
 from ..context import STUDIO, Studio

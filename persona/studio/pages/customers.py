@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from ...cli.broadcast import parse_segment
-from ...customer import Customer
+from ...model.customer import Customer
 from ...errors import PersonaError
-from ...inputs import BusinessEvent
-from ...gate import STAFF_OPT_IN, STAFF_OPT_OUT
+from ...model.inputs import BusinessEvent
+from ...engine.gate import STAFF_OPT_IN, STAFF_OPT_OUT
 from ..audit import Action
 from ..context import STUDIO, StudioBot
 from ..masking import mask_fields, mask_value

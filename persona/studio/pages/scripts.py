@@ -2,7 +2,7 @@
 live preview and lint as the writer types; publish with a note, history with diffs, rollback,
 A/B variants and their report.
 
-Every change goes through :class:`persona.scripts.ScriptCatalog`, the code ``persona scripts``
+Every change goes through :class:`persona.content.scripts.ScriptCatalog`, the code ``persona scripts``
 uses: lint judges each publish and rollback there, so nothing published here bypasses it. The
 running ``persona serve`` processes pick a new version up from the store within seconds.
 """
@@ -17,11 +17,11 @@ from typing import Any
 from aiohttp import web
 
 from ...clock import parse_duration
-from ...customer import Customer
+from ...model.customer import Customer
 from ...errors import PersonaError, ScriptRejected
-from ...scripts import ScriptCatalog, load_live
-from ...scripts.report import Goal, script_report
-from ...templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, LiveScript
+from ...content.scripts import ScriptCatalog, load_live
+from ...content.scripts.report import Goal, script_report
+from ...model.templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, LiveScript
 from ..audit import Action
 from ..context import STUDIO, StudioBot
 from ..preview import Finding, baseline, findings, render as render_draft

@@ -1,0 +1,269 @@
+"""The checks: what is wrong with a bot, found from what the two readers tell.
+
+:mod:`.scripts` reads the scripts and :mod:`.source` reads the bot's code; here they meet. A
+script said somewhere must exist; every variable it needs (in the states it can be said in)
+must be given there, by the keyword arguments of the call, by ``context()`` or by what every
+script gets (:data:`BASE_VARIABLES`); its fixed text must fit a WeChat text message; every state
+must be reachable; every name passed to ``trigger``/``schedule``/``cancel``/``dispatch`` must
+have something that answers it. When a reader cannot tell, nothing is reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import jinja2
+
+from ...model.customer import Customer
+from ...model.inputs import BusinessEvent
+from ...model.messages import KINDS, TEXT_LIMIT_BYTES
+from ...model.persona import Persona, transition_spec
+from ...model.templates import SUFFIX, ScriptBook
+from ...model.turn import Turn
+from .fields import check_use, known_fields
+from .report import ERROR, WARNING, Report, Severity, display, suggest
+from .reach import check_reach
+from .scripts import Script, fixed_bytes
+from .source import Code, Site, line_of
+from .states import States
+
+#: what every script is given by :meth:`persona.model.turn.Turn.render`
+BASE_VARIABLES = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state"})
+#: fixed text above this leaves little room for what the variables add
+TEXT_MARGIN_BYTES = 256
+_CALLBACK_KEYS = ("conditions", "unless", "before", "after", "prepare")
+
+
+@dataclass
+class Reading:
+    """What the two readers found, kept for tools that list it (``persona lint --vars``)."""
+
+    scripts: dict[str, Script] = field(default_factory=dict)
+    sites: list[Site] = field(default_factory=list)
+    context: frozenset[str] | None = None
+
+
+class Linter:
+    """Runs every check on one persona class, adding what it finds to ``report``; what it read
+    is left in ``read``."""
+
+    def __init__(self, cls: type[Persona], report: Report, scripts: ScriptBook | None = None) -> None:
+        self.cls = cls
+        self.report = report
+        self.source_file = Path(inspect.getsourcefile(cls) or cls.folder() / "persona.py")
+        self.folder = cls.folder() / cls.scripts_dir
+        self.book = scripts if scripts is not None else ScriptBook.draft(self.folder, {})
+        self.code = Code(cls)
+        self.fields = known_fields(cls, self.code)
+        self.read = Reading()
+
+    def run(self) -> None:
+        if not self.folder.is_dir():
+            self.report.add(ERROR, self.folder, 0, "the scripts folder does not exist")
+        scripts = self._scripts()
+        self.report.scripts = len(scripts)
+        sites, dynamic = self.code.say_sites()
+        context = self._context()
+        self.read = Reading(scripts, sites, context)
+        self._check_sites(scripts, sites, context, dynamic)
+        self._check_machine()
+        self._check_calls()
+        check_reach(self.cls, self.code, scripts, sites, self.report)
+
+    # -- scripts -------------------------------------------------------------------------------
+    def _scripts(self) -> dict[str, Script]:
+        broken: set[str] = set()
+        for problem in self.book.problems():
+            name = problem.template or ""
+            broken.add(name)
+            message = str(problem).split(": ", 1)[-1] if " line " in str(problem) else str(problem)
+            self.report.add(ERROR, self.folder / f"{name}{SUFFIX}", problem.line, message)
+        scripts: dict[str, Script] = {}
+        for name in self.book.names():
+            path = self.folder / f"{name}{SUFFIX}"
+            script = Script(name, path)
+            scripts[name] = script
+            if name in broken:
+                continue
+            try:
+                tree = self.book.env.parse(self.book.source(name), name=name + SUFFIX, filename=str(path))
+            except jinja2.TemplateSyntaxError:
+                continue  # reported by problems()
+            script.read(tree, frozenset(self.cls.states))
+            self._check_script(script)
+        return scripts
+
+    def _check_script(self, script: Script) -> None:
+        assert script.tree is not None
+        reported: set[tuple[str, str]] = set()
+        for use in script.fields:
+            finding = check_use(use, self.fields, self.cls.__name__)
+            if finding is not None and (str(use), finding.message) not in reported:
+                reported.add((str(use), finding.message))
+                self.report.add(ERROR if finding.error else WARNING, script.path, use.line, finding.message)
+        if script.kind is not None and script.kind not in KINDS:
+            self.report.add(ERROR, script.path, script.kind_line,
+                            f"kind {script.kind!r} is not one of {', '.join(KINDS)}")
+        if script.kind in (None, "text"):
+            fixed = fixed_bytes(script.tree.body)
+            if fixed > TEXT_LIMIT_BYTES:
+                self.report.add(ERROR, script.path, 1,
+                                f"its longest branch has {fixed} bytes of fixed text; WeChat allows "
+                                f"{TEXT_LIMIT_BYTES} bytes in a text message: shorten it or split it")
+            elif fixed > TEXT_LIMIT_BYTES - TEXT_MARGIN_BYTES:
+                self.report.add(WARNING, script.path, 1,
+                                f"its longest branch has {fixed} bytes of fixed text, leaving "
+                                f"{TEXT_LIMIT_BYTES - fixed} of WeChat's {TEXT_LIMIT_BYTES} for the variables")
+
+    def _needs(self, scripts: dict[str, Script], name: str, states: States,
+               seen: frozenset[str] = frozenset()) -> Iterator[tuple[Script, str, int]]:
+        """Every variable ``name`` needs from whoever says it in ``states``, with the line it is
+        first used on (included scripts see the includer's variables, so their needs are the
+        includer's)."""
+        script = scripts.get(name)
+        if script is None or name in seen:
+            return
+        for variable, uses in script.uses.items():
+            if variable in script.optional:
+                continue
+            lines = [line for line, where in uses if states is None or where is None or states & where]
+            if lines:
+                yield script, variable, min(lines)
+        for included in sorted(script.includes):
+            yield from self._needs(scripts, included, states, seen | {name})
+
+    def _context(self) -> frozenset[str] | None:
+        keys = self.code.context_keys()
+        if keys is not None:
+            return frozenset(keys)
+        try:  # not written as a dict literal: ask it, for a sample customer
+            persona = self.cls(scripts=self.book)
+            customer = Customer("lint:sample", self.cls.initial)
+            turn = Turn(persona, customer, BusinessEvent(user=customer.id, name="lint"), time.time())
+            return frozenset(persona.context(turn))
+        except Exception as exc:
+            line = line_of(getattr(self.cls, "context", None))
+            self.report.add(WARNING, self.source_file, line,
+                            f"context() failed for a sample customer ({type(exc).__name__}: {exc}); "
+                            "variables it gives cannot be checked")
+            return None
+
+    def _check_sites(self, scripts: dict[str, Script], sites: list[Site], context: frozenset[str] | None,
+                     dynamic: list[tuple[str, int]]) -> None:
+        said = {s.script for s in sites}
+        fallback = self.cls.policy.fallback_template
+        if fallback:
+            sites = [*sites, Site(fallback, display(self.source_file), line_of(self.cls),
+                                   frozenset({"original"}), via="Policy.fallback_template")]
+        missing_reported: set[tuple[str, str, str, int]] = set()
+        for site in sites:
+            if site.script not in scripts:
+                via = f" ({site.via})" if site.via else ""
+                self.report.add(ERROR, site.file, site.line,
+                                f"script {site.script!r} is said here{via} but "
+                                f"{display(self.folder / (site.script + SUFFIX))} does not exist"
+                                f"{suggest(site.script, scripts)}")
+                continue
+            if site.given is None or context is None:
+                continue
+            given = BASE_VARIABLES | context | site.given
+            for script, variable, line in self._needs(scripts, site.script, site.states):
+                if variable in given or (script.name, variable, site.file, site.line) in missing_reported:
+                    continue
+                missing_reported.add((script.name, variable, site.file, site.line))
+                where = f"{site.file}:{site.line}" + (f" ({site.via})" if site.via else "")
+                if site.states is not None and site.states != frozenset(self.cls.states):
+                    where += f" (in state {', '.join(sorted(site.states))})"
+                included = f" (included by {site.script}{SUFFIX})" if script.name != site.script else ""
+                close = difflib.get_close_matches(variable, sorted(given), n=1)
+                if close:
+                    fix = f"did you mean {close[0]!r}? (or pass {variable}=... there)"
+                else:
+                    fix = (f"pass {variable}=... there, add it to context(), or guard it with "
+                           f"'{{% if {variable} is defined %}}'")
+                self.report.add(ERROR, script.path, line,
+                                f"{variable!r} is not given where this script is said{included} at {where}; "
+                                f"{fix}")
+        includes = {i for s in scripts.values() for i in s.includes}
+        for name, script in sorted(scripts.items()):
+            if name in said or name in includes or name == fallback or name in self.cls.broadcasts:
+                continue
+            hint = ""
+            if dynamic:
+                places = ", ".join(f"{display(f)}:{n}" for f, n in dynamic[:3])
+                hint = f" (script names computed at {places} could not be followed)"
+            self.report.add(WARNING, script.path, 0, f"script {name!r} is never said by the persona{hint}")
+
+    # -- the state machine --------------------------------------------------------------------
+    def _check_machine(self) -> None:
+        cls = self.cls
+        states = list(cls.states)
+        edges: dict[str, set[str]] = {s: set() for s in states}
+        line = line_of(cls)
+        for t in cls.transitions:
+            spec = transition_spec(t, cls.__name__)
+            sources = spec["source"] if isinstance(spec["source"], (list, tuple)) else [spec["source"]]
+            sources = states if "*" in sources else sources
+            for source in sources:
+                dest = source if spec["dest"] in ("=", None) else spec["dest"]
+                edges.setdefault(source, set()).add(dest)
+            for key in _CALLBACK_KEYS:
+                names = spec.get(key) or []
+                for name in [names] if isinstance(names, str) else names:
+                    if isinstance(name, str) and not callable(getattr(cls, name, None)):
+                        self.report.add(ERROR, self.source_file, self.code.line_of_text(repr(name)[1:-1]) or line,
+                                        f"transition {spec['trigger']!r}: {key}={name!r} is not a method of "
+                                        f"{cls.__name__}")
+        reached, todo = {cls.initial}, [cls.initial]
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in reached:
+                    reached.add(nxt)
+                    todo.append(nxt)
+        for state in states:
+            if state not in reached:
+                self.report.add(ERROR, self.source_file, self.code.line_of_text(f'"{state}"') or line,
+                                f"state {state!r} cannot be reached from the initial state {cls.initial!r}: "
+                                "no transition leads to it")
+        for attr in dir(cls):
+            for moment in ("on_enter_", "on_exit_"):
+                if attr.startswith(moment) and callable(getattr(cls, attr)) and attr[len(moment):] not in states:
+                    self.report.add(WARNING, self.source_file, line_of(getattr(cls, attr)),
+                                    f"{attr} is never called: {attr[len(moment):]!r} is not a state")
+
+    def _check_calls(self) -> None:
+        cls = self.cls
+        triggers = set(cls.triggers)
+        # what answers each call, how bad it is when nothing does, and how to say so
+        answered: dict[str, tuple[set[str], Severity, str]] = {
+            "trigger": (triggers, ERROR, "trigger {name!r} is not a transition of " + cls.__name__),
+            "schedule": (set(cls.routes.timer), ERROR,
+                         "timer {name!r} is scheduled but has no @on.timer({name!r}) handler"),
+            "cancel": (set(cls.routes.timer), WARNING,
+                       "timer {name!r} is cancelled but has no @on.timer({name!r}) handler"),
+            "dispatch": (set(cls.routes.event), ERROR,
+                         "event {name!r} is dispatched but has no @on.event({name!r}) handler"),
+        }
+        fired: set[str] = set()
+        dynamic_triggers = False
+        for call in self.code.calls(*answered):
+            names = call.strings(1 if call.method == "dispatch" else 0)
+            if names is None:
+                dynamic_triggers |= call.method == "trigger"
+                continue
+            known, severity, message = answered[call.method]
+            if call.method == "trigger":
+                fired |= names
+            for name in names:
+                if name not in known:
+                    self.report.add(severity, call.file, call.line,
+                                    message.format(name=name) + suggest(name, known))
+        if not dynamic_triggers:
+            for name in sorted(triggers - fired):
+                self.report.add(WARNING, self.source_file, self.code.line_of_text(f'"{name}"') or line_of(cls),
+                                f"transition {name!r} is never triggered (no turn.trigger({name!r}))")

@@ -1,0 +1,171 @@
+"""Replaying a customer's journal against the persona as it is now.
+
+Each turn journals its input (``i`` on the turn's first line, for inputs from outside: timers
+are not replayed, they fire again by themselves) and every message with the gate's decision and
+a digest of what it said. :func:`replay` feeds those inputs, at their original times, to the
+current persona on a memory store with a fake clock, firing its timers on the way, and pairs
+each turn then with the turn now: how a writer or developer sees what a change does to real
+histories before deploying it. Nothing is written to the real store and nothing is sent.
+
+The journal keeps each customer's most recent lines only (``Persona.journal_cap``): when it no
+longer reaches back to the customer's first turn, the replay starts from a new customer at the
+oldest kept input, and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..clock import FakeClock
+from ..model.customer import Customer
+from ..model.inputs import TimerFired, from_record
+from ..engine.outcome import Outcome, ReplySlot
+from ..engine.runtime import Runtime
+from ..store.base import Store
+from ..store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from ..model.persona import Persona
+
+TIMER_BATCH = 100
+
+
+@dataclass
+class Said:
+    """One message of a turn: then from the journal, now from the replayed turn."""
+
+    script: str
+    action: str  # the gate's decision: send | defer | drop
+    digest: str | None = None
+    text: str = ""  # now only: the journal does not keep the text
+    to: str | None = None
+
+    def label(self) -> str:
+        return self.script + ("" if self.action == "send" else f" ({self.action})")
+
+
+@dataclass
+class Step:
+    """One turn, then and now (either may be missing: a timer that no longer exists, a new one)."""
+
+    at: float
+    input: str
+    then: list[Said] | None
+    now: list[Said] | None
+
+    @property
+    def differs(self) -> bool:
+        if self.then is None or self.now is None:
+            return bool(self.then or self.now)
+        if [(s.script, s.action, s.to) for s in self.then] != [(s.script, s.action, s.to) for s in self.now]:
+            return True
+        return any(a.digest is not None and a.digest != b.digest for a, b in zip(self.then, self.now))
+
+
+@dataclass
+class Replay:
+    user: str
+    steps: list[Step] = field(default_factory=list)
+    complete: bool = True  # the journal reaches back to the customer's first turn
+
+    @property
+    def differences(self) -> list[Step]:
+        return [s for s in self.steps if s.differs]
+
+
+@dataclass
+class _Then:
+    at: float
+    input: str
+    record: dict[str, Any] | None
+    said: list[Said]
+
+
+def _turns(lines: list[str]) -> list[_Then]:
+    """The journal as turns: each starts at its input's line (``in``, or ``error`` when the
+    handler failed) and owns the messages journaled after it."""
+    turns: list[_Then] = []
+    for raw in lines:
+        entry = json.loads(raw)
+        kind = entry.get("k")
+        if kind in ("in", "error"):
+            turns.append(_Then(entry["t"], entry.get("input", ""), entry.get("i"), []))
+        elif kind == "out" and turns:
+            turns[-1].said.append(Said(entry.get("script", ""), entry.get("action", ""), entry.get("h"),
+                                       to=entry.get("to")))
+        elif "i" in entry:  # a turn whose first note is not its input (an opt-out, a migration)
+            turns.append(_Then(entry["t"], "", entry["i"], []))
+    return turns
+
+
+def _said(outcome: Outcome) -> list[Said]:
+    return [Said(m.script or m.kind, d.action, m.digest(), m.summary(), m.to) for m, d in outcome.messages]
+
+
+async def replay(persona: type["Persona"], store: Store, user: str) -> Replay:
+    """Re-run ``user``'s journaled inputs against ``persona`` and pair each turn then and now."""
+    journal = await store.journal(user, 1_000_000)
+    loaded = await store.load(user)
+    then = _turns(journal)
+    result = Replay(user)
+    if not then:
+        return result
+    if loaded.record is not None:
+        first_seen = int(Customer.load(user, loaded.record, loaded.version).first_seen)
+        result.complete = int(then[0].at) <= first_seen
+    clock = FakeClock(float(then[0].at) - 1)
+    runtime = Runtime(persona(), MemoryStore(namespace=persona.name), clock)
+    now: list[tuple[float, str, list[Said]]] = []
+    for n, turn in enumerate(then):
+        if turn.record is None:
+            continue
+        now += await _fire_timers(runtime, clock, turn.at)
+        clock.set(max(clock.now(), float(turn.at)))
+        inp = from_record(user, turn.record, f"replay:{n}")
+        outcome = await runtime.handle(inp, ReplySlot() if inp.inbound else None)
+        now.append((turn.at, inp.describe(), _said(outcome)))
+    now += await _fire_timers(runtime, clock, then[-1].at)
+    result.steps = _pair(then, now)
+    return result
+
+
+async def _fire_timers(runtime: Runtime, clock: FakeClock, until: float) -> list[tuple[float, str, list[Said]]]:
+    """Fire every timer due up to ``until`` in order, as the scheduler would have."""
+    fired: list[tuple[float, str, list[Said]]] = []
+    store = runtime.store
+    while (due := await store.next_timer_due()) is not None and due <= until:
+        clock.set(max(clock.now(), due))
+        for user, name, _ in await store.claim_timers(clock.now(), TIMER_BATCH, lease=60):
+            outcome = await runtime.handle(TimerFired(user=user, name=name))
+            if outcome.status != "unhandled" or outcome.messages:
+                fired.append((int(clock.now()), f"timer {name}", _said(outcome)))
+    return fired
+
+
+def _pair(then: list[_Then], now: list[tuple[float, str, list[Said]]]) -> list[Step]:
+    """Line turns up by time and input; one present on a side only stands alone."""
+    steps: list[Step] = []
+    waiting = list(now)
+    for turn in then:
+        label = turn.input
+        match = next((i for i, (at, what, _) in enumerate(waiting) if at == turn.at and what == label), None)
+        if match is None:
+            steps.append(Step(turn.at, label, turn.said, None))
+            continue
+        for at, what, said in waiting[:match]:
+            steps.append(Step(at, what, None, said))
+        at, what, said = waiting[match]
+        steps.append(Step(turn.at, label or what, turn.said, said))
+        waiting = waiting[match + 1:]
+    steps += [Step(at, what, None, said) for at, what, said in waiting]
+    return steps
+
+
+async def sample(persona: type["Persona"], store: Store, n: int, *, seed: int | None = None) -> list[Replay]:
+    """Replays of ``n`` customers picked at random (all of them when there are fewer)."""
+    users = await store.users()
+    picked = random.Random(seed).sample(users, min(n, len(users)))
+    return [await replay(persona, store, user) for user in sorted(picked)]

@@ -1,0 +1,177 @@
+"""Handing a customer to a human agent, and back.
+
+While a human holds a conversation the bot stays out of it: the customer's messages wait in the
+agents' queue instead of reaching the persona's handlers, and the gate drops the bot's marketing
+to that customer. Service messages (an order shipped, a reminder the customer asked for) still
+go out and the persona's timers keep running. The conversation returns to the bot when an agent
+closes it, or after ``Policy.handoff_idle`` seconds without a message either way.
+
+Everything here happens inside the customer's turn, so holding, answering and giving back are
+committed atomically with the rest of the record and journaled like any other step:
+``handoff`` (reason), ``agent`` (who, from which suggestion, how many characters edited, how
+long the customer waited) and ``handback`` (closed or idle).
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from .customer import Handoff, Timer
+from .inputs import AgentAction, AgentInput, Door, MediaMessage, TextMessage, TimerFired, plain_word
+from .messages import Message
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+    from .persona import Policy
+    from .turn import Turn
+
+log = logging.getLogger(__name__)
+
+#: The timer that gives an idle conversation back to the bot (never a persona's own timer name:
+#: those are Python identifiers).
+IDLE_TIMER = "persona:handoff"
+#: The script name an agent's messages carry in the journal and the outbox.
+AGENT_SCRIPT = "agent"
+#: Seconds buckets for how long customers wait for an agent.
+WAIT_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 86400.0)
+
+
+class Reason(StrEnum):
+    """Why the framework handed a customer over (a persona's ``turn.handoff(reason)`` may give
+    any other reason)."""
+
+    WORDS = "words"
+    UNHANDLED = "unhandled"
+    AGENT = "agent"  # an agent wrote first
+
+
+class Release(StrEnum):
+    """Why a conversation went back to the bot."""
+
+    CLOSED = "closed"
+    IDLE = "idle"
+
+
+def begin(turn: "Turn", reason: str, agent: str | None = None) -> bool:
+    """Hold this customer for a human agent; False when one already holds them."""
+    customer = turn.customer
+    if customer.handoff is not None:
+        return False
+    waiting = turn.now if isinstance(turn.input, (TextMessage, MediaMessage)) else None
+    customer.handoff = Handoff(since=turn.now, reason=str(reason), last=turn.now, waiting=waiting, agent=agent)
+    _arm(turn)
+    turn.note("handoff", reason=str(reason), text=_text(turn))
+    script = turn.persona.policy.handoff_script
+    if script:
+        turn.say(script, category="service")
+    return True
+
+
+def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:
+    """Give the conversation back to the bot; False when no human held it."""
+    held = turn.customer.handoff
+    if held is None:
+        return False
+    turn.customer.handoff = None
+    turn.cancel(IDLE_TIMER)
+    turn.note("handback", why=str(why), agent=agent, held=int(turn.now - held.since))
+    return True
+
+
+def _arm(turn: "Turn") -> None:
+    held = turn.customer.handoff
+    assert held is not None
+    due = held.last + turn.persona.policy.handoff_idle
+    turn.customer.timers[IDLE_TIMER] = Timer(due)  # not bound to a state; the commit stores it
+    turn.timers_del.discard(IDLE_TIMER)
+
+
+def _text(turn: "Turn") -> str | None:
+    inp = turn.input
+    return inp.text if isinstance(inp, TextMessage) else None
+
+
+class HandoffRules:
+    """The runtime's side of handoff: which inputs belong to the human, and when to hand over.
+
+    Built once per runtime from the persona's policy (the handoff words are normalised once).
+    """
+
+    def __init__(self, policy: "Policy") -> None:
+        self.idle = policy.handoff_idle
+        self.unhandled_text = policy.handoff_unhandled
+        self.words = frozenset(plain_word(w) for w in policy.handoff_words)
+
+    def intercept(self, turn: "Turn") -> bool:
+        """True when the input was taken here and the persona's handlers must not see it."""
+        inp, customer = turn.input, turn.customer
+        if inp.door is not Door.CUSTOMER:
+            return False  # staff and the platform talk to the bot, never to a human's queue
+        held = customer.handoff
+        if held is not None and turn.now >= held.last + self.idle - 0.001:
+            end(turn, Release.IDLE)  # also when the timer was lost (an opt-out cancels timers)
+            held = None
+        if isinstance(inp, TimerFired) and inp.name == IDLE_TIMER:
+            turn.cancel(IDLE_TIMER)
+            if held is not None:
+                _arm(turn)  # a message moved the idle clock after this timer was claimed
+            return True
+        if isinstance(inp, AgentInput):
+            self._agent(turn, inp)
+            return True
+        if held is None:
+            if isinstance(inp, TextMessage) and plain_word(inp.text) in self.words:
+                turn.note("in", input=inp.describe(), handler=None)
+                begin(turn, Reason.WORDS)
+                return True
+            return False
+        if isinstance(inp, (TextMessage, MediaMessage)):
+            held.last = turn.now
+            if held.waiting is None:
+                held.waiting = turn.now
+            _arm(turn)
+            turn.note("in", input=inp.describe(), handler=None, held=True, text=_text(turn))
+            return True
+        return False
+
+    def unhandled(self, turn: "Turn") -> None:
+        """No handler took the input: hand text over when the policy says so."""
+        inp = turn.input
+        if (self.unhandled_text and isinstance(inp, TextMessage) and inp.door is Door.CUSTOMER
+                and turn.customer.handoff is None):
+            begin(turn, Reason.UNHANDLED)
+
+    @staticmethod
+    def _agent(turn: "Turn", inp: AgentInput) -> None:
+        if inp.action == AgentAction.CLOSE:
+            if not end(turn, Release.CLOSED, inp.agent):
+                turn.note("handback", why=str(Release.CLOSED), agent=inp.agent, held=0)
+            return
+        begin(turn, Reason.AGENT, inp.agent)
+        held = turn.customer.handoff
+        assert held is not None
+        wait = int(turn.now - held.waiting) if held.waiting is not None else None
+        held.waiting, held.last, held.agent = None, turn.now, inp.agent
+        _arm(turn)
+        turn.send(Message("text", text=inp.text, category="service", script=AGENT_SCRIPT))
+        turn.note("agent", agent=inp.agent, candidate=inp.candidate, edits=inp.edits, wait=wait, text=inp.text)
+
+    @staticmethod
+    def count(notes: list[dict[str, Any]], metrics: "Metrics", persona: str) -> None:
+        """Count what a committed turn did (never before the commit: a lost race re-runs it)."""
+        for note in notes:
+            kind = note["k"]
+            if kind == "handoff":
+                metrics.inc("handoffs", persona=persona, reason=note["reason"])
+            elif kind == "handback":
+                metrics.inc("handbacks", persona=persona, why=note["why"])
+            elif kind == "agent":
+                metrics.inc("agent_messages", persona=persona)
+                if note.get("wait") is not None:
+                    metrics.observe("handoff_wait", note["wait"], buckets=WAIT_BUCKETS, persona=persona)
+                if note.get("candidate"):
+                    metrics.inc("suggestions_used", persona=persona)
+                    if note.get("edits"):
+                        metrics.inc("suggestions_edited", persona=persona)
