@@ -5,9 +5,11 @@ Kept deliberately tiny: labels are a sorted tuple of pairs, everything lives in 
 
 from __future__ import annotations
 
+import copy
+
 import bisect
 from collections import defaultdict
-from typing import Iterable
+from typing import Any, Iterable
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -86,3 +88,25 @@ class Metrics:
                 lines.append(f"{full}_sum{_fmt(key)} {buckets[-1]:.6f}")
                 lines.append(f"{full}_count{_fmt(key)} {running:g}")
         return "\n".join(lines) + "\n"
+
+
+def merge(sources: list[Metrics]) -> Metrics:
+    """One Metrics holding the sum of ``sources`` (one TYPE line per name when rendered)."""
+    if len(sources) == 1:
+        return sources[0]
+    merged = Metrics(sources[0].prefix)
+    for source in sources:
+        for name, series in source.counters.items():
+            for labels, value in series.items():
+                merged.counters[name][labels] += value
+        for name, gauges in source.gauges.items():
+            merged.gauges[name].update(gauges)
+        merged.bounds.update(source.bounds)
+        for name, histograms in source.histograms.items():
+            target: dict[Any, list[float]] = merged.histograms[name]
+            for labels, buckets in histograms.items():
+                if labels in target:
+                    target[labels] = [a + b for a, b in zip(target[labels], buckets)]
+                else:
+                    target[labels] = copy.copy(buckets)
+    return merged

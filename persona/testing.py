@@ -97,9 +97,9 @@ class Simulation:
         self.bot: Bot
 
     async def __aenter__(self) -> "Simulation":
-        from .fakeapi import FakeWeChatAPI
+        from .wechat.fake import FakeWeChat
 
-        self.api = FakeWeChatAPI(clock=self.clock.now)
+        self.api = FakeWeChat(clock=self.clock.now)
         self.base_url = await self.api.start()
         env = {**FAKE_ENV, "WECHAT_API_BASE": self.base_url, "WECOM_API_BASE": self.base_url}
         env.update({k: v for k, v in os.environ.items() if k.startswith("PERSONA_")})

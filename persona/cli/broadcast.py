@@ -36,6 +36,7 @@ from ..model.persona import Persona, load_persona
 from ..engine.outcome import Outcome, Status
 from ..engine.runtime import Runtime
 from ..store import Store
+from ..model.segments import parse_segment
 from ..model.turn import Turn
 from .arguments import add_bot, add_store, open_for
 
@@ -136,30 +137,6 @@ async def _dry_run(store: Store, segments: list[str], users: list[str], args: ar
         return
     if opted:
         print(f"  {len(opted)} of them opted out and would get nothing")
-
-
-def parse_segment(text: str, cls: type[Persona]) -> list[str]:
-    """``state:welcomed+tag:source=parcel`` → the store's segment names, checked against the bot."""
-    if text.strip() == "all":
-        return ["all"]
-    parts = [p.strip() for p in text.split("+") if p.strip()]
-    if not parts:
-        raise PersonaError("SEGMENT is empty: use state:NAME, tag:NAME, tag:NAME=VALUE or all")
-    for part in parts:
-        kind, _, value = part.partition(":")
-        if kind == "state":
-            if value not in cls.states:
-                raise PersonaError(f"segment {part!r}: {value!r} is not a state of {cls.name} "
-                                   f"(states: {', '.join(cls.states)})")
-        elif kind == "tag" and value:
-            tag = value.partition("=")[0]
-            if cls.indexed_tags is not None and tag not in cls.indexed_tags:
-                raise PersonaError(f"segment {part!r}: tag {tag!r} is not indexed for segments "
-                                   f"({cls.__name__}.indexed_tags: {', '.join(sorted(cls.indexed_tags))})")
-        else:
-            raise PersonaError(f"segment {part!r}: use state:NAME, tag:NAME or tag:NAME=VALUE "
-                               "(several joined with +), or all")
-    return parts
 
 
 def broadcasting(cls: type[Persona]) -> type[Persona]:

@@ -13,10 +13,9 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from typing import Any
 
-from ..model.messages import Message
+from ..engine.dead_letters import decoded, recipient, requeue, summary
 from ..model.persona import load_persona
 from ..store import Store
 from ..store.base import OutboxItem
@@ -65,20 +64,11 @@ async def _main(args: argparse.Namespace, store: Store) -> int:
         await store.close()
 
 
-async def requeue(store: Store, item_id: str) -> tuple[bool, str]:
-    """Move one dead letter back to the outbox, due now, with its attempts reset (one atomic
-    store step: a crash leaves it a dead letter or an outbox item, never neither)."""
-    item = await store.requeue_dead_letter(item_id, time.time())
-    if item is None:
-        return False, f"{item_id}: not a dead letter (unknown id, or retried already)"
-    return True, f"{item_id}: back in the outbox for {item.user}"
-
-
 def _list(letters: list[tuple[OutboxItem, str]], as_json: bool) -> None:
     if as_json:
         for item, reason in letters:
             print(json.dumps({"id": item.id, "user": item.user, "attempts": item.attempts, "reason": reason,
-                              "payload": _payload(item)}, ensure_ascii=False))
+                              "payload": decoded(item)}, ensure_ascii=False))
         return
     if not letters:
         print("no dead letters")
@@ -88,35 +78,3 @@ def _list(letters: list[tuple[OutboxItem, str]], as_json: bool) -> None:
         print(f"    reason: {reason}")
         print(f"    {summary(item)}")
     print(f"{len(letters)} dead letter{'s' * (len(letters) != 1)}; retry with --retry ID or --retry-all")
-
-
-def _payload(item: OutboxItem) -> Any:
-    try:
-        return json.loads(item.payload)
-    except ValueError:
-        return item.payload
-
-
-def recipient(item: OutboxItem) -> str:
-    """Who the dead letter was for (a member of staff or a group for messages to others)."""
-    payload = _payload(item)
-    if isinstance(payload, dict) and isinstance(payload.get("message"), dict):
-        return str(payload["message"].get("to") or payload.get("user") or item.user)
-    return item.user
-
-
-def summary(item: OutboxItem) -> str:
-    """The dead letter in one line: script and the start of its text, or the effect and its data."""
-    payload = _payload(item)
-    if not isinstance(payload, dict):
-        return f"payload: {str(payload)[:80]}"
-    if payload.get("type") == "message" and isinstance(payload.get("message"), dict):
-        try:
-            message = Message.from_dict(payload["message"])
-        except TypeError:
-            return f"message: {json.dumps(payload['message'], ensure_ascii=False)[:80]}"
-        summary = message.summary().replace("\n", " ")
-        summary = summary if len(summary) <= 70 else summary[:69] + "…"
-        return f"{message.script or message.kind}: {summary}"
-    rest = {k: v for k, v in payload.items() if k not in ("type", "from")}
-    return f"{payload.get('type', '?')}: {json.dumps(rest, ensure_ascii=False)[:80]}"

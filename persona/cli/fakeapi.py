@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import PersonaError
-from ..fakeapi import FakeWeChat, Sent
+from ..wechat.fake import FakeWeChat, Sent
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return _serve_process(args, reuse_port=False)
     from .supervisor import supervise
 
-    return supervise(args)
+    return supervise(args, serve)
 
 
 def _serve_process(args: argparse.Namespace, *, reuse_port: bool) -> int:

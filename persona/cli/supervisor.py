@@ -41,11 +41,14 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnProcess
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from ..errors import PersonaError
 from ..engine.spool import worker_path
 from . import EXIT_USAGE
+
+#: ``persona serve``'s coroutine for one worker: ``serve(args, reuse_port=, stop=, ready=)``
+Serve = Callable[..., Awaitable[int]]
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,9 @@ class Worker:
 class Supervisor:
     """Starts, watches, replaces and stops the workers of one ``persona serve --workers N``."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, serve: Serve) -> None:
         self.args = args
+        self.serve = serve
         self.context = multiprocessing.get_context("spawn")
         self.folder = tempfile.mkdtemp(prefix="persona-metrics-")
         self.workers: dict[int, Worker] = {}
@@ -114,7 +118,7 @@ class Supervisor:
         args = copy.copy(self.args)
         args.worker, args.metrics_dir = index, self.folder
         args.spool = str(worker_path(self.args.spool, index))
-        process = self.context.Process(target=_worker_main, args=(args, theirs), name=f"persona-serve-{index}")
+        process = self.context.Process(target=_worker_main, args=(args, theirs, self.serve), name=f"persona-serve-{index}")
         process.start()
         theirs.close()  # only the worker holds its end: the worker sees EOF when the supervisor goes
         worker = self.workers[index] = Worker(index, process, mine, replacement=replacement)
@@ -218,14 +222,16 @@ class Supervisor:
         return code
 
 
-def supervise(args: argparse.Namespace) -> int:
-    """``persona serve`` with ``--workers`` above 1."""
+def supervise(args: argparse.Namespace, serve: Serve) -> int:
+    """``persona serve`` with ``--workers`` above 1; each worker runs ``serve`` (a module-level
+    function, so the spawned process can import it; given, not imported, so that the command
+    depends on its supervisor and not the other way round)."""
     check(args)
     probe(args.host, args.port)
-    return Supervisor(args).run()
+    return Supervisor(args, serve).run()
 
 
-def _worker_main(args: argparse.Namespace, pipe: Connection) -> None:
+def _worker_main(args: argparse.Namespace, pipe: Connection, serve: Serve) -> None:
     """A worker process: one ``persona serve`` on the shared port."""
     from ..service import logs
     from ..engine.loop import run_loop
@@ -234,16 +240,14 @@ def _worker_main(args: argparse.Namespace, pipe: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logs.configure(args.log_format, args.log_level, fields={"worker": args.worker})
     try:
-        code = run_loop(_serve_worker(args, pipe))
+        code = run_loop(_serve_worker(args, pipe, serve))
     except PersonaError as exc:
         print(f"persona: worker {args.worker}: {exc}", file=sys.stderr)
         code = EXIT_USAGE
     sys.exit(code)
 
 
-async def _serve_worker(args: argparse.Namespace, pipe: Connection) -> int:
-    from .serve import serve
-
+async def _serve_worker(args: argparse.Namespace, pipe: Connection, serve: Serve) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from aiohttp import web
 
 from ..engine.bot import Bot
-from ..metrics import Metrics
+from ..metrics import Metrics, merge
 from ..wechat.protocol import MAX_BODY_BYTES
 from ..engine.spool import Spool, replay
 from . import events, health, wechat
@@ -112,7 +112,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                                       name=f"persona-spool-replay-{spool.path.name}") for spool in spools]
     if state.siblings is not None:
         background.append(asyncio.create_task(
-            state.siblings.run(lambda: health.merge(state.metric_sources()), stop_replay),
+            state.siblings.run(lambda: merge(state.metric_sources()), stop_replay),
             name="persona-metrics-snapshot"))
     try:
         yield

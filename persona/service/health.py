@@ -11,7 +11,6 @@ text page, whether the bots share one :class:`~persona.metrics.Metrics` or not.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ..engine import census
-from ..metrics import Metrics
+from ..metrics import merge
 from ..store import Store
 from ..engine.spool import SpoolError
 from . import logs
@@ -113,23 +112,3 @@ async def _gauges(state: ServiceState) -> None:
             state.metrics.set("customers", counts.get(customer_state, 0), persona=name, state=customer_state)
 
 
-def merge(sources: list[Metrics]) -> Metrics:
-    """One Metrics holding the sum of ``sources`` (one TYPE line per name when rendered)."""
-    if len(sources) == 1:
-        return sources[0]
-    merged = Metrics(sources[0].prefix)
-    for source in sources:
-        for name, series in source.counters.items():
-            for labels, value in series.items():
-                merged.counters[name][labels] += value
-        for name, gauges in source.gauges.items():
-            merged.gauges[name].update(gauges)
-        merged.bounds.update(source.bounds)
-        for name, histograms in source.histograms.items():
-            target: dict[Any, list[float]] = merged.histograms[name]
-            for labels, buckets in histograms.items():
-                if labels in target:
-                    target[labels] = [a + b for a, b in zip(target[labels], buckets)]
-                else:
-                    target[labels] = copy.copy(buckets)
-    return merged

@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ..metrics import Metrics
+from ..metrics import Metrics, merge
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,6 @@ class Siblings:
 
     def combine(self, own: Metrics) -> Metrics:
         """``own`` plus the siblings' counters, histograms and per-process gauges."""
-        from .health import merge  # not at the top: health imports this module, through context
 
         self.write(own)
         siblings = self.read()

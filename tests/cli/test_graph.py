@@ -121,7 +121,7 @@ def test_a_timer_a_handler_schedules_is_drawn_on_the_state_it_is_bound_to(cli, t
 ])
 def test_a_timer_is_described_in_english_for_the_command_line_and_in_chinese_for_the_studio(kind, english, chinese):
     from persona import on
-    from persona.cli.graph import describe
+    from persona.content.graph import describe
 
     spec = on.timer("t", **kind).route.timer
     assert describe(spec) == english

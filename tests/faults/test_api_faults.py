@@ -15,7 +15,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from persona.cli.dead_letters import requeue
+from persona.engine.dead_letters import requeue
 from persona.testing import Simulation
 from tests.conftest import drop_namespace
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from persona.engine.desk import Desk
 from persona.service.agents import create_agent_app
-from persona.service.health import merge
+from persona.metrics import merge
 from persona.testing import Simulation
 
 AGENT = {"X-Persona-Agent": "小李"}

@@ -10,8 +10,8 @@ import inspect
 
 from aiohttp import web
 
-from ...cli.dead_letters import recipient, requeue, summary
-from ...cli.graph import Graph, describe
+from ...engine.dead_letters import recipient, requeue, summary
+from ...content.graph import Graph, describe
 from ..audit import Action
 from ..context import STUDIO, StudioBot
 from ..masking import mask_text

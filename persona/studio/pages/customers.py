@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...cli.broadcast import parse_segment
+from ...model.segments import parse_segment
 from ...model.customer import Customer
 from ...errors import PersonaError
 from ...model.inputs import BusinessEvent
