@@ -1,6 +1,10 @@
 """``persona``: the command line. Each subcommand lives in its own module of this package and
 registers itself through ``register(subparsers)``; exit codes mean something (0 ok, 1 the job
-found problems, 2 bad usage or configuration)."""
+found problems, 2 bad usage or configuration).
+
+A tool: may import any room below (service, engine, content, wechat, model, store) and the
+other tools' packages, never the other way round.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 The starter is a real bot, linted and tested with the rest of persona, so a new bot passes
 ``persona lint`` and its own scenario tests the moment it is created.
+
+A tool: may import :mod:`persona.testing` and every room below.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 ``create_app(bots)`` builds the aiohttp application ``persona serve`` runs; mount it into an
 existing aiohttp site the same way.
+
+May import: :mod:`persona.engine` and everything below it (never the tools: cli, studio,
+migrate).
 """
 
 from .app import DEFAULT_DEADLINE, create_app

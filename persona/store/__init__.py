@@ -1,6 +1,8 @@
 """Stores: where customers, timers, the outbox and the dedupe keys live.
 
 Chosen by URL: ``memory://``, ``sqlite:///PATH`` (the embedded default), ``redis://HOST:PORT/DB``.
+
+May import: only the base modules (``errors``, ``jsonwire``); every other room may import this.
 """
 
 from __future__ import annotations

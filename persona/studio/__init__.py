@@ -9,6 +9,8 @@ request), :mod:`.accounts`, :mod:`.passwords`, :mod:`.sessions`, :mod:`.audit`, 
 :mod:`.masking`, :mod:`.timeline`, :mod:`.funnel`, :mod:`.samples` (who a preview is for),
 :mod:`.preview` (a draft rendered and linted), :mod:`.where` (where a script is said), and one
 module per page in :mod:`.pages`.
+
+A tool: may import the service and every room below it; nothing below imports the studio.
 """
 
 from .app import create_app
