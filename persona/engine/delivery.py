@@ -57,8 +57,8 @@ class SentLog(Protocol):
     def record_sent(self, bot: str, items: Sequence[tuple[str, str]], result: str) -> None:
         """(item id, user) pairs the platform accepted, on disk when this returns."""
 
-    def sent(self, bot: str, ids: Sequence[str] | None = None) -> Sequence["Sent"]:
-        """The recorded sends not known to be acked (of ``ids`` only, when given)."""
+    def sent(self, bot: str) -> Sequence["Sent"]:
+        """The recorded sends not known to be acked."""
 
     def acked(self, bot: str, ids: Sequence[str]) -> None:
         """The store took these acks."""
@@ -191,6 +191,7 @@ class Deliverer:
         that stopped before them) and follow up on them; returns how many. Raises
         :class:`StoreUnavailable` while the store still cannot take them: nothing is claimed
         until it can."""
+        self._forget_acked()  # a batch that raised left the acks it did get unforgotten
         done = 0
         for sent_log in ([self.sent_log] if self.sent_log is not None else []) + self.adopted:
             try:
@@ -200,17 +201,18 @@ class Deliverer:
                     self._unreadable.append(sent_log)
                     log.error("cannot read the sent log (%s): sends whose ack it holds may go out again", exc)
                 continue
-            for entry in entries:
-                item = OutboxItem(entry.item, entry.user, 0.0, "")
-                await self.store.ack_outbox(item)
-                sent_log.acked(self.store.namespace, [entry.item])
+            if not entries:
+                continue
+            items = [OutboxItem(entry.item, entry.user, 0.0, "") for entry in entries]
+            await self.store.ack_all(items)
+            for item, entry in zip(items, entries):
                 await self._follow_up(item, SendResult(**json.loads(entry.result)))
-            if entries:
-                self.settled += len(entries)
-                done += len(entries)
-                self.metrics.inc("deliveries", len(entries), persona=self.name, api="sent_log", outcome="settled")
-                log.info("acked %d sends the store had not taken (%s); none is sent again", len(entries),
-                         ", ".join(e.item for e in entries[:5]) + (", ..." if len(entries) > 5 else ""))
+            sent_log.acked(self.store.namespace, [entry.item for entry in entries])
+            self.settled += len(entries)
+            done += len(entries)
+            self.metrics.inc("deliveries", len(entries), persona=self.name, api="sent_log", outcome="settled")
+            log.info("acked %d sends the store had not taken (%s); none is sent again", len(entries),
+                     ", ".join(e.item for e in entries[:5]) + (", ..." if len(entries) > 5 else ""))
         return done
 
     def _forget_acked(self) -> None:

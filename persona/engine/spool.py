@@ -14,8 +14,9 @@ answers 503 instead, and WeChat retries.
 Delivery keeps the other half here: each send the platform accepted is written to the file
 before its ack goes to the store, and forgotten once the store took the ack. A store that fails
 the ack (or a process killed between the two) leaves the record, and delivery acks those items
-before it claims anything again, and acks rather than sends an item it claims that the file
-says went out: a store outage of any length never sends a message twice.
+before it claims anything again: a store outage of any length never makes that process send a
+message twice. (Another process claiming the item once its lease ran out does not read this
+file; there only the platform's idempotency keys help.)
 
 The file is created on the first write. Several processes on one machine may share it (a
 replay claims its entry with a lease, like timers in the store), but each write is fsync'd under
@@ -229,21 +230,16 @@ class Spool:
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from None
 
-    def sent(self, bot: str, ids: Sequence[str] | None = None) -> list[Sent]:
-        """The sends of ``bot`` still waiting for their ack (of ``ids`` only, when given)."""
+    def sent(self, bot: str) -> list[Sent]:
+        """The sends of ``bot`` still waiting for their ack, oldest first."""
         db = self._open(create=False)
         if db is None:
             return []
-        sql, args = "SELECT item, user, result FROM sent WHERE bot=?", [bot]
-        if ids is not None:
-            if not ids:
-                return []
-            sql += f" AND item IN ({','.join('?' * len(ids))})"
-            args += list(ids)
         try:
-            return [Sent(*row) for row in db.execute(sql + " ORDER BY at, item", args).fetchall()]
+            rows = db.execute("SELECT item, user, result FROM sent WHERE bot=? ORDER BY at, item", (bot,)).fetchall()
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot read the spool {self.path}: {exc}") from None
+        return [Sent(*row) for row in rows]
 
     def acked(self, bot: str, ids: Sequence[str]) -> None:
         """The store took these acks: forget the sends (a failure here only means the ack is

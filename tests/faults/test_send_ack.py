@@ -90,6 +90,21 @@ async def test_an_ack_the_store_refused_is_settled_from_the_log_and_nothing_is_s
     assert spool.sent(store.namespace) == [] and await store.outbox_size() == 0
 
 
+async def test_acks_the_store_took_in_a_batch_that_failed_are_not_settled_again(store, fake, clock, tmp_path):
+    spool = Spool(tmp_path / "spool.db")
+    deliverer = Deliverer(AckFails(store, times=1), Router.from_env(env_for(fake), store), clock, sent_log=spool)
+    try:
+        for i in range(3):
+            await enqueue(store, clock, Message("text", "欢迎"), user=f"u{i}")
+        with pytest.raises(StoreUnavailable):
+            await deliverer.run_once()  # one ack of three refused; the other two went in
+        await deliverer.run_once()
+    finally:
+        await deliverer.close()
+        spool.close()
+    assert deliverer.settled == 1 and len(fake.sent) == 3 and await store.outbox_size() == 0
+
+
 async def test_a_process_killed_between_send_and_ack_does_not_send_again_when_started_anew(store, fake, clock,
                                                                                            tmp_path):
     """The same file, a new deliverer (a restarted process): it acks what the log holds first."""

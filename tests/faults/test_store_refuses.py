@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
+from redis.exceptions import ClusterDownError, MasterDownError, OutOfMemoryError, ReadOnlyError, ResponseError
 
 from persona import TextMessage
 from persona.errors import StoreUnavailable
@@ -54,6 +54,10 @@ def test_the_errors_redis_py_raises_for_full_and_read_only_are_refusals():
     # redis-py strips the code off these replies and raises its own classes
     assert "full" in refusal(OutOfMemoryError("command not allowed when used memory > 'maxmemory'."))
     assert "read-only replica" in refusal(ReadOnlyError("You can't write against a read only replica."))
+    # a MasterDownError is also a ClusterDownError: it is named for what it is
+    assert refusal(MasterDownError("Link with MASTER is down")) == (
+        "Redis is a replica whose primary is down (MASTERDOWN Link with MASTER is down)")
+    assert refusal(ClusterDownError("")) == "Redis is a cluster that is down (CLUSTERDOWN)"
 
 
 @pytest.mark.parametrize("reply", ["ERR wrong number of arguments for 'hset' command",
@@ -79,11 +83,6 @@ async def health(client) -> tuple[int, dict]:
     await asyncio.sleep(HEALTH_TTL + 0.1)  # past the cached answer
     resp = await client.get("/healthz")
     return resp.status, await resp.json()
-
-
-def refusal_lines(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.WARNING and "callback" in r.getMessage()
-            or r.exc_info]
 
 
 async def assert_refused_then_recovered(client, bot, caplog, fault, mend, says: str) -> None:

@@ -28,9 +28,10 @@ STATE_REFUSALS = {
 }
 
 #: redis-py raises these for a reply opening with the code, and strips the code off
+#: (MasterDownError is a ClusterDownError: it comes first)
 _CLASSES: tuple[tuple[type[ResponseError], str], ...] = (
     (OutOfMemoryError, "OOM"), (ReadOnlyError, "READONLY"), (TryAgainError, "TRYAGAIN"),
-    (ClusterDownError, "CLUSTERDOWN"), (MasterDownError, "MASTERDOWN"))
+    (MasterDownError, "MASTERDOWN"), (ClusterDownError, "CLUSTERDOWN"))
 # otherwise the code opens the reply, or follows a script's own error prefix
 _CODE = re.compile(r"(?:^|\s|: )(" + "|".join(STATE_REFUSALS) + r")\b")
 
@@ -38,10 +39,11 @@ _CODE = re.compile(r"(?:^|\s|: )(" + "|".join(STATE_REFUSALS) + r")\b")
 def refusal(exc: ResponseError) -> str | None:
     """What state a reply says Redis is in (for the log and ``/healthz``), or None for any
     other error."""
+    first = (str(exc).splitlines() or [""])[0][:160]
     code = next((c for cls, c in _CLASSES if isinstance(exc, cls)), None)
-    if code is None:
-        found = _CODE.search(str(exc))
-        if found is None:
-            return None
-        code = found.group(1)
-    return f"Redis is {STATE_REFUSALS[code]} ({code} {str(exc).splitlines()[0][:160]})"
+    if code is not None:  # redis-py took the code off the reply: put it back for the reader
+        return f"Redis is {STATE_REFUSALS[code]} ({code} {first})".replace(" )", ")")
+    found = _CODE.search(str(exc))
+    if found is None:
+        return None
+    return f"Redis is {STATE_REFUSALS[found.group(1)]} ({first})"
