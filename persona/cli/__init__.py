@@ -1,6 +1,7 @@
-"""``persona``: the command line. Each subcommand lives in its own module of this package and
-registers itself through ``register(subparsers)``; exit codes mean something (0 ok, 1 the job
-found problems, 2 bad usage or configuration).
+"""``persona``: the command line. Each subcommand lives in its own module of this package, which
+declares its options in ``arguments(parser)``; what ``--help`` says of each command is in
+``commands.toml`` (one file to read and edit, apart from the code). Exit codes mean something
+(0 ok, 1 the job found problems, 2 bad usage or configuration).
 
 A tool: may import any room below (service, engine, content, wechat, model, store) and the
 other tools' packages, never the other way round.
@@ -12,6 +13,8 @@ import argparse
 import importlib
 import os
 import sys
+import tomllib
+from importlib import resources
 
 from ..errors import PersonaError
 
@@ -25,6 +28,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="persona", description="Finite-state persona bots for WeChat and WeCom.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    texts = tomllib.loads(resources.files(__name__).joinpath("commands.toml").read_text(encoding="utf-8"))
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"{__name__}.{name}")
@@ -32,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == f"{__name__}.{name}":
                 continue  # not part of this build
             raise
-        module.register(sub)
+        command = name.replace("_", "-")
+        text = texts[command]
+        module.arguments(sub.add_parser(
+            command, help=text["help"], description=text.get("description", module.__doc__),
+            formatter_class=argparse.RawDescriptionHelpFormatter if text.get("raw") else argparse.HelpFormatter))
     return parser
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from typing import Any
 
 from ..engine.desk import Desk, DeskError
 from ..errors import PersonaError
@@ -20,10 +19,8 @@ from ..store import DEFAULT_URL, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 
 
-def register(subparsers: Any) -> None:
-    """Add ``agent`` to the ``persona`` command line."""
-    p = subparsers.add_parser("agent", help="a human agent: send to a customer, close, see the queue",
-                              description="What a human agent does, from the command line.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona agent``'s arguments (its help texts are in ``commands.toml``)."""
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     send = sub.add_parser("send", help="send TEXT to a customer as an agent (holds the conversation)")
     send.add_argument("bot", metavar="BOT")

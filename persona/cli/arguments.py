@@ -7,6 +7,8 @@ store URL nobody can open is a usage error (exit 2) naming the URL, not a traceb
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
 from ..errors import PersonaError
 from ..store import DEFAULT_URL, Store, open_store
@@ -35,3 +37,16 @@ def open_for(url: str, namespace: str) -> Store:
         return open_store(url, namespace)
     except ValueError as exc:
         raise PersonaError(str(exc)) from None
+
+
+def json_object(raw: str, where: str, example: str = '{"key": "value"}') -> dict[str, Any]:
+    """``raw`` as a JSON object (empty: ``{}``), or a usage error saying where and what is wrong."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PersonaError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise PersonaError(f"{where} must be a JSON object, e.g. {example}")
+    return value

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
-import json
 import sys
 import time
 import types
@@ -38,7 +37,7 @@ from ..engine.runtime import Runtime
 from ..store import Store
 from ..model.segments import parse_segment
 from ..model.turn import Turn
-from .arguments import add_bot, add_store, open_for
+from .arguments import add_bot, add_store, json_object, open_for
 
 #: the business event each customer of a broadcast receives (handled by :func:`broadcasting`)
 EVENT = "persona:broadcast"
@@ -46,15 +45,8 @@ EVENT = "persona:broadcast"
 CONCURRENCY = 64
 
 
-def register(subparsers: Any) -> None:
-    """Add ``broadcast`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "broadcast", help="say a script to a segment of customers, through the gate",
-        description="Say SCRIPT to every customer of SEGMENT (state:NAME, tag:NAME, tag:NAME=VALUE, "
-                    "joined with + for customers in all of them, or all). Each customer gets a turn "
-                    "of their own: opt-out, caps, quiet hours and platform windows apply, and the "
-                    "persona's broadcast(turn, script) method, if any, decides what is said. Messages "
-                    "go to the outbox, which the running service delivers.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona broadcast``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     p.add_argument("segment", metavar="SEGMENT", help="e.g. state:welcomed, tag:source=parcel, "
                                                       "tag:in_group+tag:product=lipstick, all")
@@ -78,12 +70,7 @@ def run(args: argparse.Namespace) -> int:
         known = ", ".join(persona.scripts.names()) or "none"
         raise PersonaError(f"{cls.name} has no script {args.script!r} (known: {known})")
     segments = parse_segment(args.segment, cls)
-    try:
-        data = json.loads(args.data)
-    except json.JSONDecodeError as exc:
-        raise PersonaError(f"--data is not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise PersonaError("--data must be a JSON object, e.g. '{\"until\": \"20:00\"}'")
+    data = json_object(args.data, "--data", """'{"until": "20:00"}'""")
     if args.concurrency < 1:
         raise PersonaError("--concurrency must be at least 1")
     if args.processes < 1:

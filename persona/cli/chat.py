@@ -35,7 +35,7 @@ from ..engine.gate import Action, explain
 from ..model.inputs import Input, TimerFired
 from ..engine.outcome import Status
 from ..model.timers import zone
-from .arguments import add_bot, add_store
+from .arguments import add_bot, add_store, json_object
 
 PREFIX = "bot> "
 TIME = "%Y-%m-%d %H:%M"
@@ -52,15 +52,8 @@ HELP = """\
   /quit                     end"""
 
 
-def register(subparsers: Any) -> None:
-    """Add ``chat`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "chat", help="be a customer of a bot in the terminal (fake clock, fake WeChat)",
-        description="Talk to a bot as a customer, on a fake clock and a fake WeChat API. Reads lines "
-                    "from stdin (typed or piped): text is the customer's message; /wechat EVENT "
-                    "[json], /event NAME [json], /media TYPE, /advance 3h, /state, /tags, /attrs, "
-                    "/timers, /now, /quit. The bot's messages print as 'bot> [YYYY-MM-DD HH:MM] TEXT' "
-                    "('(to RECIPIENT)' before the text when it goes to someone else).")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona chat``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     p.add_argument("--user", default=DEFAULT_USER, metavar="ID",
                    help=f"the customer's id (default {DEFAULT_USER}; WeCom ids start wm, others are "
@@ -177,7 +170,7 @@ class Chat:
         name, _, raw = rest.partition(" ")
         if not name:
             raise PersonaError('usage: /wechat EVENT [json], e.g. /wechat click {"key": "MENU_1"}')
-        payload = _json(raw, "/wechat")
+        payload = json_object(raw, "/wechat")
         key = payload.pop("key", None)
         data = payload.pop("data", None) or {}
         if not isinstance(data, dict):
@@ -189,12 +182,12 @@ class Chat:
         name, _, raw = rest.partition(" ")
         if not name:
             raise PersonaError('usage: /event NAME [json], e.g. /event order_placed {"amount": 99}')
-        data = _json(raw, "/event")
+        data = json_object(raw, "/event")
         await self._input(lambda: self.sim.event(self.user, name, data))
 
     async def _cmd_media(self, rest: str) -> None:
         kind, _, raw = rest.partition(" ")
-        payload = _json(raw, "/media")
+        payload = json_object(raw, "/media")
         await self._input(lambda: self.sim.media(self.user, kind or "image", **payload))
 
     async def _cmd_advance(self, rest: str) -> None:
@@ -340,16 +333,3 @@ def _read(stream: TextIO, prompt: str) -> str | None:
             return None
     line = stream.readline()
     return line if line else None
-
-
-def _json(raw: str, where: str) -> dict[str, Any]:
-    raw = raw.strip()
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise PersonaError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}): {raw}") from None
-    if not isinstance(value, dict):
-        raise PersonaError(f"{where}: the JSON must be an object, e.g. {{\"key\": \"value\"}}")
-    return value

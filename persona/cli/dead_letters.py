@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
 
 from ..engine.dead_letters import decoded, recipient, requeue, summary
 from ..model.persona import load_persona
@@ -21,12 +20,8 @@ from ..store import Store
 from ..store.base import OutboxItem
 from .arguments import add_bot, add_store, open_for
 
-def register(subparsers: Any) -> None:
-    """Add ``dead-letters`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "dead-letters", help="list undelivered messages, put them back in the outbox",
-        description="List the messages delivery gave up on, with the reason; --retry puts one back in "
-                    "the outbox (the running service delivers it), --retry-all puts back every one.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona dead-letters``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     add_store(p)
     group = p.add_mutually_exclusive_group()

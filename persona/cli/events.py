@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-from typing import Any
 
 from ..model.persona import Persona, load_persona
 from .arguments import add_bot
@@ -16,14 +15,8 @@ from .arguments import add_bot
 UNDECLARED = "(not declared)"
 
 
-def register(subparsers: Any) -> None:
-    """Add ``events`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "events", help="print a bot's business events and their declared data as a Markdown table",
-        description="Print the business events BOT handles as a Markdown table: the event, its data "
-                    "fields with their types (from @on.event(..., data={...}); a name ending in ? "
-                    "is optional) and the handler with the states it runs in. Paste it into the "
-                    "bot's README.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona events``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     p.set_defaults(run=run)
 

@@ -25,15 +25,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
 
 
-def register(subparsers: Any) -> None:
-    """Add ``fakeapi`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "fakeapi", help="serve a local fake of the WeChat / WeCom send APIs",
-        description="Serve the fake WeChat Official Account and WeCom APIs the tests use. Point a "
-                    "bot at it with WECHAT_API_BASE / WECOM_API_BASE (printed at start, with the "
-                    "credentials it accepts: WECHAT_APPID, WECHAT_APPSECRET, WECOM_CORPID, "
-                    "WECOM_SECRET, WECOM_AGENTID from the environment when set). Every message "
-                    "accepted is printed; GET /fake/messages lists them as JSON. Ctrl-C stops it.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona fakeapi``'s arguments (its help texts are in ``commands.toml``)."""
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
     p.set_defaults(run=run)

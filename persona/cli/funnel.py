@@ -7,26 +7,20 @@ import argparse
 import asyncio
 import json
 from dataclasses import asdict
-from typing import Any
 
 from ..engine import census
 from ..clock import Clock, parse_duration
 from ..errors import PersonaError
 from ..migrate.funnel import Step, funnel
 from ..model.persona import load_persona
-from ..store import DEFAULT_URL, open_store
+from ..store import open_store
+from .arguments import add_bot, add_store
 
 
-def register(subparsers: Any) -> None:
-    """Add ``funnel`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "funnel", help="customers who entered each state, and the conversion between them",
-        description="For the bot's states in order: how many customers entered each (within --since), "
-                    "how many are in it now, and the share of the previous state's entries. Read from "
-                    "counters the bot keeps as customers move, not by scanning them.")
-    p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
-    p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
-    p.add_argument("--namespace", help="store namespace (default: the bot's name)")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona funnel``'s arguments (its help texts are in ``commands.toml``)."""
+    add_bot(p)
+    add_store(p)
     p.add_argument("--since", metavar="DURATION", help="only entries within this long, e.g. 30d (default: all)")
     p.add_argument("--json", action="store_true", help="print the steps as a JSON list")
     p.add_argument("--recount", action="store_true",

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..errors import PersonaError
 from ..content.graph import Graph
@@ -31,14 +30,8 @@ SUFFIXES = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": 
 
 
 
-def register(subparsers: Any) -> None:
-    """Add ``graph`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "graph", help="draw a bot's states, transitions and timers",
-        description="Draw a bot's states, transitions (solid) and timers (dashed). The format "
-                    "follows the output file's suffix: .mmd (Mermaid), .dot (Graphviz source), "
-                    ".svg/.png/.pdf (rendered by Graphviz's dot when installed, otherwise Mermaid "
-                    "text is written beside it). Without -o, Mermaid text goes to stdout.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona graph``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
     p.add_argument("-f", "--format", choices=FORMATS,

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from ..scaffold import scaffold
 
 
-def register(subparsers: Any) -> None:
-    """Add ``init`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "init", help="create a new bot package",
-        description="Create DIR/NAME/: a persona module with states, handlers and a timer, its "
-                    "scripts, a README and scenario tests on a fake clock. It passes "
-                    "`persona lint NAME` and `pytest NAME` as created.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona init``'s arguments (its help texts are in ``commands.toml``)."""
     p.add_argument("name", metavar="NAME", help="the bot's package name, e.g. beauty_bot")
     p.add_argument("--dir", default=".", metavar="DIR", help="where to create it (default: here)")
     p.set_defaults(run=run)

@@ -22,13 +22,8 @@ from .arguments import add_bot, add_store, open_for
 TIME = "%Y-%m-%d %H:%M"
 
 
-def register(subparsers: Any) -> None:
-    """Add ``inspect`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "inspect", help="show one customer: state, tags, timers, journal",
-        description="Show one customer as stored: state, tags, attributes, counters, pending timers "
-                    "(local time) and the most recent journal lines (inputs, messages with the "
-                    "gate's decisions, transitions, errors).")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona inspect``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     p.add_argument("user", metavar="USER", help="the customer's id (openid / external user id)")
     add_store(p)

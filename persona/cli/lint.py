@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from ..content.lint import BASE_VARIABLES, ERROR, ScriptVariables, lint, variables
 from ..model.templates import SUFFIX
@@ -19,14 +19,8 @@ from .arguments import add_bot
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 
 
-def register(subparsers: Any) -> None:
-    """Add ``lint`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "lint", help="check a bot's scripts, states and timers",
-        description="Check that every script parses, every variable a script uses is given where "
-                    "it is said (by turn.say keyword arguments, context() or what every script "
-                    "gets), every script said exists, text fits WeChat's 2048 bytes, every state "
-                    "is reachable and every trigger, timer and event named in code exists.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona lint``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p, many=True)
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only, no warnings or summary")

@@ -24,15 +24,8 @@ from ..store import DEFAULT_URL, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 
 
-def register(subparsers: Any) -> None:
-    """Add ``migrate`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "migrate", help="move stored customers onto the bot's current states and timers",
-        description="Apply the bot's migrations (renamed or removed states and timers, renamed "
-                    "attributes, new timers for customers already in flight) to every stored "
-                    "customer. --dry-run prints what would happen; --apply does it, safe beside a "
-                    "running service, resumable after an interruption. Exit 1 when some customers "
-                    "are in a state or hold a timer that no migration covers.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona migrate``'s arguments (its help texts are in ``commands.toml``)."""
     p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
     p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
     p.add_argument("--namespace", help="store namespace (default: the bot's name)")

@@ -31,19 +31,13 @@ from ..model.messages import TEXT_LIMIT_BYTES
 from ..model.persona import load_persona
 from ..content.scripts.sample import sample_customer
 from ..model.turn import Turn
-from .arguments import add_bot
+from .arguments import add_bot, json_object
 
 CUSTOMER_KEYS = ("id", "state", "tags", "attrs", "counters", "data", "now")
 
 
-def register(subparsers: Any) -> None:
-    """Add ``preview`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "preview", help="render one script for a sample customer",
-        description="Render one script the way the bot would for a sample customer, and print its "
-                    "kind, fields and text. The sample JSON holds state, tags, attrs, counters, data "
-                    "(the event's data) and now (\"YYYY-MM-DD HH:MM\"); any other key is a variable "
-                    "given to the script.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona preview``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     p.add_argument("script", metavar="SCRIPT", help="script name, e.g. welcome (scripts/welcome.j2)")
     p.add_argument("--customer", metavar="FILE", help="sample customer as JSON ('-' reads stdin)")
@@ -119,13 +113,7 @@ def _sample(path: str | None) -> dict[str, Any]:
         raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PersonaError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        sample = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise PersonaError(f"{path} line {exc.lineno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(sample, dict):
-        raise PersonaError(f"{path}: the sample customer must be a JSON object")
-    return sample
+    return json_object(raw, f"{path}: the sample customer", '{"name": "小美"}')
 
 
 def _value(raw: str) -> Any:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import datetime
-from typing import Any
 
 from ..errors import PersonaError
 from ..model.persona import load_persona
@@ -19,14 +18,8 @@ from . import EXIT_OK, EXIT_PROBLEMS
 WIDTH = 38
 
 
-def register(subparsers: Any) -> None:
-    """Add ``replay`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "replay", help="re-run a customer's history against the bot as it is now",
-        description="Feed a customer's journaled inputs, at their original times, to the current "
-                    "bot on a memory store with a fake clock, and print what was sent then beside "
-                    "what would be sent now. --sample N does it for N random customers and "
-                    "summarises the differences.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona replay``'s arguments (its help texts are in ``commands.toml``)."""
     p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
     p.add_argument("user", metavar="USER", nargs="?", help="the customer's id (omit with --sample)")
     p.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")

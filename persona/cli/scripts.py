@@ -29,10 +29,8 @@ EXIT_OK, EXIT_REFUSED = 0, 1
 TIME = "%Y-%m-%d %H:%M"
 
 
-def register(subparsers: Any) -> None:
-    """Add ``scripts`` and its subcommands to the ``persona`` command line."""
-    p = subparsers.add_parser("scripts", help="publish, list, roll back and A/B-test scripts in a running bot",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona scripts``'s arguments (its help texts are in ``commands.toml``)."""
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, help: str, run: Any, script: bool = True) -> argparse.ArgumentParser:

@@ -36,16 +36,8 @@ DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 8080
 
 
-def register(subparsers: Any) -> None:
-    """Add ``serve`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "serve", help="run the webhook service, the scheduler and delivery",
-        description="Serve one or more bots: WeChat/WeCom callbacks on /wechat/{name}, business "
-                    "events on /events/{name}, /healthz and /metrics; plus each bot's scheduler "
-                    "and delivery. Credentials come from the environment (WECHAT_TOKEN, "
-                    "WECHAT_APPID, WECHAT_APPSECRET, WECHAT_AES_KEY, WECOM_CORPID, WECOM_SECRET, "
-                    "WECOM_AGENTID, WECOM_TOKEN, WECOM_AES_KEY, PERSONA_EVENT_SECRET; "
-                    "<BOTNAME>_<VARIABLE> overrides one for one bot).")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona serve``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p, many=True)
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
@@ -75,7 +67,7 @@ def register(subparsers: Any) -> None:
                    help="one key=value or JSON line per request (default kv)")
     p.add_argument("--log-level", default="INFO", help="default INFO")
     # set for each process of --workers N by the supervisor
-    p.set_defaults(run=run, worker=None, metrics_dir=None)
+    p.set_defaults(run=run, worker=None, metrics_dir=None, peer_spools=[])
 
 
 def _workers(text: str) -> int:
@@ -120,6 +112,7 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
     from aiohttp import web
 
     from ..engine.bot import Bot
+    from ..engine.delivery import SentLog
     from ..metrics import Metrics
     from ..migrate.shape import ensure_compatible
     from ..model.persona import load_persona
@@ -135,12 +128,14 @@ async def serve(args: argparse.Namespace, *, reuse_port: bool = False,
     except ValueError as exc:
         raise PersonaError(str(exc)) from None
     spool = Spool(args.spool)  # the inputs answered before they committed, the sends not yet acked
+    peers: list[SentLog] = [Spool(p) for p in args.peer_spools]  # the other workers' (--workers N)
     try:
         for path in args.bots:
             cls = load_persona(path)
             # <BOTNAME>_WECHAT_APPID etc. apply to sending as well as to callbacks
             bots.append(Bot(cls, args.store, metrics=metrics, environ=bot_environ(os.environ, cls.name),
                             accounts=accounts, sent_log=spool))
+            bots[-1].deliverer.peers = peers
         app = create_app(bots, deadline=args.deadline, metrics=metrics,
                          scheduler=not args.no_scheduler, delivery=not args.no_delivery,
                          read_timeout=args.read_timeout, spool=spool,

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
 
 from ..model.persona import load_persona
 from .arguments import add_bot, add_store, open_for
 
 
-def register(subparsers: Any) -> None:
-    """Add ``store-upgrade`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "store-upgrade", help="convert a bot's Redis data to the current layout",
-        description="Convert a Redis namespace written by an earlier persona to the current layout "
-                    "(compact records). Stop the bot's processes first.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona store-upgrade``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
     add_store(p)
     p.set_defaults(run=run)

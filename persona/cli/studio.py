@@ -12,7 +12,6 @@ import asyncio
 import getpass
 import logging
 import sys
-from typing import Any
 
 from ..errors import AccountError, PersonaError
 from ..model.persona import load_persona
@@ -23,13 +22,8 @@ DEFAULT_PORT = 8081
 ADDUSER = "adduser"
 
 
-def register(subparsers: Any) -> None:
-    """Add ``studio`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "studio", help="run the web studio (scripts, customers, bot, funnel), or add an account",
-        description="Run the studio for one or more bots on their store, or `persona studio adduser "
-                    "NAME --role writer|agent|admin` to create an account (the password is read from "
-                    "standard input; on a terminal it is asked for twice, without echo).")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona studio``'s arguments (its help texts are in ``commands.toml``)."""
     p.add_argument("bots", nargs="+", metavar="BOT", help="import paths of bots (or: adduser NAME)")
     p.add_argument("--store", default=DEFAULT_URL, help=f"the bots' store URL (default {DEFAULT_URL})")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-from typing import Any
 
 from ..model.customer import Customer
 from ..content.knowledge import Candidate, Suggester
@@ -21,13 +20,8 @@ from ..store import DEFAULT_URL, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 
 
-def register(subparsers: Any) -> None:
-    """Add ``suggest`` to the ``persona`` command line."""
-    p = subparsers.add_parser(
-        "suggest", help="three suggested replies to a customer's message, from the bot's knowledge",
-        description="Print the three replies an agent would be offered for TEXT, best first: from "
-                    "the bot's faq.yaml (offline), or drafted by a model when PERSONA_LLM_BASE, "
-                    "PERSONA_LLM_KEY and PERSONA_LLM_MODEL are set.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """``persona suggest``'s arguments (its help texts are in ``commands.toml``)."""
     p.add_argument("bot", metavar="BOT", help="import path of a bot, e.g. bots.xiaowanzi")
     p.add_argument("text", metavar="TEXT", help="what the customer said")
     p.add_argument("--user", metavar="ID", help="render the answers with this customer's variables")

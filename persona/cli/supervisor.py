@@ -31,7 +31,6 @@ import asyncio
 import copy
 import logging
 import multiprocessing
-import os
 import shutil
 import signal
 import socket
@@ -44,7 +43,7 @@ from multiprocessing.context import SpawnProcess
 from typing import Any, Awaitable, Callable
 
 from ..errors import PersonaError
-from ..engine.spool import worker_path
+from ..engine.spool import leftovers, worker_path
 from . import EXIT_USAGE
 
 #: ``persona serve``'s coroutine for one worker: ``serve(args, reuse_port=, stop=, ready=)``
@@ -88,6 +87,14 @@ def probe(host: str, port: int) -> None:
                 raise PersonaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def peer_spools(spool: str, workers: int, index: int) -> list[str]:
+    """The spool files worker ``index`` checks what it claims against: the other workers' (a
+    send one of them could not ack), and, beyond the first (which adopts them), those of
+    workers a smaller ``--workers`` no longer starts."""
+    others = [str(worker_path(spool, other)) for other in range(1, workers + 1) if other != index]
+    return others + ([] if index == 1 else [str(path) for path in leftovers(spool, workers)])
+
+
 @dataclass
 class Worker:
     """One worker process and the supervisor's end of its pipe."""
@@ -118,6 +125,7 @@ class Supervisor:
         args = copy.copy(self.args)
         args.worker, args.metrics_dir = index, self.folder
         args.spool = str(worker_path(self.args.spool, index))
+        args.peer_spools = peer_spools(self.args.spool, self.args.workers, index)
         process = self.context.Process(target=_worker_main, args=(args, theirs, self.serve), name=f"persona-serve-{index}")
         process.start()
         theirs.close()  # only the worker holds its end: the worker sees EOF when the supervisor goes

@@ -12,9 +12,8 @@ import argparse
 from .. import worker
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = sub.add_parser("worker", help="fire a bot's timers (the scheduler alone)",
-                            description=__doc__)
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """``persona worker``'s arguments (its help texts are in ``commands.toml``)."""
     worker.build_parser(parser)
     parser.set_defaults(run=run)
 

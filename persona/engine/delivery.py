@@ -12,9 +12,12 @@ the item. With a :class:`SentLog` (``persona serve``'s spool file) each accepted
 local disk before its ack is tried, so a store that fails the ack — down, hung, full — or a
 process killed in between does not send the message again once the item's lease runs out:
 before it claims anything, delivery acks what the log holds (and claims nothing while the store
-cannot take those acks). Where the platform takes an idempotency key (template
-``client_msg_id``, WeCom kf ``msgid``) the outbox item id is passed too, for the one window no
-local file covers: a process that dies after the platform accepted and before the write.
+cannot take those acks), and an item it claims that a log on this machine lists as sent — its
+own, a sibling worker's (:attr:`Deliverer.peers`), one left by a worker no longer started — is
+acked instead of sent. Where the platform takes an idempotency key (template
+``client_msg_id``, WeCom kf ``msgid``) the outbox item id is passed too, for the windows no
+local file covers: a process that dies after the platform accepted and before the write, and a
+process on another machine claiming an item whose ack failed here once its lease ran out.
 Items of one customer are sent one after the other in the order they were committed; the
 messages of one turn that answer a WeCom add-contact event travel as one welcome message.
 """
@@ -60,6 +63,9 @@ class SentLog(Protocol):
     def sent(self, bot: str) -> Sequence["Sent"]:
         """The recorded sends not known to be acked."""
 
+    def holding(self, bot: str, ids: Sequence[str]) -> Sequence["Sent"]:
+        """Which of ``ids`` the log lists as sent."""
+
     def acked(self, bot: str, ids: Sequence[str]) -> None:
         """The store took these acks."""
 
@@ -101,8 +107,12 @@ class Deliverer:
         self.sent_log = sent_log
         #: sent logs this deliverer settles but does not write (those of processes no longer run)
         self.adopted: list[SentLog] = []
-        self._acked: list[str] = []  # acks the store took, not yet forgotten in the sent log
-        self._unreadable: list[SentLog] = []  # said once
+        #: sent logs of the sibling processes on this machine (``--workers N``): read at each
+        #: claim, never settled here (their own processes do that)
+        self.peers: list[SentLog] = []
+        #: acks the store took, per log, not yet forgotten there (kept while forgetting fails)
+        self._acked: list[tuple[SentLog, list[str]]] = []
+        self._said: set[int] = set()  # logs whose failure was logged already (by id)
         self.router = router
         self.clock = clock or Clock()
         if clock is not None:
@@ -161,6 +171,7 @@ class Deliverer:
             if not claimed:
                 return total
             total += len(claimed)
+            claimed = await self._unsent(claimed)
             by_user: dict[str, list[OutboxItem]] = defaultdict(list)
             for item in claimed:
                 by_user[item.user].append(item)
@@ -186,39 +197,76 @@ class Deliverer:
         await self.router.close()
 
     # -- sends the store has not acked -----------------------------------------------------
+    def _logs(self) -> list[SentLog]:
+        return ([self.sent_log] if self.sent_log is not None else []) + self.adopted
+
     async def settle(self) -> int:
         """Ack every send the sent logs hold (a store that failed those acks, or a process
         that stopped before them) and follow up on them; returns how many. Raises
         :class:`StoreUnavailable` while the store still cannot take them: nothing is claimed
         until it can."""
         self._forget_acked()  # a batch that raised left the acks it did get unforgotten
+        waiting = {item for _, ids in self._acked for item in ids}  # settled, still to forget
         done = 0
-        for sent_log in ([self.sent_log] if self.sent_log is not None else []) + self.adopted:
-            try:
-                entries = sent_log.sent(self.store.namespace)
-            except PersonaError as exc:  # delivery goes on without it, and says so once
-                if sent_log not in self._unreadable:
-                    self._unreadable.append(sent_log)
-                    log.error("cannot read the sent log (%s): sends whose ack it holds may go out again", exc)
-                continue
-            if not entries:
-                continue
-            items = [OutboxItem(entry.item, entry.user, 0.0, "") for entry in entries]
-            await self.store.ack_all(items)
-            for item, entry in zip(items, entries):
-                await self._follow_up(item, SendResult(**json.loads(entry.result)))
-            sent_log.acked(self.store.namespace, [entry.item for entry in entries])
-            self.settled += len(entries)
-            done += len(entries)
-            self.metrics.inc("deliveries", len(entries), persona=self.name, api="sent_log", outcome="settled")
-            log.info("acked %d sends the store had not taken (%s); none is sent again", len(entries),
-                     ", ".join(e.item for e in entries[:5]) + (", ..." if len(entries) > 5 else ""))
+        for sent_log in self._logs():
+            entries = [e for e in self._read(sent_log, lambda: sent_log.sent(self.store.namespace))
+                       if e.item not in waiting]
+            done += await self._settle(sent_log, entries, "the store had not taken")
         return done
 
+    async def _unsent(self, claimed: list[OutboxItem]) -> list[OutboxItem]:
+        """``claimed`` without the items a sent log on this machine lists as sent (a sibling's
+        ack the store failed, whose lease ran out before that sibling settled it): those are
+        acked here, never sent twice."""
+        ids = [item.id for item in claimed]
+        found: set[str] = set()
+        for sent_log in self._logs() + self.peers:
+            entries = [e for e in self._read(sent_log, lambda: sent_log.holding(self.store.namespace, ids))
+                       if e.item not in found]
+            if entries:
+                await self._settle(sent_log, entries, "claimed again after their lease ran out")
+                found.update(e.item for e in entries)
+        return [item for item in claimed if item.id not in found] if found else claimed
+
+    def _read(self, sent_log: SentLog, read: Callable[[], Sequence[Sent]]) -> Sequence[Sent]:
+        try:
+            return read()
+        except PersonaError as exc:  # delivery goes on without it, and says so once
+            if id(sent_log) not in self._said:
+                self._said.add(id(sent_log))
+                log.error("cannot read a sent log (%s): sends whose ack it holds may go out again", exc)
+            return []
+
+    async def _settle(self, sent_log: SentLog, entries: Sequence[Sent], why: str) -> int:
+        if not entries:
+            return 0
+        items = [OutboxItem(entry.item, entry.user, 0.0, "") for entry in entries]
+        await self.store.ack_all(items)
+        followed = [entry.item for item, entry in zip(items, entries)
+                    if await self._follow_up(item, SendResult(**json.loads(entry.result)))]
+        self._acked.append((sent_log, followed))
+        self._forget_acked()
+        self.settled += len(entries)
+        self.metrics.inc("deliveries", len(entries), persona=self.name, api="sent_log", outcome="settled")
+        log.info("acked %d sends %s (%s); none is sent again", len(entries), why,
+                 ", ".join(e.item for e in entries[:5]) + (", ..." if len(entries) > 5 else ""))
+        return len(entries)
+
     def _forget_acked(self) -> None:
-        if self.sent_log is not None and self._acked:
-            self.sent_log.acked(self.store.namespace, self._acked)
-            self._acked = []
+        """Forget in each log the sends whose ack the store took; a log that cannot delete
+        keeps them here (and they are not settled again) until it can."""
+        kept = []
+        for sent_log, ids in self._acked:
+            if not ids:
+                continue
+            try:
+                sent_log.acked(self.store.namespace, ids)
+            except PersonaError as exc:
+                if id(sent_log) not in self._said:
+                    self._said.add(id(sent_log))
+                    log.error("cannot forget acked sends in a sent log (%s); kept in memory until it can", exc)
+                kept.append((sent_log, ids))
+        self._acked = kept
 
     # -- one customer's items, in commit order ---------------------------------------------
     async def _deliver_user(self, items: list[OutboxItem]) -> None:
@@ -297,10 +345,9 @@ class Deliverer:
         recorded = result is not None and self._record(unit, result)
         self._count(unit, result)
         await self.store.ack_all(unit.items)  # a failure leaves the record: settle() acks it later
-        if recorded:
-            self._acked += [item.id for item in unit.items]
-        if result is not None:
-            await self._follow_up(unit.items[0], result)
+        followed = result is None or await self._follow_up(unit.items[0], result)
+        if recorded and self.sent_log is not None and followed:  # else settle() follows up later
+            self._acked.append((self.sent_log, [item.id for item in unit.items]))
 
     def _record(self, unit: _Unit, result: SendResult) -> bool:
         if self.sent_log is None:
@@ -314,13 +361,19 @@ class Deliverer:
             return False
         return True
 
-    async def _follow_up(self, item: OutboxItem, result: SendResult) -> None:
-        """A mass message waits for its sender: tell ``on_pending`` (once the item is acked)."""
+    async def _follow_up(self, item: OutboxItem, result: SendResult) -> bool:
+        """A mass message waits for its sender: tell ``on_pending`` (once the item is acked).
+        False when the store could not take the follow-up: the send stays in the sent log,
+        and :meth:`settle` follows up again."""
         if result.pending and not result.note and self.on_pending is not None and result.msgid:
             try:
                 await self.on_pending(item, result)
-            except Exception:  # the message is sent; only its follow-up is lost
+            except StoreUnavailable as exc:
+                log.warning("following up mass message %s waits for the store: %s", result.msgid, exc)
+                return False
+            except Exception:  # a bug: the message is sent; only its follow-up is lost
                 log.exception("following up mass message %s failed", result.msgid)
+        return True
 
     def _count(self, unit: _Unit, result: SendResult | None) -> None:
         n = len(unit.items)

@@ -14,9 +14,10 @@ answers 503 instead, and WeChat retries.
 Delivery keeps the other half here: each send the platform accepted is written to the file
 before its ack goes to the store, and forgotten once the store took the ack. A store that fails
 the ack (or a process killed between the two) leaves the record, and delivery acks those items
-before it claims anything again: a store outage of any length never makes that process send a
-message twice. (Another process claiming the item once its lease ran out does not read this
-file; there only the platform's idempotency keys help.)
+before it claims anything again; every process on the machine also checks what it claims
+against its siblings' files (:meth:`Spool.holding`): a store outage of any length never makes
+one machine send a message twice. (A process on another machine claiming the item once its
+lease ran out cannot read this file; there only the platform's idempotency keys help.)
 
 The file is created on the first write. Several processes on one machine may share it (a
 replay claims its entry with a lease, like timers in the store), but each write is fsync'd under
@@ -55,6 +56,8 @@ IN_FLIGHT_LEASE = 60.0
 REPLAY_LEASE = 30.0
 #: Longest wait between two replays of one entry.
 MAX_BACKOFF = 60.0
+#: Ids per statement (SQLite's limit on bound parameters is far above it).
+CHUNK = 500
 
 _TYPES: dict[str, type[Input]] = {cls.__name__: cls for cls in
                                   (TextMessage, MediaMessage, PlatformEvent, BusinessEvent)}
@@ -241,11 +244,36 @@ class Spool:
             raise SpoolError(f"cannot read the spool {self.path}: {exc}") from None
         return [Sent(*row) for row in rows]
 
+    def holding(self, bot: str, ids: Sequence[str]) -> list[Sent]:
+        """Which of ``ids`` this file lists as sent (checked at each claim: an item claimed
+        again after its lease ran out may be one this machine sent and could not ack)."""
+        db = self._open(create=False)
+        if db is None or not ids:
+            return []
+        found: list[Sent] = []
+        try:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                found += [Sent(*row) for row in db.execute(
+                    f"SELECT item, user, result FROM sent WHERE bot=? AND item IN ({','.join('?' * len(chunk))})",
+                    (bot, *chunk))]
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot read the spool {self.path}: {exc}") from None
+        return found
+
     def acked(self, bot: str, ids: Sequence[str]) -> None:
-        """The store took these acks: forget the sends (a failure here only means the ack is
-        sent once more, which is harmless)."""
-        if ids:
-            self._write(f"DELETE FROM sent WHERE bot=? AND item IN ({','.join('?' * len(ids))})", bot, *ids)
+        """The store took these acks: forget the sends. Raises :class:`SpoolError` when the
+        file cannot be written (the caller keeps them, and tries again)."""
+        db = self._open(create=False)
+        if db is None or not ids:
+            return
+        try:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                db.execute(f"DELETE FROM sent WHERE bot=? AND item IN ({','.join('?' * len(chunk))})",
+                           (bot, *chunk))
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot write to the spool {self.path}: {exc}") from None
 
     def size(self, bot: str | None = None) -> int:
         """Entries waiting (for ``bot``, or for every bot)."""

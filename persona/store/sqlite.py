@@ -42,6 +42,23 @@ CREATE TABLE IF NOT EXISTS tallies (ns TEXT, name TEXT, value INTEGER, PRIMARY K
 """
 
 FOREVER = 1e18
+#: How long ``/healthz``'s write probe waits for another process's lock.
+PROBE_BUSY_MS = 250
+
+#: SQLite's primary result codes that are the file's state, not a bug in a statement: busy or
+#: locked past the busy timeout, out of memory, read-only, an I/O error, the disk full, a file
+#: that cannot be opened (https://sqlite.org/rescode.html).
+STATE_CODES = {5: "BUSY", 6: "LOCKED", 7: "NOMEM", 8: "READONLY", 10: "IOERR", 13: "FULL", 14: "CANTOPEN"}
+
+
+def refusal(exc: sqlite3.Error, doing: str) -> Exception:
+    """``exc`` as :class:`StoreUnavailable` when it is the file's state (answered 503 and retried,
+    nothing written), or ``exc`` itself when it is a bug: a 500 with its traceback, which a retry
+    would not mend."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.OperationalError) and (code is None or code & 0xFF in STATE_CODES):
+        return StoreUnavailable(f"SQLite {doing}: {exc}")
+    return exc
 
 
 class SQLiteStore(Store, ScriptVersionStore):
@@ -57,7 +74,8 @@ class SQLiteStore(Store, ScriptVersionStore):
                                       check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self.busy_ms = int(timeout * 1000)
+            self.db.execute(f"PRAGMA busy_timeout={self.busy_ms}")
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from None
@@ -70,7 +88,7 @@ class SQLiteStore(Store, ScriptVersionStore):
         try:
             return self.db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from None
+            raise refusal(exc, f"store {self.path}") from None
 
     # -- customers -------------------------------------------------------------------------
     async def load(self, user: str, dedupe_key: str | None = None) -> Loaded:
@@ -120,7 +138,7 @@ class SQLiteStore(Store, ScriptVersionStore):
                                "WHERE ns=? AND uid=? ORDER BY id DESC LIMIT 1 OFFSET ?) OR at < ?)",
                                (ns, c.user, ns, c.user, c.journal_cap, now - c.journal_ttl))
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from None
+            raise refusal(exc, f"store {self.path}") from None
         return CommitResult(True)
 
     async def journal(self, user: str, limit: int = 100) -> list[str]:
@@ -144,7 +162,7 @@ class SQLiteStore(Store, ScriptVersionStore):
                 db.executemany("INSERT OR REPLACE INTO tallies VALUES (?,?,?)",
                                [(self.namespace, k, v) for k, v in values.items()])
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from None
+            raise refusal(exc, f"store {self.path}") from None
 
     async def segment(self, *names: str) -> set[str]:
         if not names:
@@ -304,6 +322,15 @@ class SQLiteStore(Store, ScriptVersionStore):
     async def ping(self) -> None:
         self._q("SELECT 1")
 
+    async def probe_write(self) -> None:
+        """The write probe waits at most :data:`PROBE_BUSY_MS` for a lock another process holds
+        (calls run on the event loop: the full busy timeout would hold every request up)."""
+        self._q(f"PRAGMA busy_timeout={PROBE_BUSY_MS}")
+        try:
+            await super().probe_write()
+        finally:
+            self._q(f"PRAGMA busy_timeout={self.busy_ms}")
+
     async def close(self) -> None:
         self.db.close()
 
@@ -318,7 +345,7 @@ class SQLiteStore(Store, ScriptVersionStore):
                 db.execute("INSERT INTO script_versions VALUES (?,?,?,?)",
                            (self.namespace, script, expected + 1, entry))
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from None
+            raise refusal(exc, f"store {self.path}") from None
         return True
 
     async def script_versions(self, script: str) -> list[str]:
@@ -336,9 +363,10 @@ class SQLiteStore(Store, ScriptVersionStore):
 class _Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception.
 
-    A SQLite error inside or at ``COMMIT`` (the disk full, the file read-only, the lock held
-    past the busy timeout) is the file's state, not a bug: it leaves as
-    :class:`StoreUnavailable`, so the input is answered 503 and retried, with nothing written.
+    A SQLite error inside or at ``COMMIT`` that is the file's state (the disk full, the file
+    read-only, the lock held past the busy timeout: :func:`refusal`) leaves as
+    :class:`StoreUnavailable`, so the input is answered 503 and retried, with nothing written;
+    any other (a bad statement, a constraint) is a bug and leaves as itself.
     """
 
     def __init__(self, db: sqlite3.Connection) -> None:
@@ -348,7 +376,7 @@ class _Transaction:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite: cannot start a transaction: {exc}") from None
+            raise refusal(exc, "cannot start a transaction") from None
         return self.db
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -358,10 +386,10 @@ class _Transaction:
                 return
             except sqlite3.Error as failed:
                 self._rollback()
-                raise StoreUnavailable(f"SQLite: cannot commit: {failed}") from None
+                raise refusal(failed, "cannot commit") from None
         self._rollback()
         if isinstance(exc, sqlite3.Error):
-            raise StoreUnavailable(f"SQLite: {exc}") from None
+            raise refusal(exc, "in a transaction") from None
 
     def _rollback(self) -> None:
         if self.db.in_transaction:

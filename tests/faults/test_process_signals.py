@@ -6,7 +6,12 @@ counted once and answered with two template messages through the send API (a rea
 WeChat's API). After the stop and the restart, every customer's turns are counted once and every
 message is received once: SIGTERM answers what it holds and commits what it answered; after
 SIGKILL the new process acks the sends its predecessor's sent log holds, and sends the
-committed-unsent rest once their lease (60 s) runs out.
+committed-unsent rest once their lease (60 s) runs out. The messages are template messages, so
+WeChat's (and the fake's) ``client_msg_id`` also stands behind each one: what a customer
+receives is checked with both in place, and what persona *asked* WeChat to send is checked
+too: after SIGTERM each message was asked for once; after SIGKILL only the sends in flight at the
+kill (at most one per customer: a customer's messages go one at a time) were asked for twice.
+``test_send_ack.py`` checks the sent log on its own.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from persona.store import open_store
 from tests.conftest import REDIS_URL, drop_namespace
 from tests.faults.servers import free_port
 from tests.service.conftest import plain, text_xml
+from tests.service.test_serve import stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = 16
@@ -46,23 +52,11 @@ def serve(name: str, port: int, store: str, spool: Path, fake: FakeWeChat, log: 
            "WECHAT_APPID": fake.appid, "WECHAT_APPSECRET": fake.secret, "WECHAT_API_BASE": fake.base_url,
            "WECOM_API_BASE": fake.base_url}
     env.pop("WECHAT_AES_KEY", None)
-    return subprocess.Popen([sys.executable, "-m", "persona", "serve", "tests.faults.burst", "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "persona", "serve", "tests.faults.burst", "--host", "127.0.0.1",
                              "--port", str(port), "--store", store, "--spool", str(spool), "--log-level", "WARNING"],
                             cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-async def healthy(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            async with session.get(f"{base}/healthz") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        assert time.monotonic() < deadline, "persona serve did not become healthy"
-        await asyncio.sleep(0.1)
+    proc.log = log.open("rb")  # type: ignore[attr-defined]  # what test_serve's helpers read
+    return proc
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
@@ -78,7 +72,7 @@ async def test_serve_stopped_mid_burst_counts_each_turn_and_sends_each_message_o
         proc = serve(name, port, store_url, spool, fake, log)
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-                await healthy(session, base, proc, log)
+                await wait_healthy(session, port, proc)
 
                 async def deliver(i: int, n: int) -> None:
                     nonlocal accepted
@@ -109,8 +103,9 @@ async def test_serve_stopped_mid_burst_counts_each_turn_and_sends_each_message_o
                     proc.send_signal(stop_with)
                     code = await asyncio.to_thread(proc.wait, 30)
                     assert code == (0 if stop_with == signal.SIGTERM else -signal.SIGKILL), log.read_text()[-3000:]
+                    proc.log.close()
                     proc = serve(name, port, store_url, spool, fake, log)
-                    await healthy(session, base, proc, log)
+                    await wait_healthy(session, port, proc)
 
                 await asyncio.gather(stop_and_start_again(), *(customer(i) for i in range(CUSTOMERS)))
 
@@ -126,6 +121,10 @@ async def test_serve_stopped_mid_burst_counts_each_turn_and_sends_each_message_o
                     await asyncio.sleep(0.2)
                 received = Counter((s.to, s.body["template_id"], s.body["data"]["n"]["value"]) for s in fake.sent)
                 assert received == expected, {k: v for k, v in (received - expected).items()} or (expected - received)
+                asked = Counter(fake.template_asks.values())
+                assert sum(asked.values()) == sum(expected.values()), asked
+                again = asked[2] if stop_with == signal.SIGKILL else 0
+                assert asked == Counter({1: sum(expected.values()) - again, 2: again}) and again <= CUSTOMERS, asked
                 wrong = []
                 for i in range(CUSTOMERS):
                     loaded = await store.load(user(i))
@@ -138,13 +137,7 @@ async def test_serve_stopped_mid_burst_counts_each_turn_and_sends_each_message_o
                 if kind == "redis":
                     await drop_namespace(REDIS_URL, name)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
     assert set(statuses) <= {0, 200, 503}, statuses  # never a 500
     output = log.read_text(errors="replace")
     assert "Traceback" not in output, output[-4000:]

@@ -21,7 +21,7 @@ from persona.clock import Clock
 from persona.engine.delivery import Deliverer
 from persona.errors import StoreUnavailable
 from persona.fakeapi import FakeWeChat
-from persona.engine.spool import Spool
+from persona.engine.spool import Spool, SpoolError
 from persona.store import open_store
 from tests.channels.conftest import enqueue, env_for
 from tests.faults.servers import DurableRedis
@@ -126,6 +126,88 @@ async def test_a_process_killed_between_send_and_ack_does_not_send_again_when_st
         spool.close()
     assert [s.to for s in fake.sent] == ["amy"] and second.settled == 1
     assert await store.outbox_size() == 0
+
+
+async def test_a_sibling_that_claims_an_item_another_worker_sent_acks_it_instead(store, fake, clock, tmp_path):
+    """``--workers N``: worker 1 sent and could not ack; its lease runs out and worker 2 claims the
+    item first. Worker 2 reads worker 1's file at the claim: it acks the item, sends nothing, and
+    worker 1 has nothing left to settle."""
+    first_log, second_log = Spool(tmp_path / "spool.db"), Spool(tmp_path / "spool-2.db")
+    first = Deliverer(AckFails(store, times=1), Router.from_env(env_for(fake), store), clock, lease=LEASE,
+                      sent_log=first_log)
+    second = Deliverer(store, Router.from_env(env_for(fake), store), clock, lease=LEASE, sent_log=second_log)
+    second.peers = [Spool(first_log.path)]
+    try:
+        await enqueue(store, clock, Message("text", "订单已收到"), user="amy")
+        with pytest.raises(StoreUnavailable):
+            await first.run_once()
+        clock.advance(LEASE + 1)
+        assert await second.run_once() == 1  # claimed, and found in the sibling's log
+        assert await first.run_once() == 0
+    finally:
+        await first.close()
+        await second.close()
+        first_log.close()
+        second_log.close()
+    assert [s.to for s in fake.sent] == ["amy"] and await store.outbox_size() == 0
+    assert (second.settled, first.settled) == (1, 0) and first_log.sent(store.namespace) == []
+
+
+class ForgetFails:
+    """A sent log whose deletes fail (a full disk under the spool), reads and writes working."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool, self.deletes = spool, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.spool, name)
+
+    def acked(self, bot, ids) -> None:
+        self.deletes += 1
+        raise SpoolError("cannot write to the spool (injected)")
+
+
+async def test_a_log_that_cannot_forget_is_not_settled_again_on_every_poll(store, fake, clock, tmp_path, caplog):
+    spool = Spool(tmp_path / "spool.db")
+    sent_log = ForgetFails(spool)
+    deliverer = Deliverer(AckFails(store, times=1), Router.from_env(env_for(fake), store), clock, sent_log=sent_log)
+    try:
+        await enqueue(store, clock, Message("text", "欢迎"), user="amy")
+        with pytest.raises(StoreUnavailable):
+            await deliverer.run_once()
+        for _ in range(3):
+            await deliverer.run_once()
+    finally:
+        await deliverer.close()
+        spool.close()
+    assert deliverer.settled == 1 and [s.to for s in fake.sent] == ["amy"]
+    assert sent_log.deletes >= 4  # tried at each poll, and at close
+    lines = [r.getMessage() for r in caplog.records if "cannot forget" in r.getMessage()]
+    assert len(lines) == 1, lines  # said once
+
+
+async def test_a_mass_message_follow_up_the_store_refused_is_followed_up_at_the_next_settle(store, fake, clock,
+                                                                                             tmp_path):
+    spool = Spool(tmp_path / "spool.db")
+    told: list[str] = []
+    refusals = [StoreUnavailable("the store went away (injected)")]
+
+    async def on_pending(item, result) -> None:
+        if refusals:
+            raise refusals.pop()
+        told.append(f"{item.id} {result.msgid}")
+
+    spool.record_sent(store.namespace, [("wm:1:0", "wmAmy")], '{"api":"mass","msgid":"msg1","pending":true}')
+    deliverer = Deliverer(store, Router.from_env(env_for(fake), store), clock, sent_log=spool, on_pending=on_pending)
+    try:
+        assert await deliverer.settle() == 1
+        assert told == [] and len(spool.sent(store.namespace)) == 1  # kept for the follow-up
+        assert await deliverer.settle() == 1
+        assert await deliverer.settle() == 0
+    finally:
+        await deliverer.close()
+        spool.close()
+    assert told == ["wm:1:0 msg1"] and spool.sent(store.namespace) == []
 
 
 async def test_without_a_sent_log_the_same_fault_sends_twice(store, fake, clock):

@@ -16,6 +16,7 @@ import logging
 import shutil
 import sqlite3
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -29,6 +30,7 @@ from persona.service import SIGNATURE_HEADER, sign
 from persona.service.health import HEALTH_TTL
 from persona.store.redis.refusals import refusal
 from persona.store.sqlite import SQLiteStore
+from persona.store.sqlite import refusal as sqlite_refusal
 from tests.faults.servers import DurableRedis
 from tests.service.conftest import EVENT_SECRET, customer, plain, text_xml
 from tests.service.desk import Desk
@@ -230,6 +232,53 @@ async def test_sqlite_locked_past_the_busy_timeout_is_unavailable_and_commits_on
         await runtime.handle(message)
         await runtime.handle(message)  # the retry: a duplicate
         assert (await runtime.customer("amy")).counters == {"hellos": 1}
+    finally:
+        other.close()
+        await store.close()
+
+
+def test_a_sqlite_error_that_is_a_bug_in_a_statement_stays_itself(tmp_path):
+    # a constraint or a bad statement is not the file's state: a 503 and a retry would not mend it
+    db = sqlite3.connect(str(tmp_path / "bug.db"), isolation_level=None)
+    db.execute("CREATE TABLE t (k PRIMARY KEY)")
+    db.execute("INSERT INTO t VALUES (1)")
+    for statement in ("INSERT INTO t VALUES (1)", "SELECT nope FROM t", "INSERT INTO t VALUES (?)"):
+        with pytest.raises(sqlite3.Error) as raised:
+            db.execute(statement)
+        assert sqlite_refusal(raised.value, "here") is raised.value
+    db.execute("PRAGMA query_only=ON")
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        db.execute("INSERT INTO t VALUES (2)")
+    refused = sqlite_refusal(raised.value, "store x")
+    assert isinstance(refused, StoreUnavailable) and "readonly" in str(refused)
+    db.close()
+
+
+async def test_a_bug_inside_a_sqlite_transaction_is_not_answered_as_an_outage(tmp_path):
+    store = SQLiteStore(f"sqlite:///{tmp_path}/persona.db", "desk")
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            with store._tx() as db:
+                db.execute("INSERT INTO tallies VALUES ('desk', 'n', 1)")
+                db.execute("INSERT INTO tallies VALUES ('desk', 'n', 1)")
+        assert await store.tallies() == {}  # rolled back
+    finally:
+        await store.close()
+
+
+async def test_the_health_probe_does_not_wait_out_the_busy_timeout_on_a_locked_file(tmp_path):
+    path = tmp_path / "persona.db"
+    store = SQLiteStore(f"sqlite:///{path}", "desk", timeout=10.0)
+    other = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="locked"):
+            await store.probe_write()
+        assert time.monotonic() - started < 5.0  # the store's own busy timeout is 10 s
+        assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000  # restored
+        other.execute("ROLLBACK")
+        await store.probe_write()
     finally:
         other.close()
         await store.close()

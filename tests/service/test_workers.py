@@ -245,3 +245,13 @@ def test_what_the_supervisor_does_when_a_worker_exits(listening, replacement, ex
     assert supervisor._replace(worker) == expected
     assert started == ([] if expected is not None else [(1, True)])
     assert 1 not in supervisor.workers
+
+
+def test_each_worker_checks_its_claims_against_the_other_workers_spool_files(tmp_path):
+    from persona.cli.supervisor import peer_spools
+
+    base = tmp_path / "spool.db"
+    Spool(tmp_path / "spool-5.db").record_sent("desk", [("amy:1:0", "amy")], "{}")  # a run with five
+    assert peer_spools(str(base), 3, 1) == [str(tmp_path / "spool-2.db"), str(tmp_path / "spool-3.db")]
+    assert peer_spools(str(base), 3, 2) == [str(base), str(tmp_path / "spool-3.db"), str(tmp_path / "spool-5.db")]
+    assert peer_spools(str(base), 1, 1) == []

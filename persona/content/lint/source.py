@@ -229,16 +229,22 @@ class Code:
         return sites, dynamic
 
     def _given(self, node: ast.Call, frame: Frame, method: str) -> frozenset[str] | None:
+        names = self._keywords(node.keywords, frame, skip=SAY_OPTIONS if method == "say" else frozenset())
+        return None if names is None else frozenset(names)
+
+    def _keywords(self, keywords: list[ast.keyword], frame: Frame,
+                  skip: frozenset[str] | set[str] = frozenset()) -> set[str] | None:
+        """The names ``keywords`` give (``**mapping`` unpacked), or None when they cannot be told."""
         names: set[str] = set()
-        for kw in node.keywords:
+        for kw in keywords:
             if kw.arg is None:
                 keys = self.keys(kw.value, frame)
                 if keys is None:
                     return None
                 names |= keys
-            elif not (method == "say" and kw.arg in SAY_OPTIONS):
+            elif kw.arg not in skip:
                 names.add(kw.arg)
-        return frozenset(names)
+        return names
 
     def _frames(self, func: Func | None, node: ast.AST, depth: int = 0) -> list[Frame]:
         """One frame per caller when ``node`` reads the function's parameters; else one."""
@@ -440,13 +446,9 @@ class Code:
         if isinstance(expr, ast.Call):
             target = expr.func
             if isinstance(target, ast.Name) and target.id == "dict":
-                keys = {kw.arg for kw in expr.keywords if kw.arg}
-                for kw in expr.keywords:
-                    if kw.arg is None:
-                        inner = self.keys(kw.value, frame)
-                        if inner is None:
-                            return None
-                        keys |= inner
+                keys = self._keywords(expr.keywords, frame)
+                if keys is None:
+                    return None
                 if expr.args:
                     inner = self.keys(expr.args[0], frame)
                     if inner is None:

@@ -249,12 +249,19 @@ class WeComChannel(Channel):
                  for m, span, parts in placed]
         return body, trace
 
-    async def _kf_content(self, m: Message) -> dict[str, Any]:
-        f = m.fields
+    async def _plain_content(self, m: Message) -> dict[str, Any] | None:
+        """A text or an image, the same in every WeCom API; None for a card."""
         if m.kind == "text":
             return {"msgtype": "text", "text": {"content": _text(m)}}
         if m.kind == "image":
             return {"msgtype": "image", "image": {"media_id": await self.image_id(m)}}
+        return None
+
+    async def _kf_content(self, m: Message) -> dict[str, Any]:
+        f = m.fields
+        plain = await self._plain_content(m)
+        if plain is not None:
+            return plain
         if m.kind in ("link", "news"):
             a = article(m)
             return {"msgtype": "link", "link": {"title": a["title"], "desc": a["description"], "url": a["url"],
@@ -270,10 +277,9 @@ class WeComChannel(Channel):
 
     async def _app_content(self, m: Message, *, group: bool) -> dict[str, Any]:
         f = m.fields
-        if m.kind == "text":
-            return {"msgtype": "text", "text": {"content": _text(m)}}
-        if m.kind == "image":
-            return {"msgtype": "image", "image": {"media_id": await self.image_id(m)}}
+        plain = await self._plain_content(m)
+        if plain is not None:
+            return plain
         if m.kind in ("link", "news"):
             given = f.get("articles")
             articles = given if isinstance(given, list) else [article(m)]

@@ -55,6 +55,7 @@ class OfficialAccountAPI(FakeCore):
             return _error(47001)
         key = body.get("client_msg_id")
         if key:  # WeChat sends one message per openid + client_msg_id within 10 minutes
+            self.template_asks[(to, str(key))] += 1
             seen = self._template_keys.get((to, str(key)))
             if seen is not None and self.clock() - seen[1] < CLIENT_MSG_ID_TTL:
                 return _ok(msgid=seen[0])
