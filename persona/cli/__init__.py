@@ -23,6 +23,7 @@ COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "insp
             "funnel", "store_upgrade")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # as a process SIGPIPE ended would
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # ``persona scripts list | head``: the reader has all it wanted
+        # what is still buffered would fail again at exit; send it nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

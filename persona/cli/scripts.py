@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable
 
 from ..clock import parse_duration
+from ..content.scripts.report import HORIZON
 from ..errors import PersonaError, ScriptRejected
 from .arguments import add_bot, add_store
 
@@ -64,6 +65,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
     rep.add_argument("--within", default="7d", metavar="DURATION",
                      help="after the customer's first message of the script (default 7d)")
     rep.add_argument("--confidence", type=float, default=0.95, help="of the intervals (default 0.95)")
+    rep.add_argument("--horizon", type=int, default=HORIZON, metavar="N",
+                     help="customers per variant a verdict waits for, fixed before the test starts; the "
+                          f"verdict reads the first N of each (default {HORIZON})")
 
 
 def _catalog(args: argparse.Namespace) -> Any:
@@ -157,7 +161,7 @@ def _report(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with _catalog(args) as catalog:
             report = await script_report(catalog.store, args.script, goal, within,
-                                         args.confidence)
+                                         args.confidence, args.horizon)
         pct = f"{report.confidence:.0%}"
         print(f"{args.script}: goal {goal} within {args.within} of the first message ({pct} intervals)")
         print(f"{'variant':<8} {'customers':>9} {'messages':>8} {'reached':>7} {'rate':>7}  interval")
@@ -167,7 +171,7 @@ def _report(args: argparse.Namespace) -> int:
         if not report.variants:
             print("(no customer has been sent this script yet)")
         for c in report.comparisons:
-            print(f"{c.variant} vs {c.control}: {c.difference:+.1%} ({c.low:+.1%} .. {c.high:+.1%}): {c.verdict}")
+            print(f"{c.variant} vs {c.control}: {c.difference:+.1%} ({c.low:+.1%} .. {c.high:+.1%}): {c.says}")
         return EXIT_OK
     return asyncio.run(go())
 

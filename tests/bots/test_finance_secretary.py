@@ -328,3 +328,23 @@ async def test_a_follow_up_in_time_silences_the_alerts(simulation):
         sent = await sim.advance("3d")
         assert to_staff(sent) == []
         assert (await sim.customer("wm_li")).tags["follow_up"] == "done"
+
+
+@pytest.mark.parametrize("script", ["follow_up_overdue", "follow_up_escalated"])
+def test_a_staff_alert_keeps_each_fact_on_its_own_line(script):
+    from bots.finance_secretary.persona import FinanceSecretary
+    from persona.model.customer import Customer
+    from persona.model.inputs import BusinessEvent
+    from persona.model.turn import Turn
+
+    persona = FinanceSecretary()
+    customer = Customer("wm_li", "new", tags={"risk": "C3"}, first_seen=0.0, last_seen=0.0)
+    turn = Turn(persona, customer, BusinessEvent(user="wm_li", name="check", data={}), 0.0)
+    plans = [{"product": "沪深300指数", "day": 25, "amount": 500}, {"product": "中证500", "day": 5, "amount": 300}]
+    text = turn.render(script, sales_name="张三", leader_name="陈经理", customer_name="李雷", hours=24,
+                       escalated=False, plans=plans).text
+    lines = text.splitlines()
+    assert "客户定投：沪深300指数 每月25日 ¥500.00；中证500 每月5日 ¥300.00" in lines, text
+    if script == "follow_up_overdue":
+        assert "风险等级：C3" in lines, text
+    assert lines[-1].startswith(("请尽快联系", "麻烦督促")), text

@@ -72,3 +72,26 @@ def test_bad_requests_exit_2_with_a_message(args, message, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("hi {{ price }}"))
     code, _, err = run(capsys, *args, "--store", "memory://")
     assert code == 2 and message in err, err
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path):
+    """``persona scripts list BOT | head -1``: no BrokenPipeError traceback, the exit code of a
+    process SIGPIPE ended. The reader here is gone before the first write, so every write fails."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "persona", "scripts", "list", BOT, "--store",
+                               f"sqlite:///{tmp_path}/persona.db"], cwd=root, env=env, stdout=write,
+                              stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write)
+    stderr = done.stderr.decode()
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    assert done.returncode == 141, stderr

@@ -13,7 +13,7 @@ from persona.clock import FakeClock
 from persona.model.inputs import BusinessEvent, TextMessage
 from persona.engine.runtime import Runtime
 from persona.content.scripts import ScriptCatalog, ScriptPoller
-from persona.content.scripts.report import Goal, Verdict, script_report, two_proportion_interval, wilson_interval
+from persona.content.scripts.report import Goal, Verdict, newcombe_interval, script_report, wilson_interval
 from persona.store import open_store
 from tests.scripts.lab import Lab
 from tests.service.test_serve import ROOT
@@ -21,10 +21,12 @@ from tests.service.test_serve import ROOT
 DAY = 86400.0
 
 
-async def simulate(store, rates: dict[str, float], customers: int, seed: int) -> dict[str, dict[str, int]]:
+async def simulate(store, rates: dict[str, float], customers: int, seed: int, *, first: int = 0,
+                   start: str = "2026-11-23 09:00") -> dict[str, dict[str, int]]:
     """Each customer says hi (and gets the pitch in their variant); with the variant's rate they
-    order a day later, and some of the rest order after the 7-day window. Returns what happened."""
-    clock = FakeClock("2026-11-23 09:00")
+    order a day later, and some of the rest order after the 7-day window. Returns what happened.
+    ``first``: the number of the first customer; ``start``: when they say hi."""
+    clock = FakeClock(start)
     runtime = Runtime(Lab(), store, clock)
     await ScriptCatalog(Lab, store).publish("pitch", "B 款 {{ price }}", author="amy", variant="b", weight=50)
     await ScriptPoller(runtime.persona.scripts, store).refresh()
@@ -32,7 +34,7 @@ async def simulate(store, rates: dict[str, float], customers: int, seed: int) ->
     truth = {v: {"customers": 0, "reached": 0, "messages": 0} for v in rates}
     late: list[str] = []
     buyers: list[str] = []
-    for i in range(customers):
+    for i in range(first, first + customers):
         user = f"o{i:05d}"
         outcome = await runtime.handle(TextMessage(user=user, dedupe_key=f"m{i}", text="hi"))
         variant = "b" if outcome.messages[0][0].text.startswith("B 款") else "a"
@@ -56,7 +58,7 @@ async def simulate(store, rates: dict[str, float], customers: int, seed: int) ->
 async def test_a_known_effect_is_counted_exactly_and_called_a_win(goal):
     store = open_store("memory://", "lab")
     truth = await simulate(store, {"a": 0.20, "b": 0.35}, 4000, seed=11)
-    report = await script_report(store, "pitch", Goal.parse(goal), within=7 * DAY)
+    report = await script_report(store, "pitch", Goal.parse(goal), within=7 * DAY, horizon=1900)
     figures = {f.variant: f for f in report.variants}
     for variant, expected in truth.items():
         got = figures[variant]
@@ -64,17 +66,35 @@ async def test_a_known_effect_is_counted_exactly_and_called_a_win(goal):
                                                               expected["reached"])
         assert got.low < got.reached / got.customers < got.high
     [vs] = report.comparisons
-    assert (vs.variant, vs.control, vs.verdict) == ("b", "a", Verdict.BETTER)
+    assert (vs.variant, vs.control, vs.verdict, vs.customers) == ("b", "a", Verdict.BETTER, 1900)
     assert vs.low < 0.15 < vs.high  # the true effect is inside the interval
-    assert vs.difference == pytest.approx(figures["b"].rate - figures["a"].rate)
 
 
 async def test_no_effect_is_not_called_a_win():
     store = open_store("memory://", "lab")
     await simulate(store, {"a": 0.25, "b": 0.25}, 3000, seed=5)
-    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY)
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=1400)
     [vs] = report.comparisons
     assert vs.verdict == Verdict.UNCLEAR and vs.low < 0 < vs.high
+
+
+async def test_one_customer_per_variant_gets_no_verdict_however_the_rates_look():
+    store = open_store("memory://", "lab")
+    await simulate(store, {"a": 0.0, "b": 1.0}, 4, seed=3)  # b: everyone bought, a: nobody
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY)
+    [vs] = report.comparisons
+    assert vs.verdict == Verdict.NOT_ENOUGH
+    assert vs.says == f"not enough data yet: {vs.customers} of 100 customers per variant" and vs.customers <= 2
+
+
+async def test_a_verdict_reads_the_fixed_horizon_and_later_customers_do_not_move_it():
+    store = open_store("memory://", "lab")
+    await simulate(store, {"a": 0.20, "b": 0.40}, 600, seed=7)
+    first = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=200)).comparisons
+    # a month on, the writer looks again: more customers, doing something else
+    await simulate(store, {"a": 0.40, "b": 0.20}, 600, seed=8, first=600, start="2026-12-23 09:00")
+    later = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=200)).comparisons
+    assert first == later and first[0].customers == 200
 
 
 async def test_a_window_shorter_than_the_orders_counts_none():
@@ -86,8 +106,11 @@ async def test_a_window_shorter_than_the_orders_counts_none():
 
 
 def test_the_intervals_match_worked_examples():
-    diff, low, high = two_proportion_interval(60, 200, 40, 200)
-    assert (diff, low, high) == pytest.approx((0.10, 0.01570, 0.18430), abs=1e-4)
+    # Newcombe (1998), Statistics in Medicine 17, 873-890, table II: 56/70 against 48/80
+    assert newcombe_interval(56, 70, 48, 80) == pytest.approx((0.2000, 0.0524, 0.3339), abs=1e-4)
+    # and at the edges, where a Wald interval collapses to a point: 0/10 against 10/10
+    diff, low, high = newcombe_interval(0, 10, 10, 10)
+    assert diff == -1.0 and low == pytest.approx(-1.0, abs=1e-9) and high == pytest.approx(-0.6075, abs=1e-3)
     assert wilson_interval(40, 200) == pytest.approx((0.15052, 0.26094), abs=1e-4)
     assert wilson_interval(0, 0) == (0.0, 1.0)
 

@@ -4,9 +4,15 @@ Read from the customers' journals, where every message notes its script and vari
 customer counts for the variant of their first message of the script (even if that variant
 was stopped later and they moved on), and reached the goal when they entered the goal state
 (``state:paid``) or sent the goal business event (``event:order_placed``) within the window
-after that first message. Each variant is compared with the control (variant ``a``) by a
-two-proportion confidence interval of the difference in rates: an interval that does not
-hold 0 is a win or a loss; one that does is noise, so far.
+after that first message. Each variant is compared with the control (variant ``a``) by
+Newcombe's score interval of the difference in rates (sound at small counts and at 0 % or
+100 %, where the textbook normal interval collapses): an interval that does not hold 0 is a
+win or a loss; one that does is noise.
+
+A verdict waits for a fixed horizon the writer sets before the test (``horizon`` customers in
+each arm, 100 by default) and is read from the first ``horizon`` customers of each arm only:
+looking every day cannot turn noise into a win, and the verdict, once there, no longer moves.
+Before that the comparison says "not enough data yet: n of N".
 
 Journals are capped (``Persona.journal_cap`` lines, 90 days): a customer whose first message
 of the script has left their journal is not counted.
@@ -37,6 +43,11 @@ class Verdict(StrEnum):
     BETTER = "better"
     WORSE = "worse"
     UNCLEAR = "no clear difference"
+    NOT_ENOUGH = "not enough data yet"
+
+
+#: customers per arm a verdict waits for, unless the writer fixes another horizon
+HORIZON = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +92,33 @@ class VariantFigures:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """``variant``'s rate minus the control's, with its confidence interval."""
+    """``variant``'s rate minus the control's, with its confidence interval, over the first
+    ``customers`` of each arm (the horizon once both reached it, else all so far)."""
 
     variant: str
     control: str
     difference: float
     low: float
     high: float
+    customers: int  # of the smaller arm, in the comparison
+    horizon: int
 
     @property
     def verdict(self) -> Verdict:
+        if self.customers < self.horizon:
+            return Verdict.NOT_ENOUGH
         if self.low > 0:
             return Verdict.BETTER
         if self.high < 0:
             return Verdict.WORSE
         return Verdict.UNCLEAR
+
+    @property
+    def says(self) -> str:
+        """The verdict as a writer reads it (with how far the test is, while it runs)."""
+        if self.verdict == Verdict.NOT_ENOUGH:
+            return f"{self.verdict}: {self.customers} of {self.horizon} customers per variant"
+        return str(self.verdict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,24 +148,30 @@ def wilson_interval(reached: int, customers: int, confidence: float = 0.95) -> t
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def two_proportion_interval(reached: int, customers: int, control_reached: int, control_customers: int,
-                            confidence: float = 0.95) -> tuple[float, float, float]:
-    """``(difference, low, high)`` of ``reached/customers - control_reached/control_customers``
-    (the normal approximation with unpooled variances)."""
+def newcombe_interval(reached: int, customers: int, control_reached: int, control_customers: int,
+                      confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(difference, low, high)`` of ``reached/customers - control_reached/control_customers``:
+    Newcombe's hybrid score interval (his method 10, built from each rate's Wilson interval)."""
     if customers == 0 or control_customers == 0:
         return 0.0, -1.0, 1.0
     p1, p2 = reached / customers, control_reached / control_customers
-    spread = _z(confidence) * math.sqrt(p1 * (1 - p1) / customers + p2 * (1 - p2) / control_customers)
-    return p1 - p2, p1 - p2 - spread, p1 - p2 + spread
+    l1, u1 = wilson_interval(reached, customers, confidence)
+    l2, u2 = wilson_interval(control_reached, control_customers, confidence)
+    d = p1 - p2
+    return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
 async def script_report(store: Store, script: str, goal: Goal, within: float,
-                        confidence: float = 0.95) -> ScriptReport:
+                        confidence: float = 0.95, horizon: int = HORIZON) -> ScriptReport:
     """Per variant of ``script``: customers, messages, the goal reached within ``within``
-    seconds of the first message, and each variant against the control."""
+    seconds of the first message, and each variant against the control (a verdict once each
+    arm has ``horizon`` customers, read from those first ``horizon``)."""
+    if horizon < 1:
+        raise PersonaError(f"horizon {horizon!r}: give the customers per variant a verdict waits for, e.g. 100")
     customers: dict[str, int] = {}
     messages: dict[str, int] = {}
     reached: dict[str, int] = {}
+    arms: dict[str, list[tuple[float, bool]]] = {}  # variant -> (first message time, reached) per customer
     for user in await store.users():
         lines = [json.loads(raw) for raw in await store.journal(user, JOURNAL_LINES)]
         first: dict[str, object] | None = None
@@ -158,16 +187,31 @@ async def script_report(store: Store, script: str, goal: Goal, within: float,
         if first is None:
             continue
         start = float(first["t"])  # type: ignore[arg-type]
-        if any(goal.reached_by(line) and start <= float(line["t"]) <= start + within for line in lines):
-            variant = str(first.get("variant") or DEFAULT_VARIANT)
+        variant = str(first.get("variant") or DEFAULT_VARIANT)
+        hit = any(goal.reached_by(line) and start <= float(line["t"]) <= start + within for line in lines)
+        if hit:
             reached[variant] = reached.get(variant, 0) + 1
+        arms.setdefault(variant, []).append((start, hit))
     names = sorted(customers)
     figures = tuple(VariantFigures(name, customers[name], messages.get(name, 0), reached.get(name, 0),
                                    *wilson_interval(reached.get(name, 0), customers[name], confidence))
                     for name in names)
     control = DEFAULT_VARIANT if DEFAULT_VARIANT in customers else (names[0] if names else DEFAULT_VARIANT)
-    comparisons = tuple(
-        Comparison(f.variant, control, *two_proportion_interval(f.reached, f.customers, reached.get(control, 0),
-                                                                customers.get(control, 0), confidence))
-        for f in figures if f.variant != control)
+    comparisons = tuple(_compare(arms[f.variant], arms.get(control, []), f.variant, control, confidence, horizon)
+                        for f in figures if f.variant != control)
     return ScriptReport(script, goal, within, confidence, figures, comparisons)
+
+
+def _compare(arm: list[tuple[float, bool]], control_arm: list[tuple[float, bool]], variant: str, control: str,
+             confidence: float, horizon: int) -> Comparison:
+    n = min(len(arm), len(control_arm))
+    if n >= horizon:  # the fixed horizon: the first customers of each arm, whatever came after
+        arm, control_arm = _first(arm, horizon), _first(control_arm, horizon)
+    interval = newcombe_interval(sum(hit for _, hit in arm), len(arm),
+                                 sum(hit for _, hit in control_arm), len(control_arm), confidence)
+    return Comparison(variant, control, *interval, customers=min(n, horizon), horizon=horizon)
+
+
+def _first(arm: list[tuple[float, bool]], n: int) -> list[tuple[float, bool]]:
+    """The ``n`` customers of an arm who got the script first (ties in the order read, never by outcome)."""
+    return sorted(arm, key=lambda customer: customer[0])[:n]
