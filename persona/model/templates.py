@@ -85,6 +85,8 @@ class _Set:
     env: SandboxedEnvironment
     scripts: dict[str, tuple[_Choice, ...]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
+    #: why each script that did not compile did not (only a draft book keeps such scripts)
+    broken: dict[str, TemplateError] = field(default_factory=dict)
 
 
 class _Sources(jinja2.BaseLoader):
@@ -211,9 +213,11 @@ class ScriptBook:
                     errors.append(TemplateError(f"scripts/{name}{SUFFIX}{_label(variant, live.get(name))} "
                                                 f"line {exc.lineno}: {_with_hint(env, exc)}",
                                                 template=name, line=exc.lineno))
+                    compiled.broken.setdefault(name, errors[-1])
                 except jinja2.TemplateNotFound as exc:
                     errors.append(TemplateError(f"scripts/{name}{SUFFIX}: includes {exc.name!r}, which "
                                                 "does not exist", template=name))
+                    compiled.broken.setdefault(name, errors[-1])
             compiled.scripts[name] = tuple(choices)
         return compiled, errors
 
@@ -253,8 +257,11 @@ class ScriptBook:
         current = self._set  # one set for the whole render, whatever is swapped in meanwhile
         choices = current.scripts.get(name)
         if not choices:
+            if name in current.broken:  # a draft that does not compile says why, not "not found"
+                raise current.broken[name]
             known = ", ".join(current.scripts) or "none"
-            raise TemplateError(f"script {name!r} not found in {self.folder} (known: {known})",
+            # the folder by its own name: the message may reach a writer's page, never a server path
+            raise TemplateError(f"script {name!r} not found in {self.folder.name}/ (known: {known})",
                                 template=name)
         choice = next((c for c in choices if c.name == variant), choices[0])
         template = choice.template

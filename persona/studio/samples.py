@@ -77,13 +77,13 @@ def real(customer: Customer) -> Sample:
 
 def placeholders(env: jinja2.Environment, text: str, known: set[str]) -> dict[str, Any]:
     """A visible stand-in for each variable ``text`` uses that is not in ``known``: a string, or
-    a dict of strings for one used with attributes (``offer.title``). Unparsable text: none
-    (lint reports it)."""
+    a dict of strings for one used with attributes (``offer.title``). Text that does not
+    compile: none (the render says why, and lint reports it)."""
     try:
         tree = env.parse(text)
-    except jinja2.TemplateSyntaxError:
+        missing = meta.find_undeclared_variables(tree) - known - GIVEN  # compiles: checks filters
+    except jinja2.TemplateSyntaxError:  # a misspelt filter too (TemplateAssertionError)
         return {}
-    missing = meta.find_undeclared_variables(tree) - known - GIVEN
     attrs: dict[str, set[str]] = {name: set() for name in missing}
     for node in tree.find_all(nodes.Getattr):
         if isinstance(node.node, nodes.Name) and node.node.name in attrs:

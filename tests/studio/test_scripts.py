@@ -171,3 +171,17 @@ def test_a_writer_adds_an_ab_variant_and_reads_its_report(studio, page):
     expect(report.locator("tbody tr").first.locator("td.num").first).not_to_have_text("0")
     page.goto(f"{studio.url}/scripts/xiaowanzi")
     expect(page.locator("#scripts tr", has_text="coupon_reminder")).to_contain_text("b · 30")
+
+
+def test_a_draft_that_does_not_compile_shows_why_in_the_preview_never_a_server_path(studio, page):
+    open_editor(page, studio)
+    editor = page.locator("#editor")
+    editor.fill("你好 {{ now|date_c }}")  # a misspelt filter: Jinja finds it when it compiles
+    expect(page.locator("#preview")).to_contain_text("No filter named 'date_c'; did you mean 'date_cn'?")
+    expect(page.locator("#preview")).to_have_class(re.compile("error"))
+    shot(page, "preview-bad-filter")
+    editor.fill("你好 {% if vip %}会员")  # a block never closed
+    expect(page.locator("#preview")).to_contain_text("line 1: Unexpected end of template")
+    assert "/" not in page.locator("#preview").inner_text().replace("scripts/welcome.j2", "")
+    editor.fill("你好 {{ 1 }}")
+    expect(page.locator("#preview")).to_have_text("你好 1")
