@@ -54,3 +54,32 @@ async def store(request, tmp_path, namespace) -> AsyncIterator[Store]:
 @pytest.fixture
 def redis_url() -> str:
     return REDIS_URL
+
+
+class BotPackage:
+    """A bot package written to ``folder``/NAME (its ``__init__`` holds ``source``), importable
+    by NAME: ``write(scripts={...}, samples={...})`` adds files and returns NAME."""
+
+    def __init__(self, folder, prefix: str, source: str) -> None:
+        self.name = f"{prefix}{uuid.uuid4().hex[:8]}"
+        self.path = folder / self.name
+        (self.path / "scripts").mkdir(parents=True)
+        (self.path / "__init__.py").write_text(source, encoding="utf-8")
+
+    def write(self, scripts: dict[str, str], samples: dict[str, dict] | None = None) -> str:
+        import json
+        import textwrap
+
+        for script, text in scripts.items():
+            (self.path / "scripts" / f"{script}.j2").write_text(textwrap.dedent(text), encoding="utf-8")
+        for sample, content in (samples or {}).items():
+            (self.path / "samples").mkdir(exist_ok=True)
+            (self.path / "samples" / f"{sample}.json").write_text(json.dumps(content, ensure_ascii=False),
+                                                                  encoding="utf-8")
+        return self.name
+
+    def forget(self) -> None:
+        import sys
+
+        for module in [m for m in sys.modules if m == self.name or m.startswith(self.name + ".")]:
+            sys.modules.pop(module, None)

@@ -8,10 +8,58 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
+
+
+# What the scripts are given, by shape: ``persona lint`` checks every key a script reads
+# (``{{ offer.coupon.rule }}``) against these, so a misspelt one is refused before it is live.
+class Product(TypedDict):
+    key: str
+    name: str
+    category: str
+    price: float
+    keywords: list[str]
+    coupon: str
+    pitch: str
+    usage: str
+    related: list[str]
+
+
+class Coupon(TypedDict):
+    code: str
+    title: str
+    amount: float
+    threshold: float
+    valid_days: int
+    rule: str  # the rule in words: 满199减30, 无门槛减10
+    url: str
+
+
+class RecallOffer(TypedDict):
+    level: str
+    gift: str
+    coupon: Coupon | None
+
+
+class Offer(TypedDict, total=False):
+    kind: str  # coupon, full_price, first_order
+    line: str
+    coupon: Coupon | None
+    gift: str
+    threshold: float
+
+
+class FlashSale(TypedDict):
+    title: str
+    product: Product
+    price: float
+    was: float
+    starts: str
+    url: str
+
 
 DATA: dict[str, Any] = json.loads(Path(__file__).with_name("catalogue.json").read_text(encoding="utf-8"))
-PRODUCTS: dict[str, dict[str, Any]] = {key: {"key": key, **p} for key, p in DATA["products"].items()}
+PRODUCTS: dict[str, Product] = {key: {"key": key, **p} for key, p in DATA["products"].items()}
 GROUP: dict[str, str] = DATA["group"]
 SHOP_URL: str = DATA["shop_url"]
 
@@ -20,7 +68,7 @@ PRODUCT_WORDS: tuple[str, ...] = tuple(sorted({w for p in PRODUCTS.values() for 
                                               key=len, reverse=True))
 
 
-def coupon(code: str | None) -> dict[str, Any] | None:
+def coupon(code: str | None) -> Coupon | None:
     """A coupon as scripts show it: title, amount, its rule in words and the link to claim it."""
     if not code:
         return None
@@ -29,7 +77,7 @@ def coupon(code: str | None) -> dict[str, Any] | None:
     return {"code": code, **raw, "rule": rule, "url": f"{SHOP_URL}/coupon/{code}"}
 
 
-def product_coupon(product: str | None) -> dict[str, Any]:
+def product_coupon(product: str | None) -> Coupon:
     """The coupon that goes with a product; the new-friend coupon when there is no product."""
     code = PRODUCTS[product]["coupon"] if product in PRODUCTS else DATA["default_coupon"]
     found = coupon(code)
@@ -67,12 +115,12 @@ def spend_level(spent: float) -> str:
     return "low" if spent < levels["low_below"] else "mid" if spent < levels["mid_below"] else "high"
 
 
-def recall_offer(level: str) -> dict[str, Any]:
+def recall_offer(level: str) -> RecallOffer:
     raw = DATA["recall"][level]
     return {"level": level, "gift": raw["gift"], "coupon": coupon(raw["coupon"])}
 
 
-def offer_for(discount: str) -> dict[str, Any]:
+def offer_for(discount: str) -> Offer:
     """The day-15 offer for a discount preference (``coupon``, ``full_price``, ``first_order``)."""
     raw = dict(DATA["offers"][discount])
     raw["kind"] = discount
@@ -80,7 +128,7 @@ def offer_for(discount: str) -> dict[str, Any]:
     return raw
 
 
-def flash_sale() -> dict[str, Any]:
+def flash_sale() -> FlashSale:
     raw = DATA["flash_sale"]
     product = PRODUCTS[raw["product"]]
     return {**raw, "product": product, "was": product["price"]}

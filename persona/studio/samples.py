@@ -9,60 +9,21 @@ values instead (``samples/*.json`` beside the persona, the format of ``persona p
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
 
-from ..clock import parse_time
+from ..content.samples import Sample, from_file, sample_files
 from ..model.customer import Customer
 from ..model.persona import Persona
+
+__all__ = ["GENERATED", "GIVEN", "Sample", "from_file", "generated", "placeholders", "real", "sample_files"]
 
 #: what every script sees without anyone passing it (see ``Turn.render``)
 GIVEN = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state", "kind", "category", "via"})
 GENERATED = "generated"
-
-
-@dataclass
-class Sample:
-    """A customer and the variables a script is rendered with."""
-
-    name: str
-    customer: Customer
-    variables: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    now: float = field(default_factory=time.time)
-    real: bool = False
-
-
-def sample_files(persona: type[Persona]) -> dict[str, dict[str, Any]]:
-    """The persona's sample customers by file name (``samples/trainee.json`` → ``trainee``)."""
-    folder = persona.folder() / "samples"
-    out: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # lint reports broken samples; a preview just does not offer it
-        if isinstance(raw, dict):
-            out[path.stem] = raw
-    return out
-
-
-def from_file(persona: type[Persona], name: str, raw: dict[str, Any]) -> Sample:
-    raw = dict(raw)
-    tz = str((raw.get("attrs") or {}).get("tz") or persona.timezone)
-    now = parse_time(str(raw.pop("now")), tz) if raw.get("now") else time.time()
-    state = str(raw.pop("state", None) or persona.initial)
-    customer = Customer(str(raw.pop("id", "sample")), state if state in persona.states else persona.initial,
-                        tags={k: str(v) for k, v in (raw.pop("tags", None) or {}).items()},
-                        attrs=dict(raw.pop("attrs", None) or {}), counters=dict(raw.pop("counters", None) or {}),
-                        first_seen=now, last_seen=now)
-    data = dict(raw.pop("data", None) or {})
-    return Sample(name, customer, raw, data, now)
 
 
 def generated(persona: type[Persona]) -> Sample:

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
-import textwrap
-import uuid
 
 import pytest
 
@@ -15,6 +12,7 @@ from persona.errors import TemplateError
 from persona.model.inputs import BusinessEvent
 from persona.content.lint import ERROR, WARNING, lint, variables
 from persona.model.turn import Turn
+from tests.conftest import BotPackage
 
 PERSONA = '''\
 from persona import Persona, Turn, on
@@ -45,19 +43,10 @@ class Club(Persona):
 @pytest.fixture
 def club(tmp_path, monkeypatch):
     """A bot package written to disk: ``write(script=text, ...)`` then ``lint``/import it."""
-    name = f"club{uuid.uuid4().hex[:8]}"
-    package = tmp_path / name
-    (package / "scripts").mkdir(parents=True)
-    (package / "__init__.py").write_text(PERSONA, encoding="utf-8")
+    package = BotPackage(tmp_path, "club", PERSONA)
     monkeypatch.syspath_prepend(str(tmp_path))
-
-    def write(**scripts: str) -> str:
-        for script, text in {"welcome": "欢迎 {{ offer }}", "hello": "你好", **scripts}.items():
-            (package / "scripts" / f"{script}.j2").write_text(textwrap.dedent(text), encoding="utf-8")
-        return name
-
-    yield write
-    sys.modules.pop(name, None)
+    yield lambda **scripts: package.write({"welcome": "欢迎 {{ offer }}", "hello": "你好", **scripts})
+    package.forget()
 
 
 def found(report, severity=None) -> list[str]:

@@ -23,12 +23,16 @@ from ...model.customer import Customer
 from ...model.inputs import BusinessEvent
 from ...model.messages import KINDS, TEXT_LIMIT_BYTES
 from ...model.persona import Persona, transition_spec
+from ...errors import TemplateError
 from ...model.templates import SUFFIX, ScriptBook
 from ...model.turn import Turn
+from ..samples import from_file, sample_files
+from .broadcasts import broadcast_sites
 from .fields import check_use, known_fields
 from .report import ERROR, WARNING, Report, Severity, display, suggest
 from .reach import check_reach
 from .scripts import Script, fixed_bytes
+from .shapes import Resolver, Shape, Shapes, merge, unknown_keys
 from .source import Code, Site, line_of
 from .states import States
 
@@ -36,6 +40,8 @@ from .states import States
 BASE_VARIABLES = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state"})
 #: fixed text above this leaves little room for what the variables add
 TEXT_MARGIN_BYTES = 256
+#: what a sample file holds besides the variables it gives (see :mod:`persona.content.samples`)
+SAMPLE_FIELDS = frozenset({"id", "state", "now", "tags", "attrs", "counters", "data", "scripts"})
 _CALLBACK_KEYS = ("conditions", "unless", "before", "after", "prepare")
 
 
@@ -60,6 +66,10 @@ class Linter:
         self.book = scripts if scripts is not None else ScriptBook.draft(self.folder, {})
         self.code = Code(cls)
         self.fields = known_fields(cls, self.code)
+        self.samples = sample_files(cls)
+        self.shapes = Shapes()
+        for name, raw in self.samples.items():
+            self.shapes.add_sample(name, {k: v for k, v in raw.items() if k not in SAMPLE_FIELDS})
         self.read = Reading()
 
     def run(self) -> None:
@@ -68,9 +78,13 @@ class Linter:
         scripts = self._scripts()
         self.report.scripts = len(scripts)
         sites, dynamic = self.code.say_sites()
+        broadcast, dynamic = broadcast_sites(self.code, sorted(self.cls.broadcasts), dynamic)
+        sites += broadcast
         context = self._context()
         self.read = Reading(scripts, sites, context)
         self._check_sites(scripts, sites, context, dynamic)
+        self._check_keys(scripts, sites)
+        self._check_samples(scripts, context)
         self._check_machine()
         self._check_calls()
         check_reach(self.cls, self.code, scripts, sites, self.report)
@@ -191,13 +205,62 @@ class Linter:
                                 f"{fix}")
         includes = {i for s in scripts.values() for i in s.includes}
         for name, script in sorted(scripts.items()):
-            if name in said or name in includes or name == fallback or name in self.cls.broadcasts:
+            if name in said or name in includes or name == fallback:
                 continue
             hint = ""
             if dynamic:
                 places = ", ".join(f"{display(f)}:{n}" for f, n in dynamic[:3])
                 hint = f" (script names computed at {places} could not be followed)"
             self.report.add(WARNING, script.path, 0, f"script {name!r} is never said by the persona{hint}")
+
+    def _check_keys(self, scripts: dict[str, Script], sites: list[Site]) -> None:
+        """Every key a script reads off a value passed to it, against the value's shape (from the
+        types at each place it is said, and from the samples)."""
+        resolver = Resolver(self.code)
+        reported: set[tuple[str, int, str]] = set()
+        said: dict[str, list[dict[str, Shape | None]]] = {}
+        for site in sites:
+            typed = {k: resolver.shape(expr, frame) for k, (expr, frame) in site.values.items()}
+            said.setdefault(site.script, []).append(typed)
+        for name, script in scripts.items():
+            for typed in said.get(name) or [{}]:
+                shapes = {v: merge(typed.get(v), self.shapes.samples.get(v))
+                          for v in {*typed, *self.shapes.samples} - BASE_VARIABLES}
+                for unknown in unknown_keys(script.keys, shapes):
+                    if (name, unknown.use.line, unknown.message) not in reported:
+                        reported.add((name, unknown.use.line, unknown.message))
+                        self.report.add(ERROR, script.path, unknown.use.line, unknown.message)
+
+    def _check_samples(self, scripts: dict[str, Script], context: frozenset[str] | None) -> None:
+        """Render each script, every variant, with each sample that gives all it needs: a
+        division by zero or a value the sample shows missing fails here, not for a customer."""
+        if context is None:
+            return
+        persona = self.cls(scripts=self.book)
+        failing = {p.file for p in self.report.problems if p.severity == ERROR}  # said already
+        for sample_name, raw in self.samples.items():
+            sample = from_file(self.cls, sample_name, raw)
+            given = BASE_VARIABLES | context | set(sample.variables)
+            turn = Turn(persona, sample.customer, BusinessEvent(user=sample.customer.id, name="lint",
+                                                                data=sample.data), sample.now)
+            for name, script in sorted(scripts.items()):
+                needed = {v for _, v, _ in self._needs(scripts, name, None)}
+                if (script.tree is None or not sample.renders(name) or not needed <= given
+                        or display(script.path) in failing):
+                    continue
+                rendered = self.report.rendered.setdefault(name, [])
+                rendered.append(sample_name)
+                for variant, _ in self.book.variants(name):
+                    try:
+                        self.book.render(name, turn.variables(**sample.variables), state=turn.state,
+                                         variant=variant)
+                    except TemplateError as exc:
+                        message = str(exc).split(": ", 1)[-1] if " line " in str(exc) else str(exc)
+                        self.report.add(ERROR, script.path, exc.line or 0,
+                                        f"rendered for samples/{sample_name}.json: {message}")
+                    except Exception as exc:  # the bot's own context() meeting the sample
+                        self.report.add(WARNING, script.path, 0, f"cannot render for samples/{sample_name}.json: "
+                                        f"{type(exc).__name__}: {exc}")
 
     # -- the state machine --------------------------------------------------------------------
     def _check_machine(self) -> None:

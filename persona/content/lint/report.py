@@ -48,6 +48,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     persona: type[Persona] | None = None
     scripts: int = 0
+    #: the samples each script was rendered with (``samples/*.json`` that give all it needs)
+    rendered: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:

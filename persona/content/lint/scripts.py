@@ -19,6 +19,7 @@ from jinja2 import nodes as jn
 
 from ...model.templates import SUFFIX
 from .fields import FieldUse, field_uses
+from .shapes import KeyUse, key_uses
 from .states import States, narrow
 
 #: names Jinja gives a template itself, never the caller
@@ -42,12 +43,15 @@ class Script:
     fields: list[FieldUse] = field(default_factory=list)
     #: what its top-level ``{% set name = "constant" %}`` tags say (kind, via, category...)
     settings: dict[str, str] = field(default_factory=dict)
+    #: the keys it reads off the values it is given (``offer.title``), for their shapes
+    keys: list[KeyUse] = field(default_factory=list)
 
     def read(self, tree: jn.Template, all_states: frozenset[str]) -> None:
         """Fill in what the script uses from its parsed ``tree``."""
         self.tree = tree
         declared = meta.find_undeclared_variables(tree) - JINJA_SPECIAL
         self.fields = field_uses(tree, declared)
+        self.keys = key_uses(tree, declared)
         for name, line, states in template_uses(tree, declared, all_states):
             self.uses.setdefault(name, []).append((line, states))
         for test in tree.find_all(jn.Test):

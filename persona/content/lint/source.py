@@ -51,6 +51,8 @@ class Site:
     given: frozenset[str] | None
     states: States = None  # the states the customer can be in when it is said (None: any)
     via: str = ""  # "from file:line" when the name came through a helper's caller
+    #: each keyword argument's expression, and the frame it is read in (for its type)
+    values: dict[str, tuple[ast.expr, "Frame"]] = field(default_factory=dict)
 
 
 def line_of(obj: Any) -> int:
@@ -222,8 +224,9 @@ class Code:
                 given = self._given(node, frame, method)
                 via = f"from {frame.caller[0]}:{frame.caller[1]}" if frame.caller else ""
                 states = self.states_at(node, frame)
+                values = {kw.arg: (kw.value, frame) for kw in node.keywords if kw.arg is not None}
                 for name in sorted(names):
-                    sites.append(Site(name, file, node.lineno, given, states, via))
+                    sites.append(Site(name, file, node.lineno, given, states, via, values))
             if not found:
                 dynamic.append((file, node.lineno))
         return sites, dynamic

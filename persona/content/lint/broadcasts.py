@@ -1,0 +1,46 @@
+"""Scripts said only by ``persona broadcast``: where they are said, and with what.
+
+A broadcast reaches each customer of a segment through :meth:`Persona.broadcast`, which says
+the script it is handed: ``turn.say(script, ...)`` with ``script`` its parameter, a name no
+reader of the code can follow. The persona declares those scripts (``broadcasts = {...}``),
+so each is said at that call with that call's keyword arguments — or, where the persona keeps
+the default ``broadcast``, with nothing beyond what every script gets and ``context()``.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+from ...model.persona import Persona
+from .report import display
+from .source import Code, Frame, Site, line_of
+
+
+def broadcast_sites(code: Code, names: list[str], dynamic: list[tuple[str, int]]
+                    ) -> tuple[list[Site], list[tuple[str, int]]]:
+    """A site per broadcast script at each ``say`` of the persona's ``broadcast`` method, and
+    ``dynamic`` without those calls (they are followed now)."""
+    if not names:
+        return [], dynamic
+    sites: list[Site] = []
+    followed: set[tuple[str, int]] = set()
+    for func in code.funcs.get("broadcast", []):
+        params = func.params
+        if not func.method or len(params) < 2:
+            continue
+        for node in ast.walk(func.node):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "say" and node.args and isinstance(node.args[0], ast.Name)
+                    and node.args[0].id == params[1]):
+                continue
+            frame = Frame(func)
+            given = code._given(node, frame, "say")
+            values = {kw.arg: (kw.value, frame) for kw in node.keywords if kw.arg is not None}
+            followed.add((func.file, node.lineno))
+            sites += [Site(name, func.file, node.lineno, given, None, "broadcast()", values) for name in names]
+    if not followed:  # Persona.broadcast: the script, with what every script gets
+        file = display(inspect.getsourcefile(code.cls) or "")
+        sites = [Site(name, file, line_of(code.cls), frozenset(), None, f"{Persona.__name__}.broadcast")
+                 for name in names]
+    return sites, [d for d in dynamic if d not in followed]
