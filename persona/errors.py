@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PersonaError(Exception):
     """Base class of every error persona raises on purpose."""
@@ -15,25 +17,37 @@ class DefinitionError(PersonaError):
 
 
 class TemplateError(PersonaError):
-    """A script template is missing, does not parse, or uses an undefined variable."""
+    """A script template is missing, does not parse, or uses an undefined variable.
+
+    ``said``: the same message by id (:class:`persona.model.wording.Said`), for :meth:`text`
+    in another language; ``str()`` is English.
+    """
 
     def __init__(self, message: str, *, template: str | None = None, line: int | None = None,
-                 variable: str | None = None) -> None:
+                 variable: str | None = None, said: Any = None) -> None:
         super().__init__(message)
         self.template = template
         self.line = line
         self.variable = variable
+        self.said = said
+
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (``en`` or ``zh``)."""
+        return str(self.said.text(lang)) if self.said is not None else str(self)
 
 
 class ScriptRejected(PersonaError):
     """A script version fails lint: it is not published (or, at start, the bot does not start).
 
-    ``problems`` are lint's findings, one ``file:line: error: message`` line each.
+    ``problems`` are lint's findings, one ``file:line: error: message`` line each;
+    ``findings`` the same as lint's :class:`~persona.content.lint.Problem` objects, when the
+    caller has them (to say them in another language).
     """
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, message: str, problems: list[str] | None = None, *, findings: list[Any] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
+        self.findings = list(findings or [])
 
 
 class EventDataError(PersonaError):

@@ -83,3 +83,17 @@ class BotPackage:
 
         for module in [m for m in sys.modules if m == self.name or m.startswith(self.name + ".")]:
             sys.modules.pop(module, None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def english_locale():
+    """Messages that follow the locale (``persona lint``'s findings) are read in English here,
+    whatever the machine's locale is; subprocesses inherit it."""
+    saved = {name: os.environ.pop(name, None) for name in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    os.environ["LANG"] = "C.UTF-8"
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

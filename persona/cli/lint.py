@@ -13,7 +13,9 @@ import sys
 from typing import TextIO
 
 from ..content.lint import BASE_VARIABLES, ERROR, ScriptVariables, lint, variables
+from ..content.lint.report import SEVERITY
 from ..model.templates import SUFFIX
+from ..model.wording import LANGUAGES, language
 from .arguments import add_bot
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -27,18 +29,21 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vars", action="store_true",
                    help="list, for each script, the variables it may use and where it is said "
                         "(after the findings)")
+    p.add_argument("--lang", choices=LANGUAGES, default=None,
+                   help="the findings' language (default: the locale's; zh_CN.UTF-8 gives zh, else en)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     failed = False
     paint = Painter(sys.stdout)
+    lang = language(args.lang, os.environ)
     for bot in args.bots:
         report, listing = variables(bot) if args.vars else (lint(bot), [])
         for problem in report.problems:
             if args.quiet and problem.severity != ERROR:
                 continue
-            print(paint.problem(str(problem), problem.severity))
+            print(paint.problem(problem.text(lang), problem.severity, lang))
         errors, warnings = len(report.errors), len(report.warnings)
         if not args.quiet:
             status = paint.ok("ok") if not errors else paint.bad("failed")
@@ -86,10 +91,10 @@ class Painter:
     def bad(self, text: str) -> str:
         return self._wrap("31;1", text)
 
-    def problem(self, line: str, severity: str) -> str:
+    def problem(self, line: str, severity: str, lang: str = "en") -> str:
         if not self.on:
             return line
-        marker = f": {severity}: "
-        head, _, tail = line.partition(marker)
+        label = SEVERITY[lang].get(severity, severity)
+        head, _, tail = line.partition(f": {label}: ")
         colour = "31;1" if severity == ERROR else "33"
-        return f"{self._wrap('1', head)}: {self._wrap(colour, severity)}: {tail}"
+        return f"{self._wrap('1', head)}: {self._wrap(colour, label)}: {tail}"

@@ -42,6 +42,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from ..errors import TemplateError
 from .filters import FILTERS
 from .messages import KINDS, TEXT_LIMIT_BYTES, Message
+from .wording import Jinja, Said, says
 
 SUFFIX = ".j2"
 #: the variant a script's own text is; published variants sit beside it
@@ -210,13 +211,13 @@ class ScriptBook:
                 try:
                     choices.append(_Choice(variant.name, variant.weight, env.get_template(source)))
                 except jinja2.TemplateSyntaxError as exc:
-                    errors.append(TemplateError(f"scripts/{name}{SUFFIX}{_label(variant, live.get(name))} "
-                                                f"line {exc.lineno}: {_with_hint(env, exc)}",
-                                                template=name, line=exc.lineno))
+                    errors.append(_error(says("render.syntax", script=name + SUFFIX, label=_label(variant, live.get(name)),
+                                              line=exc.lineno, detail=Jinja(_with_hint(env, exc))),
+                                         template=name, line=exc.lineno))
                     compiled.broken.setdefault(name, errors[-1])
                 except jinja2.TemplateNotFound as exc:
-                    errors.append(TemplateError(f"scripts/{name}{SUFFIX}: includes {exc.name!r}, which "
-                                                "does not exist", template=name))
+                    errors.append(_error(says("render.include_missing", script=name + SUFFIX, included=exc.name),
+                                         template=name))
                     compiled.broken.setdefault(name, errors[-1])
             compiled.scripts[name] = tuple(choices)
         return compiled, errors
@@ -228,7 +229,7 @@ class ScriptBook:
             for i, v in enumerate(script.variants):
                 if v.name == variant or (variant is None and i == 0):
                     return v.text
-            raise TemplateError(f"script {name!r} has no variant {variant!r}", template=name)
+            raise _error(says("render.no_variant", script=name, variant=variant), template=name)
         return (self.folder / f"{name}{SUFFIX}").read_text(encoding="utf-8")
 
     def live(self) -> dict[str, LiveScript]:
@@ -261,8 +262,7 @@ class ScriptBook:
                 raise current.broken[name]
             known = ", ".join(current.scripts) or "none"
             # the folder by its own name: the message may reach a writer's page, never a server path
-            raise TemplateError(f"script {name!r} not found in {self.folder.name}/ (known: {known})",
-                                template=name)
+            raise _error(says("render.not_found", script=name, folder=self.folder.name, known=known), template=name)
         choice = next((c for c in choices if c.name == variant), choices[0])
         template = choice.template
         try:
@@ -273,8 +273,8 @@ class ScriptBook:
             raise
         except Exception as exc:  # a filter given bad data, a sandbox refusal...
             line = _template_line(exc, template)
-            raise TemplateError(f"scripts/{name}{SUFFIX} line {line}: {type(exc).__name__}: {exc}",
-                                template=name, line=line) from None
+            raise _error(says("render.failed", script=name + SUFFIX, line=line, kind=type(exc).__name__,
+                              detail=str(exc)), template=name, line=line) from None
         message = self._message(name, module)
         if len(choices) > 1:
             message.variant = choice.name
@@ -285,15 +285,13 @@ class ScriptBook:
         exported = {k: getattr(module, k) for k in module.__dict__ if not k.startswith("_")}
         kind = str(exported.pop("kind", "text"))
         if kind not in KINDS:
-            raise TemplateError(f"scripts/{name}{SUFFIX}: kind {kind!r} is not one of {', '.join(KINDS)}",
-                                template=name)
+            raise _error(says("render.kind", script=name + SUFFIX, kind=kind, kinds=", ".join(KINDS)), template=name)
         category = str(exported.pop("category", "marketing"))
         via = str(exported.pop("via", ""))
         text = str(module).strip()
         if kind == "text" and len(text.encode("utf-8")) > TEXT_LIMIT_BYTES:
-            raise TemplateError(
-                f"scripts/{name}{SUFFIX}: text is {len(text.encode('utf-8'))} bytes, WeChat allows "
-                f"{TEXT_LIMIT_BYTES}; shorten it or split it into two scripts", template=name)
+            raise _error(says("render.too_long", script=name + SUFFIX, size=len(text.encode("utf-8")),
+                              limit=TEXT_LIMIT_BYTES), template=name)
         fields = {k: v for k, v in exported.items() if isinstance(v, (str, int, float, bool, list, dict))}
         return Message(kind=kind, text=text, fields=fields, category=category, via=via, script=name)
 
@@ -304,13 +302,19 @@ class ScriptBook:
         missing = next((g for g in match.groups() if g), None) if match else None
         line = _template_line(exc, template)
         variable = _expression(template, line, missing) if missing and line else missing
-        where = f" for state {state!r}" if state else ""
+        where = says("render.undefined.state", state=state) if state else ""
         given = _GIVEN_TO.search(message)
-        what = f"{variable!r} is not defined" if variable else message
-        if given and variable:
-            what += f" (given to the filter {given.group(1)})"
-        return TemplateError(f"scripts/{name}{SUFFIX} line {line}: {what}{where}",
-                             template=name, line=line, variable=variable)
+        what: Said | Jinja = Jinja(message)
+        if variable:
+            to = says("render.undefined.filter", filter=given.group(1)) if given else ""
+            what = says("render.undefined.variable", variable=variable, filter=to)
+        return _error(says("render.undefined", script=name + SUFFIX, line=line, what=what, where=where),
+                      template=name, line=line, variable=variable)
+
+
+def _error(said: Said, **where: Any) -> TemplateError:
+    """A :class:`TemplateError` saying ``said`` (in English; in any language by ``.text``)."""
+    return TemplateError(str(said), said=said, **where)
 
 
 def _with_hint(env: SandboxedEnvironment, exc: jinja2.TemplateSyntaxError) -> str:

@@ -9,7 +9,6 @@ problems the scripts in use already have, exactly as a publish is judged
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,19 +17,21 @@ from ..errors import TemplateError
 from ..model.inputs import BusinessEvent
 from ..model.messages import TEXT_LIMIT_BYTES
 from ..model.persona import Persona
-from ..content.scripts import script_errors
+from ..content.scripts.checking import script_problems
 from ..model.templates import SUFFIX, LiveScript, ScriptBook
 from ..model.turn import Turn
+from ..model.wording import ZH
+from ..content.lint.report import WARNING
 from .masking import mask_fields, mask_text
 from .samples import Sample, placeholders
 
-LINT_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<severity>\w+): (?P<message>.*)$", re.S)
-
-
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One of lint's findings on a draft, said for the studio (in Chinese)."""
+
     line: int | None
     message: str
+    warning: bool = False
 
 
 @dataclass
@@ -61,7 +62,7 @@ def render(persona: type[Persona], live: Mapping[str, LiveScript], script: str, 
     try:
         message = turn.render(script, **{**stand_ins, **sample.variables})
     except TemplateError as exc:
-        return Rendered(error=str(exc), placeholders=sorted(stand_ins))
+        return Rendered(error=exc.text(ZH), placeholders=sorted(stand_ins))
     shown = message.text if personal else mask_text(message.text)
     return Rendered(text=shown, kind=message.kind, category=message.category,
                     fields={k: v for k, v in message.fields.items()}, size=len(message.text.encode("utf-8")),
@@ -70,24 +71,27 @@ def render(persona: type[Persona], live: Mapping[str, LiveScript], script: str, 
 
 def findings(persona: type[Persona], live: Mapping[str, LiveScript], script: str, text: str,
              baseline: set[str] | None = None) -> list[Finding]:
-    """Lint's errors that ``text`` brings to ``script`` (not those the scripts in use have)."""
+    """Lint's errors and warnings that ``text`` brings to ``script`` (not those the scripts in
+    use have), in Chinese."""
     folder = persona.folder() / persona.scripts_dir
     if baseline is None:
-        baseline = set(script_errors(persona, ScriptBook.draft(folder, live)))
+        baseline = _known(persona, ScriptBook.draft(folder, live))
     out = []
-    for line in script_errors(persona, ScriptBook.draft(folder, live, {script: text})):
-        if line in baseline:
+    for problem in script_problems(persona, ScriptBook.draft(folder, live, {script: text})):
+        if str(problem) in baseline:
             continue
-        match = LINT_LINE.match(line)
-        if match and not match["file"].endswith(f"{script}{SUFFIX}"):
-            out.append(Finding(None, line))  # the draft broke another script that includes it
-        elif match:
-            out.append(Finding(int(match["line"]), match["message"]))
+        warning = problem.severity == WARNING
+        if not problem.file.endswith(f"{script}{SUFFIX}"):  # the draft broke another script that includes it
+            out.append(Finding(None, problem.text(ZH), warning))
         else:
-            out.append(Finding(None, line))
+            out.append(Finding(problem.line or None, problem.says(ZH), warning))
     return out
 
 
+def _known(persona: type[Persona], book: ScriptBook) -> set[str]:
+    return {str(p) for p in script_problems(persona, book)}
+
+
 def baseline(persona: type[Persona], live: Mapping[str, LiveScript]) -> set[str]:
-    """The errors the scripts in use have already (a draft is not blamed for them)."""
-    return set(script_errors(persona, ScriptBook.draft(persona.folder() / persona.scripts_dir, live)))
+    """The findings the scripts in use have already (a draft is not blamed for them)."""
+    return _known(persona, ScriptBook.draft(persona.folder() / persona.scripts_dir, live))

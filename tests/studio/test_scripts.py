@@ -117,8 +117,8 @@ def test_a_lint_error_shows_inline_with_did_you_mean_and_is_never_published(stud
     editor.fill(editor.input_value().replace("offer.title", "ofer.title"))
     problem = page.locator("#lint .lint-error")
     expect(problem).to_contain_text("第 14 行")
-    expect(problem).to_contain_text("'ofer' is not given")
-    expect(problem).to_contain_text("did you mean 'offer'?")
+    expect(problem).to_contain_text("没有给 'ofer'")  # the studio says lint's findings in Chinese
+    expect(problem).to_contain_text("是不是想写 'offer'？")
     shot(page, "script-lint")
     page.fill("#note", "typo")
     page.click("#publish")
@@ -177,11 +177,23 @@ def test_a_draft_that_does_not_compile_shows_why_in_the_preview_never_a_server_p
     open_editor(page, studio)
     editor = page.locator("#editor")
     editor.fill("你好 {{ now|date_c }}")  # a misspelt filter: Jinja finds it when it compiles
-    expect(page.locator("#preview")).to_contain_text("No filter named 'date_c'; did you mean 'date_cn'?")
+    expect(page.locator("#preview")).to_contain_text("没有名为 'date_c' 的过滤器；是不是想写 'date_cn'？")
     expect(page.locator("#preview")).to_have_class(re.compile("error"))
     shot(page, "preview-bad-filter")
     editor.fill("你好 {% if vip %}会员")  # a block never closed
-    expect(page.locator("#preview")).to_contain_text("line 1: Unexpected end of template")
+    expect(page.locator("#preview")).to_contain_text("第 1 行：有一个代码块没有结束")
     assert "/" not in page.locator("#preview").inner_text().replace("scripts/welcome.j2", "")
     editor.fill("你好 {{ 1 }}")
     expect(page.locator("#preview")).to_have_text("你好 1")
+
+
+def test_a_lint_warning_shows_marked_as_a_warning_and_does_not_stop_a_publish(studio, page):
+    open_editor(page, studio)
+    editor = page.locator("#editor")
+    # a field the code never sets, read so that a customer without it still gets the message
+    editor.fill(editor.input_value() + "\n{{ attrs.get('favourite_colour', '') }}")
+    warning = page.locator("#lint .lint-warning")
+    expect(warning).to_contain_text("提醒")
+    expect(warning).to_contain_text("从不设置 'attrs.favourite_colour'")
+    expect(page.locator("#lint .lint-error")).to_have_count(0)
+    shot(page, "script-lint-warning")

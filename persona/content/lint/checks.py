@@ -26,6 +26,7 @@ from ...model.persona import Persona, transition_spec
 from ...errors import TemplateError
 from ...model.templates import SUFFIX, ScriptBook
 from ...model.turn import Turn
+from ...model.wording import Said, says
 from ..samples import from_file, sample_files
 from .broadcasts import broadcast_sites
 from .fields import check_use, known_fields
@@ -74,7 +75,7 @@ class Linter:
 
     def run(self) -> None:
         if not self.folder.is_dir():
-            self.report.add(ERROR, self.folder, 0, "the scripts folder does not exist")
+            self.report.add(ERROR, self.folder, 0, says("lint.no_folder"))
         scripts = self._scripts()
         self.report.scripts = len(scripts)
         sites, dynamic = self.code.say_sites()
@@ -95,8 +96,7 @@ class Linter:
         for problem in self.book.problems():
             name = problem.template or ""
             broken.add(name)
-            message = str(problem).split(": ", 1)[-1] if " line " in str(problem) else str(problem)
-            self.report.add(ERROR, self.folder / f"{name}{SUFFIX}", problem.line, message)
+            self.report.add(ERROR, self.folder / f"{name}{SUFFIX}", problem.line, _detail(problem))
         scripts: dict[str, Script] = {}
         for name in self.book.names():
             path = self.folder / f"{name}{SUFFIX}"
@@ -119,20 +119,17 @@ class Linter:
             finding = check_use(use, self.fields, self.cls.__name__)
             if finding is not None and (str(use), finding.message) not in reported:
                 reported.add((str(use), finding.message))
-                self.report.add(ERROR if finding.error else WARNING, script.path, use.line, finding.message)
+                self.report.add(ERROR if finding.error else WARNING, script.path, use.line, finding.said)
         if script.kind is not None and script.kind not in KINDS:
             self.report.add(ERROR, script.path, script.kind_line,
-                            f"kind {script.kind!r} is not one of {', '.join(KINDS)}")
+                            says("lint.kind", kind=script.kind, kinds=", ".join(KINDS)))
         if script.kind in (None, "text"):
             fixed = fixed_bytes(script.tree.body)
             if fixed > TEXT_LIMIT_BYTES:
-                self.report.add(ERROR, script.path, 1,
-                                f"its longest branch has {fixed} bytes of fixed text; WeChat allows "
-                                f"{TEXT_LIMIT_BYTES} bytes in a text message: shorten it or split it")
+                self.report.add(ERROR, script.path, 1, says("lint.fixed_too_long", fixed=fixed, limit=TEXT_LIMIT_BYTES))
             elif fixed > TEXT_LIMIT_BYTES - TEXT_MARGIN_BYTES:
-                self.report.add(WARNING, script.path, 1,
-                                f"its longest branch has {fixed} bytes of fixed text, leaving "
-                                f"{TEXT_LIMIT_BYTES - fixed} of WeChat's {TEXT_LIMIT_BYTES} for the variables")
+                self.report.add(WARNING, script.path, 1, says("lint.fixed_near_limit", fixed=fixed,
+                                                              left=TEXT_LIMIT_BYTES - fixed, limit=TEXT_LIMIT_BYTES))
 
     def _needs(self, scripts: dict[str, Script], name: str, states: States,
                seen: frozenset[str] = frozenset()) -> Iterator[tuple[Script, str, int]]:
@@ -163,8 +160,7 @@ class Linter:
         except Exception as exc:
             line = line_of(getattr(self.cls, "context", None))
             self.report.add(WARNING, self.source_file, line,
-                            f"context() failed for a sample customer ({type(exc).__name__}: {exc}); "
-                            "variables it gives cannot be checked")
+                            says("lint.context_failed", kind=type(exc).__name__, detail=str(exc)))
             return None
 
     def _check_sites(self, scripts: dict[str, Script], sites: list[Site], context: frozenset[str] | None,
@@ -179,9 +175,9 @@ class Linter:
             if site.script not in scripts:
                 via = f" ({site.via})" if site.via else ""
                 self.report.add(ERROR, site.file, site.line,
-                                f"script {site.script!r} is said here{via} but "
-                                f"{display(self.folder / (site.script + SUFFIX))} does not exist"
-                                f"{suggest(site.script, scripts)}")
+                                says("lint.script_missing", script=site.script, via=via,
+                                     file=display(self.folder / (site.script + SUFFIX)),
+                                     hint=suggest(site.script, scripts)))
                 continue
             if site.given is None or context is None:
                 continue
@@ -195,23 +191,18 @@ class Linter:
                     where += f" (in state {', '.join(sorted(site.states))})"
                 included = f" (included by {site.script}{SUFFIX})" if script.name != site.script else ""
                 close = difflib.get_close_matches(variable, sorted(given), n=1)
-                if close:
-                    fix = f"did you mean {close[0]!r}? (or pass {variable}=... there)"
-                else:
-                    fix = (f"pass {variable}=... there, add it to context(), or guard it with "
-                           f"'{{% if {variable} is defined %}}'")
-                self.report.add(ERROR, script.path, line,
-                                f"{variable!r} is not given where this script is said{included} at {where}; "
-                                f"{fix}")
+                fix = (says("lint.not_given.close", close=close[0], variable=variable) if close
+                       else says("lint.not_given.fix", variable=variable))
+                self.report.add(ERROR, script.path, line, says("lint.not_given", variable=variable, included=included,
+                                                               where=where, fix=fix))
         includes = {i for s in scripts.values() for i in s.includes}
         for name, script in sorted(scripts.items()):
             if name in said or name in includes or name == fallback:
                 continue
-            hint = ""
+            hint: Said | str = ""
             if dynamic:
-                places = ", ".join(f"{display(f)}:{n}" for f, n in dynamic[:3])
-                hint = f" (script names computed at {places} could not be followed)"
-            self.report.add(WARNING, script.path, 0, f"script {name!r} is never said by the persona{hint}")
+                hint = says("lint.never_said.dynamic", places=", ".join(f"{display(f)}:{n}" for f, n in dynamic[:3]))
+            self.report.add(WARNING, script.path, 0, says("lint.never_said", script=name, hint=hint))
 
     def _check_keys(self, scripts: dict[str, Script], sites: list[Site]) -> None:
         """Every key a script reads off a value passed to it, against the value's shape (from the
@@ -229,7 +220,7 @@ class Linter:
                 for unknown in unknown_keys(script.keys, shapes):
                     if (name, unknown.use.line, unknown.message) not in reported:
                         reported.add((name, unknown.use.line, unknown.message))
-                        self.report.add(ERROR, script.path, unknown.use.line, unknown.message)
+                        self.report.add(ERROR, script.path, unknown.use.line, unknown.said)
 
     def _check_samples(self, scripts: dict[str, Script], context: frozenset[str] | None) -> None:
         """Render each script, every variant, with each sample that gives all it needs: a
@@ -255,12 +246,11 @@ class Linter:
                         self.book.render(name, turn.variables(**sample.variables), state=turn.state,
                                          variant=variant)
                     except TemplateError as exc:
-                        message = str(exc).split(": ", 1)[-1] if " line " in str(exc) else str(exc)
                         self.report.add(ERROR, script.path, exc.line or 0,
-                                        f"rendered for samples/{sample_name}.json: {message}")
+                                        says("lint.sample_render", sample=sample_name, detail=_detail(exc)))
                     except Exception as exc:  # the bot's own context() meeting the sample
-                        self.report.add(WARNING, script.path, 0, f"cannot render for samples/{sample_name}.json: "
-                                        f"{type(exc).__name__}: {exc}")
+                        self.report.add(WARNING, script.path, 0, says("lint.sample_crash", sample=sample_name,
+                                                                      kind=type(exc).__name__, detail=str(exc)))
 
     # -- the state machine --------------------------------------------------------------------
     def _check_machine(self) -> None:
@@ -280,8 +270,8 @@ class Linter:
                 for name in [names] if isinstance(names, str) else names:
                     if isinstance(name, str) and not callable(getattr(cls, name, None)):
                         self.report.add(ERROR, self.source_file, self.code.line_of_text(repr(name)[1:-1]) or line,
-                                        f"transition {spec['trigger']!r}: {key}={name!r} is not a method of "
-                                        f"{cls.__name__}")
+                                        says("lint.callback", trigger=spec["trigger"], key=key, name=name,
+                                             persona=cls.__name__))
         reached, todo = {cls.initial}, [cls.initial]
         while todo:
             for nxt in edges.get(todo.pop(), ()):
@@ -291,26 +281,20 @@ class Linter:
         for state in states:
             if state not in reached:
                 self.report.add(ERROR, self.source_file, self.code.line_of_text(f'"{state}"') or line,
-                                f"state {state!r} cannot be reached from the initial state {cls.initial!r}: "
-                                "no transition leads to it")
+                                says("lint.unreachable", state=state, initial=cls.initial))
         for attr in dir(cls):
             for moment in ("on_enter_", "on_exit_"):
                 if attr.startswith(moment) and callable(getattr(cls, attr)) and attr[len(moment):] not in states:
                     self.report.add(WARNING, self.source_file, line_of(getattr(cls, attr)),
-                                    f"{attr} is never called: {attr[len(moment):]!r} is not a state")
+                                    says("lint.never_called", method=attr, state=attr[len(moment):]))
 
     def _check_calls(self) -> None:
         cls = self.cls
         triggers = set(cls.triggers)
         # what answers each call, how bad it is when nothing does, and how to say so
-        answered: dict[str, tuple[set[str], Severity, str]] = {
-            "trigger": (triggers, ERROR, "trigger {name!r} is not a transition of " + cls.__name__),
-            "schedule": (set(cls.routes.timer), ERROR,
-                         "timer {name!r} is scheduled but has no @on.timer({name!r}) handler"),
-            "cancel": (set(cls.routes.timer), WARNING,
-                       "timer {name!r} is cancelled but has no @on.timer({name!r}) handler"),
-            "dispatch": (set(cls.routes.event), ERROR,
-                         "event {name!r} is dispatched but has no @on.event({name!r}) handler"),
+        answered: dict[str, tuple[set[str], Severity]] = {
+            "trigger": (triggers, ERROR), "schedule": (set(cls.routes.timer), ERROR),
+            "cancel": (set(cls.routes.timer), WARNING), "dispatch": (set(cls.routes.event), ERROR),
         }
         fired: set[str] = set()
         dynamic_triggers = False
@@ -319,14 +303,28 @@ class Linter:
             if names is None:
                 dynamic_triggers |= call.method == "trigger"
                 continue
-            known, severity, message = answered[call.method]
+            known, severity = answered[call.method]
             if call.method == "trigger":
                 fired |= names
             for name in names:
                 if name not in known:
                     self.report.add(severity, call.file, call.line,
-                                    message.format(name=name) + suggest(name, known))
+                                    says(f"lint.unanswered.{call.method}", name=name, persona=cls.__name__,
+                                         hint=suggest(name, known)))
         if not dynamic_triggers:
             for name in sorted(triggers - fired):
                 self.report.add(WARNING, self.source_file, self.code.line_of_text(f'"{name}"') or line_of(cls),
-                                f"transition {name!r} is never triggered (no turn.trigger({name!r}))")
+                                says("lint.never_triggered", name=name))
+
+
+def _detail(error: TemplateError) -> Said | str:
+    """A render error's message without its ``scripts/NAME.j2 line N:`` (the finding says where)."""
+    said = error.said
+    if isinstance(said, Said) and "detail" in said.args and said.code == "render.syntax":
+        return says("lint.detail", detail=said.args["detail"])
+    if isinstance(said, Said) and said.code in ("render.undefined",):
+        return says("lint.detail.undefined", what=said.args["what"], where=said.args["where"])
+    if isinstance(said, Said) and said.code == "render.failed":
+        return says("lint.detail.failed", kind=said.args["kind"], detail=said.args["detail"])
+    text = str(error)
+    return text.split(": ", 1)[-1] if " line " in text else (said if isinstance(said, Said) else text)

@@ -25,6 +25,7 @@ from jinja2 import nodes as jn
 
 from ...model.customer import Customer
 from ...model.persona import Persona
+from ...model.wording import Said, says
 from .source import Code
 
 
@@ -175,7 +176,11 @@ def _read_python(node: ast.AST, known: KnownFields) -> None:
 class FieldFinding:
     use: FieldUse
     error: bool
-    message: str
+    said: Said
+
+    @property
+    def message(self) -> str:
+        return str(self.said)
 
 
 def check_use(use: FieldUse, known: KnownFields, persona: str) -> FieldFinding | None:
@@ -185,9 +190,10 @@ def check_use(use: FieldUse, known: KnownFields, persona: str) -> FieldFinding |
         if use.key in fields:
             return None
         close = difflib.get_close_matches(use.key, sorted(fields), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else (
-            "; a customer has " + ", ".join(f.name for f in dataclasses.fields(Customer) if f.name != "budget"))
-        return FieldFinding(use, True, f"'customer.{use.key}': a customer has no field {use.key!r}{hint}")
+        hint = says("lint.customer_field.close", close=close[0]) if close else says(
+            "lint.customer_field.fields", fields=", ".join(f.name for f in dataclasses.fields(Customer)
+                                                           if f.name != "budget"))
+        return FieldFinding(use, True, says("lint.customer_field", key=use.key, hint=hint))
     names = known.names[use.namespace]
     if use.key in names:
         return None
@@ -195,10 +201,9 @@ def check_use(use: FieldUse, known: KnownFields, persona: str) -> FieldFinding |
     setter = {Namespace.ATTRS: "turn.set", Namespace.TAGS: "turn.tag", Namespace.COUNTERS: "turn.incr"}
     if close:
         computed = use.namespace in known.computed
-        return FieldFinding(use, not computed,
-                            f"'{use}' is never set by {persona}; did you mean {close[0]!r}?"
-                            + (" (it also sets names it computes, so it may be one of those)" if computed else ""))
+        return FieldFinding(use, not computed, says("lint.field_close", field=str(use), persona=persona, close=close[0],
+                                                    computed=says("lint.field_close.computed") if computed else ""))
     declare = {Namespace.ATTRS: "attributes", Namespace.TAGS: "tag_names", Namespace.COUNTERS: None}[use.namespace]
-    how = f"; if the brand's data brings it, declare it in {persona}.{declare}" if declare else ""
-    return FieldFinding(use, False, f"'{use}' is never set by {persona} ({setter[use.namespace]}"
-                                    f"({use.key!r}, ...) nowhere in its code){how}")
+    how = says("lint.field_unset.declare", persona=persona, declare=declare) if declare else ""
+    return FieldFinding(use, False, says("lint.field_unset", field=str(use), persona=persona,
+                                         setter=setter[use.namespace], key=use.key, how=how))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ...model.wording import says
 from ...model.customer import Customer
 from ...errors import KnowledgeError
 from ...model.inputs import TextMessage
@@ -43,14 +44,15 @@ def check_knowledge(cls: type[Persona], report: Report) -> None:
         for question in entry.q:
             other = asked.setdefault(question, entry.id)
             if other != entry.id:
-                report.add(WARNING, faq, entry.line, f"{entry.id}: question {question!r} is also in {other}")
+                report.add(WARNING, faq, entry.line, says("lint.faq_twice", entry=entry.id, question=question,
+                                                          other=other))
     index = Index(knowledge.entries)
     for entry in knowledge.entries:
         for question in entry.q:
             found = [e.id for e, _ in index.search(question, 3)]
             if entry.id not in found:
-                report.add(WARNING, faq, entry.line, f"{entry.id}: question {question!r} brings up "
-                           f"{', '.join(found)} instead; reword it or the entries it is confused with")
+                report.add(WARNING, faq, entry.line, says("lint.faq_confused", entry=entry.id, question=question,
+                                                          found=", ".join(found)))
 
 
 def _check_answer(persona: Persona, turn: Turn, ident: str, answer: str, faq: Path, line: int,
@@ -58,8 +60,8 @@ def _check_answer(persona: Persona, turn: Turn, ident: str, answer: str, faq: Pa
     try:
         text = persona.scripts.env.from_string(answer).render(turn.variables())
     except Exception as exc:  # a writer's template: every failure is a problem to report
-        report.add(ERROR, faq, line, f"{ident}: the answer does not render for a new customer: {exc}")
+        report.add(ERROR, faq, line, says("lint.faq_render", entry=ident, detail=str(exc)))
         return
     size = len(text.strip().encode())
     if size > TEXT_LIMIT_BYTES:
-        report.add(ERROR, faq, line, f"{ident}: the answer is {size} bytes; WeChat takes at most {TEXT_LIMIT_BYTES}")
+        report.add(ERROR, faq, line, says("lint.faq_too_long", entry=ident, size=size, limit=TEXT_LIMIT_BYTES))

@@ -13,6 +13,7 @@ import re
 import traceback
 from pathlib import Path
 
+from ...model.wording import says
 from ...errors import DefinitionError, PersonaError
 from ...model.persona import Persona, load_persona
 from .report import ERROR, Report
@@ -33,7 +34,7 @@ def import_bot(path: str, report: Report) -> type[Persona] | None:
         _import_problem(exc, report)
         return None
     except SyntaxError as exc:
-        report.add(ERROR, exc.filename or module_name, exc.lineno, f"syntax error: {exc.msg}")
+        report.add(ERROR, exc.filename or module_name, exc.lineno, says("lint.python_syntax", detail=exc.msg))
         return None
     except Exception as exc:  # DefinitionError from the class checks, or the bot's own bug
         _import_problem(exc, report)
@@ -62,4 +63,4 @@ def _import_problem(exc: BaseException, report: Report) -> None:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == named.group(1):
                 line = min([node.lineno, *(d.lineno for d in node.decorator_list)])
                 break
-    report.add(ERROR, file, line, f"the bot does not import: {what}")
+    report.add(ERROR, file, line, says("lint.no_import", detail=what))

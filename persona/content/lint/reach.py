@@ -22,6 +22,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ...model.wording import says
 from ...model.handlers import RouteKind
 from ...model.inputs import ADD_EVENTS, BURST_EVENTS, Platform
 from ...model.persona import Persona
@@ -91,10 +92,7 @@ def check_reach(cls: type[Persona], code: Code, scripts: dict[str, Script], site
     marketing: dict[str, Said] = {}
     for site in said(code):
         if site.to and site.to.startswith("staff:") and not wecom:
-            report.add(WARNING, site.file, site.line,
-                       "a message to staff goes through a WeCom app (WECOM_CORPID, WECOM_SECRET, "
-                       "WECOM_AGENTID); on a bot with Official Account credentials only it is "
-                       "dead-lettered as unroutable")
+            report.add(WARNING, site.file, site.line, says("lint.staff_without_wecom"))
         if site.to or not official or site.handler not in proactive:
             continue
         for name in sorted(names_at.get((site.file, site.line), ())):
@@ -106,19 +104,11 @@ def check_reach(cls: type[Persona], code: Code, scripts: dict[str, Script], site
                 continue
             if fallback:
                 continue
-            report.add(WARNING, site.file, site.line,
-                       f"script {name!r} is sent proactively (from {site.handler}) to Official Account "
-                       "followers as a customer-service message, which reaches them only within 48 h of "
-                       "their last message: a follower who has not written lately never gets it. Set "
-                       "Policy(fallback_template=\"...\") to send service messages as a template message "
-                       "instead, or say it with via=\"template\"")
+            report.add(WARNING, site.file, site.line, says("lint.window_service", script=name, handler=site.handler))
     if marketing and not fallback:  # a bot with a fallback has met the window already
         first = min(marketing.values(), key=lambda s: (s.file, s.line))
         report.add(WARNING, first.file, first.line,
-                   f"{len(marketing)} marketing script(s) are sent proactively ({', '.join(sorted(marketing))}): "
-                   "on an Official Account they reach only followers who wrote within 48 h, and no template "
-                   "carries marketing. Mark those a customer asked for (a reminder, a booking) "
-                   "category=\"service\" so Policy(fallback_template=...) can carry them")
+                   says("lint.window_marketing", count=len(marketing), scripts=", ".join(sorted(marketing))))
 
 
 def _prefix(expr: ast.expr | None) -> str | None:

@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from ...model.wording import EN, ZH, Said, says
+
 if TYPE_CHECKING:
     from ...model.persona import Persona
 
@@ -24,6 +26,8 @@ class Severity(StrEnum):
 
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
+#: how each language names a severity
+SEVERITY: dict[str, dict[str, str]] = {EN: {}, ZH: {ERROR: "错误", WARNING: "警告"}}
 
 
 @dataclass(frozen=True, order=True)
@@ -33,11 +37,21 @@ class Problem:
     file: str
     line: int
     severity: Severity
-    message: str
+    message: str  # English
+    #: the message by id, for :meth:`text` in another language (None: English only)
+    said: Said | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
+        return self.text(EN)
+
+    def text(self, lang: str = EN) -> str:
+        """``file:line: severity: message`` in ``lang``."""
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.severity}: {self.message}"
+        return f"{where}: {SEVERITY[lang].get(self.severity, self.severity)}: {self.says(lang)}"
+
+    def says(self, lang: str = EN) -> str:
+        """The message alone, in ``lang``."""
+        return self.said.text(lang) if self.said is not None else self.message
 
 
 @dataclass
@@ -59,8 +73,9 @@ class Report:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == WARNING]
 
-    def add(self, severity: Severity, file: str | Path, line: int | None, message: str) -> None:
-        self.problems.append(Problem(display(file), line or 0, severity, message))
+    def add(self, severity: Severity, file: str | Path, line: int | None, message: str | Said) -> None:
+        said = message if isinstance(message, Said) else None
+        self.problems.append(Problem(display(file), line or 0, severity, str(message), said))
 
 
 def display(path: str | Path) -> str:
@@ -72,13 +87,12 @@ def display(path: str | Path) -> str:
         return str(p)
 
 
-def suggest(name: str, known: Iterable[str]) -> str:
+def suggest(name: str, known: Iterable[str]) -> Said:
     """``; did you mean 'order_status'?`` or the known names, briefly."""
     names = sorted(known)
     close = difflib.get_close_matches(name, names, n=1)
     if close:
-        return f"; did you mean {close[0]!r}?"
+        return says("lint.suggest", close=close[0])
     if not names:
-        return " (there are none)"
-    listed = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    return f" (known: {listed})"
+        return says("lint.suggest.none")
+    return says("lint.suggest.known", known=", ".join(names[:8]) + (", ..." if len(names) > 8 else ""))

@@ -31,6 +31,7 @@ from typing import Any
 
 from jinja2 import nodes as jn
 
+from ...model.wording import Said, says
 from .source import Code, Frame, Func
 
 #: a step into a sequence's items (``{% for row in rows %}``)
@@ -299,14 +300,19 @@ class Unknown:
     shape: Shape
 
     @property
-    def message(self) -> str:
+    def said(self) -> Said:
         key = self.use.path[self.at]
         keys = sorted(k for k in (self.shape.keys or {}) if not k.startswith("_"))
         close = difflib.get_close_matches(key, keys, n=1)
-        fix = f"did you mean {self.use.show(self.at)}.{close[0]}?" if close else (
-            f"it has {', '.join(keys[:12])}" + (", ..." if len(keys) > 12 else "") if keys else "it has no keys")
-        return (f"{self.use.show(self.at + 1)!r}: {self.use.show(self.at)} has no key {key!r} "
-                f"(its shape comes from {self.shape.source or 'the code'}); {fix}")
+        fix = (says("lint.key_unknown.close", suggestion=f"{self.use.show(self.at)}.{close[0]}") if close else
+               says("lint.key_unknown.keys", keys=", ".join(keys[:12]) + (", ..." if len(keys) > 12 else ""))
+               if keys else says("lint.key_unknown.none"))
+        return says("lint.key_unknown", path=self.use.show(self.at + 1), owner=self.use.show(self.at), key=key,
+                    source=self.shape.source or "the code", fix=fix)
+
+    @property
+    def message(self) -> str:
+        return str(self.said)
 
 
 def unknown_keys(uses: Iterable[KeyUse], shapes: Mapping[str, Shape | None]) -> list[Unknown]:

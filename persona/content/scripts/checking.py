@@ -12,20 +12,22 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ...errors import ScriptRejected
+from ..lint.report import ERROR, Problem
 from ...model.persona import Persona
 from ...model.templates import DEFAULT_VARIANT, LiveScript, ScriptBook
 
 
-def script_errors(persona: type[Persona], book: ScriptBook) -> list[str]:
-    """Lint's errors about the scripts of ``book``, as ``file:line: error: message`` lines."""
+def script_problems(persona: type[Persona], book: ScriptBook) -> list[Problem]:
+    """Lint's findings about the scripts of ``book`` (errors and warnings; not the bot's code)."""
     from ..lint import lint
 
     folder = (persona.folder() / persona.scripts_dir).resolve()
-    errors = []
-    for problem in lint(persona, scripts=book).errors:
-        if folder in Path(problem.file).resolve().parents:  # a script's problem, not the bot's
-            errors.append(str(problem))
-    return errors
+    return [p for p in lint(persona, scripts=book).problems if folder in Path(p.file).resolve().parents]
+
+
+def script_errors(persona: type[Persona], book: ScriptBook) -> list[str]:
+    """Lint's errors about the scripts of ``book``, as ``file:line: error: message`` lines."""
+    return [str(p) for p in script_problems(persona, book) if p.severity == ERROR]
 
 
 def check_new_text(persona: type[Persona], live: Mapping[str, LiveScript], script: str,
@@ -35,14 +37,16 @@ def check_new_text(persona: type[Persona], live: Mapping[str, LiveScript], scrip
     folder = persona.folder() / persona.scripts_dir
     baseline = set(script_errors(persona, ScriptBook.draft(folder, live)))
     found: list[str] = []
+    problems: list[Problem] = []
     for variant, text in texts.items():
         label = f" (variant {variant})" if variant != DEFAULT_VARIANT else ""
-        for line in script_errors(persona, ScriptBook.draft(folder, live, {script: text})):
-            if line not in baseline:
-                found.append(line + label)
+        for problem in script_problems(persona, ScriptBook.draft(folder, live, {script: text})):
+            if problem.severity == ERROR and str(problem) not in baseline:
+                found.append(str(problem) + label)
+                problems.append(problem)
     if found:
         raise ScriptRejected(f"{script}: refused, lint found {len(found)} error"
-                             f"{'s' * (len(found) != 1)}:\n" + "\n".join(found), found)
+                             f"{'s' * (len(found) != 1)}:\n" + "\n".join(found), found, findings=problems)
 
 
 def check_scripts(persona: type[Persona], book: ScriptBook, refusal: str) -> None:

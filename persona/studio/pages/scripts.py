@@ -21,7 +21,8 @@ from ...model.customer import Customer
 from ...errors import PersonaError, ScriptRejected
 from ...content.scripts import ScriptCatalog, load_live
 from ...content.scripts.report import Goal, script_report
-from ...model.templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, LiveScript
+from ...model.templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, SUFFIX, LiveScript
+from ...model.wording import ZH
 from ..audit import Action
 from ..context import STUDIO, StudioBot
 from ..preview import Finding, baseline, findings, render as render_draft
@@ -144,7 +145,8 @@ async def lint_api(request: web.Request) -> web.StreamResponse:
         _BASELINES.clear()
         _BASELINES[key] = baseline(bot.cls, live)
     found = findings(bot.cls, live, script, text, _BASELINES[key])
-    return web.json_response({"problems": [{"line": f.line, "message": f.message} for f in found]}, dumps=_dumps)
+    return web.json_response({"problems": [{"line": f.line, "message": f.message, "warning": f.warning}
+                                           for f in found]}, dumps=_dumps)
 
 
 async def _sample(request: web.Request, bot: StudioBot, name: str, customer_id: str) -> tuple[Sample | None, str]:
@@ -191,14 +193,11 @@ async def publish(request: web.Request) -> web.StreamResponse:
 
 
 def findings_of(exc: ScriptRejected, script: str) -> list[Finding]:
-    from ..preview import LINT_LINE
-
-    out = []
-    for line in exc.problems:
-        match = LINT_LINE.match(line)
-        out.append(Finding(int(match["line"]), match["message"]) if match and match["file"].endswith(f"{script}.j2")
-                   else Finding(None, line))
-    return out
+    """A refusal's findings as the editor shows them: on their line when in ``script``, in Chinese."""
+    if exc.findings:
+        return [Finding(p.line or None, p.says(ZH)) if p.file.endswith(f"{script}{SUFFIX}") else Finding(None, p.text(ZH))
+                for p in exc.findings]
+    return [Finding(None, line) for line in exc.problems]
 
 
 async def rollback(request: web.Request) -> web.StreamResponse:

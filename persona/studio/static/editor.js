@@ -55,8 +55,8 @@
     var list = document.createElement("ul");
     problems.forEach(function (p) {
       var item = document.createElement("li");
-      item.className = "lint-error";
-      text(item, (p.line ? "第 " + p.line + " 行：" : "") + p.message);
+      item.className = p.warning ? "lint-warning" : "lint-error";
+      text(item, (p.warning ? "提醒 · " : "") + (p.line ? "第 " + p.line + " 行：" : "") + p.message);
       if (p.line) { item.dataset.line = p.line; item.addEventListener("click", function () { goTo(p.line); }); }
       list.appendChild(item);
     });
