@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..model.handlers import Route
+from ..content.lint.broadcasts import broadcast_sites
 from ..content.lint.source import Code
 from ..model.persona import Persona
 
@@ -28,8 +29,9 @@ class Place:
 def places(persona: type[Persona]) -> dict[str, tuple[Place, ...]]:
     """Script name → every place it is said (computed once per persona class)."""
     code = Code(persona)
-    sites, _ = code.say_sites()
-    reach = _reached_by(persona)
+    sites, dynamic = code.say_sites()
+    sites += broadcast_sites(code, sorted(persona.broadcasts), dynamic)[0]
+    reach = {**_reached_by(persona), "broadcast": "群发（persona broadcast）"}
     out: dict[str, list[Place]] = {}
     for site in sites:
         handler = _enclosing(code, site.file, site.line)

@@ -141,3 +141,38 @@ async def test_the_report_command_on_sqlite(tmp_path):
                           "--store", url, "--goal", "paid"], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "state:NAME or event:NAME" in bad.stderr
+
+
+async def test_the_timeline_gives_each_arm_its_rate_and_interval_by_day_and_the_studio_draws_it():
+    from defusedxml import ElementTree
+
+    from persona.studio.charts import rates_over_time
+
+    store = open_store("memory://", "lab")
+    await simulate(store, {"a": 0.2, "b": 0.4}, 300, seed=2, start="2026-11-23 09:00")
+    await simulate(store, {"a": 0.2, "b": 0.4}, 300, seed=3, first=300, start="2026-11-24 09:00")
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, tz="Asia/Shanghai")
+    assert set(report.timeline) == {"a", "b"}
+    for figures in report.variants:
+        days = report.timeline[figures.variant]
+        assert [p.day for p in days] == ["2026-11-23", "2026-11-24"]
+        last = days[-1]  # cumulative: the last day is the whole arm
+        assert (last.customers, last.reached, last.low, last.high) == (figures.customers, figures.reached,
+                                                                       figures.low, figures.high)
+        assert days[0].customers < last.customers and last.high - last.low < days[0].high - days[0].low
+
+    svg = ElementTree.fromstring(str(rates_over_time(report.timeline)))
+    arms = svg.findall("{*}g")
+    assert [g.get("data-variant") for g in arms] == ["a", "b"]
+    for g in arms:
+        assert len(g.find("{*}polyline").get("points").split()) == 2  # a point a day
+        assert len(g.find("{*}polygon").get("points").split()) == 4  # the band: highs, then lows back
+    assert str(rates_over_time({})) == ""
+
+
+def test_a_variant_name_is_escaped_in_the_chart():
+    from persona.content.scripts.report import Point
+    from persona.studio.charts import rates_over_time
+
+    drawn = str(rates_over_time({"<b>": (Point("2026-11-23", 10, 2, 0.05, 0.5),)}))
+    assert "<b>" not in drawn and "&lt;b&gt;" in drawn

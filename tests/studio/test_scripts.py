@@ -169,6 +169,10 @@ def test_a_writer_adds_an_ab_variant_and_reads_its_report(studio, page):
     # the seeded customers got the script before b existed: all of them count for a
     expect(report.locator("tbody tr").first).to_contain_text("a")
     expect(report.locator("tbody tr").first.locator("td.num").first).not_to_have_text("0")
+    chart = page.locator("#report-chart svg")
+    expect(chart.locator("g.arm[data-variant=a] polyline")).to_have_count(1)
+    expect(page.locator("#report-chart figcaption")).to_contain_text("达成比例")
+    shot(page, "script-ab-report")
     page.goto(f"{studio.url}/scripts/xiaowanzi")
     expect(page.locator("#scripts tr", has_text="coupon_reminder")).to_contain_text("b · 30")
 
@@ -197,3 +201,8 @@ def test_a_lint_warning_shows_marked_as_a_warning_and_does_not_stop_a_publish(st
     expect(warning).to_contain_text("从不设置 'attrs.favourite_colour'")
     expect(page.locator("#lint .lint-error")).to_have_count(0)
     shot(page, "script-lint-warning")
+
+
+def test_a_broadcast_only_script_says_it_is_said_by_a_broadcast(studio, page):
+    login(page, studio.url, "wendy")
+    expect(page.locator("#scripts tr", has_text="flash_sale")).to_contain_text("群发（persona broadcast）")

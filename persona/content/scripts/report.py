@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from enum import StrEnum
 from statistics import NormalDist
 
@@ -122,6 +124,22 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
+class Point:
+    """One arm up to the end of ``day`` (local): its customers so far, who reached the goal,
+    and the interval of that rate."""
+
+    day: str  # YYYY-MM-DD
+    customers: int
+    reached: int
+    low: float
+    high: float
+
+    @property
+    def rate(self) -> float:
+        return self.reached / self.customers if self.customers else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptReport:
     script: str
     goal: Goal
@@ -129,6 +147,8 @@ class ScriptReport:
     confidence: float
     variants: tuple[VariantFigures, ...]
     comparisons: tuple[Comparison, ...]
+    #: per variant, the rate and its interval day by day (by the day of each customer's first message)
+    timeline: dict[str, tuple[Point, ...]] = field(default_factory=dict)
 
 
 def _z(confidence: float) -> float:
@@ -162,7 +182,7 @@ def newcombe_interval(reached: int, customers: int, control_reached: int, contro
 
 
 async def script_report(store: Store, script: str, goal: Goal, within: float,
-                        confidence: float = 0.95, horizon: int = HORIZON) -> ScriptReport:
+                        confidence: float = 0.95, horizon: int = HORIZON, tz: str = "UTC") -> ScriptReport:
     """Per variant of ``script``: customers, messages, the goal reached within ``within``
     seconds of the first message, and each variant against the control (a verdict once each
     arm has ``horizon`` customers, read from those first ``horizon``)."""
@@ -199,7 +219,21 @@ async def script_report(store: Store, script: str, goal: Goal, within: float,
     control = DEFAULT_VARIANT if DEFAULT_VARIANT in customers else (names[0] if names else DEFAULT_VARIANT)
     comparisons = tuple(_compare(arms[f.variant], arms.get(control, []), f.variant, control, confidence, horizon)
                         for f in figures if f.variant != control)
-    return ScriptReport(script, goal, within, confidence, figures, comparisons)
+    timeline = {name: _timeline(arms[name], confidence, ZoneInfo(tz)) for name in names}
+    return ScriptReport(script, goal, within, confidence, figures, comparisons, timeline)
+
+
+def _timeline(arm: list[tuple[float, bool]], confidence: float, zone: ZoneInfo) -> tuple[Point, ...]:
+    """The arm's rate so far at the end of each day a customer got their first message."""
+    by_day: dict[str, list[bool]] = {}
+    for start, hit in sorted(arm, key=lambda customer: customer[0]):
+        by_day.setdefault(datetime.fromtimestamp(start, zone).date().isoformat(), []).append(hit)
+    points: list[Point] = []
+    customers = reached = 0
+    for day, hits in by_day.items():  # in the order of the days
+        customers, reached = customers + len(hits), reached + sum(hits)
+        points.append(Point(day, customers, reached, *wilson_interval(reached, customers, confidence)))
+    return tuple(points)
 
 
 def _compare(arm: list[tuple[float, bool]], control_arm: list[tuple[float, bool]], variant: str, control: str,

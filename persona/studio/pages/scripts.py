@@ -24,6 +24,7 @@ from ...content.scripts.report import Goal, script_report
 from ...model.templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, SUFFIX, LiveScript
 from ...model.wording import ZH
 from ..audit import Action
+from ..charts import rates_over_time
 from ..context import STUDIO, StudioBot
 from ..preview import Finding, baseline, findings, render as render_draft
 from ..render import render
@@ -77,7 +78,7 @@ async def editor(request: web.Request, *, text: str | None = None, note: str = "
     if goal_text:
         try:
             report = await script_report(bot.store, script, Goal.parse(goal_text),
-                                         parse_duration(within_text).total_seconds())
+                                         parse_duration(within_text).total_seconds(), tz=bot.cls.timezone)
         except (PersonaError, ValueError) as exc:
             report_error = str(exc)
     return render(request, "script.html", status=status, bot=bot.name, script=script, live=live,
@@ -91,7 +92,8 @@ async def editor(request: web.Request, *, text: str | None = None, note: str = "
                   samples=sorted(sample_files(bot.cls)),
                   note=note, problems=problems or [], refused=refused,
                   notice=request.query.get("notice", ""), goal=goal_text, within=within_text,
-                  report=report, report_error=report_error)
+                  report=report, report_error=report_error,
+                  chart=rates_over_time(report.timeline) if report is not None else "")
 
 
 def _text_of(cat: ScriptCatalog, version: Any, variant: str) -> str:

@@ -1,0 +1,61 @@
+"""Small charts the studio draws itself, as inline SVG: no script library, nothing fetched.
+
+:func:`rates_over_time` draws an A/B test as it went: for each variant, its rate so far (a
+line) and the interval of that rate (a band), day by day. A writer sees the bands narrow as
+customers come in, and how far apart they are when the verdict is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from markupsafe import Markup, escape
+
+from ..content.scripts.report import Point
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 44, 90, 12, 28
+#: one colour per variant, in the order the report lists them
+COLOURS = ("#c2185b", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f")
+
+
+def rates_over_time(timeline: Mapping[str, Sequence[Point]]) -> Markup:
+    """Each variant's rate and interval by day, as an ``<svg>`` (empty when there is no day)."""
+    days = sorted({p.day for points in timeline.values() for p in points})
+    if not days:
+        return Markup("")
+    top = max(0.05, max(p.high for points in timeline.values() for p in points))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x(day: str) -> float:
+        return LEFT + (plot_w * days.index(day) / (len(days) - 1) if len(days) > 1 else plot_w / 2)
+
+    def y(rate: float) -> float:
+        return TOP + plot_h * (1 - rate / top)
+
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="各版本达成比例随时间变化">']
+    for tick in (0.0, top / 2, top):
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
+                     f'<text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{100 * tick:.0f}%</text>')
+    for day in (days[0], days[-1]) if len(days) > 1 else (days[0],):
+        parts.append(f'<text class="axis" x="{x(day):.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(day[5:])}</text>')
+    for index, (variant, points) in enumerate(timeline.items()):
+        if not points:
+            continue
+        colour = COLOURS[index % len(COLOURS)]
+        band = [f"{x(p.day):.1f},{y(p.high):.1f}" for p in points] + [
+            f"{x(p.day):.1f},{y(p.low):.1f}" for p in reversed(points)]
+        line = " ".join(f"{x(p.day):.1f},{y(p.rate):.1f}" for p in points)
+        name = escape(variant)
+        parts.append(f'<g class="arm" data-variant="{name}">'
+                     f'<polygon class="band" points="{" ".join(band)}" fill="{colour}" fill-opacity="0.15"/>'
+                     f'<polyline class="rate" points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>'
+                     + "".join(f'<line class="interval" x1="{x(p.day):.1f}" x2="{x(p.day):.1f}" y1="{y(p.low):.1f}" '
+                               f'y2="{y(p.high):.1f}" stroke="{colour}" stroke-opacity="0.5"/>' for p in points)
+                     + "".join(f'<circle cx="{x(p.day):.1f}" cy="{y(p.rate):.1f}" r="2.5" fill="{colour}">'
+                               f'<title>{name} {escape(p.day)}：{p.reached}/{p.customers}（{100 * p.rate:.1f}%，'
+                               f'{100 * p.low:.1f}–{100 * p.high:.1f}%）</title></circle>' for p in points)
+                     + f'<text class="legend" x="{LEFT + plot_w + 10}" y="{y(points[-1].rate) + 4:.1f}" '
+                       f'fill="{colour}">{name} {100 * points[-1].rate:.1f}%</text></g>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
