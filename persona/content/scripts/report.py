@@ -75,8 +75,20 @@ class Goal:
         return line.get("k") == "in" and line.get("input") == f"event {self.name}"
 
 
+class _Share:
+    """``reached`` of ``customers``, as a rate."""
+
+    __slots__ = ()
+    customers: int
+    reached: int
+
+    @property
+    def rate(self) -> float:
+        return self.reached / self.customers if self.customers else 0.0
+
+
 @dataclass(frozen=True, slots=True)
-class VariantFigures:
+class VariantFigures(_Share):
     """One variant: customers assigned, messages sent, customers who reached the goal."""
 
     variant: str
@@ -86,10 +98,6 @@ class VariantFigures:
     #: the interval of ``rate`` at the report's confidence (Wilson's)
     low: float
     high: float
-
-    @property
-    def rate(self) -> float:
-        return self.reached / self.customers if self.customers else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +132,7 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
-class Point:
+class Point(_Share):
     """One arm up to the end of ``day`` (local): its customers so far, who reached the goal,
     and the interval of that rate."""
 
@@ -133,10 +141,6 @@ class Point:
     reached: int
     low: float
     high: float
-
-    @property
-    def rate(self) -> float:
-        return self.reached / self.customers if self.customers else 0.0
 
 
 @dataclass(frozen=True, slots=True)
