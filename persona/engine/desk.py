@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..content.risk import AgentRule, RiskError, risk_list
+from ..model.wording import ZH, says
 from ..model.customer import HELD_SEGMENT, Customer
 from ..errors import PersonaError
 from .gate import Action
@@ -36,9 +38,11 @@ CONVERSATION_KINDS = frozenset({"in", "out", "handoff", "agent", "handback"})
 class DeskError(PersonaError):
     """An agent's request cannot be carried out (``status`` is the HTTP status for it)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, *, chinese: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        #: the same for an agent's page (None: the English message is all there is)
+        self.chinese = chinese
 
 
 @dataclass
@@ -172,9 +176,10 @@ class Desk:
         if len(text.encode()) > TEXT_LIMIT_BYTES:
             raise DeskError(f"the message is {len(text.encode())} bytes; WeChat takes at most {TEXT_LIMIT_BYTES}", 413)
         await self.customer(user)
+        flagged = self._forbidden(text)
         edits = edit_distance(base, text) if base is not None else len(text)
         inp = AgentInput(user=user, dedupe_key=f"agent:{request_id or uuid.uuid4().hex}", agent=agent.strip(),
-                         action=AgentAction.SEND, text=text, candidate=candidate, edits=edits)
+                         action=AgentAction.SEND, text=text, candidate=candidate, edits=edits, flagged=flagged)
         outcome = await self.runtime.handle(inp)
         if outcome.status is Status.ERROR:
             raise DeskError(f"the message was not sent: {outcome.error}", 500)
@@ -185,6 +190,21 @@ class Desk:
         if decision.action is Action.DROP:
             raise DeskError(f"the gate dropped the message: {decision.reason}", 409)
         return result
+
+    def _forbidden(self, text: str) -> tuple[str, ...]:
+        """风控 on an agent's message: the forbidden words it says; raises :class:`DeskError`
+        (422, in the agent's language) when the bot's ``risk.yaml`` blocks them."""
+        persona = type(self.runtime.persona)
+        try:
+            risk = risk_list(persona)
+        except RiskError as exc:  # a broken list must not let everything through
+            raise DeskError(f"not sent: the bot's risk list cannot be read ({exc})", 503) from None
+        words = tuple(dict.fromkeys(hit.found for hit in risk.find(text)))
+        if words and risk.agents is AgentRule.BLOCK:
+            self.runtime.metrics.inc("risk_blocked", persona=persona.name, by="agent")
+            raise DeskError(str(says("desk.forbidden", words="、".join(words))), 422,
+                            chinese=says("desk.forbidden", words="、".join(words)).text(ZH))
+        return words
 
     async def close(self, user: str, agent: str) -> None:
         """Give the conversation back to the bot."""

@@ -156,7 +156,8 @@ class HandoffRules:
         held.waiting, held.last, held.agent = None, turn.now, inp.agent
         _arm(turn)
         turn.send(Message("text", text=inp.text, category="service", script=AGENT_SCRIPT))
-        turn.note("agent", agent=inp.agent, candidate=inp.candidate, edits=inp.edits, wait=wait, text=inp.text)
+        turn.note("agent", agent=inp.agent, candidate=inp.candidate, edits=inp.edits, wait=wait, text=inp.text,
+                  **({"flagged": list(inp.flagged)} if inp.flagged else {}))
 
     @staticmethod
     def count(notes: list[dict[str, Any]], metrics: "Metrics", persona: str) -> None:
@@ -169,6 +170,8 @@ class HandoffRules:
                 metrics.inc("handbacks", persona=persona, why=note["why"])
             elif kind == "agent":
                 metrics.inc("agent_messages", persona=persona)
+                if note.get("flagged"):
+                    metrics.inc("risk_flagged", persona=persona, by="agent")
                 if note.get("wait") is not None:
                     metrics.observe("handoff_wait", note["wait"], buckets=WAIT_BUCKETS, persona=persona)
                 if note.get("candidate"):

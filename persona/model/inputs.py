@@ -181,6 +181,8 @@ class AgentInput(Input):
     text: str = ""
     candidate: str | None = None
     edits: int = 0
+    #: forbidden words (the bot's risk.yaml) the message says, sent all the same (``agents: warn``)
+    flagged: tuple[str, ...] = ()
     kind = "agent"
 
     @property

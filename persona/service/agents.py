@@ -62,7 +62,8 @@ def _answers(handler: Handler) -> Handler:
             response: web.StreamResponse = await handler(request)
             return response
         except DeskError as exc:
-            return web.json_response({"error": str(exc)}, status=exc.status)
+            return web.json_response({"error": str(exc), **({"zh": exc.chinese} if exc.chinese else {})},
+                                     status=exc.status)
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": f"the request is over {MAX_BODY} bytes"}, status=413)
     return answer

@@ -27,6 +27,7 @@ from ...errors import TemplateError
 from ...model.templates import SUFFIX, ScriptBook
 from ...model.turn import Turn
 from ...model.wording import Said, says
+from ..risk import Hit, RiskError, RiskList, risk_list
 from ..samples import from_file, sample_files
 from .broadcasts import broadcast_sites
 from .fields import check_use, known_fields
@@ -68,6 +69,7 @@ class Linter:
         self.code = Code(cls)
         self.fields = known_fields(cls, self.code)
         self.samples = sample_files(cls)
+        self.risk = RiskList()
         self.shapes = Shapes()
         for name, raw in self.samples.items():
             self.shapes.add_sample(name, {k: v for k, v in raw.items() if k not in SAMPLE_FIELDS})
@@ -85,6 +87,7 @@ class Linter:
         self.read = Reading(scripts, sites, context)
         self._check_sites(scripts, sites, context, dynamic)
         self._check_keys(scripts, sites)
+        self._check_risk(scripts)
         self._check_samples(scripts, context)
         self._check_machine()
         self._check_calls()
@@ -222,6 +225,18 @@ class Linter:
                         reported.add((name, unknown.use.line, unknown.message))
                         self.report.add(ERROR, script.path, unknown.use.line, unknown.said)
 
+    def _check_risk(self, scripts: dict[str, Script]) -> None:
+        """风控: no script, no variant, holds a word the bot's ``risk.yaml`` forbids."""
+        try:
+            self.risk = risk_list(self.cls)
+        except RiskError as exc:
+            self.report.add(ERROR, exc.file, exc.line, says("lint.risk_file", detail=exc.detail))
+            return
+        for name, script in sorted(scripts.items()):
+            for variant, _ in self.book.variants(name):
+                for hit in self.risk.find(self.book.source(name, variant)):
+                    self.report.add(ERROR, script.path, hit.line, _forbidden(hit))
+
     def _check_samples(self, scripts: dict[str, Script], context: frozenset[str] | None) -> None:
         """Render each script, every variant, with each sample that gives all it needs: a
         division by zero or a value the sample shows missing fails here, not for a customer."""
@@ -243,8 +258,11 @@ class Linter:
                 rendered.append(sample_name)
                 for variant, _ in self.book.variants(name):
                     try:
-                        self.book.render(name, turn.variables(**sample.variables), state=turn.state,
-                                         variant=variant)
+                        message = self.book.render(name, turn.variables(**sample.variables), state=turn.state,
+                                                   variant=variant)
+                        for hit in self.risk.find(message.text):  # a word the values brought in
+                            self.report.add(ERROR, script.path, 0, says("lint.forbidden_rendered", sample=sample_name,
+                                                                        word=hit.found, why=_why(hit)))
                     except TemplateError as exc:
                         self.report.add(ERROR, script.path, exc.line or 0,
                                         says("lint.sample_render", sample=sample_name, detail=_detail(exc)))
@@ -328,3 +346,12 @@ def _detail(error: TemplateError) -> Said | str:
         return says("lint.detail.failed", kind=said.args["kind"], detail=said.args["detail"])
     text = str(error)
     return text.split(": ", 1)[-1] if " line " in text else (said if isinstance(said, Said) else text)
+
+
+def _why(hit: Hit) -> Said | str:
+    return says("lint.forbidden.why", why=hit.rule.why) if hit.rule.why else ""
+
+
+def _forbidden(hit: Hit) -> Said:
+    """A forbidden word, as lint says it."""
+    return says("lint.forbidden", word=hit.found, why=_why(hit))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..risk import RiskError, risk_list
 from ...model.wording import says
 from ...model.customer import Customer
 from ...errors import KnowledgeError
@@ -62,6 +63,13 @@ def _check_answer(persona: Persona, turn: Turn, ident: str, answer: str, faq: Pa
     except Exception as exc:  # a writer's template: every failure is a problem to report
         report.add(ERROR, faq, line, says("lint.faq_render", entry=ident, detail=str(exc)))
         return
+    try:
+        hits = risk_list(type(persona)).find(text)
+    except RiskError:  # reported by the script checks
+        hits = []
+    for hit in hits:
+        report.add(ERROR, faq, line, says("lint.faq_forbidden", entry=ident, word=hit.found,
+                                          why=says("lint.forbidden.why", why=hit.rule.why) if hit.rule.why else ""))
     size = len(text.strip().encode())
     if size > TEXT_LIMIT_BYTES:
         report.add(ERROR, faq, line, says("lint.faq_too_long", entry=ident, size=size, limit=TEXT_LIMIT_BYTES))

@@ -84,7 +84,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         result = await desk.send(user, account.name, text, candidate=(faq or "llm") if base else None,
                                  base=base or None, request_id=str(form.get("request_id", "")) or None)
     except DeskError as exc:
-        raise _back(desk.name, user=user, error=str(exc)) from None
+        raise _back(desk.name, user=user, error=exc.chinese or str(exc)) from None
     await request.app[STUDIO].audit.record(account.name, Action.MESSAGE_SENT, f"{desk.name}/{user}",
                                            gate=result.action, candidate=faq or None, edits=result.edits)
     raise _back(desk.name, user=user, notice="sent")
