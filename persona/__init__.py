@@ -14,13 +14,14 @@ from .model.handlers import on
 from .model.inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
 from .model.messages import Message
 from .model.persona import Persona, Policy, load_persona
+from .model.staffing import HandoffSpec
 from .engine.outcome import Outcome, ReplySlot, Status
 from .engine.runtime import Runtime
 from .model.turn import Turn
 
 __all__ = [
     "BusinessEvent", "ChannelError", "Clock", "ConflictError", "Customer", "DefinitionError",
-    "EventDataError", "FakeClock", "HandlerError", "Input", "MediaMessage", "Message", "Outcome", "Persona",
+    "EventDataError", "FakeClock", "HandlerError", "HandoffSpec", "Input", "MediaMessage", "Message", "Outcome", "Persona",
     "PersonaError", "PlatformEvent", "Policy", "ProtocolError", "ReplySlot", "Runtime",
     "Status", "StoreUnavailable", "TemplateError", "TextMessage", "TimerFired", "Turn", "load_persona", "on",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from persona import EventDataError, Persona, Policy, Turn, on
+from persona import EventDataError, HandoffSpec, Persona, Policy, Turn, on
 
 from . import plans as P
 from .catalogue import CATALOGUE, normalise_risk
@@ -48,6 +48,11 @@ class FinanceSecretary(Persona):
         ["open_desk", "new", "desk"],
     ]
     policy = Policy(daily_cap=2, weekly_cap=5)
+    handoff = HandoffSpec(  # 转人工: who answers, when, and what the customer and the staff member hear
+        agents=("fund_service",), weekdays=(0, 1, 2, 3, 4), hours='09:00-17:30',
+        ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",
+        back="handoff_back", back_notify="handoff_back_notify",
+        desk_url="https://studio.example.com/agents/{bot}?user={user}")
 
     def context(self, turn: Turn) -> dict[str, Any]:
         return {"secretary": CATALOGUE.secretary, "name": turn.customer.attrs.get("name", "")}

@@ -16,7 +16,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from persona import Customer, EventDataError, Persona, Turn, on
+from persona import Customer, EventDataError, HandoffSpec, Persona, Turn, on
 from persona.clock import parse_duration
 
 from . import training as cal
@@ -76,6 +76,11 @@ def board(chat_id: str, week: str, metric: str) -> str:
 class FitnessCoach(Persona):
     name = "fitness_coach"
     voice = "阿杰教练：专业、耐心、鼓励为主，说话简短直接，先讲安全再讲效果，有伤痛时建议就医。"
+    handoff = HandoffSpec(  # 转人工: the coach who added the trainee, else the duty coach
+        agents=("coach_duty",), hours="08:00-22:00",
+        ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",
+        back="handoff_back", back_notify="handoff_back_notify",
+        desk_url="https://studio.example.com/agents/{bot}?user={user}")
     states = [*CUSTOMER_STATES, "group", "group_closed"]
     initial = "new"
     transitions = [

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persona import EventDataError, Persona, PlatformEvent, Policy, Turn, on
+from persona import EventDataError, HandoffSpec, Persona, PlatformEvent, Policy, Turn, on
 
 from . import catalogue as cat
 
@@ -47,6 +47,11 @@ class Xiaowanzi(Persona):
     ]
     policy = POLICY
     broadcasts = frozenset({"flash_sale"})  # persona broadcast bots.xiaowanzi SEGMENT flash_sale
+    handoff = HandoffSpec(  # 转人工: who answers, when, and what the customer and the staff member hear
+        agents=("wanzi_kefu1", "wanzi_kefu2"), hours='09:00-22:00',
+        ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",
+        back="handoff_back", back_notify="handoff_back_notify",
+        desk_url="https://studio.example.com/agents/{bot}?user={user}")
     indexed_tags = frozenset({"source", "product", "discount", "first_price", "spend", "in_group",
                               "member", "opted_out"})
 

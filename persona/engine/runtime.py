@@ -242,6 +242,9 @@ class Runtime:
             customer.last_inbound = now
             if isinstance(inp, PlatformEvent) and inp.name in ADD_EVENTS:
                 customer.attrs.setdefault("platform", "wecom")
+                staff = inp.data.get("staff")
+                if isinstance(staff, str) and staff:  # whoever added them: the first to hand them to
+                    customer.attrs["follow_user"] = staff
 
     async def _dispatch(self, turn: Turn) -> bool:
         if self.handoff.intercept(turn):

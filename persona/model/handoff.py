@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .customer import Handoff, Timer
 from .inputs import AgentAction, AgentInput, Door, MediaMessage, TextMessage, TimerFired, plain_word
 from .messages import Message
+from .staffing import HandoffSpec
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -60,13 +61,34 @@ def begin(turn: "Turn", reason: str, agent: str | None = None) -> bool:
     if customer.handoff is not None:
         return False
     waiting = turn.now if isinstance(turn.input, (TextMessage, MediaMessage)) else None
-    customer.handoff = Handoff(since=turn.now, reason=str(reason), last=turn.now, waiting=waiting, agent=agent)
+    spec = type(turn.persona).handoff
+    assigned = agent or (spec.assign(customer) if spec is not None else None)
+    customer.handoff = Handoff(since=turn.now, reason=str(reason), last=turn.now, waiting=waiting, agent=assigned)
     _arm(turn)
-    turn.note("handoff", reason=str(reason), text=_text(turn))
-    script = turn.persona.policy.handoff_script
-    if script:
-        turn.say(script, category="service")
+    open_now = spec.open_at(turn.local) if spec is not None else True
+    turn.note("handoff", reason=str(reason), text=_text(turn),
+              **({"assigned": assigned, "open": open_now} if spec is not None else {}))
+    if spec is None:
+        script = turn.persona.policy.handoff_script
+        if script:
+            turn.say(script, category="service")
+    elif reason != Reason.AGENT:  # an agent who wrote first needs no introduction
+        _tell_on_handoff(turn, spec, str(reason), assigned, open_now)
     return True
+
+
+def _tell_on_handoff(turn: "Turn", spec: HandoffSpec, reason: str, assigned: str | None, open_now: bool) -> None:
+    """The customer hears that a person will answer (or, out of hours, when); the staff member
+    who takes them is told who is waiting."""
+    script = spec.ack if open_now else spec.offline
+    if script:
+        turn.say(script, category="service", agent=assigned, open=open_now, reason=reason, hours=spec.hours or "")
+    if spec.notify and assigned:
+        customer = turn.customer
+        turn.say(spec.notify, to=f"staff:{assigned}", category="service",
+                 customer_name=str(customer.attrs.get("name") or customer.id), customer_id=customer.id,
+                 state=turn.state, text=_text(turn) or "", reason=reason, open=open_now,
+                 link=spec.link(type(turn.persona).name, customer.id))
 
 
 def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:
@@ -77,6 +99,15 @@ def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:
     turn.customer.handoff = None
     turn.cancel(IDLE_TIMER)
     turn.note("handback", why=str(why), agent=agent, held=int(turn.now - held.since))
+    spec = type(turn.persona).handoff
+    holder = agent or held.agent
+    if spec is not None and spec.back:
+        turn.say(spec.back, category="service", why=str(why), agent=holder)
+    if spec is not None and spec.back_notify and holder:
+        customer = turn.customer
+        turn.say(spec.back_notify, to=f"staff:{holder}", category="service", why=str(why),
+                 customer_name=str(customer.attrs.get("name") or customer.id), customer_id=customer.id,
+                 held_minutes=int((turn.now - held.since) // 60))
     return True
 
 

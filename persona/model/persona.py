@@ -24,6 +24,7 @@ from .handlers import Route, RouteKind, Routes, marked
 from .migrations import Migration
 from .migrations import check as check_migrations
 from .moves import compile_moves
+from .staffing import HandoffSpec
 from .templates import ScriptBook
 from .timers import TimerSpec
 
@@ -109,6 +110,9 @@ class Persona:
     #: scripts said only by ``persona broadcast`` (through :meth:`broadcast`): ``persona lint``
     #: counts them as said
     broadcasts: ClassVar[frozenset[str]] = frozenset()
+    #: who takes a customer handed to a human, when, and what everyone is told
+    #: (:class:`~persona.model.staffing.HandoffSpec`; None: ``Policy.handoff_script`` alone)
+    handoff: ClassVar[HandoffSpec | None] = None
     journal_cap: ClassVar[int] = 100
     #: how this persona speaks, in a sentence or two: suggested replies written by a language
     #: model (``persona suggest``) follow it

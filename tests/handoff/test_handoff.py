@@ -47,7 +47,9 @@ async def test_handoff_agent_sends_an_edited_candidate_bot_quiet_then_resumes_af
         await sim.wechat("wm_amy", "add_external_contact", key="parcel_lipstick", welcome_code="WC1")
         assert [s.script for s in await sim.text("wm_amy", "口红有什么颜色")] == ["product_info"]
 
-        assert await sim.text("wm_amy", "转人工") == []          # the words hand over, silently
+        said = await sim.text("wm_amy", "转人工")                 # the words hand over (HandoffSpec tells both)
+        assert [(s.script, s.to) for s in said] == [("handoff_ack", "wm_amy"),
+                                                   ("handoff_notify", f"staff:{said[1].to[6:]}")]
         await sim.advance("2m")
         assert await sim.text("wm_amy", "口红能和优惠券一起用吗") == []   # the bot stays quiet
         [waiting] = await desk.queue()
@@ -95,6 +97,9 @@ async def test_a_retried_agent_request_sends_once_and_closing_returns_to_the_bot
         await desk.close("o_bo", "小李")
         assert (await sim.customer("o_bo")).handoff is None
         assert journal_kinds(await sim.journal("o_bo"), "handback")[0]["agent"] == "小李"
+        await sim.advance("1s")  # the customer and the agent are told
+        assert [(s.script, s.to) for s in sim.sent if s.script.startswith("handoff")] == [
+            ("handoff_back", "o_bo"), ("handoff_back_notify", "staff:小李")]
         assert [s.script for s in await sim.text("o_bo", "口红多少钱")] == ["product_info"]
 
 
@@ -126,6 +131,7 @@ class Held(Xiaowanzi):
     scripts_dir = str(Xiaowanzi.folder() / "scripts")
     policy = dataclasses.replace(Xiaowanzi.policy, handoff_unhandled=True, handoff_idle=6 * 3600,
                                  handoff_script="help")
+    handoff = None  # the policy's handoff script alone, not 小完子's HandoffSpec
 
     @on.keyword("投诉")
     def complaint(self, turn: Turn) -> None:

@@ -1,10 +1,13 @@
-"""Scripts said only by ``persona broadcast``: where they are said, and with what.
+"""Scripts the framework says for a persona: by ``persona broadcast``, and on a handoff.
 
 A broadcast reaches each customer of a segment through :meth:`Persona.broadcast`, which says
 the script it is handed: ``turn.say(script, ...)`` with ``script`` its parameter, a name no
 reader of the code can follow. The persona declares those scripts (``broadcasts = {...}``),
 so each is said at that call with that call's keyword arguments — or, where the persona keeps
 the default ``broadcast``, with nothing beyond what every script gets and ``context()``.
+
+A :class:`~persona.model.staffing.HandoffSpec`'s scripts are said by the framework on every
+handover and handback, each with what its kind is given (:meth:`HandoffSpec.scripts`).
 """
 
 from __future__ import annotations
@@ -44,3 +47,12 @@ def broadcast_sites(code: Code, names: list[str], dynamic: list[tuple[str, int]]
         sites = [Site(name, file, line_of(code.cls), frozenset(), None, f"{Persona.__name__}.broadcast")
                  for name in names]
     return sites, [d for d in dynamic if d not in followed]
+
+
+def handoff_sites(code: Code) -> list[Site]:
+    """A site per script of the persona's handoff, at its class, with what the framework gives it."""
+    spec = code.cls.handoff
+    if spec is None:
+        return []
+    file = display(inspect.getsourcefile(code.cls) or "")
+    return [Site(name, file, line_of(code.cls), given, None, "HandoffSpec") for name, given in spec.scripts().items()]

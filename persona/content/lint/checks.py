@@ -29,7 +29,7 @@ from ...model.turn import Turn
 from ...model.wording import Said, says
 from ..risk import Hit, RiskError, RiskList, risk_list
 from ..samples import from_file, sample_files
-from .broadcasts import broadcast_sites
+from .broadcasts import broadcast_sites, handoff_sites
 from .fields import check_use, known_fields
 from .report import ERROR, WARNING, Report, Severity, display, suggest
 from .reach import check_reach
@@ -82,7 +82,7 @@ class Linter:
         self.report.scripts = len(scripts)
         sites, dynamic = self.code.say_sites()
         broadcast, dynamic = broadcast_sites(self.code, sorted(self.cls.broadcasts), dynamic)
-        sites += broadcast
+        sites += broadcast + handoff_sites(self.code)
         context = self._context()
         self.read = Reading(scripts, sites, context)
         self._check_sites(scripts, sites, context, dynamic)

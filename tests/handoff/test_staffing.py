@@ -1,0 +1,108 @@
+"""A handoff end to end, as each shipped bot declares it (HandoffSpec): the customer is told a
+person is coming (or, out of hours, when), the staff member who takes them is told who waits and
+where, and on handback both are told; assignment by the customer's own staff, tag, or duty list."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from persona import HandoffSpec
+from persona.engine.desk import Desk
+from persona.errors import DefinitionError
+from persona.model.customer import Customer
+from persona.testing import Simulation
+from tests.cli.conftest import run_persona
+
+
+def notes(lines: list[str], kind: str) -> list[dict]:
+    return [n for n in map(json.loads, lines) if n["k"] == kind]
+
+
+@pytest.mark.parametrize("bot, user", [("bots.xiaowanzi", "wm_amy"), ("bots.finance_secretary", "wm_li"),
+                                       ("bots.fitness_coach", "wm_fit")])
+async def test_in_hours_the_customer_hears_a_person_is_coming_and_their_own_staff_member_is_told(bot, user):
+    async with Simulation(bot, start="2026-11-23 10:00") as sim:  # a Monday morning
+        await sim.wechat(user, "add_external_contact", welcome_code="WC1", staff="lisi")
+        said = await sim.text(user, "转人工")
+        scripts = {s.script: s for s in said}
+        assert scripts["handoff_ack"].to == user
+        notice = scripts["handoff_notify"]
+        assert notice.to == "staff:lisi" and "【转人工】" in notice.text
+        assert f"https://studio.example.com/agents/{sim.runtime.name}?user={user}" in notice.text
+        [handoff] = notes(await sim.journal(user), "handoff")
+        assert (handoff["assigned"], handoff["open"]) == ("lisi", True)
+        [waiting] = await Desk(sim.runtime).queue()
+        assert (waiting.user, waiting.agent) == (user, "lisi")
+
+        await Desk(sim.runtime).close(user, "lisi")
+        await sim.advance("1s")
+        back = {s.script: s for s in sim.sent if s.script.startswith("handoff_back")}
+        assert back["handoff_back"].to == user and back["handoff_back_notify"].to == "staff:lisi"
+
+
+async def test_out_of_hours_the_customer_gets_the_offline_reply_and_the_conversation_waits():
+    async with Simulation("bots.finance_secretary", start="2026-11-28 11:00") as sim:  # a Saturday
+        await sim.wechat("wm_li", "add_external_contact", welcome_code="WC1", staff="lisi")
+        said = {s.script: s for s in await sim.text("wm_li", "人工")}
+        assert "handoff_ack" not in said
+        assert "非工作时间" in said["handoff_offline"].text and "09:00-17:30" in said["handoff_offline"].text
+        assert "非工作时间" in said["handoff_notify"].text
+        [handoff] = notes(await sim.journal("wm_li"), "handoff")
+        assert handoff["open"] is False
+        assert [w.user for w in await Desk(sim.runtime).queue()] == ["wm_li"]
+
+
+async def test_an_idle_conversation_goes_back_and_both_are_told_why():
+    async with Simulation("bots.xiaowanzi", start="2026-11-23 10:00") as sim:
+        await sim.wechat("wm_amy", "add_external_contact", welcome_code="WC1", staff="lisi")
+        await sim.text("wm_amy", "转人工")
+        await sim.advance("31m")
+        back = {s.script: s for s in sim.sent if s.script.startswith("handoff_back")}
+        assert "这次先聊到这里啦" in back["handoff_back"].text
+        assert "已空闲" in back["handoff_back_notify"].text and back["handoff_back_notify"].to == "staff:lisi"
+        assert notes(await sim.journal("wm_amy"), "handback")[0]["why"] == "idle"
+
+
+def test_assignment_is_own_staff_then_tag_then_the_duty_list_spread_evenly():
+    spec = HandoffSpec(agents=("a1", "a2", "a3"), by_tag={"product": {"lipstick": "lip_expert"}})
+    own = Customer("wm1", "new", attrs={"follow_user": "lisi"}, tags={"product": "lipstick"})
+    assert spec.assign(own) == "lisi"
+    assert spec.assign(Customer("wm2", "new", tags={"product": "lipstick"})) == "lip_expert"
+    spread = [spec.assign(Customer(f"wm{i}", "new")) for i in range(300)]
+    assert set(spread) == {"a1", "a2", "a3"} and min(spread.count(a) for a in ("a1", "a2", "a3")) > 70
+    assert spread == [spec.assign(Customer(f"wm{i}", "new")) for i in range(300)]  # stable
+    assert HandoffSpec(follow_user=False, agents=("x",)).assign(own) == "x"
+    assert HandoffSpec().assign(Customer("wm3", "new")) is None
+
+
+def test_business_hours_follow_the_persona_clock_weekdays_and_nights():
+    zone = ZoneInfo("Asia/Shanghai")
+    day = HandoffSpec(hours="09:00-17:30", weekdays=(0, 1, 2, 3, 4))
+    assert day.open_at(datetime(2026, 11, 23, 9, 0, tzinfo=zone))
+    assert not day.open_at(datetime(2026, 11, 23, 17, 30, tzinfo=zone))
+    assert not day.open_at(datetime(2026, 11, 28, 11, 0, tzinfo=zone))  # Saturday
+    night = HandoffSpec(hours="20:00-02:00")
+    assert night.open_at(datetime(2026, 11, 23, 23, 0, tzinfo=zone))
+    assert night.open_at(datetime(2026, 11, 24, 1, 0, tzinfo=zone))
+    assert not night.open_at(datetime(2026, 11, 24, 12, 0, tzinfo=zone))
+
+
+@pytest.mark.parametrize("kwargs, says", [({"hours": "9-21"}, "write HH:MM-HH:MM"),
+                                          ({"hours": "09:00"}, "write HH:MM-HH:MM"),
+                                          ({"weekdays": (7,)}, r"0 \(Monday\) to 6")])
+def test_a_mistyped_spec_is_refused_when_the_persona_is_defined(kwargs, says):
+    with pytest.raises(DefinitionError, match=says):
+        HandoffSpec(**kwargs)
+
+
+def test_in_persona_chat_the_customer_and_the_staff_member_each_hear_their_part():
+    done = run_persona("chat", "bots.xiaowanzi", "--user", "wm_chat", "--start", "2026-11-23 10:00",
+                       input="转人工\n/quit\n")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any("bot>" in line and "真人同事" in line for line in lines), done.stdout
+    assert any("(to staff:" in line and "【转人工】" in line for line in lines), done.stdout
