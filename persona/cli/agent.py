@@ -1,4 +1,4 @@
-"""``persona agent send|close|queue``: a human agent's desk on the command line.
+"""``persona agent send|close|queue|figures``: a human agent's desk on the command line.
 
 ``persona agent send BOT USER TEXT --as NAME --store URL`` sends like the agent page does: the
 message passes the gate (a service reply inside the platform's window), is journaled with the
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 
+from ..clock import Clock, parse_duration
+from ..engine import census, quality
 from ..engine.desk import Desk, DeskError
 from ..errors import PersonaError
-from ..model.persona import load_persona
+from ..model.persona import Persona, load_persona
 from ..engine.runtime import Runtime
-from ..store import DEFAULT_URL, open_store
+from ..store import DEFAULT_URL, Store, open_store
 from . import EXIT_OK, EXIT_PROBLEMS
 
 
@@ -33,9 +36,14 @@ def arguments(p: argparse.ArgumentParser) -> None:
     close.add_argument("user", metavar="USER")
     queue = sub.add_parser("queue", help="customers an agent holds, the longest-waiting first")
     queue.add_argument("bot", metavar="BOT")
-    for q in (send, close, queue):
+    figures = sub.add_parser("figures", help="质检: handoffs, handbacks, and per agent replies, conversations "
+                                             "handled, first-response time, messages blocked")
+    figures.add_argument("bot", metavar="BOT")
+    figures.add_argument("--since", metavar="DURATION", help="only the last DURATION, e.g. 7d (default: all)")
+    figures.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    for q in (send, close, queue, figures):
         q.add_argument("--store", default=DEFAULT_URL, help=f"store URL (default {DEFAULT_URL})")
-        if q is not queue:
+        if q in (send, close):
             q.add_argument("--as", dest="agent", required=True, metavar="NAME", help="the agent's name")
     p.set_defaults(run=run)
 
@@ -52,6 +60,8 @@ async def _run(args: argparse.Namespace) -> int:
         raise PersonaError(str(exc)) from None
     runtime = Runtime(cls(), store)
     try:
+        if args.action == "figures":
+            return await _figures(args, cls, store)
         desk = Desk.with_knowledge(runtime, os.environ) if args.action == "send" else Desk(runtime)
         if args.action == "queue":
             for w in await desk.queue():
@@ -83,3 +93,30 @@ async def _candidate_text(desk: Desk, user: str, faq_id: str) -> str:
     if answer is None:
         raise DeskError(f"FAQ entry {faq_id!r} does not render for {user!r} (see persona lint)")
     return answer
+
+
+async def _figures(args: argparse.Namespace, cls: type[Persona], store: Store) -> int:
+    """``persona agent figures``: the desk's 质检 figures from the store's tallies."""
+    since = None
+    if args.since:
+        try:
+            since = census.day_of(Clock().now() - parse_duration(args.since).total_seconds(), cls.timezone)
+        except ValueError as exc:
+            raise PersonaError(f"--since: {exc}") from None
+    found = await quality.figures(store, cls.initial, since)
+    if args.json:
+        print(json.dumps(found.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+    rate = f"{found.handoff_rate:.1%} of new customers" if found.handoff_rate is not None else "no new customers"
+    print(f"handoffs: {sum(found.handoffs.values())} ({rate}); by reason: "
+          + (", ".join(f"{k} {v}" for k, v in sorted(found.handoffs.items())) or "-"))
+    print("handbacks: " + (", ".join(f"{k} {v}" for k, v in sorted(found.handbacks.items())) or "-"))
+    print(f"{'agent':<16} {'replies':>7} {'handled':>7} {'first reply':>11} {'avg reply':>9} {'blocked':>7} {'flagged':>7}")
+    for a in found.agents:
+        print(f"{a.agent:<16} {a.replies:>7} {a.handled:>7} {_seconds(a.first_response):>11} "
+              f"{_seconds(a.response):>9} {a.blocked:>7} {a.flagged:>7}")
+    return EXIT_OK
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}s"

@@ -176,13 +176,17 @@ class Desk:
         if len(text.encode()) > TEXT_LIMIT_BYTES:
             raise DeskError(f"the message is {len(text.encode())} bytes; WeChat takes at most {TEXT_LIMIT_BYTES}", 413)
         await self.customer(user)
-        flagged = self._forbidden(text)
+        flagged, blocked = self._forbidden(text)
         edits = edit_distance(base, text) if base is not None else len(text)
         inp = AgentInput(user=user, dedupe_key=f"agent:{request_id or uuid.uuid4().hex}", agent=agent.strip(),
-                         action=AgentAction.SEND, text=text, candidate=candidate, edits=edits, flagged=flagged)
+                         action=AgentAction.BLOCKED if flagged and blocked else AgentAction.SEND, text=text,
+                         candidate=candidate, edits=edits, flagged=flagged)
         outcome = await self.runtime.handle(inp)
         if outcome.status is Status.ERROR:
             raise DeskError(f"the message was not sent: {outcome.error}", 500)
+        if inp.action is AgentAction.BLOCKED:
+            said = says("desk.forbidden", words="、".join(flagged))
+            raise DeskError(str(said), 422, chinese=said.text(ZH))
         if outcome.status is Status.DUPLICATE:
             return SendResult("duplicate", "", edits)
         _, decision = outcome.messages[0]
@@ -191,20 +195,15 @@ class Desk:
             raise DeskError(f"the gate dropped the message: {decision.reason}", 409)
         return result
 
-    def _forbidden(self, text: str) -> tuple[str, ...]:
-        """风控 on an agent's message: the forbidden words it says; raises :class:`DeskError`
-        (422, in the agent's language) when the bot's ``risk.yaml`` blocks them."""
+    def _forbidden(self, text: str) -> tuple[tuple[str, ...], bool]:
+        """风控 on an agent's message: the forbidden words it says, and whether the bot's
+        ``risk.yaml`` blocks them (the turn then journals the attempt and sends nothing)."""
         persona = type(self.runtime.persona)
         try:
             risk = risk_list(persona)
         except RiskError as exc:  # a broken list must not let everything through
             raise DeskError(f"not sent: the bot's risk list cannot be read ({exc})", 503) from None
-        words = tuple(dict.fromkeys(hit.found for hit in risk.find(text)))
-        if words and risk.agents is AgentRule.BLOCK:
-            self.runtime.metrics.inc("risk_blocked", persona=persona.name, by="agent")
-            raise DeskError(str(says("desk.forbidden", words="、".join(words))), 422,
-                            chinese=says("desk.forbidden", words="、".join(words)).text(ZH))
-        return words
+        return tuple(dict.fromkeys(hit.found for hit in risk.find(text))), risk.agents is AgentRule.BLOCK
 
     async def close(self, user: str, agent: str) -> None:
         """Give the conversation back to the bot."""

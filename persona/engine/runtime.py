@@ -17,7 +17,7 @@ import logging
 import random
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from . import census
+from . import census, quality
 from .. import jsonwire
 from ..clock import Clock
 from ..model.customer import Customer
@@ -370,9 +370,10 @@ class Runtime:
             outbox=outbox, timers_set=timers_set, timers_del=timers_del,
             segments_add=sorted(segments - before_segments), segments_del=sorted(before_segments - segments),
             journal=journal, journal_cap=self.persona.journal_cap,
-            tallies=census.moves(before_state, customer.state,
-                                 [type(self.persona).initial] * (before_state is None) + [b for _, _, b in turn.transitions],
-                                 turn.now, self.persona.timezone))
+            tallies={**census.moves(before_state, customer.state,
+                                    [type(self.persona).initial] * (before_state is None)
+                                    + [b for _, _, b in turn.transitions], turn.now, self.persona.timezone),
+                     **quality.moves(turn.notes, turn.now, self.persona.timezone)})
 
     @staticmethod
     def _dedupe_key(inp: Input, outcome: Outcome) -> str | None:

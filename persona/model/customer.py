@@ -44,7 +44,9 @@ class Handoff:
     """A human agent holds this customer's conversation (see :mod:`persona.model.handoff`).
 
     ``last`` is the last message either way (the idle clock), ``waiting`` when the customer's
-    oldest unanswered message arrived (None once an agent answered), ``agent`` who answered last.
+    oldest unanswered message arrived (None once an agent answered), ``agent`` who answered last
+    (or was assigned), ``answered`` whether an agent has written yet (the first reply's wait is
+    the first-response time).
     """
 
     since: float
@@ -52,6 +54,7 @@ class Handoff:
     last: float
     waiting: float | None = None
     agent: str | None = None
+    answered: bool = False
 
     def dump(self) -> dict[str, Any]:
         out: dict[str, Any] = {"s": int(self.since), "r": self.reason, "l": int(self.last)}
@@ -59,11 +62,13 @@ class Handoff:
             out["w"] = int(self.waiting)
         if self.agent:
             out["a"] = self.agent
+        if self.answered:
+            out["n"] = 1
         return out
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> "Handoff":
-        return cls(raw["s"], raw["r"], raw["l"], raw.get("w"), raw.get("a"))
+        return cls(raw["s"], raw["r"], raw["l"], raw.get("w"), raw.get("a"), bool(raw.get("n")))
 
 
 @dataclass(slots=True)

@@ -98,9 +98,10 @@ def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:
         return False
     turn.customer.handoff = None
     turn.cancel(IDLE_TIMER)
-    turn.note("handback", why=str(why), agent=agent, held=int(turn.now - held.since))
-    spec = type(turn.persona).handoff
     holder = agent or held.agent
+    turn.note("handback", why=str(why), agent=agent, held=int(turn.now - held.since),
+              **({"holder": holder} if holder else {}))
+    spec = type(turn.persona).handoff
     if spec is not None and spec.back:
         turn.say(spec.back, category="service", why=str(why), agent=holder)
     if spec is not None and spec.back_notify and holder:
@@ -180,15 +181,19 @@ class HandoffRules:
             if not end(turn, Release.CLOSED, inp.agent):
                 turn.note("handback", why=str(Release.CLOSED), agent=inp.agent, held=0)
             return
+        if inp.action == AgentAction.BLOCKED:  # 风控: the attempt is kept, nothing goes out
+            turn.note("agent_blocked", agent=inp.agent, words=list(inp.flagged), text=inp.text)
+            return
         begin(turn, Reason.AGENT, inp.agent)
         held = turn.customer.handoff
         assert held is not None
         wait = int(turn.now - held.waiting) if held.waiting is not None else None
-        held.waiting, held.last, held.agent = None, turn.now, inp.agent
+        first = not held.answered
+        held.waiting, held.last, held.agent, held.answered = None, turn.now, inp.agent, True
         _arm(turn)
         turn.send(Message("text", text=inp.text, category="service", script=AGENT_SCRIPT))
         turn.note("agent", agent=inp.agent, candidate=inp.candidate, edits=inp.edits, wait=wait, text=inp.text,
-                  **({"flagged": list(inp.flagged)} if inp.flagged else {}))
+                  first=first, **({"flagged": list(inp.flagged)} if inp.flagged else {}))
 
     @staticmethod
     def count(notes: list[dict[str, Any]], metrics: "Metrics", persona: str) -> None:
@@ -199,8 +204,16 @@ class HandoffRules:
                 metrics.inc("handoffs", persona=persona, reason=note["reason"])
             elif kind == "handback":
                 metrics.inc("handbacks", persona=persona, why=note["why"])
+                if note.get("holder"):
+                    metrics.inc("conversations_handled", persona=persona, agent=note["holder"])
+            elif kind == "agent_blocked":
+                metrics.inc("risk_blocked", persona=persona, by="agent")
             elif kind == "agent":
                 metrics.inc("agent_messages", persona=persona)
+                metrics.inc("agent_replies", persona=persona, agent=note["agent"])
+                if note.get("first") and note.get("wait") is not None:
+                    metrics.observe("first_response", note["wait"], buckets=WAIT_BUCKETS, persona=persona,
+                                    agent=note["agent"])
                 if note.get("flagged"):
                     metrics.inc("risk_flagged", persona=persona, by="agent")
                 if note.get("wait") is not None:

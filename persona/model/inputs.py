@@ -165,6 +165,7 @@ class AgentAction(StrEnum):
 
     SEND = "send"
     CLOSE = "close"
+    BLOCKED = "blocked"  # a message 风控 stopped: journaled, never sent
 
 
 @dataclass(frozen=True, slots=True)

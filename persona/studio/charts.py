@@ -1,5 +1,7 @@
 """Small charts the studio draws itself, as inline SVG: no script library, nothing fetched.
 
+:func:`bars` draws a count per day (handoffs to the desk, for 质检).
+
 :func:`rates_over_time` draws an A/B test as it went: for each variant, its rate so far (a
 line) and the interval of that rate (a band), day by day. A writer sees the bands narrow as
 customers come in, and how far apart they are when the verdict is read.
@@ -57,5 +59,30 @@ def rates_over_time(timeline: Mapping[str, Sequence[Point]]) -> Markup:
                                f'{100 * p.low:.1f}–{100 * p.high:.1f}%）</title></circle>' for p in points)
                      + f'<text class="legend" x="{LEFT + plot_w + 10}" y="{y(points[-1].rate) + 4:.1f}" '
                        f'fill="{colour}">{name} {100 * points[-1].rate:.1f}%</text></g>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bars(per_day: Mapping[str, int], label: str) -> Markup:
+    """A bar per day (``YYYYMMDD`` -> count), as an ``<svg>`` (empty when there is no day)."""
+    if not per_day:
+        return Markup("")
+    days = sorted(per_day)
+    top = max(1, max(per_day.values()))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = plot_w / len(days)
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}">',
+             f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>',
+             f'<text class="axis" x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end">{top}</text>']
+    for i, day in enumerate(days):
+        height = plot_h * per_day[day] / top
+        x = LEFT + i * step + step * 0.15
+        parts.append(f'<rect class="day-bar" data-day="{escape(day)}" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
+                     f'width="{step * 0.7:.1f}" height="{height:.1f}" fill="{COLOURS[1]}">'
+                     f'<title>{escape(day[4:6])}-{escape(day[6:])}：{per_day[day]}</title></rect>')
+    for day in (days[0], days[-1]) if len(days) > 1 else (days[0],):
+        x = LEFT + days.index(day) * step + step / 2
+        parts.append(f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+                     f'{escape(day[4:6])}-{escape(day[6:])}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from persona import HandoffSpec
-from persona.engine.desk import Desk
+from persona.engine.desk import Desk, DeskError
 from persona.errors import DefinitionError
 from persona.model.customer import Customer
 from persona.testing import Simulation
@@ -106,3 +106,41 @@ def test_in_persona_chat_the_customer_and_the_staff_member_each_hear_their_part(
     lines = done.stdout.splitlines()
     assert any("bot>" in line and "真人同事" in line for line in lines), done.stdout
     assert any("(to staff:" in line and "【转人工】" in line for line in lines), done.stdout
+
+
+async def test_the_desk_figures_count_per_agent_and_per_bot_in_the_store_metrics_cli_and_studio_data(tmp_path):
+    from persona.engine import quality
+
+    url = f"sqlite:///{tmp_path}/persona.db"
+    async with Simulation("bots.finance_secretary", start="2026-11-23 10:00", store=url) as sim:
+        desk = Desk(sim.runtime)
+        for user in ("wm_a", "wm_b"):
+            await sim.wechat(user, "add_external_contact", welcome_code=f"WC{user}", staff="lisi")
+        await sim.text("wm_a", "人工")
+        await sim.advance("3m")
+        await desk.send("wm_a", "lisi", "您好，我是小李，请问有什么可以帮您？")  # first reply after 180 s
+        await sim.advance("1m")
+        await sim.text("wm_a", "定投怎么改")
+        await sim.advance("1m")
+        await desk.send("wm_a", "lisi", "在 App 的定投计划里改")  # waited 60 s, not a first reply
+        with pytest.raises(DeskError):
+            await desk.send("wm_a", "lisi", "这只基金稳赚")  # 风控: blocked, journaled, counted
+        await desk.close("wm_a", "lisi")
+        await sim.text("wm_b", "人工")
+        await sim.advance("31m")  # idle: given back with nobody having answered
+        found = await quality.figures(sim.runtime.store, "new")
+        page = sim.runtime.metrics.render()
+    assert found.handoffs == {"words": 2} and found.handbacks == {"closed": 1, "idle": 1}
+    assert found.new_customers == 2 and found.handoff_rate == 1.0
+    [lisi] = found.agents
+    assert (lisi.agent, lisi.replies, lisi.handled, lisi.first_response, lisi.response, lisi.blocked) == (
+        "lisi", 2, 2, 180.0, 120.0, 1)
+    assert 'persona_agent_replies_total{agent="lisi",persona="finance_secretary"} 2' in page
+    assert 'persona_conversations_handled_total{agent="lisi",persona="finance_secretary"} 2' in page
+    assert 'persona_first_response_seconds_count{agent="lisi",persona="finance_secretary"} 1' in page
+
+    done = run_persona("agent", "figures", "bots.finance_secretary", "--store", url, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["agents"][0] == {"agent": "lisi", "replies": 2, "handled": 2,
+                                                    "first_response": 180.0, "response": 120.0,
+                                                    "blocked": 1, "flagged": 0}

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests import faketime
 
-from .conftest import ACCOUNTS, PASSWORD, free_port, login, run_async, run_persona, start, stop, wait_for_port
+from .conftest import ACCOUNTS, PASSWORD, free_port, login, run_async, run_persona, shot, start, stop, wait_for_port
 
 
 async def seed(url: str) -> float:
@@ -65,6 +65,11 @@ def test_an_agent_picks_a_suggestion_edits_it_sends_it_and_gives_the_customer_ba
     expect(queue.first).to_contain_text("words")
     page.click("#queue a")
     expect(page.locator("#conversation")).to_contain_text("退货的运费谁出呀")
+    editor = page.locator("#reply textarea")
+    editor.fill("这款能根治痘痘")  # 风控: 小完子's risk.yaml forbids it
+    page.click("#reply button[type=submit]")
+    expect(page.locator(".alert, .error").first).to_contain_text("没有发送：消息里有禁用词 根治")
+    shot(page, "desk-risk-blocked")
     first = page.locator("#candidates a.pick").first
     expect(page.locator("#candidates a.pick")).to_have_count(3)
     suggestion = first.get_attribute("data-text")
@@ -85,6 +90,14 @@ def test_an_agent_picks_a_suggestion_edits_it_sends_it_and_gives_the_customer_ba
     expect(page.locator(".notice")).to_contain_text("已交还机器人")
     expect(page.locator("#queue tbody tr")).to_contain_text("没有等待人工的客户")
     assert [n["why"] for n in run_async(journal, url, "wm_amy") if n["k"] == "handback"] == ["closed"]
+
+    page.goto(f"{base}/bots/xiaowanzi")  # 质检: the desk's figures on the bot's page
+    quality = page.locator("#quality")
+    expect(quality).to_contain_text("转人工 1 次")
+    expect(quality.locator("#agents-figures tr", has_text="alice")).to_contain_text("1")
+    expect(quality.locator("svg rect.day-bar")).to_have_count(1)
+    quality.scroll_into_view_if_needed()
+    shot(page, "bot-quality")
 
 
 def test_only_agents_handle_conversations(desk_studio, page):

@@ -10,6 +10,8 @@ import inspect
 
 from aiohttp import web
 
+from ...engine import quality
+from ..charts import bars
 from ...engine.dead_letters import recipient, requeue, summary
 from ...content.graph import Graph, describe
 from ..audit import Action
@@ -69,10 +71,11 @@ async def bot_page(request: web.Request) -> web.StreamResponse:
                 "reason": reason, "what": summary(item) if personal else mask_text(summary(item))}
                for item, reason in await bot.store.dead_letters()]
     doc = inspect.cleandoc(bot.cls.__dict__.get("__doc__") or "")  # its own, not Persona's
+    desk = await quality.figures(bot.store, bot.cls.initial)
     return render(request, "bot.html", bot=bot.name, title=bot.cls.__name__, doc=doc,
                   mermaid=Graph.of(bot.cls, "zh").mermaid(), states=bot.cls.states, events=events(bot),
-                  timers=timers(bot), policy=policy(bot), letters=letters,
-                  notice=request.query.get("notice", ""))
+                  timers=timers(bot), policy=policy(bot), letters=letters, desk=desk,
+                  desk_chart=bars(desk.by_day, "每天转人工次数"), notice=request.query.get("notice", ""))
 
 
 async def requeue_letter(request: web.Request) -> web.StreamResponse:
