@@ -9,6 +9,11 @@ The project's own tests use exactly these::
 
 A ``Simulation`` runs the real runtime, scheduler, delivery loop and channels; only the clock
 is fake and WeChat's API is a local fake server, so what passes here runs in production.
+
+Scripts are what the store says is live, as in a served bot: the versions published in it when
+the simulation starts, and a version published during it from the next input or timer (a served
+bot polls every second of wall time; on a fake clock that would depend on how fast the test
+runs, so the simulation looks at the store, one cheap read, before each input and timer pass).
 """
 
 from __future__ import annotations
@@ -107,6 +112,7 @@ class Simulation:
         self.runtime, self.store = self.bot.runtime, self.bot.store
         self.runtime.outcome_hooks.append(self._note_drops)
         self._seen_api = 0
+        await self._follow_scripts()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -168,6 +174,7 @@ class Simulation:
         # WeCom's contact and group changes come from the system and cannot be answered
         replyable = isinstance(inp, (TextMessage, MediaMessage)) or (
             isinstance(inp, PlatformEvent) and inp.name in BURST_EVENTS)
+        await self._follow_scripts()
         outcome = await self.runtime.handle(inp, ReplySlot() if replyable else None)
         if outcome.status is Status.REFUSED:
             raise EventDataError(outcome.error or "the handler refused the event's data", fields=outcome.fields)
@@ -195,11 +202,13 @@ class Simulation:
             if step is None or step > target:
                 break
             self.clock.set(max(self.clock.now(), step))
+            await self._follow_scripts()
             await self.bot.scheduler.run_once()
             await self._deliver()
         else:  # pragma: no cover - a persona that schedules timers in a zero-delay loop
             raise RuntimeError("the simulation did not settle: a timer keeps rescheduling itself at once")
         self.clock.set(max(self.clock.now(), target))
+        await self._follow_scripts()
         await self.bot.scheduler.run_once()
         await self._deliver()
         return self.sent[start:]
@@ -216,6 +225,11 @@ class Simulation:
         return [s for s in self.sent if s.to == recipient]
 
     # -- plumbing ----------------------------------------------------------------------------
+    async def _follow_scripts(self) -> None:
+        """Install what the store says is live if it changed (a served bot's poller, on demand)."""
+        if self.bot.script_poller is not None:
+            await self.bot.script_poller.refresh()
+
     def _passive(self, inp: Input, outcome: Outcome) -> None:
         if outcome.passive is not None and outcome.status is not Status.DUPLICATE:
             m = outcome.passive

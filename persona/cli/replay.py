@@ -1,6 +1,8 @@
-"""``persona replay BOT USER --store URL [--sample N]``: a customer's journaled inputs run again
-against the bot as it is now, on a memory store and a fake clock, printed side by side with
-what was sent then (see :mod:`persona.migrate.replay`). Nothing is written and nothing is sent."""
+"""``persona replay BOT USER --store URL [--sample N] [--scripts then|now]``: a customer's
+journaled inputs run again against the bot as it is now, with the published script versions of
+each turn's time (``--scripts now``: those live now), on a memory store and a fake clock,
+printed side by side with what was sent then (see :mod:`persona.migrate.replay`). Nothing is
+written and nothing is sent."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from datetime import datetime
 
 from ..errors import PersonaError
 from ..model.persona import load_persona
-from ..migrate.replay import Replay, Said, replay, sample
+from ..migrate.replay import Replay, Said, ScriptsAt, replay, sample
 from ..store import DEFAULT_URL, open_store
 from ..model.timers import zone
 from . import EXIT_OK, EXIT_PROBLEMS
@@ -26,6 +28,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--namespace", help="store namespace (default: the bot's name)")
     p.add_argument("--sample", type=int, metavar="N", help="replay N random customers and summarise")
     p.add_argument("--seed", type=int, help="the random pick of --sample, to repeat it")
+    p.add_argument("--scripts", choices=[s.value for s in ScriptsAt], default=ScriptsAt.THEN.value,
+                   help="published script versions to speak with: those live at each turn's time "
+                        "(then, the default) or those live now")
     p.set_defaults(run=run)
 
 
@@ -42,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     async def go() -> list[Replay]:
         try:
+            scripts = ScriptsAt(args.scripts)
             if args.sample is not None:
-                return await sample(cls, store, args.sample, seed=args.seed)
-            return [await replay(cls, store, args.user)]
+                return await sample(cls, store, args.sample, seed=args.seed, scripts=scripts)
+            return [await replay(cls, store, args.user, scripts=scripts)]
         finally:
             await store.close()
 
@@ -71,6 +77,8 @@ def _cell(said: list[Said] | None, now: bool) -> list[str]:
 def side_by_side(result: Replay, tz: str) -> list[str]:
     """What ``persona replay BOT USER`` prints."""
     lines = [f"replay of {result.user}: {len(result.steps)} turns, {len(result.differences)} differ"]
+    if result.scripts is ScriptsAt.NOW:
+        lines.append("scripts: the versions live now, for every turn")
     if not result.complete:
         lines.append("note: the journal no longer reaches the customer's first turn; the replay starts "
                      "from a new customer at the oldest kept input")
@@ -90,6 +98,8 @@ def summary(replays: list[Replay]) -> list[str]:
     """What ``persona replay BOT --sample N`` prints."""
     differing = [r for r in replays if r.differences]
     lines = [f"{len(replays)} customers replayed, {len(differing)} with differences"]
+    if replays and replays[0].scripts is ScriptsAt.NOW:
+        lines.append("scripts: the versions live now, for every turn")
     counts: dict[str, int] = {}
     for r in replays:
         for step in r.differences:
