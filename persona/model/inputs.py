@@ -212,7 +212,7 @@ def to_record(inp: Input) -> dict[str, Any] | None:
     out: dict[str, Any] = {"kind": inp.kind}
     for name in inp.__dataclass_fields__:
         value = getattr(inp, name)
-        if name not in ("user", "dedupe_key", "msg_id") and value not in (None, "", {}, Door.CUSTOMER):
+        if name not in ("user", "dedupe_key", "msg_id") and value not in (None, "", {}, (), Door.CUSTOMER):
             out[name] = str(value) if name in _ENUMS else value
     return out
 
@@ -220,8 +220,9 @@ def to_record(inp: Input) -> dict[str, Any] | None:
 def from_record(user: str, raw: dict[str, Any], dedupe_key: str) -> Input:
     """An input rebuilt from :func:`to_record`'s data (``persona replay``)."""
     try:
-        fields: dict[str, Any] = {k: _ENUMS[k](v) if k in _ENUMS else v for k, v in raw.items() if k != "kind"}
         cls = _RECORDED[raw["kind"]]
+        fields: dict[str, Any] = {k: _ENUMS[k](v) if k in _ENUMS else tuple(v) if isinstance(v, list) and isinstance(
+            cls.__dataclass_fields__[k].default, tuple) else v for k, v in raw.items() if k != "kind"}
         return cls(user=user, dedupe_key=dedupe_key, **fields)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"journal input {raw!r} cannot be replayed: {exc}") from None
