@@ -48,6 +48,7 @@ class FinanceSecretary(Persona):
         ["open_desk", "new", "desk"],
     ]
     policy = Policy(daily_cap=2, weekly_cap=5)
+    agent_scripts = frozenset({"agent_plan_change"})  # 话术库: offered to agents in the WeCom sidebar
     handoff = HandoffSpec(  # 转人工: who answers, when, and what the customer and the staff member hear
         agents=("fund_service",), weekdays=(0, 1, 2, 3, 4), hours='09:00-17:30',
         ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",

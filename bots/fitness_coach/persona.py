@@ -76,6 +76,7 @@ def board(chat_id: str, week: str, metric: str) -> str:
 class FitnessCoach(Persona):
     name = "fitness_coach"
     voice = "阿杰教练：专业、耐心、鼓励为主，说话简短直接，先讲安全再讲效果，有伤痛时建议就医。"
+    agent_scripts = frozenset({"agent_rest_advice"})  # 话术库: offered to agents in the WeCom sidebar
     handoff = HandoffSpec(  # 转人工: the coach who added the trainee, else the duty coach
         agents=("coach_duty",), hours="08:00-22:00",
         ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",

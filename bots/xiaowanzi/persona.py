@@ -47,6 +47,7 @@ class Xiaowanzi(Persona):
     ]
     policy = POLICY
     broadcasts = frozenset({"flash_sale"})  # persona broadcast bots.xiaowanzi SEGMENT flash_sale
+    agent_scripts = frozenset({"agent_return_policy", "agent_coupon"})  # 话术库: offered to agents in the WeCom sidebar
     handoff = HandoffSpec(  # 转人工: who answers, when, and what the customer and the staff member hear
         agents=("wanzi_kefu1", "wanzi_kefu2"), hours='09:00-22:00',
         ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",

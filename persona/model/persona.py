@@ -110,6 +110,8 @@ class Persona:
     #: scripts said only by ``persona broadcast`` (through :meth:`broadcast`): ``persona lint``
     #: counts them as said
     broadcasts: ClassVar[frozenset[str]] = frozenset()
+    #: 话术库: scripts written for agents, offered in the WeCom sidebar for the customer in the chat
+    agent_scripts: ClassVar[frozenset[str]] = frozenset()
     #: who takes a customer handed to a human, when, and what everyone is told
     #: (:class:`~persona.model.staffing.HandoffSpec`; None: ``Policy.handoff_script`` alone)
     handoff: ClassVar[HandoffSpec | None] = None

@@ -14,12 +14,12 @@ from aiohttp import web
 from ..model.persona import Persona
 from ..service.agents import DESKS, IDENTIFY
 from .context import STUDIO, Studio
-from .pages import admin, agents, bot, customers, funnel, login, scripts
+from .pages import admin, agents, bot, customers, funnel, login, scripts, sidebar
 from .render import ENV, environment
 from .security import add_routes, guard, headers
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, scripts, customers, agents, bot, funnel, admin)
+PAGES = (login, scripts, customers, agents, sidebar, bot, funnel, admin)
 
 
 def create_app(personas: Sequence[type[Persona]], store_url: str) -> web.Application:
@@ -31,6 +31,7 @@ def create_app(personas: Sequence[type[Persona]], store_url: str) -> web.Applica
     app[ENV] = environment()
     app[DESKS] = agents.desks(app[STUDIO])
     app[IDENTIFY] = agents.studio_identity
+    app[sidebar.CHANNELS] = {}  # each bot's WeCom app, for the sidebar's JS-SDK signature
     for page in PAGES:
         add_routes(app, page.ROUTES)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
@@ -40,4 +41,6 @@ def create_app(personas: Sequence[type[Persona]], store_url: str) -> web.Applica
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
+    for channel in app[sidebar.CHANNELS].values():
+        await channel.close()
     await app[STUDIO].close()

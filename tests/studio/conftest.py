@@ -194,3 +194,14 @@ def shot(page, name: str) -> None:
     folder = SHOTS if os.environ.get("PERSONA_STUDIO_SHOTS") == "1" else Path(tempfile.gettempdir()) / "persona-studio-shots"
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def start_studio(folder: Path, url: str, now: float, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
+    """The studio on ``url`` at the seed's time ``now``, with the test accounts; (process, port)."""
+    for name, role in ACCOUNTS.items():
+        done = run_persona("studio", "adduser", name, "--role", role, "--store", url, input=PASSWORD + "\n", at=now)
+        assert done.returncode == 0, done.stderr
+    port = free_port()
+    proc = start("studio", "bots.xiaowanzi", "--store", url, "--port", str(port), log=folder / "studio.log",
+                 env={**faketime.at(now), **(env or {})})
+    return proc, port

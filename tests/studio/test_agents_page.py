@@ -5,14 +5,11 @@ to the bot; other roles are refused, and the same desk answers as JSON."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests import faketime
-
-from .conftest import ACCOUNTS, PASSWORD, free_port, login, run_async, run_persona, shot, start, stop, wait_for_port
+from .conftest import login, run_async, shot, start_studio, stop, wait_for_port
 
 
 async def seed(url: str) -> float:
@@ -42,13 +39,7 @@ async def journal(url: str, user: str) -> list[dict]:
 def desk_studio(tmp_path_factory):
     folder = tmp_path_factory.mktemp("desk")
     url = f"sqlite:///{folder}/persona.db"
-    now = run_async(seed, url)
-    for name, role in ACCOUNTS.items():
-        done = run_persona("studio", "adduser", name, "--role", role, "--store", url, input=PASSWORD + "\n", at=now)
-        assert done.returncode == 0, done.stderr
-    port = free_port()
-    proc = start("studio", "bots.xiaowanzi", "--store", url, "--port", str(port), log=folder / "studio.log",
-                 env=faketime.at(now))
+    proc, port = start_studio(folder, url, run_async(seed, url))
     try:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}", url

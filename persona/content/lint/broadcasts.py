@@ -7,7 +7,8 @@ so each is said at that call with that call's keyword arguments — or, where th
 the default ``broadcast``, with nothing beyond what every script gets and ``context()``.
 
 A :class:`~persona.model.staffing.HandoffSpec`'s scripts are said by the framework on every
-handover and handback, each with what its kind is given (:meth:`HandoffSpec.scripts`).
+handover and handback, each with what its kind is given (:meth:`HandoffSpec.scripts`); the
+话术库 (``Persona.agent_scripts``) is rendered for the customer in the agents' sidebar.
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ def broadcast_sites(code: Code, names: list[str], dynamic: list[tuple[str, int]]
 
 
 def handoff_sites(code: Code) -> list[Site]:
-    """A site per script of the persona's handoff, at its class, with what the framework gives it."""
-    spec = code.cls.handoff
-    if spec is None:
-        return []
+    """A site per script of the persona's handoff, with what the framework gives it, and per
+    script of its 话术库 (``agent_scripts``, rendered in the WeCom sidebar with what every script
+    gets), at its class."""
     file = display(inspect.getsourcefile(code.cls) or "")
-    return [Site(name, file, line_of(code.cls), given, None, "HandoffSpec") for name, given in spec.scripts().items()]
+    spec = code.cls.handoff
+    sites = [Site(name, file, line_of(code.cls), given, None, "HandoffSpec")
+             for name, given in (spec.scripts() if spec is not None else {}).items()]
+    return sites + [Site(name, file, line_of(code.cls), frozenset(), None, "agent_scripts")
+                    for name in sorted(code.cls.agent_scripts)]

@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 from typing import Any, Sequence
+
+from wechatpy.utils import WeChatSigner
 
 from ...clock import Clock
 from ...errors import ChannelError
 from ...model.messages import Message
 from ...store.base import KeyValue
 from .base import Channel, HttpSession, Paced, SendResult, client_id, need, trace_entry
+from .tokens import TokenCache
 from .wechat import article
 
 log = logging.getLogger(__name__)
@@ -57,9 +61,29 @@ class WeComChannel(Channel):
                          f"wecom:{account}", clock=clock, http=http, timeout=timeout,
                          token_margin=token_margin, trace=trace, token_store=token_store)
         self._pace_prefix = f"pace:wecom:{account}"
+        # the JS-SDK's agent_config ticket, shared by every process like the access token
+        self.agent_ticket = TokenCache(token_store or store, f"ticket:agent_config:wecom:{account}",
+                                       self._fetch_agent_ticket, clock=clock, margin=token_margin)
 
     def _token_request(self) -> tuple[str, dict[str, str]]:
         return "/cgi-bin/gettoken", {"corpid": self.corpid, "corpsecret": self._secret}
+
+    # -- the JS-SDK (a page in WeCom's chat toolbar) ---------------------------------------
+    async def agent_config(self, url: str, *, nonce: str | None = None, timestamp: int | None = None) -> dict[str, Any]:
+        """What ``wx.agentConfig`` needs for the page at ``url`` (without its ``#`` part): the
+        app's ids and a signature over the agent_config ticket, WeCom's documented algorithm."""
+        if self.agentid is None:
+            raise ChannelError("the WeCom JS-SDK needs WECOM_AGENTID (the app the page belongs to)", retryable=False)
+        ticket = await self.agent_ticket.get()
+        nonce = nonce or secrets.token_hex(8)
+        timestamp = int(self.clock.now()) if timestamp is None else timestamp
+        return {"corpid": self.corpid, "agentid": self.agentid, "timestamp": timestamp, "nonceStr": nonce,
+                "signature": jsapi_signature(ticket, nonce, timestamp, url)}
+
+    async def _fetch_agent_ticket(self) -> tuple[str, float]:
+        data = await self.api.fetch("/cgi-bin/ticket/get", {"access_token": await self.tokens.get(),
+                                                            "type": "agent_config"})
+        return str(data["ticket"]), float(data.get("expires_in", 7200))
 
     # -- customers -------------------------------------------------------------------------
     async def send_welcome(self, welcome_code: str, messages: Message | Sequence[Message], *,
@@ -293,6 +317,13 @@ class WeComChannel(Channel):
         raise ChannelError(f"message kind {m.kind!r} cannot be sent to {where} by a WeCom app; "
                            "use a news (link) card instead", retryable=False)
 
+
+
+def jsapi_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
+    """The JS-SDK signature: SHA-1 over ``jsapi_ticket=…&noncestr=…&timestamp=…&url=…`` (wechatpy's signer)."""
+    signer = WeChatSigner(delimiter=b"&")
+    signer.add_data(f"jsapi_ticket={ticket}", f"noncestr={nonce}", f"timestamp={timestamp}", f"url={url.split('#')[0]}")
+    return str(signer.signature)
 
 
 def _as_list(messages: Message | Sequence[Message]) -> list[Message]:

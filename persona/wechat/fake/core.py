@@ -162,6 +162,8 @@ class FakeCore:
     dropped: list[Sent] = field(default_factory=list, repr=False)
     #: every API call: (path, errcode or HTTP status answered); token calls included.
     calls: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    #: JS-SDK agent_config tickets granted, by corpid
+    tickets: dict[str, str] = field(default_factory=dict, repr=False)
     #: template sends asked for, by (openid, client_msg_id), repeats WeChat sent once included
     template_asks: Counter[tuple[str, str]] = field(default_factory=Counter, repr=False)
     media: dict[str, tuple[str, str, bytes]] = field(default_factory=dict, repr=False)  # id -> (type, name, data)

@@ -4,6 +4,8 @@ owners, customer-service (kf), app messages to staff (paced as WeCom paces them)
 
 from __future__ import annotations
 
+import secrets
+
 from aiohttp import web
 
 from .core import (WELCOME_CODE_TTL, FakeCore, Sent, _check_attachments, _check_content, _error, _ok, _traces,
@@ -17,6 +19,7 @@ class WeComAPI(FakeCore):
 
     def _routes(self, router: web.UrlDispatcher) -> None:
         router.add_get("/cgi-bin/gettoken", self._token_wecom)
+        router.add_get("/cgi-bin/ticket/get", self._agent_ticket)
         router.add_post("/cgi-bin/externalcontact/send_welcome_msg", self._welcome_send)
         router.add_post("/cgi-bin/externalcontact/add_msg_template", self._mass_send)
         router.add_post("/cgi-bin/externalcontact/groupchat/get", self._groupchat_get)
@@ -53,6 +56,17 @@ class WeComAPI(FakeCore):
         if q.get("corpsecret") != self.corpsecret:
             return _error(40001, "invalid secret")
         return self._grant(("wecom", self.corpid))
+
+    async def _agent_ticket(self, request: web.Request) -> web.Response:
+        """The JS-SDK's ticket for ``wx.agentConfig`` (``type=agent_config``): one per app, the
+        same to every caller while it lasts, as WeCom gives it."""
+        denied = self._check_token(request, "wecom")
+        if denied is not None:
+            return denied
+        if request.query.get("type") != "agent_config":
+            return _error(40097, "invalid args: type must be agent_config")
+        self.tickets.setdefault(self.corpid, secrets.token_urlsafe(32))
+        return _ok(ticket=self.tickets[self.corpid], expires_in=7200)
 
     # -- WeCom -----------------------------------------------------------------------------
     async def _welcome_send(self, request: web.Request) -> web.Response:
