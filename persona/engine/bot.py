@@ -47,6 +47,8 @@ class Bot:
         self.clock = clock or Clock()
         self.metrics = metrics or Metrics()
         self.environ = dict(os.environ if environ is None else environ)
+        if cls.handoff is not None:  # a brand's own duty list, hours and desk address
+            self.persona.staffing = cls.handoff.for_brand(self.environ)
         self.store = open_store(store, namespace or self.name) if isinstance(store, str) else store
         #: where the access tokens live: one store namespace for all bots on the same accounts
         self.accounts = accounts

@@ -61,7 +61,7 @@ def begin(turn: "Turn", reason: str, agent: str | None = None) -> bool:
     if customer.handoff is not None:
         return False
     waiting = turn.now if isinstance(turn.input, (TextMessage, MediaMessage)) else None
-    spec = type(turn.persona).handoff
+    spec = turn.persona.staffing
     assigned = agent or (spec.assign(customer) if spec is not None else None)
     customer.handoff = Handoff(since=turn.now, reason=str(reason), last=turn.now, waiting=waiting, agent=assigned)
     _arm(turn)
@@ -101,7 +101,7 @@ def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:
     holder = agent or held.agent
     turn.note("handback", why=str(why), agent=agent, held=int(turn.now - held.since),
               **({"holder": holder} if holder else {}))
-    spec = type(turn.persona).handoff
+    spec = turn.persona.staffing
     if spec is not None and spec.back:
         turn.say(spec.back, category="service", why=str(why), agent=holder)
     if spec is not None and spec.back_notify and holder:

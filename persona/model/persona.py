@@ -248,6 +248,8 @@ class Persona:
     # -- instance ----------------------------------------------------------------------------
     def __init__(self, scripts: ScriptBook | None = None) -> None:
         self.scripts = scripts or ScriptBook(self.folder() / self.scripts_dir)
+        #: the handoff this instance follows: the class's, or a brand's own (``HandoffSpec.for_brand``)
+        self.staffing: HandoffSpec | None = type(self).handoff
 
     @classmethod
     def folder(cls) -> Path:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
@@ -104,3 +104,16 @@ class HandoffSpec:
 
     def link(self, bot: str, user: str) -> str:
         return self.desk_url.format(bot=bot, user=user) if self.desk_url else ""
+
+    def for_brand(self, environ: Mapping[str, str]) -> "HandoffSpec":
+        """This spec with a brand's own settings from its environment: ``PERSONA_HANDOFF_AGENTS``
+        (comma-separated userids), ``PERSONA_HANDOFF_HOURS`` (``HH:MM-HH:MM``; empty: all day on
+        the spec's weekdays) and ``PERSONA_HANDOFF_DESK_URL`` (each also as ``<BOTNAME>_PERSONA_HANDOFF_...``)."""
+        changes: dict[str, object] = {}
+        if environ.get("PERSONA_HANDOFF_AGENTS") is not None:
+            changes["agents"] = tuple(a.strip() for a in environ["PERSONA_HANDOFF_AGENTS"].split(",") if a.strip())
+        if environ.get("PERSONA_HANDOFF_HOURS") is not None:
+            changes["hours"] = environ["PERSONA_HANDOFF_HOURS"].strip() or None
+        if environ.get("PERSONA_HANDOFF_DESK_URL") is not None:
+            changes["desk_url"] = environ["PERSONA_HANDOFF_DESK_URL"].strip()
+        return replace(self, **changes) if changes else self  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 #: The environment variables a bot may override with ``<BOTNAME>_<VARIABLE>``.
 OVERRIDABLE = ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET", "WECHAT_AES_KEY",
                "WECOM_CORPID", "WECOM_SECRET", "WECOM_AGENTID", "WECOM_TOKEN", "WECOM_AES_KEY",
-               "PERSONA_EVENT_SECRET")
+               "PERSONA_EVENT_SECRET", "PERSONA_HANDOFF_AGENTS", "PERSONA_HANDOFF_HOURS", "PERSONA_HANDOFF_DESK_URL")
 
 
 def env_prefix(name: str) -> str:

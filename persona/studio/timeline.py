@@ -90,9 +90,17 @@ def _row(raw: str, tz: str) -> Row:
         return Row(when, RowKind.OPT, "退订" if kind == "opt_out" else "恢复订阅",
                    "客户退订营销消息" if kind == "opt_out" else "客户恢复接收营销消息", detail=by)
     if kind == "agent":
-        return Row(when, RowKind.AGENT, "人工回复", str(entry.get("text", "")), detail=f"由 {entry.get('agent', '?')} 发送")
+        flagged = f"（风控提醒：{'、'.join(entry['flagged'])}）" if entry.get("flagged") else ""
+        return Row(when, RowKind.AGENT, "人工回复", str(entry.get("text", "")),
+                   detail=f"由 {entry.get('agent', '?')} 发送{flagged}")
+    if kind == "agent_blocked":
+        return Row(when, RowKind.AGENT, "风控拦截", str(entry.get("text", "")),
+                   detail=f"{entry.get('agent', '?')} 的消息含禁用词 {'、'.join(entry.get('words', []))}，没有发送")
     if kind == "handoff":
-        return Row(when, RowKind.AGENT, "转人工", str(entry.get("text") or ""), detail=str(entry.get("reason", "")))
+        assigned = f"，分配给 {entry['assigned']}" if entry.get("assigned") else ""
+        hours = "（非工作时间）" if entry.get("open") is False else ""
+        return Row(when, RowKind.AGENT, "转人工", str(entry.get("text") or ""),
+                   detail=f"{entry.get('reason', '')}{assigned}{hours}")
     if kind == "handback":
         by = f"{entry['agent']}：" if entry.get("agent") else ""
         return Row(when, RowKind.AGENT, "交回机器人", "", detail=f"{by}{entry.get('why', '')}")

@@ -144,3 +144,15 @@ async def test_the_desk_figures_count_per_agent_and_per_bot_in_the_store_metrics
     assert json.loads(done.stdout)["agents"][0] == {"agent": "lisi", "replies": 2, "handled": 2,
                                                     "first_response": 180.0, "response": 120.0,
                                                     "blocked": 1, "flagged": 0}
+
+
+async def test_a_brand_sets_its_own_duty_list_hours_and_desk_in_its_environment(monkeypatch):
+    monkeypatch.setenv("PERSONA_HANDOFF_AGENTS", "brand_duty")
+    monkeypatch.setenv("PERSONA_HANDOFF_HOURS", "")  # always staffed
+    monkeypatch.setenv("PERSONA_HANDOFF_DESK_URL", "https://desk.brand.example/{user}")
+    async with Simulation("bots.finance_secretary", start="2026-11-26 23:00") as sim:  # a weekday night
+        said = {s.script: s for s in await sim.text("wm_night", "人工")}
+        assert "handoff_ack" in said and "handoff_offline" not in said
+        assert said["handoff_notify"].to == "staff:brand_duty"
+        assert "https://desk.brand.example/wm_night" in said["handoff_notify"].text
+    assert HandoffSpec(agents=("x",)).for_brand({}) == HandoffSpec(agents=("x",))

@@ -37,3 +37,14 @@ def test_people_are_named_and_personal_text_masked():
     assert shown[2].detail == "由 root 手动操作"
     assert shown[3].text == "text '电话138****5678' → order_status"
     assert rows(journal, "Asia/Shanghai", personal=True)[3].text == "text '电话13812345678' → order_status"
+
+
+def test_the_desks_steps_say_who_was_assigned_and_what_risk_control_stopped():
+    journal = [line(k="handoff", reason="words", text="人工", assigned="lisi", open=False),
+               line(k="agent_blocked", agent="lisi", words=["稳赚"], text="这只基金稳赚"),
+               line(k="agent", agent="lisi", text="跟着练，包瘦", flagged=["包瘦"])]
+    shown = rows(journal, "Asia/Shanghai", personal=True)
+    assert [(r.label, r.detail) for r in shown] == [
+        ("人工回复", "由 lisi 发送（风控提醒：包瘦）"),
+        ("风控拦截", "lisi 的消息含禁用词 稳赚，没有发送"),
+        ("转人工", "words，分配给 lisi（非工作时间）")]
