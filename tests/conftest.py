@@ -78,6 +78,18 @@ class BotPackage:
                                                                   encoding="utf-8")
         return self.name
 
+    def lint_errors(self, files: dict[str, str]) -> list[str]:
+        """Write ``files`` beside the persona (risk.yaml, faq.yaml...), lint the bot, forget it:
+        the messages of lint's errors."""
+        from persona.content.lint import ERROR, lint
+
+        for name, text in files.items():
+            (self.path / name).write_text(text, encoding="utf-8")
+        try:
+            return [p.message for p in lint(self.name).problems if p.severity == ERROR]
+        finally:
+            self.forget()
+
     def forget(self) -> None:
         import sys
 

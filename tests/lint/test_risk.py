@@ -62,14 +62,9 @@ def test_a_forbidden_word_brought_by_a_value_is_caught_when_rendering_the_sample
 def test_an_faq_answer_with_a_forbidden_word_is_an_error(tmp_path, monkeypatch):
     package = BotPackage(tmp_path, "faqbot", "from persona import Persona\n\n\nclass Faqbot(Persona):\n"
                          "    states = ['new']\n")
-    (package.path / "risk.yaml").write_text("forbidden: [零风险]\n", encoding="utf-8")
-    (package.path / "faq.yaml").write_text("- id: safe\n  q: [安全吗]\n  a: 放心，零风险。\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    name = package.write({})
-    try:
-        found = [p.message for p in lint(name).problems if p.severity == ERROR]
-    finally:
-        package.forget()
+    found = package.lint_errors({"risk.yaml": "forbidden: [零风险]\n",
+                                 "faq.yaml": "- id: safe\n  q: [安全吗]\n  a: 放心，零风险。\n"})
     assert found == ["safe: the answer says the forbidden word '零风险' (risk.yaml)"]
 
 

@@ -89,6 +89,37 @@ def test_the_sidebar_signs_in_shows_the_chats_customer_and_puts_a_reply_into_the
     [sent] = page.evaluate("window.__wx.sent")
     assert sent["msgtype"] == "text" and "无理由退货" in sent["text"]["content"]
 
+    content = page.locator("#sidebar-content button.pick")  # 内容库: the shipped cards
+    expect(content).to_have_count(3)
+    content.filter(has_text="新人礼包").click()
+    page.wait_for_function("window.__wx.sent.length === 2")  # the status already says so from the first
+    card = page.evaluate("window.__wx.sent")[1]
+    assert card["msgtype"] == "news" and card["news"]["link"] == "https://shop.example.com/coupon/NEW10"
+    assert card["enterChat"] is True
+
+
+def test_a_writer_keeps_the_content_library_and_a_forbidden_word_is_refused(sidebar_studio, page):
+    base, _ = sidebar_studio
+    login(page, base, "wendy", next="/library/xiaowanzi")
+    expect(page.locator("#library tbody tr")).to_have_count(3)
+    form = page.locator("#library-add")
+
+    def add(kind: str, **fields: str) -> None:
+        form.locator("select[name=kind]").select_option(kind)
+        for name, value in fields.items():
+            form.locator(f"[name={name}]").fill(value)
+        form.locator("button[type=submit]").click()
+
+    add("link", title="双十二会场", url="https://shop.example.com/1212", description="全场满 199 减 30")
+    expect(page.locator(".notice")).to_contain_text("已加入内容库")
+    expect(page.locator("#library tbody tr")).to_have_count(4)
+    add("text", title="功效", text="这款面霜能根治痘痘")
+    expect(page.locator("#library-error")).to_contain_text("没有保存：含有禁用词 根治（risk.yaml）")
+    expect(page.locator("#library tbody tr")).to_have_count(4)
+    shot(page, "library")
+    page.locator("#library tr", has_text="双十二会场").locator("button").click()
+    expect(page.locator("#library tbody tr")).to_have_count(3)
+
 
 def test_a_forbidden_word_never_reaches_the_chat_and_outside_wecom_the_page_says_so(sidebar_studio, page):
     base, _ = sidebar_studio

@@ -27,6 +27,7 @@ from ...errors import TemplateError
 from ...model.templates import SUFFIX, ScriptBook
 from ...model.turn import Turn
 from ...model.wording import Said, says
+from ..library import LIBRARY_FILE, LibraryError, shipped
 from ..risk import Hit, RiskError, RiskList, risk_list
 from ..samples import from_file, sample_files
 from .broadcasts import broadcast_sites, handoff_sites
@@ -88,6 +89,10 @@ class Linter:
         self._check_sites(scripts, sites, context, dynamic)
         self._check_keys(scripts, sites)
         self._check_risk(scripts)
+        try:  # the 内容库 the bot ships: what agents put into chats must pass the same checks
+            shipped(self.cls)
+        except (LibraryError, RiskError) as exc:
+            self.report.add(ERROR, self.cls.folder() / LIBRARY_FILE, 0, says("lint.library", detail=str(exc)))
         self._check_samples(scripts, context)
         self._check_machine()
         self._check_calls()

@@ -21,11 +21,12 @@
                          body: JSON.stringify(body) }).then(function (r) { return r.json(); });
   }
 
-  function send(content) {
+  function send(content, message) {
     errorBox.hidden = true;
     post("/api/sidebar/" + bot + "/check", { text: content }).then(function (verdict) {
       if (verdict.blocked) { fail("没有放进聊天框：含有禁用词 " + verdict.words.join("、")); return; }
-      window.wx.invoke("sendChatMessage", { msgtype: "text", enterChat: true, text: { content: content } },
+      var args = Object.assign({ enterChat: true }, message || { msgtype: "text", text: { content: content } });
+      window.wx.invoke("sendChatMessage", args,
         function (res) {
           if (res.err_msg !== "sendChatMessage:ok") { fail("企业微信没有接受：" + res.err_msg); return; }
           text(status, "已放进聊天框" + (verdict.words.length ? "（提醒：含有 " + verdict.words.join("、") + "）" : ""));
@@ -41,9 +42,11 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "plain pick";
-      text(button, item.text || item.error);
-      button.disabled = !item.text;
-      button.addEventListener("click", function () { send(item.text); });
+      text(button, item.title ? "〔" + item.title + "〕" : (item.text || item.error));
+      button.disabled = !(item.text || item.message);
+      button.addEventListener("click", function () {
+        send(item.text || item.title, item.message);
+      });
       li.appendChild(button);
       list.appendChild(li);
     });
@@ -72,6 +75,9 @@
     }).catch(function () {});
     get("/api/sidebar/" + bot + "/library/" + encodeURIComponent(user)).then(function (found) {
       picks(document.getElementById("sidebar-library"), found.items || []);
+    }).catch(function () {});
+    get("/api/library/" + bot).then(function (found) {
+      picks(document.getElementById("sidebar-content"), found.items || []);
     }).catch(function () {});
   }
 

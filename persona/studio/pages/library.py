@@ -1,0 +1,81 @@
+"""内容库: the writers keep the texts, link cards and mini-program cards agents put into a WeCom
+chat from the sidebar (:mod:`persona.content.library`). Everyone who reads scripts sees it;
+who publishes scripts changes it, and each change goes into the audit log."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ...content import library
+from ...errors import StoreUnavailable
+from ...model.wording import ZH
+from ..audit import Action
+from ..context import STUDIO, StudioBot
+from ..render import render
+from ..roles import Permission
+from ..security import Route
+
+NOTICES = {"added": "已加入内容库。", "removed": "已从内容库删除。"}
+
+
+async def library_page(request: web.Request) -> web.StreamResponse:
+    bot = _bot(request)
+    error = request.query.get("error", "")
+    try:
+        items = await library.load(bot.store, bot.cls)
+    except library.LibraryError as exc:
+        items, error = [], exc.text(ZH)
+    return render(request, "library.html", bot=bot.name, items=items, kinds=list(library.Kind), error=error,
+                  notice=NOTICES.get(request.query.get("notice", ""), ""))
+
+
+async def add(request: web.Request) -> web.StreamResponse:
+    bot = _bot(request)
+    form = await request.post()
+    try:
+        new = library.item({k: str(v) for k, v in form.items() if k != "csrf_token"}, bot.cls)
+        items = await library.load(bot.store, bot.cls)
+        await library.save(bot.store, [*items, new])
+    except library.LibraryError as exc:
+        raise _back(bot.name, error=f"没有保存：{exc.text(ZH)}") from None
+    except StoreUnavailable as exc:
+        raise _back(bot.name, error=f"没有保存：存储暂时不可用（{exc}）") from None
+    await request.app[STUDIO].audit.record(request["account"].name, Action.LIBRARY, f"{bot.name}/{new.id}",
+                                           added=new.title)
+    raise _back(bot.name, notice="added")
+
+
+async def remove(request: web.Request) -> web.StreamResponse:
+    bot = _bot(request)
+    gone = request.match_info["item"]
+    items = await library.load(bot.store, bot.cls)
+    await library.save(bot.store, [i for i in items if i.id != gone])
+    await request.app[STUDIO].audit.record(request["account"].name, Action.LIBRARY, f"{bot.name}/{gone}",
+                                           removed=gone)
+    raise _back(bot.name, notice="removed")
+
+
+async def items_api(request: web.Request) -> web.StreamResponse:
+    """The library for the sidebar: each item's title and the message ``sendChatMessage`` takes."""
+    bot = _bot(request)
+    items = await library.load(bot.store, bot.cls)
+    return web.json_response({"items": [{"id": i.id, "kind": str(i.kind), "title": i.title,
+                                         "message": i.chat_message()} for i in items]})
+
+
+def _bot(request: web.Request) -> StudioBot:
+    return request.app[STUDIO].bot(request.match_info["bot"])
+
+
+def _back(bot: str, **query: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/library/{bot}?{urlencode(query)}")
+
+
+ROUTES = [
+    Route("GET", "/library/{bot}", library_page, Permission.VIEW_SCRIPTS),
+    Route("POST", "/library/{bot}/add", add, Permission.PUBLISH_SCRIPTS),
+    Route("POST", "/library/{bot}/{item}/remove", remove, Permission.PUBLISH_SCRIPTS),
+    Route("GET", "/api/library/{bot}", items_api, Permission.VIEW_SCRIPTS),
+]
