@@ -16,6 +16,7 @@ from typing import Any
 
 from ..model.customer import Customer
 from ..model.persona import load_persona
+from ..model.templates import FALLBACK_NOTE
 from ..model.timers import zone
 from .arguments import add_bot, add_store, open_for
 
@@ -137,6 +138,11 @@ def journal_line(raw: str, tz: str) -> str:
         text = f"{entry.pop('trigger', '?')}: {entry.pop('from', '?')} → {entry.pop('to', '?')}"
     elif kind == "error":
         text = f"{entry.pop('input', '?')}: {entry.pop('error', '?')}"
+    elif kind == FALLBACK_NOTE:
+        script = f"{entry.pop('script', '?')} v{entry.pop('v', '?')}"
+        variant = entry.pop("variant", None)
+        text = (f"{script}{f' variant {variant}' if variant else ''} failed, v{entry.pop('used', '?')} said "
+                f"instead: {entry.pop('error', '?')}")
     else:
         text = ""
     rest = " ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"

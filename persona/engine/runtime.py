@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from . import census, quality
 from .. import jsonwire
+from ..content.scripts.failures import ScriptFailure, record_failure
 from ..clock import Clock
 from ..model.customer import Customer
 from ..errors import ConflictError, DefinitionError, EventDataError, PersonaError, StoreUnavailable
@@ -164,6 +165,7 @@ class Runtime:
                 return Outcome.from_result(result.duplicate or "{}")
             self._count(inp, outcome)
             self.handoff.count(turn.notes, self.metrics, self.name)
+            await self._fell_back(turn)
             if commit.outbox:
                 await self._after_commit(commit.outbox)
             return outcome
@@ -382,6 +384,20 @@ class Runtime:
         if outcome.status in (Status.ERROR, Status.REFUSED) and isinstance(inp, BusinessEvent):
             return None
         return inp.dedupe_key
+
+    async def _fell_back(self, turn: Turn) -> None:
+        """Count each published version that failed in this committed turn, and keep it for the
+        writer (:mod:`persona.content.scripts.failures`); the turn's journal already has it."""
+        for fallback in turn.fallbacks:
+            self.metrics.inc("script_fallbacks", persona=self.name, script=fallback.script,
+                             version=fallback.version)
+            log.warning("persona=%s user=%s script %s v%d failed, v%d said instead: %s", self.name,
+                        turn.customer.id, fallback.script, fallback.version, fallback.used, fallback.error)
+            try:
+                await record_failure(self.store, ScriptFailure(turn.customer.id, turn.now, fallback))
+            except Exception:  # committed already: the studio misses a row, the journal has it
+                log.exception("persona=%s user=%s: keeping a script failure for the studio failed",
+                              self.name, turn.customer.id)
 
     async def _after_commit(self, items: list[OutboxItem]) -> None:
         for hook in self.commit_hooks:

@@ -21,6 +21,15 @@ takes the file's place in every process through :meth:`ScriptBook.install`, and 
 variants with weights (A/B tests). Every change compiles a whole new set and swaps it in with
 one assignment, only if all of it compiles: a render sees one consistent set, never half of
 one, and a typo never reaches customers.
+
+A version that compiles and passes lint can still fail for one customer at run time (a value
+missing from their record, a division by zero). A published version therefore carries the
+versions before it (:attr:`LiveScript.earlier`), and :meth:`ScriptBook.render_with_fallback`
+(what a turn says through) renders, when the version in use fails for this customer, the
+newest earlier version that renders for *this* customer, down to the file: the version is not
+withdrawn for anyone else, and the caller is told what failed (:class:`Fallback`) so it can be
+counted, journaled and shown to the writer. When nothing renders, or the failing script is the
+file itself, the version in use's error is raised as before.
 """
 
 from __future__ import annotations
@@ -49,6 +58,13 @@ SUFFIX = ".j2"
 DEFAULT_VARIANT = "a"
 #: the weight a variant gets when none is given (weights are relative: a and b at 50 split evenly)
 DEFAULT_WEIGHT = 50.0
+#: how many earlier published versions (distinct texts) a script keeps compiled to fall back on,
+#: before the file: enough to get past a bad publish or two, few enough to compile every poll
+FALLBACK_DEPTH = 3
+#: the journal line of a turn whose script fell back (:class:`Fallback`)
+FALLBACK_NOTE = "script_fallback"
+#: how an earlier version's source is named (``welcome.j2@2``, ``welcome.j2@2#b``); ``@0`` is the file
+_AT = "@"
 #: what Jinja says of a missing value: a name, an attribute or an element (``x['k']``)
 _UNDEFINED = re.compile(r"^'([^']+)' is undefined|has no attribute '([^']+)'|has no element '([^']+)'")
 _NO_SUCH = re.compile(r"No (filter|test) named '([^']+)'")
@@ -66,10 +82,32 @@ class Variant:
 
 @dataclass(frozen=True, slots=True)
 class LiveScript:
-    """What a published version puts in a script's place: its number and its variants."""
+    """What a published version puts in a script's place: its number and its variants.
+
+    ``earlier`` holds the versions before it, newest first, that a render falls back on when
+    this one fails for a customer (one without variants is the file, and ends the chain).
+    """
 
     version: int
     variants: tuple[Variant, ...]
+    earlier: tuple["LiveScript", ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """Version ``version`` of ``script`` (its variant ``variant``; "" for a single text) failed to
+    render for a customer with ``error``, and version ``used`` (0: the file) was said instead."""
+
+    script: str
+    version: int
+    variant: str
+    error: str
+    used: int
+
+    def note(self) -> dict[str, Any]:
+        """The fields of its journal line (:data:`FALLBACK_NOTE`)."""
+        return {"script": self.script, "v": self.version, "variant": self.variant or None,
+                "used": self.used, "error": self.error}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +117,14 @@ class _Choice:
     template: jinja2.Template
 
 
+@dataclass(frozen=True, slots=True)
+class _Earlier:
+    """An earlier version of a script, compiled, to fall back on (version 0: the file)."""
+
+    version: int
+    choices: tuple[_Choice, ...]
+
+
 @dataclass(frozen=True)
 class _Set:
     """One consistent, fully compiled set of scripts (swapped as a whole)."""
@@ -86,12 +132,15 @@ class _Set:
     env: SandboxedEnvironment
     scripts: dict[str, tuple[_Choice, ...]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
+    #: per published script, the earlier versions a render falls back on, newest first
+    fallbacks: dict[str, tuple[_Earlier, ...]] = field(default_factory=dict)
     #: why each script that did not compile did not (only a draft book keeps such scripts)
     broken: dict[str, TemplateError] = field(default_factory=dict)
 
 
 class _Sources(jinja2.BaseLoader):
-    """Published texts first, then the files; ``welcome.j2#b`` is variant b of ``welcome``.
+    """Published texts first, then the files; ``welcome.j2#b`` is variant b of ``welcome``,
+    ``welcome.j2@2`` its version 2 and ``welcome.j2@0`` its file, whatever is published.
 
     Each source gets a file name of its own, so an error's traceback maps to its line.
     """
@@ -105,6 +154,9 @@ class _Sources(jinja2.BaseLoader):
                    template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
         if template in self.texts:
             return self.texts[template], str(self.folder / template), lambda: True
+        if template.endswith(f"{_AT}0"):
+            text, _, uptodate = self.files.get_source(environment, template[: -len(f"{_AT}0")])
+            return text, str(self.folder / template), uptodate
         return self.files.get_source(environment, template)
 
 
@@ -176,7 +228,8 @@ class ScriptBook:
               texts: Mapping[str, str] | None = None) -> "ScriptBook":
         """A book of ``folder`` with ``live`` versions and ``texts`` (name -> source, as a
         script's own text) in place of the files, that does not refuse what fails to compile:
-        lint reads it and reports every problem."""
+        lint reads it and reports every problem. It has no fallbacks: a draft is checked and
+        previewed as it is, never rescued by an earlier version."""
         merged = dict(live)
         for name, text in (texts or {}).items():
             merged[name] = LiveScript(merged[name].version if name in merged else 0,
@@ -199,6 +252,9 @@ class ScriptBook:
         for name, script in live.items():
             for i, variant in enumerate(script.variants):
                 texts[_source_name(name, None if i == 0 else variant.name)] = variant.text
+            for earlier in _earlier(script):
+                for variant in earlier.variants:
+                    texts[_source_name(name, variant.name, earlier.version)] = variant.text
         env = self._environment(texts)
         compiled = _Set(env, versions={name: script.version for name, script in live.items()})
         errors: list[TemplateError] = []
@@ -220,7 +276,30 @@ class ScriptBook:
                                          template=name))
                     compiled.broken.setdefault(name, errors[-1])
             compiled.scripts[name] = tuple(choices)
+            if name in live and live[name].variants:
+                compiled.fallbacks[name] = self._fallbacks(env, name, live[name])
         return compiled, errors
+
+    def _fallbacks(self, env: SandboxedEnvironment, name: str, script: LiveScript) -> tuple[_Earlier, ...]:
+        """The earlier versions of a published script that compile here, then its file.
+
+        Best effort: an earlier version that no longer compiles (the bot's code changed since)
+        is left out of the chain rather than refusing the set in use."""
+        chain: list[_Earlier] = []
+        for earlier in _earlier(script):
+            try:
+                chain.append(_Earlier(earlier.version, tuple(
+                    _Choice(v.name, v.weight, env.get_template(_source_name(name, v.name, earlier.version)))
+                    for v in earlier.variants)))
+            except (jinja2.TemplateSyntaxError, jinja2.TemplateNotFound):
+                continue
+        if (self.folder / f"{name}{SUFFIX}").is_file():
+            try:
+                chain.append(_Earlier(0, (_Choice(DEFAULT_VARIANT, DEFAULT_WEIGHT,
+                                                  env.get_template(_source_name(name, None, 0))),)))
+            except (jinja2.TemplateSyntaxError, jinja2.TemplateNotFound):
+                pass
+        return tuple(chain)
 
     def source(self, name: str, variant: str | None = None) -> str:
         """The text in use for ``name`` (its first variant unless ``variant`` is named)."""
@@ -250,10 +329,24 @@ class ScriptBook:
     # -- rendering -------------------------------------------------------------------------
     def render(self, name: str, context: dict[str, Any], state: str | None = None,
                variant: str | None = None) -> Message:
-        """Render one script into a :class:`Message` (kind, text and fields).
+        """Render one script into a :class:`Message` (kind, text and fields): the version in
+        use, or its :class:`TemplateError`.
 
         ``variant`` picks one of the script's variants (default: its first).
         """
+        return self._render(name, context, state, variant, fall_back=False)[0]
+
+    def render_with_fallback(self, name: str, context: dict[str, Any], state: str | None = None,
+                             variant: str | None = None) -> tuple[Message, Fallback | None]:
+        """:meth:`render`, except that a published version failing for this ``context`` gives
+        way to the newest earlier version that renders for it (the same variant where that
+        version has it, else its first), down to the file; the :class:`Fallback` says what
+        failed (None when the version in use rendered). When nothing renders, or the script in
+        use is its file, the version in use's error is raised."""
+        return self._render(name, context, state, variant, fall_back=True)
+
+    def _render(self, name: str, context: dict[str, Any], state: str | None, variant: str | None,
+                fall_back: bool) -> tuple[Message, Fallback | None]:
         name = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
         current = self._set  # one set for the whole render, whatever is swapped in meanwhile
         choices = current.scripts.get(name)
@@ -264,7 +357,34 @@ class ScriptBook:
             # the folder by its own name: the message may reach a writer's page, never a server path
             raise _error(says("render.not_found", script=name, folder=self.folder.name, known=known), template=name)
         choice = next((c for c in choices if c.name == variant), choices[0])
-        template = choice.template
+        version = current.versions.get(name, 0)
+        try:
+            message = self._make(name, choice.template, context, state)
+        except TemplateError as exc:
+            chain = current.fallbacks.get(name, ()) if fall_back else ()
+            for earlier in chain:
+                again = next((c for c in earlier.choices if c.name == choice.name), earlier.choices[0])
+                try:
+                    message = self._make(name, again.template, context, state)
+                except TemplateError:
+                    continue
+                if len(earlier.choices) > 1:
+                    message.variant = again.name
+                message.version = earlier.version
+                return message, Fallback(name, version, choice.name if len(choices) > 1 else "", str(exc),
+                                         earlier.version)
+            if chain:
+                raise TemplateError(f"{exc} (version {version}; no earlier version renders for this "
+                                    "customer either)", template=exc.template, line=exc.line,
+                                    variable=exc.variable, said=exc.said) from None
+            raise
+        if len(choices) > 1:
+            message.variant = choice.name
+        message.version = version
+        return message, None
+
+    def _make(self, name: str, template: jinja2.Template, context: dict[str, Any],
+              state: str | None) -> Message:
         try:
             module = template.make_module(context)
         except jinja2.UndefinedError as exc:
@@ -275,11 +395,7 @@ class ScriptBook:
             line = _template_line(exc, template)
             raise _error(says("render.failed", script=name + SUFFIX, line=line, kind=type(exc).__name__,
                               detail=str(exc)), template=name, line=line) from None
-        message = self._message(name, module)
-        if len(choices) > 1:
-            message.variant = choice.name
-        message.version = current.versions.get(name, 0)
-        return message
+        return self._message(name, module)
 
     def _message(self, name: str, module: Any) -> Message:
         exported = {k: getattr(module, k) for k in module.__dict__ if not k.startswith("_")}
@@ -389,9 +505,33 @@ class _Unchecked(ScriptBook):
     def problems(self) -> list[TemplateError]:
         return list(self._errors)
 
+    def _fallbacks(self, env: SandboxedEnvironment, name: str, script: LiveScript) -> tuple[_Earlier, ...]:
+        return ()
 
-def _source_name(name: str, variant: str | None) -> str:
-    return f"{name}{SUFFIX}" if variant is None else f"{name}{SUFFIX}#{variant}"
+
+def _source_name(name: str, variant: str | None, version: int | None = None) -> str:
+    """The loader's name of a script's text: ``welcome.j2``, ``welcome.j2#b``, ``welcome.j2@2#b``."""
+    base = f"{name}{SUFFIX}" if version is None else f"{name}{SUFFIX}{_AT}{version}"
+    return base if variant is None else f"{base}#{variant}"
+
+
+def _earlier(script: LiveScript) -> list[LiveScript]:
+    """The earlier versions of ``script`` a render may fall back on, newest first: distinct
+    texts only, up to :data:`FALLBACK_DEPTH`, stopping at a version that is the file (the file
+    comes last anyway)."""
+    seen = {_texts(script)}
+    out: list[LiveScript] = []
+    for earlier in script.earlier:
+        if not earlier.variants or len(out) == FALLBACK_DEPTH:
+            break
+        if _texts(earlier) not in seen:  # a weight change or a rollback renders the same way
+            seen.add(_texts(earlier))
+            out.append(earlier)
+    return out
+
+
+def _texts(script: LiveScript) -> tuple[tuple[str, str], ...]:
+    return tuple((v.name, v.text) for v in script.variants)
 
 
 def _label(variant: Variant, script: LiveScript | None) -> str:

@@ -23,7 +23,7 @@ from ..errors import DefinitionError, HandlerError
 from .handoff import begin as begin_handoff
 from .inputs import REPLY_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
-from .templates import SUFFIX
+from .templates import FALLBACK_NOTE, SUFFIX, Fallback
 from .variants import choose_variant
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class Turn:
         self.timers_del: set[str] = set()
         self.entered: float | None = None  # set when the state changed in this turn
         self.timer_data: dict[str, Any] = {}  # the data a firing timer was scheduled with
+        #: published versions that failed for this customer, each said as an earlier version
+        self.fallbacks: list[Fallback] = []
 
     # -- what came in ----------------------------------------------------------------------
     @property
@@ -116,13 +118,22 @@ class Turn:
         return self.send(message, to=to, via=via, category=category)
 
     def render(self, script: str, **context: Any) -> Message:
-        """Render a script without sending it."""
+        """Render a script without sending it.
+
+        A published version that fails for this customer gives way to the newest earlier one
+        that renders for them (down to the file); the turn journals it and the runtime counts
+        it once the turn commits (see :meth:`~persona.model.templates.ScriptBook.render_with_fallback`).
+        """
         variables = self.variables(**context)
         book = self.persona.scripts
         name = script[: -len(SUFFIX)] if script.endswith(SUFFIX) else script
         choices = book.variants(name)
         variant = choose_variant(name, self.customer, choices) if len(choices) > 1 else None
-        return book.render(name, variables, state=self.state, variant=variant)
+        message, fallback = book.render_with_fallback(name, variables, state=self.state, variant=variant)
+        if fallback is not None:
+            self.fallbacks.append(fallback)
+            self.note(FALLBACK_NOTE, **fallback.note())
+        return message
 
     def variables(self, **context: Any) -> dict[str, Any]:
         """What a script sees in this turn (FAQ answers see the same)."""

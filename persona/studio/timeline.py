@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from ..engine.gate import Action
+from ..model.templates import FALLBACK_NOTE
 from ..model.timers import zone
 from .masking import mask_text
 
@@ -36,6 +37,7 @@ class RowKind(StrEnum):
     TIMER = "timer"
     AGENT = "agent"  # a person answering, and the hand-offs to and from them
     ERROR = "error"
+    FALLBACK = "fallback"  # a published script version failed; an earlier one was said instead
     OTHER = "other"
 
 
@@ -109,6 +111,11 @@ def _row(raw: str, tz: str) -> Row:
         return Row(when, RowKind.TIMER, "定时", f"{entry.get('timer', '?')}: {kind[6:]}", detail=rest)
     if kind == "error":
         return Row(when, RowKind.ERROR, "错误", str(entry.get("input", "?")), detail=str(entry.get("error", "")))
+    if kind == FALLBACK_NOTE:
+        variant = f" · A/B {entry['variant']}" if entry.get("variant") else ""
+        used = f"v{entry['used']}" if entry.get("used") else "代码里的文件（v0）"
+        return Row(when, RowKind.FALLBACK, "话术出错", f"{entry.get('script', '?')} v{entry.get('v', '?')}{variant} "
+                   f"渲染失败，改发 {used}", detail=str(entry.get("error", "")))
     rest = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
                      for k, v in entry.items() if k not in ("t", "k"))
     return Row(when, RowKind.OTHER, str(kind or "记录"), rest)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import shutil
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -92,17 +88,6 @@ def test_install_refuses_a_set_that_does_not_compile_with_the_script_and_line():
     with pytest.raises(TemplateError, match=r"variant b\) line 1"):
         book.install({"thanks": LiveScript(4, (Variant("a", "ok"), Variant("b", "{% for %}")))})
     assert book.version("thanks") == 0 and book.render("thanks", {}).text == "谢谢惠顾！"
-
-
-@pytest.fixture
-def bot_copy(tmp_path, monkeypatch):
-    """A copy of the lab bot under a fresh module name, so its scripts folder can be edited."""
-    name = f"labcopy{uuid.uuid4().hex[:8]}"
-    shutil.copytree(LAB, tmp_path / name)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module(name)
-    yield module.Lab, tmp_path / name / "scripts"
-    sys.modules.pop(name, None)
 
 
 def test_an_edited_file_that_passes_lint_is_swapped_in_and_a_broken_one_is_not(bot_copy):

@@ -51,9 +51,18 @@ class ScriptStatus:
 
 
 async def load_live(store: ScriptVersionStore) -> dict[str, LiveScript]:
-    """The newest version of every published script, as a ScriptBook installs them."""
-    return {script: ScriptVersion.load(script, number, entry).live()
-            for script, (number, entry) in (await store.latest_script_versions()).items()}
+    """The newest version of every published script, as a ScriptBook installs them, each with
+    the versions before it (newest first) that a render falls back on when it fails for a
+    customer (reading them costs nothing more: a script's versions are one read)."""
+    live: dict[str, LiveScript] = {}
+    for script in await store.versioned_scripts():
+        versions = [ScriptVersion.load(script, i + 1, entry)
+                    for i, entry in enumerate(await store.script_versions(script))]
+        if versions:
+            newest = versions[-1].live()
+            live[script] = LiveScript(newest.version, newest.variants,
+                                      tuple(v.live() for v in reversed(versions[:-1])))
+    return live
 
 
 class ScriptCatalog:

@@ -2,7 +2,8 @@
 
 :class:`ScriptPoller` asks the store every second whether anything was published (one cheap
 read: the store's script generation) and, when it was, installs the newest version of every
-script as one set. A publish reaches every ``persona serve`` and ``persona worker`` process
+script as one set (each with the versions before it, which a render falls back on when the
+newest fails for a customer). A publish reaches every ``persona serve`` and ``persona worker`` process
 within about a second, without a restart; a set that does not compile is logged and left out,
 the one in use stays (publishing lints, so this only guards against a bot deployed with
 different code than the publisher's).

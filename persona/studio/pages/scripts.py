@@ -20,12 +20,14 @@ from ...clock import parse_duration
 from ...model.customer import Customer
 from ...errors import PersonaError, ScriptRejected
 from ...content.scripts import ScriptCatalog, load_live
+from ...content.scripts.failures import ScriptFailure, recent_failures
 from ...content.scripts.report import Goal, script_report
 from ...model.templates import DEFAULT_VARIANT, DEFAULT_WEIGHT, SUFFIX, LiveScript
 from ...model.wording import ZH
 from ..audit import Action
 from ..charts import rates_over_time
 from ..context import STUDIO, StudioBot
+from ..masking import mask_text
 from ..preview import Finding, baseline, findings, render as render_draft
 from ..render import render
 from ..roles import Permission, allows
@@ -81,6 +83,8 @@ async def editor(request: web.Request, *, text: str | None = None, note: str = "
                                          parse_duration(within_text).total_seconds(), tz=bot.cls.timezone)
         except (PersonaError, ValueError) as exc:
             report_error = str(exc)
+    failures = _failures(await recent_failures(bot.store, script), live.number,
+                         personal=allows(request["account"].role, Permission.SEE_PERSONAL))
     return render(request, "script.html", status=status, bot=bot.name, script=script, live=live,
                   text=current if text is None else text, saved=current, variant=variant, variants=variants,
                   new_variant=variant not in dict(variants),
@@ -92,8 +96,17 @@ async def editor(request: web.Request, *, text: str | None = None, note: str = "
                   samples=sorted(sample_files(bot.cls)),
                   note=note, problems=problems or [], refused=refused,
                   notice=request.query.get("notice", ""), goal=goal_text, within=within_text,
-                  report=report, report_error=report_error,
-                  chart=rates_over_time(report.timeline) if report is not None else "")
+                  report=report, report_error=report_error, failures=failures,
+                  chart=rates_over_time(report.timeline) if report is not None else "",
+                  failing=len({f["customer"] for f in failures if f["live"]}))
+
+
+def _failures(failures: list[ScriptFailure], live: int, *, personal: bool) -> list[dict[str, Any]]:
+    """The script's recent failures as rows, errors masked unless ``personal`` (an error may
+    quote a customer's value)."""
+    return [{"at": _when(f.at), "customer": f.customer, "version": f.fallback.version,
+             "variant": f.fallback.variant, "used": f.fallback.used, "live": f.fallback.version == live,
+             "error": f.fallback.error if personal else mask_text(f.fallback.error)} for f in failures]
 
 
 def _text_of(cat: ScriptCatalog, version: Any, variant: str) -> str:

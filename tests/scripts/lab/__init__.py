@@ -1,4 +1,5 @@
-"""A small shop for the live-scripts tests: a pitch said on the first message, a purchase event."""
+"""A small shop for the live-scripts tests: a pitch said on the first message, a purchase event,
+and a sign-up that tells the shop some customers' nickname or city (and not others')."""
 
 from __future__ import annotations
 
@@ -23,3 +24,9 @@ class Lab(Persona):
     async def ordered(self, turn: Turn) -> None:
         await turn.trigger("buy")
         turn.say("thanks")
+
+    @on.event("registered", data={"nickname?": str, "city?": str})
+    def registered(self, turn: Turn) -> None:
+        for key in ("nickname", "city"):
+            if turn.data.get(key):
+                turn.set(key, turn.data[key])
