@@ -31,7 +31,6 @@ import yaml
 from ..errors import PersonaError
 from ..model.persona import Persona
 
-RISK_FILE = "risk.yaml"
 
 
 class RiskError(PersonaError):
@@ -73,6 +72,11 @@ class RiskList:
     agents: AgentRule = AgentRule.BLOCK
     source: Path | None = None
 
+    def verdict(self, text: str) -> tuple[tuple[str, ...], bool]:
+        """The forbidden words ``text`` says (each once), and whether they stop an agent's message."""
+        words = tuple(dict.fromkeys(hit.found for hit in self.find(text)))
+        return words, bool(words) and self.agents is AgentRule.BLOCK
+
     def find(self, text: str) -> list[Hit]:
         """Every forbidden word or pattern in ``text``, in order."""
         hits = []
@@ -87,7 +91,7 @@ _CACHE: dict[Path, tuple[float, RiskList]] = {}
 
 def risk_list(persona: type[Persona]) -> RiskList:
     """The persona's list (read again when the file changes); raises :class:`RiskError`."""
-    path = persona.folder() / getattr(persona, "risk_file", RISK_FILE)
+    path = persona.folder() / persona.risk_file
     try:
         mtime = path.stat().st_mtime
     except OSError:
@@ -126,10 +130,16 @@ def _rule(entry: Any, path: Path) -> Rule:
     if isinstance(entry, dict) and ("word" in entry) != ("pattern" in entry):
         why = str(entry.get("why") or "")
         if "word" in entry:
-            word = str(entry["word"]).strip()
-            return Rule(word, re.compile(re.escape(word)), why)
-        try:
-            return Rule(str(entry["pattern"]), re.compile(str(entry["pattern"])), why)
-        except re.error as exc:
-            raise RiskError(f"pattern {entry['pattern']!r} is not a regular expression: {exc}", file=path) from None
+            word = str(entry["word"] or "").strip()
+            if word:
+                return Rule(word, re.compile(re.escape(word)), why)
+        else:
+            try:
+                pattern = re.compile(str(entry["pattern"]))
+            except re.error as exc:
+                raise RiskError(f"pattern {entry['pattern']!r} is not a regular expression: {exc}", file=path) from None
+            if pattern.search("") is not None:  # it would forbid every text there is
+                raise RiskError(f"pattern {entry['pattern']!r} matches an empty text: it would forbid everything",
+                                file=path)
+            return Rule(str(entry["pattern"]), pattern, why)
     raise RiskError(f"{entry!r}: write a word, or word:/pattern: with an optional why:", file=path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..clock import parse_time
@@ -38,17 +39,36 @@ class Sample:
 
 
 def sample_files(persona: type[Persona]) -> dict[str, dict[str, Any]]:
-    """The persona's sample customers by file name (``samples/trainee.json`` → ``trainee``)."""
+    """The persona's sample customers by file name (``samples/trainee.json`` → ``trainee``);
+    a file that does not read is left out (:func:`broken_samples` says why)."""
+    return read_samples(persona)[0]
+
+
+def broken_samples(persona: type[Persona]) -> list[tuple[Path, str]]:
+    """The sample files that cannot be used, with why (lint reports them)."""
+    return read_samples(persona)[1]
+
+
+def read_samples(persona: type[Persona]) -> tuple[dict[str, dict[str, Any]], list[tuple[Path, str]]]:
     folder = persona.folder() / "samples"
     out: dict[str, dict[str, Any]] = {}
+    broken: list[tuple[Path, str]] = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # lint reports broken samples; a preview just does not offer it
-        if isinstance(raw, dict):
-            out[path.stem] = raw
-    return out
+        except (OSError, ValueError) as exc:
+            broken.append((path, f"not valid JSON: {exc}"))
+            continue
+        if not isinstance(raw, dict):
+            broken.append((path, "a sample is one JSON object"))
+            continue
+        try:
+            from_file(persona, path.stem, raw)
+        except (ValueError, TypeError, AttributeError) as exc:
+            broken.append((path, f"{type(exc).__name__}: {exc}"))
+            continue
+        out[path.stem] = raw
+    return out, broken
 
 
 def from_file(persona: type[Persona], name: str, raw: dict[str, Any]) -> Sample:

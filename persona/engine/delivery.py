@@ -108,11 +108,13 @@ class Deliverer:
         #: sent logs this deliverer settles but does not write (those of processes no longer run)
         self.adopted: list[SentLog] = []
         #: sent logs of the sibling processes on this machine (``--workers N``): read at each
-        #: claim, never settled here (their own processes do that)
+        #: claim; an item found there is acked here and forgotten in that file (their own
+        #: processes settle the rest)
         self.peers: list[SentLog] = []
         #: acks the store took, per log, not yet forgotten there (kept while forgetting fails)
         self._acked: list[tuple[SentLog, list[str]]] = []
         self._said: set[int] = set()  # logs whose failure was logged already (by id)
+        self._counted: set[str] = set()  # sends settled by this process (counted once)
         self.router = router
         self.clock = clock or Clock()
         if clock is not None:
@@ -246,10 +248,13 @@ class Deliverer:
                     if await self._follow_up(item, SendResult(**json.loads(entry.result)))]
         self._acked.append((sent_log, followed))
         self._forget_acked()
-        self.settled += len(entries)
-        self.metrics.inc("deliveries", len(entries), persona=self.name, api="sent_log", outcome="settled")
-        log.info("acked %d sends %s (%s); none is sent again", len(entries), why,
-                 ", ".join(e.item for e in entries[:5]) + (", ..." if len(entries) > 5 else ""))
+        new = [e for e in entries if e.item not in self._counted]  # one kept for its follow-up is not new
+        self._counted.update(e.item for e in new)
+        self.settled += len(new)
+        if new:
+            self.metrics.inc("deliveries", len(new), persona=self.name, api="sent_log", outcome="settled")
+            log.info("acked %d sends %s (%s); none is sent again", len(new), why,
+                     ", ".join(e.item for e in new[:5]) + (", ..." if len(new) > 5 else ""))
         return len(entries)
 
     def _forget_acked(self) -> None:
@@ -348,6 +353,9 @@ class Deliverer:
         followed = result is None or await self._follow_up(unit.items[0], result)
         if recorded and self.sent_log is not None and followed:  # else settle() follows up later
             self._acked.append((self.sent_log, [item.id for item in unit.items]))
+        elif not followed and not recorded:
+            log.error("the follow-up of %s is lost: the store refused it and no sent log keeps the send",
+                      _ids(unit.items))
 
     def _record(self, unit: _Unit, result: SendResult) -> bool:
         if self.sent_log is None:

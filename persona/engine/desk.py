@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..content.risk import AgentRule, RiskError, risk_list
+from ..content.risk import RiskError, risk_list
 from ..model.wording import ZH, says
 from ..model.customer import HELD_SEGMENT, Customer
 from ..errors import PersonaError
@@ -203,7 +203,7 @@ class Desk:
             risk = risk_list(persona)
         except RiskError as exc:  # a broken list must not let everything through
             raise DeskError(f"not sent: the bot's risk list cannot be read ({exc})", 503) from None
-        return tuple(dict.fromkeys(hit.found for hit in risk.find(text))), risk.agents is AgentRule.BLOCK
+        return risk.verdict(text)
 
     async def close(self, user: str, agent: str) -> None:
         """Give the conversation back to the bot."""

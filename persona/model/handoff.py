@@ -98,9 +98,10 @@ def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:
         return False
     turn.customer.handoff = None
     turn.cancel(IDLE_TIMER)
-    holder = agent or held.agent
+    holder = agent or held.agent  # who is told (the assignee, when nobody wrote)
+    handled = agent or (held.agent if held.answered else None)  # who handled it, for 质检
     turn.note("handback", why=str(why), agent=agent, held=int(turn.now - held.since),
-              **({"holder": holder} if holder else {}))
+              **({"holder": handled} if handled else {}))
     spec = turn.persona.staffing
     if spec is not None and spec.back:
         turn.say(spec.back, category="service", why=str(why), agent=holder)

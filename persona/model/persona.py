@@ -121,6 +121,8 @@ class Persona:
     voice: ClassVar[str] = ""
     #: the persona's knowledge, beside its module: FAQ entries and free text (``knowledge/*.md``)
     faq_file: ClassVar[str] = "faq.yaml"
+    #: 风控: the words and patterns no message may say, beside the persona (persona.content.risk)
+    risk_file: ClassVar[str] = "risk.yaml"
     knowledge_dir: ClassVar[str] = "knowledge"
     #: how customers stored by earlier versions map onto this one, oldest change first (see
     #: persona.migrate); their number is the generation every record is stamped with

@@ -68,7 +68,9 @@ class HandoffSpec:
             start, sep, end = self.hours.partition("-")
             if not sep:
                 raise DefinitionError(f"HandoffSpec.hours={self.hours!r}: write HH:MM-HH:MM, e.g. 09:00-21:00")
-            _clock(start, "hours"), _clock(end, "hours")
+            if _clock(start, "hours") == _clock(end, "hours"):
+                raise DefinitionError(f"HandoffSpec.hours={self.hours!r}: the start and the end are the same; "
+                                      "leave hours=None for all day")
         if not set(self.weekdays) <= set(range(7)):
             raise DefinitionError(f"HandoffSpec.weekdays={self.weekdays!r}: days are 0 (Monday) to 6 (Sunday)")
 
@@ -93,14 +95,17 @@ class HandoffSpec:
         return None
 
     def open_at(self, local: datetime) -> bool:
-        """Whether someone is on duty at ``local`` (the persona's time)."""
-        if local.weekday() not in self.weekdays:
-            return False
+        """Whether someone is on duty at ``local`` (the persona's time). A shift past midnight
+        (``21:00-09:00``) belongs to the day it started on: Saturday 02:00 is Friday's shift."""
         if self.hours is None:
-            return True
+            return local.weekday() in self.weekdays
         start, _, end = self.hours.partition("-")
         now, first, last = local.time(), _clock(start, "hours"), _clock(end, "hours")
-        return first <= now < last if first <= last else (now >= first or now < last)  # past midnight
+        if first < last:
+            return first <= now < last and local.weekday() in self.weekdays
+        if now >= first:
+            return local.weekday() in self.weekdays
+        return now < last and (local.weekday() - 1) % 7 in self.weekdays
 
     def link(self, bot: str, user: str) -> str:
         return self.desk_url.format(bot=bot, user=user) if self.desk_url else ""

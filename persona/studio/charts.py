@@ -10,6 +10,7 @@ customers come in, and how far apart they are when the verdict is read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 
 from markupsafe import Markup, escape
 
@@ -29,8 +30,10 @@ def rates_over_time(timeline: Mapping[str, Sequence[Point]]) -> Markup:
     top = max(0.05, max(p.high for points in timeline.values() for p in points))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
-    def x(day: str) -> float:
-        return LEFT + (plot_w * days.index(day) / (len(days) - 1) if len(days) > 1 else plot_w / 2)
+    first, span = date.fromisoformat(days[0]), (date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days
+
+    def x(day: str) -> float:  # by date: a week with nobody new is a week wide
+        return LEFT + (plot_w * (date.fromisoformat(day) - first).days / span if span else plot_w / 2)
 
     def y(rate: float) -> float:
         return TOP + plot_h * (1 - rate / top)
@@ -67,7 +70,9 @@ def bars(per_day: Mapping[str, int], label: str) -> Markup:
     """A bar per day (``YYYYMMDD`` -> count), as an ``<svg>`` (empty when there is no day)."""
     if not per_day:
         return Markup("")
-    days = sorted(per_day)
+    start, end = (datetime.strptime(d, "%Y%m%d").date() for d in (min(per_day), max(per_day)))
+    days = [(start + timedelta(days=n)).strftime("%Y%m%d") for n in range((end - start).days + 1)]  # empty days too
+    per_day = {day: per_day.get(day, 0) for day in days}
     top = max(1, max(per_day.values()))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / len(days)

@@ -89,10 +89,14 @@ def test_business_hours_follow_the_persona_clock_weekdays_and_nights():
     assert night.open_at(datetime(2026, 11, 23, 23, 0, tzinfo=zone))
     assert night.open_at(datetime(2026, 11, 24, 1, 0, tzinfo=zone))
     assert not night.open_at(datetime(2026, 11, 24, 12, 0, tzinfo=zone))
+    weeknights = HandoffSpec(hours="21:00-09:00", weekdays=(0, 1, 2, 3, 4))
+    assert weeknights.open_at(datetime(2026, 11, 28, 2, 0, tzinfo=zone))  # Saturday 02:00: Friday's shift
+    assert not weeknights.open_at(datetime(2026, 11, 23, 2, 0, tzinfo=zone))  # Monday 02:00: Sunday's
 
 
 @pytest.mark.parametrize("kwargs, says", [({"hours": "9-21"}, "write HH:MM-HH:MM"),
                                           ({"hours": "09:00"}, "write HH:MM-HH:MM"),
+                                          ({"hours": "09:00-09:00"}, "the same"),
                                           ({"weekdays": (7,)}, r"0 \(Monday\) to 6")])
 def test_a_mistyped_spec_is_refused_when_the_persona_is_defined(kwargs, says):
     with pytest.raises(DefinitionError, match=says):
@@ -134,14 +138,14 @@ async def test_the_desk_figures_count_per_agent_and_per_bot_in_the_store_metrics
     assert found.new_customers == 2 and found.handoff_rate == 1.0
     [lisi] = found.agents
     assert (lisi.agent, lisi.replies, lisi.handled, lisi.first_response, lisi.response, lisi.blocked) == (
-        "lisi", 2, 2, 180.0, 120.0, 1)
+        "lisi", 2, 1, 180.0, 120.0, 1)  # wm_b went back unanswered: not a conversation handled
     assert 'persona_agent_replies_total{agent="lisi",persona="finance_secretary"} 2' in page
-    assert 'persona_conversations_handled_total{agent="lisi",persona="finance_secretary"} 2' in page
+    assert 'persona_conversations_handled_total{agent="lisi",persona="finance_secretary"} 1' in page
     assert 'persona_first_response_seconds_count{agent="lisi",persona="finance_secretary"} 1' in page
 
     done = run_persona("agent", "figures", "bots.finance_secretary", "--store", url, "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["agents"][0] == {"agent": "lisi", "replies": 2, "handled": 2,
+    assert json.loads(done.stdout)["agents"][0] == {"agent": "lisi", "replies": 2, "handled": 1,
                                                     "first_response": 180.0, "response": 120.0,
                                                     "blocked": 1, "flagged": 0}
 

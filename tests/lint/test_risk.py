@@ -114,3 +114,10 @@ async def test_an_agents_message_is_sent_but_journaled_with_the_words_where_the_
         [note] = [json.loads(line) for line in await sim.runtime.store.journal("wmFit") if '"k":"agent"' in line]
         assert note["flagged"] == ["包瘦"]
         assert 'persona_risk_flagged_total{by="agent",persona="fitness_coach"} 1' in sim.runtime.metrics.render()
+
+
+@pytest.mark.parametrize("text", ["forbidden:\n  - word: ''\n", "forbidden:\n  - pattern: '保本|'\n",
+                                  "forbidden:\n  - pattern: '.*'\n"])
+def test_a_rule_that_would_forbid_every_text_is_refused(text):
+    with pytest.raises(RiskError):
+        parse(text, Path("risk.yaml"))

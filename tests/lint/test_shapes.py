@@ -32,9 +32,17 @@ class Order:
         return len(self.items)
 
 
-class Model:  # pydantic-style: annotated fields on a plain class
+class Model:  # pydantic-style: its fields declared (model_fields), as pydantic models have
+    model_fields = {"title": None, "url": None}
     title: str
     url: str
+
+
+class Loose:  # annotated, but free to set any other attribute in __init__: not a known shape
+    title: str
+
+    def __init__(self) -> None:
+        self.price = 9.9
 
 
 def product(key: str) -> Product:
@@ -62,6 +70,10 @@ class Shop(Persona):
     def card(self) -> Model:
         return Model()
 
+    @on.text("loose")
+    def loosely(self, turn: Turn) -> None:
+        turn.say("loose", offer=Loose())
+
     def broadcast(self, turn: Turn, script: str) -> None:
         turn.say(script, category="marketing", deal=product("秒杀"))
 '''
@@ -73,7 +85,7 @@ def shop(tmp_path, monkeypatch):
     package = BotPackage(tmp_path, "shop", PERSONA)
     monkeypatch.syspath_prepend(str(tmp_path))
     base = {"thanks": "谢谢 {{ product.name }}，共 {{ order.total }} 元", "card": "{{ card.title }}",
-            "sale": "{{ deal.name }}"}
+            "sale": "{{ deal.name }}", "loose": "{{ offer.title }} {{ offer.price }}"}  # Loose: not checked
     yield lambda samples=None, **scripts: package.write({**base, **scripts}, samples)
     package.forget()
 
@@ -151,3 +163,16 @@ async def test_publishing_a_misspelt_key_of_a_passed_value_is_refused_with_the_l
     message = str(refused.value)
     assert "recall.j2:4" in message and "did you mean offer.coupon.rule?" in message, message
     assert await store.script_versions("recall") == []  # nothing went live
+
+
+def test_a_sample_for_some_scripts_gives_shapes_to_those_alone(shop):
+    elsewhere = {"buyer": {"scripts": ["thanks"], "extra": {"coupon": {"code": "NEW10"}}}}
+    assert errors(lint(shop(samples=elsewhere, card="{{ extra.coupon.amount }}"))) == []
+    everywhere = {"buyer": {"extra": {"coupon": {"code": "NEW10"}}}}
+    found = errors(lint(shop(samples=everywhere, card="{{ extra.coupon.amount }}")))
+    assert len(found) == 1 and "'extra.coupon.amount'" in found[0], found
+
+
+def test_a_sample_that_cannot_be_used_is_an_error_not_a_crash(shop):
+    found = errors(lint(shop(samples={"bad": {"now": "tomorrow"}})))
+    assert len(found) == 1 and found[0].startswith("bad.json:0: this sample cannot be used"), found

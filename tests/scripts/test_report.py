@@ -19,6 +19,8 @@ from tests.scripts.lab import Lab
 from tests.service.test_serve import ROOT
 
 DAY = 86400.0
+#: a moment after every simulated window closed (the report is read then, on the tests' own clock)
+LATER = FakeClock("2027-06-01 00:00").now()
 
 
 async def simulate(store, rates: dict[str, float], customers: int, seed: int, *, first: int = 0,
@@ -58,7 +60,7 @@ async def simulate(store, rates: dict[str, float], customers: int, seed: int, *,
 async def test_a_known_effect_is_counted_exactly_and_called_a_win(goal):
     store = open_store("memory://", "lab")
     truth = await simulate(store, {"a": 0.20, "b": 0.35}, 4000, seed=11)
-    report = await script_report(store, "pitch", Goal.parse(goal), within=7 * DAY, horizon=1900)
+    report = await script_report(store, "pitch", Goal.parse(goal), within=7 * DAY, horizon=1900, now=LATER)
     figures = {f.variant: f for f in report.variants}
     for variant, expected in truth.items():
         got = figures[variant]
@@ -73,7 +75,7 @@ async def test_a_known_effect_is_counted_exactly_and_called_a_win(goal):
 async def test_no_effect_is_not_called_a_win():
     store = open_store("memory://", "lab")
     await simulate(store, {"a": 0.25, "b": 0.25}, 3000, seed=5)
-    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=1400)
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=1400, now=LATER)
     [vs] = report.comparisons
     assert vs.verdict == Verdict.UNCLEAR and vs.low < 0 < vs.high
 
@@ -81,7 +83,7 @@ async def test_no_effect_is_not_called_a_win():
 async def test_one_customer_per_variant_gets_no_verdict_however_the_rates_look():
     store = open_store("memory://", "lab")
     await simulate(store, {"a": 0.0, "b": 1.0}, 4, seed=3)  # b: everyone bought, a: nobody
-    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY)
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, now=LATER)
     [vs] = report.comparisons
     assert vs.verdict == Verdict.NOT_ENOUGH
     assert vs.says == f"not enough data yet: {vs.customers} of 100 customers per variant" and vs.customers <= 2
@@ -90,17 +92,17 @@ async def test_one_customer_per_variant_gets_no_verdict_however_the_rates_look()
 async def test_a_verdict_reads_the_fixed_horizon_and_later_customers_do_not_move_it():
     store = open_store("memory://", "lab")
     await simulate(store, {"a": 0.20, "b": 0.40}, 600, seed=7)
-    first = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=200)).comparisons
+    first = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=200, now=LATER)).comparisons
     # a month on, the writer looks again: more customers, doing something else
     await simulate(store, {"a": 0.40, "b": 0.20}, 600, seed=8, first=600, start="2026-12-23 09:00")
-    later = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=200)).comparisons
+    later = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=200, now=LATER)).comparisons
     assert first == later and first[0].customers == 200
 
 
 async def test_a_window_shorter_than_the_orders_counts_none():
     store = open_store("memory://", "lab")
     await simulate(store, {"a": 0.5, "b": 0.5}, 200, seed=1)
-    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=3600)
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=3600, now=LATER)
     assert sum(f.reached for f in report.variants) == 0
     assert sum(f.customers for f in report.variants) == 200
 
@@ -151,7 +153,7 @@ async def test_the_timeline_gives_each_arm_its_rate_and_interval_by_day_and_the_
     store = open_store("memory://", "lab")
     await simulate(store, {"a": 0.2, "b": 0.4}, 300, seed=2, start="2026-11-23 09:00")
     await simulate(store, {"a": 0.2, "b": 0.4}, 300, seed=3, first=300, start="2026-11-24 09:00")
-    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, tz="Asia/Shanghai")
+    report = await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, tz="Asia/Shanghai", now=LATER)
     assert set(report.timeline) == {"a", "b"}
     for figures in report.variants:
         days = report.timeline[figures.variant]
@@ -176,3 +178,30 @@ def test_a_variant_name_is_escaped_in_the_chart():
 
     drawn = str(rates_over_time({"<b>": (Point("2026-11-23", 10, 2, 0.05, 0.5),)}))
     assert "<b>" not in drawn and "&lt;b&gt;" in drawn
+
+
+async def test_a_customer_whose_window_is_still_open_is_not_yet_in_the_comparison():
+    store = open_store("memory://", "lab")
+    await simulate(store, {"a": 0.2, "b": 0.4}, 400, seed=9)  # said hi on 2026-11-23 09:00
+    inside = FakeClock("2026-11-25 09:00").now()  # two days on: every 7-day window still open
+    [early] = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=10,
+                                   now=inside)).comparisons
+    assert early.customers == 0 and early.verdict == Verdict.NOT_ENOUGH
+    [late] = (await script_report(store, "pitch", Goal.parse("state:buyer"), within=7 * DAY, horizon=10,
+                                  now=LATER)).comparisons
+    assert late.customers == 10
+
+
+def test_the_charts_place_days_by_date_and_draw_the_empty_ones():
+    from defusedxml import ElementTree
+
+    from persona.content.scripts.report import Point
+    from persona.studio.charts import bars, rates_over_time
+
+    points = (Point("2026-11-01", 10, 2, 0.05, 0.5), Point("2026-11-02", 20, 4, 0.08, 0.4),
+              Point("2026-11-09", 30, 6, 0.1, 0.35))
+    line = ElementTree.fromstring(str(rates_over_time({"a": points}))).find("{*}g/{*}polyline").get("points")
+    xs = [float(p.split(",")[0]) for p in line.split()]
+    assert (xs[1] - xs[0]) * 7 == pytest.approx(xs[2] - xs[1], abs=1)  # a day, then a week (to 0.1 px)
+    drawn = ElementTree.fromstring(str(bars({"20261101": 2, "20261104": 1}, "转人工")))
+    assert [r.get("data-day") for r in drawn.findall("{*}rect")] == ["20261101", "20261102", "20261103", "20261104"]

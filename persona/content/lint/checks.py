@@ -29,7 +29,7 @@ from ...model.turn import Turn
 from ...model.wording import Said, says
 from ..library import LIBRARY_FILE, LibraryError, shipped
 from ..risk import Hit, RiskError, RiskList, risk_list
-from ..samples import from_file, sample_files
+from ..samples import from_file, read_samples
 from .broadcasts import broadcast_sites, handoff_sites
 from .fields import check_use, known_fields
 from .report import ERROR, WARNING, Report, Severity, display, suggest
@@ -69,11 +69,13 @@ class Linter:
         self.book = scripts if scripts is not None else ScriptBook.draft(self.folder, {})
         self.code = Code(cls)
         self.fields = known_fields(cls, self.code)
-        self.samples = sample_files(cls)
+        self.samples, self.broken_samples = read_samples(cls)
         self.risk = RiskList()
         self.shapes = Shapes()
         for name, raw in self.samples.items():
-            self.shapes.add_sample(name, {k: v for k, v in raw.items() if k not in SAMPLE_FIELDS})
+            scripts = raw.get("scripts")
+            self.shapes.add_sample(name, {k: v for k, v in raw.items() if k not in SAMPLE_FIELDS},
+                                   frozenset(map(str, scripts)) if isinstance(scripts, list) else None)
         self.read = Reading()
 
     def run(self) -> None:
@@ -89,6 +91,8 @@ class Linter:
         self._check_sites(scripts, sites, context, dynamic)
         self._check_keys(scripts, sites)
         self._check_risk(scripts)
+        for path, why in self.broken_samples:
+            self.report.add(ERROR, path, 0, says("lint.sample_broken", detail=why))
         try:  # the 内容库 the bot ships: what agents put into chats must pass the same checks
             shipped(self.cls)
         except (LibraryError, RiskError) as exc:
@@ -222,9 +226,9 @@ class Linter:
             typed = {k: resolver.shape(expr, frame) for k, (expr, frame) in site.values.items()}
             said.setdefault(site.script, []).append(typed)
         for name, script in scripts.items():
+            shown = self.shapes.for_script(name)
             for typed in said.get(name) or [{}]:
-                shapes = {v: merge(typed.get(v), self.shapes.samples.get(v))
-                          for v in {*typed, *self.shapes.samples} - BASE_VARIABLES}
+                shapes = {v: merge(typed.get(v), shown.get(v)) for v in {*typed, *shown} - BASE_VARIABLES}
                 for unknown in unknown_keys(script.keys, shapes):
                     if (name, unknown.use.line, unknown.message) not in reported:
                         reported.add((name, unknown.use.line, unknown.message))

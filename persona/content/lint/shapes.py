@@ -7,8 +7,9 @@ each value is learnt where the bot already says it:
 
 - from the types in the code: the annotation of a parameter or variable passed, or the return
   annotation of the function or method whose call is passed (``cat.coupon(code) -> Coupon``);
-  a ``TypedDict``, a dataclass, or a class with annotated fields (pydantic-style models
-  included) has known keys, and ``list[Row]`` items have Row's;
+  a ``TypedDict``, a dataclass, a pydantic-style model (``model_fields``) or a class with
+  ``__slots__`` has known keys (any other class may set attributes in ``__init__``), and
+  ``list[Row]`` items have Row's;
 - from the bot's samples (``samples/*.json``, the sample customers a preview offers): a value
   given there has the keys the sample shows.
 
@@ -106,7 +107,8 @@ def from_type(hint: Any, depth: int = 0) -> Shape | None:
         return None
     if typing.is_typeddict(hint):
         keys = dict(hints)
-    elif dataclasses.is_dataclass(hint) or hasattr(hint, "model_fields") or hints:
+    elif dataclasses.is_dataclass(hint) or hasattr(hint, "model_fields") or "__slots__" in vars(hint):
+        # classes whose fields are all declared; any other may set attributes in __init__
         keys = {**dict.fromkeys(n for n in dir(hint) if not n.startswith("_")), **hints}
         keys.update(dict.fromkeys(getattr(hint, "model_fields", None) or ()))
     else:
@@ -333,15 +335,19 @@ def unknown_keys(uses: Iterable[KeyUse], shapes: Mapping[str, Shape | None]) -> 
 
 @dataclass
 class Shapes:
-    """The shapes of the values passed to scripts: per say() site, and from the samples."""
+    """The shapes the bot's samples show for the values they give, each sample for the scripts
+    it is for (all of them, unless it names some)."""
 
-    samples: dict[str, Shape | None] = field(default_factory=dict)
+    samples: list[tuple[frozenset[str] | None, dict[str, Shape | None]]] = field(default_factory=list)
 
-    def add_sample(self, name: str, variables: Mapping[str, Any]) -> None:
-        for variable, value in variables.items():
-            self.samples[variable] = merge(self.samples.get(variable), from_value(value, f"samples/{name}.json"))
+    def add_sample(self, name: str, variables: Mapping[str, Any], scripts: frozenset[str] | None = None) -> None:
+        self.samples.append((scripts, {v: from_value(value, f"samples/{name}.json") for v, value in variables.items()}))
 
-    def at(self, typed: Mapping[str, Shape | None]) -> dict[str, Shape | None]:
-        """What a site passes: its own types first, the samples for the rest."""
-        return {**self.samples, **{k: v for k, v in typed.items() if v is not None}}
-
+    def for_script(self, script: str) -> dict[str, Shape | None]:
+        """What the samples meant for ``script`` show, merged."""
+        found: dict[str, Shape | None] = {}
+        for scripts, shapes in self.samples:
+            if scripts is None or script in scripts:
+                for variable, shape in shapes.items():
+                    found[variable] = merge(found.get(variable), shape)
+        return found

@@ -10,7 +10,8 @@ Newcombe's score interval of the difference in rates (sound at small counts and 
 win or a loss; one that does is noise.
 
 A verdict waits for a fixed horizon the writer sets before the test (``horizon`` customers in
-each arm, 100 by default) and is read from the first ``horizon`` customers of each arm only:
+each arm whose window has closed, 100 by default: a customer still inside it has not had their
+chance) and is read from the first ``horizon`` such customers of each arm only:
 looking every day cannot turn noise into a win, and the verdict, once there, no longer moves.
 Before that the comparison says "not enough data yet: n of N".
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -186,12 +188,14 @@ def newcombe_interval(reached: int, customers: int, control_reached: int, contro
 
 
 async def script_report(store: Store, script: str, goal: Goal, within: float,
-                        confidence: float = 0.95, horizon: int = HORIZON, tz: str = "UTC") -> ScriptReport:
+                        confidence: float = 0.95, horizon: int = HORIZON, tz: str = "UTC",
+                        now: float | None = None) -> ScriptReport:
     """Per variant of ``script``: customers, messages, the goal reached within ``within``
     seconds of the first message, and each variant against the control (a verdict once each
     arm has ``horizon`` customers, read from those first ``horizon``)."""
     if horizon < 1:
         raise PersonaError(f"horizon {horizon!r}: give the customers per variant a verdict waits for, e.g. 100")
+    now = time.time() if now is None else now
     customers: dict[str, int] = {}
     messages: dict[str, int] = {}
     reached: dict[str, int] = {}
@@ -215,15 +219,16 @@ async def script_report(store: Store, script: str, goal: Goal, within: float,
         hit = any(goal.reached_by(line) and start <= float(line["t"]) <= start + within for line in lines)
         if hit:
             reached[variant] = reached.get(variant, 0) + 1
-        arms.setdefault(variant, []).append((start, hit))
+        if start + within <= now:  # a customer whose window is still open has not had their chance yet
+            arms.setdefault(variant, []).append((start, hit))
     names = sorted(customers)
     figures = tuple(VariantFigures(name, customers[name], messages.get(name, 0), reached.get(name, 0),
                                    *wilson_interval(reached.get(name, 0), customers[name], confidence))
                     for name in names)
     control = DEFAULT_VARIANT if DEFAULT_VARIANT in customers else (names[0] if names else DEFAULT_VARIANT)
-    comparisons = tuple(_compare(arms[f.variant], arms.get(control, []), f.variant, control, confidence, horizon)
+    comparisons = tuple(_compare(arms.get(f.variant, []), arms.get(control, []), f.variant, control, confidence, horizon)
                         for f in figures if f.variant != control)
-    timeline = {name: _timeline(arms[name], confidence, ZoneInfo(tz)) for name in names}
+    timeline = {name: _timeline(arms.get(name, []), confidence, ZoneInfo(tz)) for name in names}
     return ScriptReport(script, goal, within, confidence, figures, comparisons, timeline)
 
 

@@ -16,7 +16,7 @@ import time
 
 from aiohttp import web
 
-from ...content.risk import AgentRule, RiskError, risk_list
+from ...content.risk import RiskError, risk_list
 from ...errors import ChannelError, PersonaError, StoreUnavailable, TemplateError
 from ...model.customer import Customer
 from ...model.inputs import BusinessEvent
@@ -83,8 +83,8 @@ async def check(request: web.Request) -> web.StreamResponse:
         risk = risk_list(bot.cls)
     except RiskError as exc:
         return web.json_response({"error": f"风控词表读不出来：{exc}"}, status=503)
-    words = list(dict.fromkeys(hit.found for hit in risk.find(text)))
-    return web.json_response({"words": words, "blocked": bool(words) and risk.agents is AgentRule.BLOCK})
+    words, blocked = risk.verdict(text)
+    return web.json_response({"words": list(words), "blocked": blocked})
 
 
 def _bot(request: web.Request) -> StudioBot:

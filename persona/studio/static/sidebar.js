@@ -18,20 +18,22 @@
   function post(path, body) {
     return fetch(path, { method: "POST", credentials: "same-origin",
                          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-                         body: JSON.stringify(body) }).then(function (r) { return r.json(); });
+                         body: JSON.stringify(body) }).then(function (r) {
+      return r.json().then(function (answer) { if (!r.ok) { throw new Error(answer.error || r.status); } return answer; });
+    });
   }
 
   function send(content, message) {
     errorBox.hidden = true;
     post("/api/sidebar/" + bot + "/check", { text: content }).then(function (verdict) {
-      if (verdict.blocked) { fail("没有放进聊天框：含有禁用词 " + verdict.words.join("、")); return; }
+      if (verdict.blocked !== false) { fail("没有放进聊天框：含有禁用词 " + (verdict.words || []).join("、")); return; }
       var args = Object.assign({ enterChat: true }, message || { msgtype: "text", text: { content: content } });
       window.wx.invoke("sendChatMessage", args,
         function (res) {
           if (res.err_msg !== "sendChatMessage:ok") { fail("企业微信没有接受：" + res.err_msg); return; }
           text(status, "已放进聊天框" + (verdict.words.length ? "（提醒：含有 " + verdict.words.join("、") + "）" : ""));
         });
-    });
+    }).catch(function (e) { fail("风控检查没有完成，没有放进聊天框：" + e.message); });  // fail closed
   }
 
   function picks(section, items) {
