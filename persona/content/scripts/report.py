@@ -153,7 +153,8 @@ class ScriptReport:
     confidence: float
     variants: tuple[VariantFigures, ...]
     comparisons: tuple[Comparison, ...]
-    #: per variant, the rate and its interval day by day (by the day of each customer's first message)
+    #: per variant, the rate and its interval day by day (by the day of each customer's first message;
+    #: a customer whose window is still open counts as not reached yet: the chart shows the test as it runs)
     timeline: dict[str, tuple[Point, ...]] = field(default_factory=dict)
 
 
@@ -199,7 +200,8 @@ async def script_report(store: Store, script: str, goal: Goal, within: float,
     customers: dict[str, int] = {}
     messages: dict[str, int] = {}
     reached: dict[str, int] = {}
-    arms: dict[str, list[tuple[float, bool]]] = {}  # variant -> (first message time, reached) per customer
+    arms: dict[str, list[tuple[float, bool]]] = {}  # variant -> (first message, reached): windows closed
+    everyone: dict[str, list[tuple[float, bool]]] = {}  # the same with the windows still open (the timeline)
     for user in await store.users():
         lines = [json.loads(raw) for raw in await store.journal(user, JOURNAL_LINES)]
         first: dict[str, object] | None = None
@@ -219,6 +221,7 @@ async def script_report(store: Store, script: str, goal: Goal, within: float,
         hit = any(goal.reached_by(line) and start <= float(line["t"]) <= start + within for line in lines)
         if hit:
             reached[variant] = reached.get(variant, 0) + 1
+        everyone.setdefault(variant, []).append((start, hit))
         if start + within <= now:  # a customer whose window is still open has not had their chance yet
             arms.setdefault(variant, []).append((start, hit))
     names = sorted(customers)
@@ -228,7 +231,7 @@ async def script_report(store: Store, script: str, goal: Goal, within: float,
     control = DEFAULT_VARIANT if DEFAULT_VARIANT in customers else (names[0] if names else DEFAULT_VARIANT)
     comparisons = tuple(_compare(arms.get(f.variant, []), arms.get(control, []), f.variant, control, confidence, horizon)
                         for f in figures if f.variant != control)
-    timeline = {name: _timeline(arms.get(name, []), confidence, ZoneInfo(tz)) for name in names}
+    timeline = {name: _timeline(everyone[name], confidence, ZoneInfo(tz)) for name in names}
     return ScriptReport(script, goal, within, confidence, figures, comparisons, timeline)
 
 
