@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 
 import pytest
 
@@ -16,6 +13,8 @@ from persona.content.scripts import ScriptCatalog, ScriptPoller
 from persona.content.scripts.report import Goal, Verdict, newcombe_interval, script_report, wilson_interval
 from persona.store import open_store
 from tests.scripts.lab import Lab
+from tests.cli.conftest import run_persona
+from tests.faketime import needs_faketime
 from tests.service.test_serve import ROOT
 
 DAY = 86400.0
@@ -125,23 +124,22 @@ def test_a_goal_is_state_or_event(text):
         Goal.parse(text)
 
 
+@needs_faketime
 async def test_the_report_command_on_sqlite(tmp_path):
     url = f"sqlite:///{tmp_path}/lab.db"
     store = open_store(url, "lab")
     truth = await simulate(store, {"a": 0.1, "b": 0.6}, 300, seed=3)
     await store.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "persona", "scripts", "report", "tests.scripts.lab", "pitch",
-                           "--store", url, "--goal", "state:buyer", "--within", "7d"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    # the command reads the report at the simulation's time, after every window closed
+    done = run_persona("scripts", "report", "tests.scripts.lab", "pitch", "--store", url, "--goal", "state:buyer",
+                       "--within", "7d", pythonpath=ROOT, at=LATER)
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:4]}
     for variant in ("a", "b"):
         assert rows[variant][1:4] == [str(truth[variant][k]) for k in ("customers", "messages", "reached")]
     assert "b vs a: " in done.stdout and done.stdout.rstrip().endswith(": better")
-    bad = subprocess.run([sys.executable, "-m", "persona", "scripts", "report", "tests.scripts.lab", "pitch",
-                          "--store", url, "--goal", "paid"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=60)
+    bad = run_persona("scripts", "report", "tests.scripts.lab", "pitch", "--store", url, "--goal", "paid",
+                      pythonpath=ROOT, at=LATER)
     assert bad.returncode == 2 and "state:NAME or event:NAME" in bad.stderr
 
 
