@@ -92,7 +92,10 @@ def test_the_sidebar_signs_in_shows_the_chats_customer_and_puts_a_reply_into_the
     content = page.locator("#sidebar-content button.pick")  # 内容库: the shipped cards
     expect(content).to_have_count(3)
     content.filter(has_text="新人礼包").click()
-    page.wait_for_function("window.__wx.sent.length === 2")  # the status already says so from the first
+    for _ in range(200):  # the status already says so from the first; the page's CSP forbids wait_for_function
+        if page.evaluate("window.__wx.sent.length") == 2:
+            break
+        page.wait_for_timeout(50)
     card = page.evaluate("window.__wx.sent")[1]
     assert card["msgtype"] == "news" and card["news"]["link"] == "https://shop.example.com/coupon/NEW10"
     assert card["enterChat"] is True
