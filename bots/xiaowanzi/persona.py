@@ -49,7 +49,8 @@ class Xiaowanzi(Persona):
     broadcasts = frozenset({"flash_sale"})  # persona broadcast bots.xiaowanzi SEGMENT flash_sale
     agent_scripts = frozenset({"agent_return_policy", "agent_coupon"})  # 话术库: offered to agents in the WeCom sidebar
     handoff = HandoffSpec(  # 转人工: who answers, when, and what the customer and the staff member hear
-        agents=("wanzi_kefu1", "wanzi_kefu2"), hours='09:00-22:00',
+        agents=("wanzi_kefu1", "wanzi_kefu2"), hours='09:00-22:00',  # in turn, each in their shift
+        shifts={"wanzi_kefu1": "09:00-16:00", "wanzi_kefu2": "14:00-22:00"},
         ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",
         back="handoff_back", back_notify="handoff_back_notify",
         desk_url="https://studio.example.com/agents/{bot}?user={user}")

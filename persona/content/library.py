@@ -1,7 +1,8 @@
 """内容库: ready-made content an agent puts into a WeCom chat from the sidebar, owned by writers.
 
-An item is a text, a link card (title, description, URL, picture URL) or a mini-program card
-(appid, page, title, picture URL). A bot ships its first library in ``library.yaml`` beside
+An item is a text, a picture (an https URL, or a file beside the persona; uploaded to WeCom
+when an agent first sends it, its media_id then reused for days), a link card (title,
+description, URL, picture URL) or a mini-program card (appid, page, title, picture URL). A bot ships its first library in ``library.yaml`` beside
 its persona; writers then keep it in the studio, which stores it in the bot's store (the
 store's copy, once there, is the library). Every item passes 风控 when it is saved: a forbidden
 word is refused with the word, as in a script.
@@ -9,6 +10,7 @@ word is refused with the word, as in a script.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass
@@ -29,12 +31,13 @@ KEY = "content:library"
 
 class Kind(StrEnum):
     TEXT = "text"
+    IMAGE = "image"
     LINK = "link"
     MINIPROGRAM = "miniprogram"
 
 
 #: what each kind needs, besides a title
-NEEDS = {Kind.TEXT: ("text",), Kind.LINK: ("url",), Kind.MINIPROGRAM: ("appid", "page")}
+NEEDS = {Kind.TEXT: ("text",), Kind.IMAGE: ("picture",), Kind.LINK: ("url",), Kind.MINIPROGRAM: ("appid", "page")}
 
 
 class LibraryError(PersonaError):
@@ -57,12 +60,16 @@ class Item:
     text: str = ""
     url: str = ""
     description: str = ""
-    picture: str = ""  # a picture's URL (link and mini-program cards)
+    picture: str = ""  # a picture's URL (cards); an image's URL or path in the bot's folder
     appid: str = ""
     page: str = ""
 
-    def chat_message(self) -> dict[str, Any]:
-        """The item as WeCom's ``sendChatMessage`` takes it."""
+    def chat_message(self, media_id: str = "") -> dict[str, Any]:
+        """The item as WeCom's ``sendChatMessage`` takes it (an image: with its uploaded ``media_id``)."""
+        if self.kind is Kind.IMAGE:
+            if not media_id:
+                raise ValueError(f"library item {self.id}: an image is sent by its media_id; upload it first")
+            return {"msgtype": "image", "image": {"mediaId": media_id}}
         if self.kind is Kind.TEXT:
             return {"msgtype": "text", "text": {"content": self.text}}
         if self.kind is Kind.LINK:
@@ -87,12 +94,28 @@ def item(raw: dict[str, Any], persona: type[Persona]) -> Item:
     if missing:
         raise LibraryError(says("library.missing", kind=str(kind), fields=", ".join(missing)))
     for name in ("url", "picture"):
-        if values[name] and not values[name].startswith("https://"):
-            raise LibraryError(says("library.https", field=name, value=values[name]))
+        if values[name] and not values[name].startswith("https://") and not (
+                kind is Kind.IMAGE and name == "picture" and _beside(persona, values[name])):
+            raise LibraryError(says("library.image" if kind is Kind.IMAGE and name == "picture" else "library.https",
+                                    field=name, value=values[name]))
     words = [hit.found for hit in risk_list(persona).find(" ".join((title, values["text"], values["description"])))]
     if words:
         raise LibraryError(says("library.forbidden", words="、".join(dict.fromkeys(words))))
     return Item(str(raw.get("id") or uuid.uuid4().hex[:10]), kind, title, **values)
+
+
+def _beside(persona: type[Persona], path: str) -> bool:
+    """Whether ``path`` names a file inside the persona's folder (never outside it)."""
+    folder = persona.folder().resolve()
+    found = (folder / path).resolve()
+    return found.is_relative_to(folder) and found.is_file()
+
+
+def source(item: Item, persona: type[Persona]) -> str:
+    """Where an image item's picture is read from: its URL, or its file's absolute path."""
+    if item.picture.startswith("https://"):
+        return item.picture
+    return str((persona.folder() / item.picture).resolve())
 
 
 def shipped(persona: type[Persona]) -> list[Item]:
@@ -106,7 +129,13 @@ def shipped(persona: type[Persona]) -> list[Item]:
         raise LibraryError(says("library.yaml", detail=str(exc))) from None
     if not isinstance(raw, list):
         raise LibraryError(says("library.list"))
-    return [item(entry if isinstance(entry, dict) else {}, persona) for entry in raw]
+    return [item({**entry, "id": entry.get("id") or _stable_id(entry)} if isinstance(entry, dict) else {}, persona)
+            for entry in raw]
+
+
+def _stable_id(entry: dict[str, Any]) -> str:
+    """A shipped item's id, the same on every read (the sidebar and the studio name items by it)."""
+    return hashlib.blake2b(json.dumps(entry, sort_keys=True, default=str).encode(), digest_size=5).hexdigest()
 
 
 async def load(store: KeyValue, persona: type[Persona]) -> list[Item]:

@@ -14,7 +14,7 @@ import ast
 import json
 import uuid
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..content.risk import RiskError, risk_list
@@ -212,7 +212,13 @@ class Desk:
                                                  agent=agent.strip(), action=AgentAction.CLOSE))
 
 
-def _line(note: dict[str, Any]) -> Line | None:
+def customer_lines(notes: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What the customer wrote, oldest first, from journal notes (media as ``[media image]``)."""
+    return [line.text for note in notes if note.get("k") == "in"
+            and (line := _line(note)) is not None and line.who == "customer"]
+
+
+def _line(note: Mapping[str, Any]) -> Line | None:
     kind, t = note["k"], int(note.get("t", 0))
     if kind == "in":
         described = str(note.get("input", ""))

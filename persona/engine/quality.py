@@ -20,6 +20,8 @@ from ..store.base import Store
 from . import census
 
 DESK = "desk:"
+#: handovers each agent took from the duty list, per day: ``<ROTATION><day>:<agent>``
+ROTATION = f"{DESK}rotation:"
 
 
 def moves(notes: Iterable[Mapping[str, Any]], now: float, tz: str) -> dict[str, int]:
@@ -30,6 +32,8 @@ def moves(notes: Iterable[Mapping[str, Any]], now: float, tz: str) -> dict[str, 
         kind = note.get("k")
         if kind == "handoff":
             out[f"{DESK}handoff:{note['reason']}:{day}"] += 1
+            if note.get("rotated"):  # the duty list's round-robin (persona.engine.handover)
+                out[f"{ROTATION}{day}:{note['assigned']}"] += 1
         elif kind == "handback":
             out[f"{DESK}handback:{note['why']}:{day}"] += 1
             if note.get("holder"):

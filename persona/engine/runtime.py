@@ -17,7 +17,7 @@ import logging
 import random
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from . import census, quality
+from . import census, handover, quality
 from .. import jsonwire
 from ..content.scripts.failures import ScriptFailure, record_failure
 from ..clock import Clock
@@ -194,6 +194,7 @@ class Runtime:
             if not handled and _footprint(turn) == before:
                 status = Status.UNHANDLED  # neither a handler nor a rule did anything with it
                 self.handoff.unhandled(turn)
+            await handover.complete(turn, self.store)
             if customer_door:
                 arm_timers(turn, self.persona.timer_specs, created)
         except StoreUnavailable:  # a handler that reads the store met an outage: retried, not a bug

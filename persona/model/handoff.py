@@ -15,13 +15,17 @@ long the customer waited) and ``handback`` (closed or idle).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from .customer import Handoff, Timer
 from .inputs import AgentAction, AgentInput, Door, MediaMessage, TextMessage, TimerFired, plain_word
 from .messages import Message
-from .staffing import HandoffSpec
+from .staffing import RECENT_LINES
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -56,39 +60,68 @@ class Release(StrEnum):
 
 
 def begin(turn: "Turn", reason: str, agent: str | None = None) -> bool:
-    """Hold this customer for a human agent; False when one already holds them."""
+    """Hold this customer for a human agent; False when one already holds them.
+
+    With a :class:`HandoffSpec`, who is told what waits for :func:`tell`: the runtime calls it
+    once the handlers are done, when it has read the duty list's rotation and the customer's
+    last lines from the store.
+    """
     customer = turn.customer
     if customer.handoff is not None:
         return False
     waiting = turn.now if isinstance(turn.input, (TextMessage, MediaMessage)) else None
     spec = turn.persona.staffing
-    assigned = agent or (spec.assign(customer) if spec is not None else None)
+    assigned = agent or (spec.owner(customer) if spec is not None else None)
     customer.handoff = Handoff(since=turn.now, reason=str(reason), last=turn.now, waiting=waiting, agent=assigned)
     _arm(turn)
-    open_now = spec.open_at(turn.local) if spec is not None else True
-    turn.note("handoff", reason=str(reason), text=_text(turn),
-              **({"assigned": assigned, "open": open_now} if spec is not None else {}))
+    turn.note("handoff", reason=str(reason), text=_text(turn))
     if spec is None:
         script = turn.persona.policy.handoff_script
         if script:
             turn.say(script, category="service")
-    elif reason != Reason.AGENT:  # an agent who wrote first needs no introduction
-        _tell_on_handoff(turn, spec, str(reason), assigned, open_now)
+    else:
+        # an agent who took the customer by writing needs no introduction
+        turn.handover = Handover(str(reason), told=reason == Reason.AGENT)
     return True
 
 
-def _tell_on_handoff(turn: "Turn", spec: HandoffSpec, reason: str, assigned: str | None, open_now: bool) -> None:
-    """The customer hears that a person will answer (or, out of hours, when); the staff member
-    who takes them is told who is waiting."""
+@dataclass(slots=True)
+class Handover:
+    """A handover begun in this turn whose assignment and telling are still to come."""
+
+    reason: str
+    told: bool  # nobody is to be told (an agent took the customer by writing)
+
+
+def tell(turn: "Turn", taken: Mapping[str, int], recent: list[str]) -> str | None:
+    """Finish this turn's handover: assign a duty agent when the customer has no owner (``taken``:
+    handovers each agent has had, for the round-robin), journal who and whether the desk is open,
+    then tell the customer (``ack``, or ``offline`` out of hours) and the staff member (``notify``,
+    with ``recent``: the customer's last lines). Returns the agent taken from the duty list, if any."""
+    pending, turn.handover = turn.handover, None
+    spec, held = turn.persona.staffing, turn.customer.handoff
+    if pending is None or spec is None or held is None:
+        return None
+    local = datetime.fromtimestamp(turn.now, ZoneInfo(turn.persona.timezone))
+    rotated = None
+    if held.agent is None:
+        held.agent = rotated = spec.next_on_duty(local, taken)
+    open_now = spec.open_at(local)
+    note = next(n for n in reversed(turn.notes) if n["k"] == "handoff")
+    note.update(assigned=held.agent, open=open_now, **({"rotated": True} if rotated else {}))
+    if pending.told:
+        return rotated
     script = spec.ack if open_now else spec.offline
     if script:
-        turn.say(script, category="service", agent=assigned, open=open_now, reason=reason, hours=spec.hours or "")
-    if spec.notify and assigned:
+        turn.say(script, category="service", agent=held.agent, open=open_now, reason=pending.reason,
+                 hours=spec.hours or "")
+    if spec.notify and held.agent:
         customer = turn.customer
-        turn.say(spec.notify, to=f"staff:{assigned}", category="service",
+        turn.say(spec.notify, to=f"staff:{held.agent}", category="service",
                  customer_name=str(customer.attrs.get("name") or customer.id), customer_id=customer.id,
-                 state=turn.state, text=_text(turn) or "", reason=reason, open=open_now,
-                 link=spec.link(type(turn.persona).name, customer.id))
+                 state=turn.state, text=_text(turn) or "", recent=recent[-RECENT_LINES:], reason=pending.reason,
+                 open=open_now, link=spec.link(type(turn.persona).name, customer.id))
+    return rotated
 
 
 def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:

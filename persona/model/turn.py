@@ -20,7 +20,7 @@ import regex
 
 from .customer import Customer, Timer
 from ..errors import DefinitionError, HandlerError
-from .handoff import begin as begin_handoff
+from .handoff import Handover, begin as begin_handoff
 from .inputs import REPLY_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
 from .messages import Message
 from .templates import FALLBACK_NOTE, SUFFIX, Fallback
@@ -74,6 +74,8 @@ class Turn:
         self.timer_data: dict[str, Any] = {}  # the data a firing timer was scheduled with
         #: published versions that failed for this customer, each said as an earlier version
         self.fallbacks: list[Fallback] = []
+        #: a handover begun in this turn, assigned and told once the handlers are done
+        self.handover: Handover | None = None
 
     # -- what came in ----------------------------------------------------------------------
     @property

@@ -16,6 +16,7 @@ from persona.errors import DefinitionError
 from persona.model.customer import Customer
 from persona.testing import Simulation
 from tests.cli.conftest import run_persona
+from tests.conftest import STORE_KINDS, drop_namespace, store_url
 
 
 def notes(lines: list[str], kind: str) -> list[dict]:
@@ -67,16 +68,78 @@ async def test_an_idle_conversation_goes_back_and_both_are_told_why():
         assert notes(await sim.journal("wm_amy"), "handback")[0]["why"] == "idle"
 
 
-def test_assignment_is_own_staff_then_tag_then_the_duty_list_spread_evenly():
+def test_assignment_is_own_staff_then_tag_then_the_duty_list_in_turn():
     spec = HandoffSpec(agents=("a1", "a2", "a3"), by_tag={"product": {"lipstick": "lip_expert"}})
     own = Customer("wm1", "new", attrs={"follow_user": "lisi"}, tags={"product": "lipstick"})
-    assert spec.assign(own) == "lisi"
-    assert spec.assign(Customer("wm2", "new", tags={"product": "lipstick"})) == "lip_expert"
-    spread = [spec.assign(Customer(f"wm{i}", "new")) for i in range(300)]
-    assert set(spread) == {"a1", "a2", "a3"} and min(spread.count(a) for a in ("a1", "a2", "a3")) > 70
-    assert spread == [spec.assign(Customer(f"wm{i}", "new")) for i in range(300)]  # stable
-    assert HandoffSpec(follow_user=False, agents=("x",)).assign(own) == "x"
-    assert HandoffSpec().assign(Customer("wm3", "new")) is None
+    assert spec.owner(own) == "lisi"
+    assert spec.owner(Customer("wm2", "new", tags={"product": "lipstick"})) == "lip_expert"
+    assert spec.owner(Customer("wm3", "new")) is None  # nobody's own: the duty list decides
+    assert HandoffSpec(follow_user=False, agents=("x",)).owner(own) is None  # own staff ignored
+    assert HandoffSpec(follow_user=False, by_tag=spec.by_tag).owner(own) == "lip_expert"
+    monday = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    taken: dict[str, int] = {}
+    order = []
+    for _ in range(7):
+        agent = spec.next_on_duty(monday, taken)
+        assert agent is not None
+        order.append(agent)
+        taken[agent] = taken.get(agent, 0) + 1
+    assert order == ["a1", "a2", "a3", "a1", "a2", "a3", "a1"]
+    assert spec.next_on_duty(monday, {"a1": 5, "a2": 2, "a3": 2}) == "a2"  # the fewest today, then list order
+    assert HandoffSpec().next_on_duty(monday, {}) is None
+
+
+def test_each_agent_on_their_own_shift_and_everyone_when_nobody_is_on():
+    zone = ZoneInfo("Asia/Shanghai")
+    spec = HandoffSpec(agents=("early", "late", "always"), hours="09:00-22:00", weekdays=(0, 1, 2, 3, 4),
+                       shifts={"early": "09:00-15:00", "late": "14:00-22:00"})
+    assert spec.on_duty(datetime(2026, 11, 23, 10, 0, tzinfo=zone)) == ("early", "always")
+    assert spec.on_duty(datetime(2026, 11, 23, 14, 30, tzinfo=zone)) == ("early", "late", "always")
+    assert spec.on_duty(datetime(2026, 11, 23, 21, 0, tzinfo=zone)) == ("late", "always")
+    assert spec.on_duty(datetime(2026, 11, 28, 10, 0, tzinfo=zone)) == ("early", "late", "always")  # Saturday
+    with pytest.raises(DefinitionError, match="not in agents"):
+        HandoffSpec(agents=("a",), shifts={"b": "09:00-12:00"})
+    with pytest.raises(DefinitionError, match=r"shifts\['a'\].*HH:MM-HH:MM"):
+        HandoffSpec(agents=("a",), shifts={"a": "9-12"})
+    brand = spec.for_brand({"PERSONA_HANDOFF_SHIFTS": "early=08:00-12:00, late=12:00-20:00"})
+    assert brand.shifts == {"early": "08:00-12:00", "late": "12:00-20:00"}
+    assert spec.for_brand({"PERSONA_HANDOFF_AGENTS": "late,new"}).shifts == {"late": "14:00-22:00"}
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+async def test_customers_with_no_staff_of_their_own_go_round_the_agents_on_shift(kind, tmp_path, namespace):
+    url = store_url(kind, tmp_path)
+    async with Simulation("bots.xiaowanzi", start="2026-11-23 14:30", store=url, namespace=namespace) as sim:
+        assigned = []
+        for i in range(5):
+            said = {s.script: s for s in await sim.text(f"wm_rr{i}", "转人工")}
+            assigned.append(said["handoff_notify"].to)
+        assert assigned == ["staff:wanzi_kefu1", "staff:wanzi_kefu2"] * 2 + ["staff:wanzi_kefu1"]
+        [handoff] = notes(await sim.journal("wm_rr1"), "handoff")
+        assert (handoff["assigned"], handoff["rotated"]) == ("wanzi_kefu2", True)
+        await sim.advance("390m")  # 21:00: only the late shift is on
+        said = {s.script: s for s in await sim.text("wm_late", "转人工")}
+        assert said["handoff_notify"].to == "staff:wanzi_kefu2"
+        await sim.wechat("wm_own", "add_external_contact", welcome_code="WCown", staff="lisi")
+        said = {s.script: s for s in await sim.text("wm_own", "转人工")}
+        assert said["handoff_notify"].to == "staff:lisi"  # their own: not the rotation's
+        [own] = notes(await sim.journal("wm_own"), "handoff")
+        assert "rotated" not in own
+    if kind == "redis":
+        await drop_namespace(url, namespace)
+
+
+async def test_the_staff_member_reads_the_customer_s_last_lines():
+    async with Simulation("bots.xiaowanzi", start="2026-11-23 10:00") as sim:
+        await sim.wechat("wm_amy", "add_external_contact", welcome_code="WC1", staff="lisi")
+        for line in ("你好", "我上周买的口红", "颜色和图片不一样", "可以换吗"):
+            await sim.text("wm_amy", line)
+        await sim.media("wm_amy")
+        said = {s.script: s for s in await sim.text("wm_amy", "转人工")}
+    text = said["handoff_notify"].text
+    assert "TA 最近说：" in text
+    lines = [line[2:] for line in text.splitlines() if line.startswith("· ")]
+    assert lines == ["我上周买的口红", "颜色和图片不一样", "可以换吗", "[media image]", "转人工"]  # the last five
 
 
 def test_business_hours_follow_the_persona_clock_weekdays_and_nights():

@@ -14,9 +14,12 @@ XIAOWANZI = load_persona("bots.xiaowanzi")
 
 
 @pytest.mark.parametrize("raw, says", [
-    ({"kind": "video", "title": "x"}, "choose text, link or miniprogram"),
+    ({"kind": "video", "title": "x"}, "choose text, image, link or miniprogram"),
+    ({"kind": "image", "title": "图"}, "an item of kind image needs picture"),
+    ({"kind": "image", "title": "图", "picture": "../../pyproject.toml"}, "or a file in the bot's folder"),
+    ({"kind": "image", "title": "图", "picture": "media/missing.png"}, "or a file in the bot's folder"),
     ({"kind": "text", "title": " "}, "needs a title"),
-    ({"kind": "link", "title": "券"}, "a link item needs url"),
+    ({"kind": "link", "title": "券"}, "an item of kind link needs url"),
     ({"kind": "miniprogram", "title": "订单", "appid": "wx1"}, "needs page"),
     ({"kind": "link", "title": "券", "url": "http://shop.example.com"}, "give an https:// address"),
     ({"kind": "text", "title": "功效", "text": "三天根治痘痘"}, r"根治 is a forbidden word \(risk.yaml\)"),
@@ -35,14 +38,20 @@ def test_each_kind_is_the_message_sendchatmessage_takes():
     assert card.chat_message()["miniprogram"] == {"appid": "wx1", "title": "订单", "imgUrl": "", "page": "pages/o"}
     assert library.item({"kind": "text", "title": "t", "text": "你好"}, XIAOWANZI).chat_message() == {
         "msgtype": "text", "text": {"content": "你好"}}
+    picture = library.item({"kind": "image", "title": "退货三步", "picture": "media/return_steps.png"}, XIAOWANZI)
+    assert picture.chat_message("MEDIA1") == {"msgtype": "image", "image": {"mediaId": "MEDIA1"}}
+    assert library.source(picture, XIAOWANZI) == str(XIAOWANZI.folder().resolve() / "media" / "return_steps.png")
+    with pytest.raises(ValueError, match="upload it first"):
+        picture.chat_message()
 
 
 async def test_the_store_copy_takes_over_from_the_shipped_file():
     store = open_store("memory://", "xiaowanzi")
     shipped = await library.load(store, XIAOWANZI)
-    assert [i.title for i in shipped] == ["新人礼包", "完美日记小程序 · 我的订单", "退货地址"]
-    await library.save(store, shipped[:1])
-    assert await library.load(store, XIAOWANZI) == shipped[:1]
+    assert [i.title for i in shipped] == ["新人礼包", "完美日记小程序 · 我的订单", "退货地址", "退货三步（图）"]
+    assert await library.load(store, XIAOWANZI) == shipped  # the same ids on every read: items are named by them
+    await library.save(store, [i for i in shipped if i.id != shipped[2].id])  # the studio removes a shipped item
+    assert [i.title for i in await library.load(store, XIAOWANZI)] == ["新人礼包", "完美日记小程序 · 我的订单", "退货三步（图）"]
 
 
 def test_a_broken_shipped_library_fails_lint(tmp_path, monkeypatch):

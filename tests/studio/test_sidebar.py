@@ -89,8 +89,8 @@ def test_the_sidebar_signs_in_shows_the_chats_customer_and_puts_a_reply_into_the
     [sent] = page.evaluate("window.__wx.sent")
     assert sent["msgtype"] == "text" and "无理由退货" in sent["text"]["content"]
 
-    content = page.locator("#sidebar-content button.pick")  # 内容库: the shipped cards
-    expect(content).to_have_count(3)
+    content = page.locator("#sidebar-content button.pick")  # 内容库: the shipped cards and picture
+    expect(content).to_have_count(4)
     content.filter(has_text="新人礼包").click()
     for _ in range(200):  # the status already says so from the first; the page's CSP forbids wait_for_function
         if page.evaluate("window.__wx.sent.length") == 2:
@@ -100,11 +100,32 @@ def test_the_sidebar_signs_in_shows_the_chats_customer_and_puts_a_reply_into_the
     assert card["msgtype"] == "news" and card["news"]["link"] == "https://shop.example.com/coupon/NEW10"
     assert card["enterChat"] is True
 
+    content.filter(has_text="退货三步").click()  # a picture: uploaded to WeCom first, then by its media_id
+    for _ in range(200):
+        if page.evaluate("window.__wx.sent.length") == 3:
+            break
+        page.wait_for_timeout(50)
+    assert page.evaluate("window.__wx.sent.length") == 3, page.locator("#sidebar-error").text_content()
+    picture = page.evaluate("window.__wx.sent")[2]
+    assert picture["msgtype"] == "image" and picture["image"]["mediaId"].startswith("media-")
+    expect(page.locator("#sidebar-status")).to_contain_text("已放进聊天框")
+    shot(page, "sidebar-picture")
+    again = page.request.get(f"{base}/api/sidebar/xiaowanzi/content/{_image_id(page, base)}")
+    assert again.json()["message"] == {"msgtype": "image", "image": picture["image"]}  # uploaded once, reused
+    assert page.request.get(f"{base}/api/sidebar/xiaowanzi/content/nothing").status == 404
+
+
+def _image_id(page, base: str) -> str:
+    items = page.request.get(f"{base}/api/library/xiaowanzi").json()["items"]
+    [image] = [i for i in items if i["kind"] == "image"]
+    assert "message" not in image and image["fetch"].endswith(image["id"])
+    return image["id"]
+
 
 def test_a_writer_keeps_the_content_library_and_a_forbidden_word_is_refused(sidebar_studio, page):
     base, _ = sidebar_studio
     login(page, base, "wendy", next="/library/xiaowanzi")
-    expect(page.locator("#library tbody tr")).to_have_count(3)
+    expect(page.locator("#library tbody tr")).to_have_count(4)
     form = page.locator("#library-add")
 
     def add(kind: str, **fields: str) -> None:
@@ -115,13 +136,17 @@ def test_a_writer_keeps_the_content_library_and_a_forbidden_word_is_refused(side
 
     add("link", title="双十二会场", url="https://shop.example.com/1212", description="全场满 199 减 30")
     expect(page.locator(".notice")).to_contain_text("已加入内容库")
-    expect(page.locator("#library tbody tr")).to_have_count(4)
+    expect(page.locator("#library tbody tr")).to_have_count(5)
     add("text", title="功效", text="这款面霜能根治痘痘")
     expect(page.locator("#library-error")).to_contain_text("没有保存：含有禁用词 根治（risk.yaml）")
-    expect(page.locator("#library tbody tr")).to_have_count(4)
+    add("image", title="偷看", picture="../../../etc/passwd")  # only a file inside the bot's folder
+    expect(page.locator("#library-error")).to_contain_text("机器人目录里的图片文件")
+    add("image", title="双十二海报", picture="https://shop.example.com/img/1212.png")
+    expect(page.locator("#library tbody tr")).to_have_count(6)
     shot(page, "library")
-    page.locator("#library tr", has_text="双十二会场").locator("button").click()
-    expect(page.locator("#library tbody tr")).to_have_count(3)
+    for title in ("双十二会场", "双十二海报"):
+        page.locator("#library tr", has_text=title).locator("button").click()
+    expect(page.locator("#library tbody tr")).to_have_count(4)
 
 
 def test_a_forbidden_word_never_reaches_the_chat_and_outside_wecom_the_page_says_so(sidebar_studio, page):

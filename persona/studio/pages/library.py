@@ -1,4 +1,4 @@
-"""内容库: the writers keep the texts, link cards and mini-program cards agents put into a WeCom
+"""内容库: the writers keep the texts, pictures, link cards and mini-program cards agents put into a WeCom
 chat from the sidebar (:mod:`persona.content.library`). Everyone who reads scripts sees it;
 who publishes scripts changes it, and each change goes into the audit log."""
 
@@ -18,6 +18,8 @@ from ..roles import Permission
 from ..security import Route
 
 NOTICES = {"added": "已加入内容库。", "removed": "已从内容库删除。"}
+KIND_NAMES = {library.Kind.TEXT: "文字", library.Kind.IMAGE: "图片", library.Kind.LINK: "链接卡片",
+              library.Kind.MINIPROGRAM: "小程序卡片"}
 
 
 async def library_page(request: web.Request) -> web.StreamResponse:
@@ -27,7 +29,7 @@ async def library_page(request: web.Request) -> web.StreamResponse:
         items = await library.load(bot.store, bot.cls)
     except library.LibraryError as exc:
         items, error = [], exc.text(ZH)
-    return render(request, "library.html", bot=bot.name, items=items, kinds=list(library.Kind), error=error,
+    return render(request, "library.html", bot=bot.name, items=items, kinds=KIND_NAMES, error=error,
                   notice=NOTICES.get(request.query.get("notice", ""), ""))
 
 
@@ -58,11 +60,14 @@ async def remove(request: web.Request) -> web.StreamResponse:
 
 
 async def items_api(request: web.Request) -> web.StreamResponse:
-    """The library for the sidebar: each item's title and the message ``sendChatMessage`` takes."""
+    """The library for the sidebar: each item's title and the message ``sendChatMessage`` takes;
+    an image's message comes from ``fetch`` when an agent sends it (it is uploaded to WeCom then)."""
     bot = _bot(request)
     items = await library.load(bot.store, bot.cls)
-    return web.json_response({"items": [{"id": i.id, "kind": str(i.kind), "title": i.title,
-                                         "message": i.chat_message()} for i in items]})
+    return web.json_response({"items": [
+        {"id": i.id, "kind": str(i.kind), "title": i.title,
+         **({"fetch": f"/api/sidebar/{bot.name}/content/{i.id}"} if i.kind is library.Kind.IMAGE
+            else {"message": i.chat_message()})} for i in items]})
 
 
 def _bot(request: web.Request) -> StudioBot:

@@ -4,7 +4,8 @@ WeCom opens this page beside a chat with an external contact. The page signs its
 JS-SDK (``wx.agentConfig``, signed here with the app's agent_config ticket), asks WeCom which
 customer the chat is with (``getCurExternalContact``) and shows that customer: state, tags,
 the last lines of their conversation, the three suggested replies and the bot's 话术库 (the
-scripts ``Persona.agent_scripts`` names, rendered for this customer). A reply goes into the
+scripts ``Persona.agent_scripts`` names, rendered for this customer) and the 内容库 (a picture
+is uploaded to WeCom the first time an agent sends it). A reply goes into the
 chat with ``sendChatMessage`` once 风控 has looked at it: a forbidden word stops it here, as it
 would a message sent through persona. The page needs the studio's session like every other.
 """
@@ -16,6 +17,7 @@ import time
 
 from aiohttp import web
 
+from ...content import library as library_items
 from ...content.risk import RiskError, risk_list
 from ...errors import ChannelError, PersonaError, StoreUnavailable, TemplateError
 from ...model.customer import Customer
@@ -71,6 +73,23 @@ async def library(request: web.Request) -> web.StreamResponse:
     return web.json_response({"items": items})
 
 
+async def content(request: web.Request) -> web.StreamResponse:
+    """One 内容库 item as ``sendChatMessage`` takes it; a picture is uploaded to WeCom for its
+    media_id (once: the channel's media cache keeps it for days)."""
+    bot = _bot(request)
+    wanted = request.match_info["item"]
+    found = next((i for i in await library_items.load(bot.store, bot.cls) if i.id == wanted), None)
+    if found is None:
+        return web.json_response({"error": f"内容库里没有这条内容（{wanted}），请刷新侧边栏"}, status=404)
+    if found.kind is not library_items.Kind.IMAGE:
+        return web.json_response({"message": found.chat_message()})
+    try:
+        media_id = await _channel(request, bot).media.media_id(library_items.source(found, bot.cls))
+    except (ChannelError, StoreUnavailable) as exc:
+        return web.json_response({"error": f"图片没有传到企业微信：{exc}"}, status=503)
+    return web.json_response({"message": found.chat_message(media_id)})
+
+
 async def check(request: web.Request) -> web.StreamResponse:
     """风控 before ``sendChatMessage``: ``{"text"}`` → the forbidden words, and whether they stop it."""
     bot = _bot(request)
@@ -111,5 +130,6 @@ ROUTES = [
     Route("GET", "/sidebar/{bot}", sidebar_page, HANDLE),
     Route("GET", "/api/sidebar/{bot}/config", config, HANDLE),
     Route("GET", "/api/sidebar/{bot}/library/{user}", library, HANDLE),
+    Route("GET", "/api/sidebar/{bot}/content/{item}", content, HANDLE),
     Route("POST", "/api/sidebar/{bot}/check", check, HANDLE),
 ]

@@ -45,9 +45,13 @@
       button.type = "button";
       button.className = "plain pick";
       text(button, item.title ? "〔" + item.title + "〕" : (item.text || item.error));
-      button.disabled = !(item.text || item.message);
+      button.disabled = !(item.text || item.message || item.fetch);
       button.addEventListener("click", function () {
-        send(item.text || item.title, item.message);
+        if (!item.fetch) { send(item.text || item.title, item.message); return; }
+        errorBox.hidden = true;
+        text(status, "正在准备图片…");
+        get(item.fetch).then(function (ready) { send(item.title, ready.message); })
+          .catch(function (e) { fail("没有放进聊天框：" + e.message); });
       });
       li.appendChild(button);
       list.appendChild(li);
