@@ -22,10 +22,12 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .engine.bot import Bot
+from .engine.desk import Desk
 from .clock import DEFAULT_TZ, FakeClock, parse_duration
 from .model.customer import Customer
 from .errors import EventDataError
@@ -179,6 +181,21 @@ class Simulation:
         if outcome.status is Status.REFUSED:
             raise EventDataError(outcome.error or "the handler refused the event's data", fields=outcome.fields)
         self._passive(inp, outcome)
+        await self._deliver()
+        return self.sent[start:]
+
+    async def agent(self, user: str, agent: str, text: str) -> list[Sent]:
+        """A human ``agent`` answers ``user`` through the agents' desk (风控 and the gate apply;
+        a blocked word raises :class:`~persona.engine.desk.DeskError`)."""
+        return await self._at_desk(lambda desk: desk.send(user, agent, text))
+
+    async def close(self, user: str, agent: str) -> list[Sent]:
+        """``agent`` gives ``user``'s conversation back to the bot."""
+        return await self._at_desk(lambda desk: desk.close(user, agent))
+
+    async def _at_desk(self, act: Callable[[Desk], Awaitable[object]]) -> list[Sent]:
+        start = len(self.sent)
+        await act(Desk(self.runtime))
         await self._deliver()
         return self.sent[start:]
 

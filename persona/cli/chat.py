@@ -48,6 +48,8 @@ HELP = """\
   /event NAME [json]        a business event with its data
   /media TYPE [json]        the customer sends an image, voice, video, location...
   /advance 3h               move the clock (3h, 90m, 3 days, 3天, 1w), firing every timer due
+  /agent NAME TEXT          a human agent answers through the desk (after 转人工)
+  /close NAME               the agent gives the conversation back to the bot
   /state /tags /attrs /counters /timers /now    the customer and the clock
   /quit                     end"""
 
@@ -199,6 +201,17 @@ class Chat:
         await self._input(lambda: self.sim.advance(duration))
         self._say(f"now {self._now()}")
 
+    async def _cmd_agent(self, rest: str) -> None:
+        agent, _, text = rest.partition(" ")
+        if not agent or not text.strip():
+            raise PersonaError("usage: /agent NAME TEXT, e.g. /agent lisi 您好，我是小李")
+        await self._input(lambda: self.sim.agent(self.user, agent, text.strip()))
+
+    async def _cmd_close(self, rest: str) -> None:
+        if not rest:
+            raise PersonaError("usage: /close NAME (the agent who gives the conversation back)")
+        await self._input(lambda: self.sim.close(self.user, rest))
+
     async def _cmd_state(self, rest: str) -> None:
         customer = await self.sim.customer(self.user)
         self._say(f"state: {customer.state if customer else self.persona.initial + ' (not seen yet)'}")
@@ -235,6 +248,7 @@ class Chat:
 
     COMMANDS: dict[str, Callable[["Chat", str], Awaitable[None]]] = {
         "wechat": _cmd_wechat, "event": _cmd_event, "media": _cmd_media, "advance": _cmd_advance,
+        "agent": _cmd_agent, "close": _cmd_close,
         "state": _cmd_state, "tags": _cmd_tags, "attrs": _cmd_attrs, "counters": _cmd_counters,
         "timers": _cmd_timers, "now": _cmd_now, "help": _cmd_help,
     }

@@ -41,7 +41,7 @@ async def complete(turn: Turn, store: Store) -> None:
         prefix = rotation_prefix(turn.now, turn.persona.timezone)
         taken = {name[len(prefix):]: n for name, n in (await store.tallies(prefix)).items()}
     recent: list[str] = []
-    if spec.notify and not pending.told:
+    if spec.notify and not pending.quiet:
         lines = [*map(_parse, await store.journal(turn.customer.id, LOOKBACK)), *turn.notes]
         recent = customer_lines(lines)[-RECENT_LINES:]
     tell(turn, taken, recent)

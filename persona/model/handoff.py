@@ -81,7 +81,7 @@ def begin(turn: "Turn", reason: str, agent: str | None = None) -> bool:
             turn.say(script, category="service")
     else:
         # an agent who took the customer by writing needs no introduction
-        turn.handover = Handover(str(reason), told=reason == Reason.AGENT)
+        turn.handover = Handover(str(reason), quiet=reason == Reason.AGENT)
     return True
 
 
@@ -90,27 +90,27 @@ class Handover:
     """A handover begun in this turn whose assignment and telling are still to come."""
 
     reason: str
-    told: bool  # nobody is to be told (an agent took the customer by writing)
+    quiet: bool  # nobody is to be told (an agent took the customer by writing)
 
 
-def tell(turn: "Turn", taken: Mapping[str, int], recent: list[str]) -> str | None:
+def tell(turn: "Turn", taken: Mapping[str, int], recent: list[str]) -> None:
     """Finish this turn's handover: assign a duty agent when the customer has no owner (``taken``:
     handovers each agent has had, for the round-robin), journal who and whether the desk is open,
     then tell the customer (``ack``, or ``offline`` out of hours) and the staff member (``notify``,
-    with ``recent``: the customer's last lines). Returns the agent taken from the duty list, if any."""
+    with ``recent``: the customer's last lines)."""
     pending, turn.handover = turn.handover, None
     spec, held = turn.persona.staffing, turn.customer.handoff
     if pending is None or spec is None or held is None:
-        return None
+        return
     local = datetime.fromtimestamp(turn.now, ZoneInfo(turn.persona.timezone))
-    rotated = None
-    if held.agent is None:
-        held.agent = rotated = spec.next_on_duty(local, taken)
+    rotated = held.agent is None
+    if rotated:
+        held.agent = spec.next_on_duty(local, taken)
     open_now = spec.open_at(local)
     note = next(n for n in reversed(turn.notes) if n["k"] == "handoff")
-    note.update(assigned=held.agent, open=open_now, **({"rotated": True} if rotated else {}))
-    if pending.told:
-        return rotated
+    note.update(assigned=held.agent, open=open_now, **({"rotated": True} if rotated and held.agent else {}))
+    if pending.quiet:
+        return
     script = spec.ack if open_now else spec.offline
     if script:
         turn.say(script, category="service", agent=held.agent, open=open_now, reason=pending.reason,
@@ -121,7 +121,6 @@ def tell(turn: "Turn", taken: Mapping[str, int], recent: list[str]) -> str | Non
                  customer_name=str(customer.attrs.get("name") or customer.id), customer_id=customer.id,
                  state=turn.state, text=_text(turn) or "", recent=recent[-RECENT_LINES:], reason=pending.reason,
                  open=open_now, link=spec.link(type(turn.persona).name, customer.id))
-    return rotated
 
 
 def end(turn: "Turn", why: Release, agent: str | None = None) -> bool:

@@ -168,11 +168,29 @@ def test_a_mistyped_spec_is_refused_when_the_persona_is_defined(kwargs, says):
 
 def test_in_persona_chat_the_customer_and_the_staff_member_each_hear_their_part():
     done = run_persona("chat", "bots.xiaowanzi", "--user", "wm_chat", "--start", "2026-11-23 10:00",
-                       input="转人工\n/quit\n")
+                       input="转人工\n/agent wanzi_kefu1 亲，我来帮你看看～\n/agent wanzi_kefu1 这款能根治痘痘\n"
+                             "/close wanzi_kefu1\n/quit\n")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any("bot>" in line and "真人同事" in line for line in lines), done.stdout
-    assert any("(to staff:" in line and "【转人工】" in line for line in lines), done.stdout
+    assert any("(to staff:wanzi_kefu1)" in line and "【转人工】" in line for line in lines), done.stdout
+    assert any("bot>" in line and "亲，我来帮你看看～" in line for line in lines), done.stdout  # the agent's reply
+    assert any(line.startswith("error:") and "根治" in line for line in lines), done.stdout  # 风控 stopped it
+    after_close = lines[lines.index("you> /close wanzi_kefu1"):]
+    assert any("(to staff:wanzi_kefu1)" in line and "已交回机器人" in line for line in after_close), done.stdout
+    assert any("bot>" in line and "有别的问题随时找小完子" in line for line in after_close), done.stdout
+
+
+def test_in_persona_chat_out_of_hours_the_customer_gets_the_offline_reply():
+    done = run_persona("chat", "bots.xiaowanzi", "--user", "wm_night", "--start", "2026-11-23 23:30",
+                       input="转人工\n/advance 31m\n/quit\n")
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if line.startswith("bot>")]
+    assert any("现在是下班时间啦" in line and "09:00上班后" in line for line in said), done.stdout
+    assert not any("马上就来回复你" in line for line in said), done.stdout  # no in-hours acknowledgement
+    assert any("(to staff:" in line and "非工作时间" in line for line in said), done.stdout
+    assert any("这次先聊到这里啦" in line for line in said), done.stdout  # idle: the customer is told
+    assert any("已交回机器人" in line and "已空闲" in line for line in said), done.stdout  # and the agent
 
 
 async def test_the_desk_figures_count_per_agent_and_per_bot_in_the_store_metrics_cli_and_studio_data(tmp_path):
