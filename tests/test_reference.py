@@ -29,7 +29,7 @@ def examples(text: str) -> list[str]:
 
 
 #: What the methods collect for the runtime: named in the reference, not called by handlers.
-COLLECTED = {"messages", "effects", "notes", "transitions", "timers_set", "timers_del", "fallbacks"}
+COLLECTED = {"messages", "effects", "notes", "transitions", "timers_set", "timers_del", "fallbacks", "handover"}
 
 
 def turn_members() -> set[str]:
