@@ -305,12 +305,14 @@ class Form:
         """Seconds a link stays good."""
         return float(self.expires)
 
-    def read(self, posted: Mapping[str, Sequence[str]]) -> Answers:
-        """The event's data from what the browser posted; unknown keys are ignored."""
+    def read(self, posted: Mapping[str, Sequence[str] | str]) -> Answers:
+        """The event's data from what the browser posted (each value a list of strings, as a
+        form body parses, or one string); unknown keys are ignored."""
         data: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for f in self.fields:
-            value, problem = f.read(posted.get(f.name, ()))
+            raw = posted.get(f.name, ())
+            value, problem = f.read([raw] if isinstance(raw, str) else raw)
             if problem:
                 errors[f.name] = problem
             elif value is not None:
