@@ -124,7 +124,7 @@ class FormField:
 
     def read(self, raw: Sequence[str]) -> tuple[Any, str | None]:
         """``(value, None)`` or ``(None, message)``; a missing optional answer is ``(None, None)``."""
-        values = [unicodedata.normalize("NFKC", v).strip() for v in raw]
+        values = [v.strip() for v in raw]
         values = [v for v in values if v]
         if not values:
             return None, (f"请填写「{self.label}」" if self.kind not in (FieldKind.CHOICE, FieldKind.MULTI,
@@ -157,9 +157,15 @@ def _text(f: FormField, value: str) -> tuple[Any, str | None]:
     return value, None
 
 
+def _digits(value: str) -> str:
+    """Full-width digits and signs (２８, ＋86) as ASCII, for the fields that read numbers; a text
+    answer keeps the customer's own characters."""
+    return unicodedata.normalize("NFKC", value)
+
+
 def _number(f: FormField, value: str) -> tuple[Any, str | None]:
     try:
-        number = float(value)
+        number = float(_digits(value))
     except ValueError:
         return None, "请填一个数字"
     if number != number or number in (float("inf"), float("-inf")):
@@ -179,13 +185,13 @@ def _choice(f: FormField, value: str) -> tuple[Any, str | None]:
 
 def _date(f: FormField, value: str) -> tuple[Any, str | None]:
     try:
-        return date.fromisoformat(value).isoformat(), None
+        return date.fromisoformat(_digits(value)).isoformat(), None
     except ValueError:
         return None, "请按 年-月-日 填写日期，例如 1990-05-20"
 
 
 def _phone(f: FormField, value: str) -> tuple[Any, str | None]:
-    digits = re.sub(r"[\s\-()]", "", value)
+    digits = re.sub(r"[\s\-()]", "", _digits(value))
     digits = digits.removeprefix("+86").removeprefix("0086") if len(digits) > 11 else digits
     return (digits, None) if _MOBILE.match(digits) else (None, "请填写 11 位手机号，例如 13812345678")
 
