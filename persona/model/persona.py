@@ -259,9 +259,10 @@ class Persona:
         self.scripts = scripts or ScriptBook(self.folder() / self.scripts_dir)
         #: the handoff this instance follows: the class's, or a brand's own (``HandoffSpec.for_brand``)
         self.staffing: HandoffSpec | None = type(self).handoff
-        #: how ``form_link()`` signs links: a preview signer until a bot sets the brand's own
-        #: (:meth:`FormLinks.from_env`; None there: scripts with form links refuse to render)
-        self.form_links: FormLinks | None = FormLinks.preview()
+        #: how ``form_link()`` signs links: the brand's (:meth:`FormLinks.from_env`, set by whoever
+        #: runs the persona), :meth:`FormLinks.preview` for lint and previews; None: scripts with a
+        #: form link refuse to render rather than send a link nobody can open
+        self.form_links: FormLinks | None = None
 
     @classmethod
     def folder(cls) -> Path:

@@ -20,6 +20,7 @@ from typing import Iterator
 import jinja2
 
 from ...model.customer import Customer
+from ...model.formlinks import FormLinks
 from ...model.inputs import BusinessEvent
 from ...model.messages import KINDS, TEXT_LIMIT_BYTES
 from ...model.persona import Persona, transition_spec
@@ -255,6 +256,7 @@ class Linter:
         if context is None:
             return
         persona = self.cls(scripts=self.book)
+        persona.form_links = FormLinks.preview()
         failing = {p.file for p in self.report.problems if p.severity == ERROR}  # said already
         for sample_name, raw in self.samples.items():
             sample = from_file(self.cls, sample_name, raw)
