@@ -50,6 +50,8 @@ class FieldKind(StrEnum):
     YESNO = "yesno"
 
 
+#: the kinds answered by picking, not typing
+_PICKED = frozenset({FieldKind.CHOICE, FieldKind.MULTI, FieldKind.YESNO})
 #: the Python type each kind's value has in the event's data
 VALUE_TYPES: dict[FieldKind, type] = {
     FieldKind.TEXT: str, FieldKind.NUMBER: float, FieldKind.CHOICE: str, FieldKind.MULTI: list,
@@ -124,12 +126,11 @@ class FormField:
 
     def read(self, raw: Sequence[str]) -> tuple[Any, str | None]:
         """``(value, None)`` or ``(None, message)``; a missing optional answer is ``(None, None)``."""
-        values = [v.strip() for v in raw]
-        values = [v for v in values if v]
+        values = [v.strip() for v in raw if v.strip()]
         if not values:
-            return None, (f"请填写「{self.label}」" if self.kind not in (FieldKind.CHOICE, FieldKind.MULTI,
-                                                                        FieldKind.YESNO)
-                          else f"请选择「{self.label}」") if self.required else None
+            if not self.required:
+                return None, None
+            return None, f"请选择「{self.label}」" if self.kind in _PICKED else f"请填写「{self.label}」"
         if self.kind is FieldKind.MULTI:
             return self._read_many(values)
         if len(values) > 1:
@@ -334,12 +335,12 @@ def check(persona: "type[Persona]") -> None:
     """Refuse forms that cannot become their event: at import, saying what to fix."""
     owner = persona.__name__
     names = [f.name for f in persona.forms]
+    events = persona.event_names()
     for f in persona.forms:
         if not isinstance(f, Form):
             raise DefinitionError(f"{owner}.forms holds {f!r}; list Form(...) declarations")
         if names.count(f.name) > 1:
             raise DefinitionError(f"{owner}.forms declares {f.name!r} twice")
-        events = persona.event_names()
         if f.event not in events:
             close = difflib.get_close_matches(f.event, sorted(events), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else (

@@ -36,7 +36,7 @@ from ..model.formlinks import FormLinks
 from ..model.forms import Answers, Form, form_named
 from ..model.inputs import BusinessEvent
 from . import logs
-from .context import Mounted, mounted_of, read_body, state_of
+from .context import Mounted, read_body, state_of
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def _refused(exc: FormLinkError) -> web.Response:
 
 def _opened(request: web.Request) -> tuple[Mounted, Form, FormLinks, str] | web.Response:
     """The bot, form, signer and customer of a request's link, or the page refusing it."""
-    mounted = mounted_of(request)
-    form = form_named(type(mounted.bot.persona), request.match_info["form"])
-    if form is None:
+    mounted = state_of(request).bots.get(request.match_info["bot"])
+    form = form_named(type(mounted.bot.persona), request.match_info["form"]) if mounted else None
+    if mounted is None or form is None:
         return _notice(404, "没有这个表单", "这个链接指向的表单不存在。请回到聊天里，点我们发给你的链接。")
     links = mounted.bot.persona.form_links
     if links is None or not links.secret:

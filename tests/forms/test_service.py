@@ -118,9 +118,9 @@ async def test_a_link_for_another_form_or_signed_with_another_secret_is_forged(c
     other = coach(form_env(PERSONA_FORM_SECRET="another-secret"))
     client = await serve([bot])
     assert (await client.get(link(other))).status == 403
-    path = link(bot).replace("/questionnaire?", "/plans?")
-    resp = await client.get(path)
-    assert resp.status == 404 and "没有这个表单" in await resp.text()
+    for path in (link(bot).replace("/questionnaire?", "/plans?"), link(bot).replace("/fitness_coach/", "/gym/")):
+        resp = await client.get(path)
+        assert resp.status == 404 and "没有这个表单" in await resp.text()
 
 
 async def test_an_expired_link_is_410_even_with_the_page_open(coach, serve):
