@@ -17,6 +17,7 @@ from bots.fitness_coach.questionnaire import QUESTIONNAIRE
 from persona.model.formlinks import FormLinks
 from persona.engine.bot import Bot
 from tests import faketime
+from tests.cli.conftest import run_persona
 from tests.forms.conftest import FORM_SECRET
 from tests.studio.conftest import browser, free_port, run_async, shot, start, stop, wait_for_port  # noqa: F401
 
@@ -118,8 +119,13 @@ def test_a_trainee_fills_in_the_questionnaire_and_is_offered_plans(served, phone
     assert customer.attrs["weight_kg"] == 62.5
     events = [line for line in journal if line.get("input") == "event questionnaire_submitted"]
     assert len(events) == 1 and events[0]["i"]["data"]["injuries"] == "左膝受过伤，深蹲会疼"
-    said = [line.get("script") for line in journal if line["t"] >= events[0]["t"] and line.get("script")]
-    assert said[:2] == ["plans", "plans_card"], journal  # the coach answers the questionnaire
+    said = [(line["script"], line["action"]) for line in journal if line["t"] >= events[0]["t"] and line.get("script")]
+    assert said[:2] == [("plans", "send"), ("plans_card", "send")], journal  # the coach answers, through the gate
+    inspected = run_persona("inspect", "bots.fitness_coach", TRAINEE, "--store", url, at=now)
+    assert inspected.returncode == 0, inspected.stderr
+    assert re.search(r"^state\s+choosing$", inspected.stdout, re.M), inspected.stdout
+    assert re.search(r"in\s+event questionnaire_submitted → questionnaire$", inspected.stdout, re.M)
+    assert re.search(r"out\s+plans: send$", inspected.stdout, re.M)
 
 
 def test_forged_and_expired_links_get_a_chinese_page(served, phone):
