@@ -22,7 +22,7 @@ from ..model.persona import Persona
 __all__ = ["GENERATED", "GIVEN", "Sample", "from_file", "generated", "placeholders", "real", "sample_files"]
 
 #: what every script sees without anyone passing it (see ``Turn.render``)
-GIVEN = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state", "kind", "category", "via"})
+GIVEN = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state", "form_link", "kind", "category", "via"})
 GENERATED = "generated"
 
 

@@ -48,3 +48,15 @@ def test_a_script_may_build_a_form_link(tmp_path, monkeypatch):
 def test_a_form_link_to_an_undeclared_form_is_an_error_with_the_close_name(tmp_path, monkeypatch):
     [found] = errors_for(tmp_path, monkeypatch, '{% if state == "member" %}{{ form_link("membrship") }}{% endif %}')
     assert found == "form_link('membrship'): Signup declares no form 'membrship'; did you mean 'membership'?"
+
+
+def test_the_studio_previews_a_form_link_as_a_link_that_opens_nothing():
+    from persona.model.persona import load_persona
+    from persona.studio.preview import render
+    from persona.studio.samples import generated
+
+    coach = load_persona("bots.fitness_coach")
+    text = (coach.folder() / "scripts" / "questionnaire_link.j2").read_text(encoding="utf-8")
+    shown = render(coach, {}, "questionnaire_link", text, generated(coach))
+    assert shown.error == "" and shown.placeholders == []
+    assert "https://forms.example.invalid/forms/fitness_coach/questionnaire?u=sample&" in shown.text
