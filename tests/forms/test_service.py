@@ -162,3 +162,11 @@ async def test_form_requests_are_counted_by_outcome(coach, serve):
     metrics = await (await client.get("/metrics")).text()
     assert 'persona_form_requests_total{form="questionnaire",outcome="done",persona="fitness_coach"} 1' in metrics
     assert 'persona_form_requests_total{form="questionnaire",outcome="forged",persona="fitness_coach"} 1' in metrics
+
+
+async def test_serving_forms_without_a_public_url_is_said_at_start_up(coach, caplog):
+    from persona.service import create_app
+
+    create_app([coach(form_env(PERSONA_PUBLIC_URL=None))], run_bots=False)
+    assert any("declares forms but PERSONA_PUBLIC_URL or PERSONA_FORM_SECRET is not set" in r.getMessage()
+               for r in caplog.records)
