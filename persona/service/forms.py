@@ -157,15 +157,18 @@ async def _deliver(request: web.Request, mounted: Mounted, form: Form, links: Fo
         _count(request, mounted, form, "unavailable")
         return _form_page(503, form, links, mounted, user, request, posted,
                           banner="系统有点忙，没能提交。你填写的内容还在，请稍后再点一次提交。")
+    except Exception:  # the customer still gets a page, with what they typed
+        log.exception("bot=%s form=%s: the submission failed", mounted.bot.name, form.name)
+        outcome = None
     status = outcome.status if outcome is not None else Status.ERROR
     logs.access("form", bot=mounted.bot.name, form=form.name, customer=user, outcome=status,
                 ms=(time.perf_counter() - started) * 1000)
     _count(request, mounted, form, str(status))
     if outcome is not None and outcome.status is Status.REFUSED:
-        fields = outcome.fields or [f.name for f in form.fields]
-        errors = {name: "这一项的内容我们无法使用，请检查后再提交" for name in fields}
+        asked = {f.name for f in form.fields}
+        errors = {name: "这一项的内容我们无法使用，请检查后再提交" for name in outcome.fields if name in asked}
         return _form_page(422, form, links, mounted, user, request, posted, errors,
-                          banner="有几项需要修改，请看标红的地方。")
+                          banner="有几项需要修改，请看标红的地方。" if errors else "提交的内容我们暂时无法使用，请检查后再提交。")
     if outcome is None or outcome.status is Status.ERROR:
         return _form_page(500, form, links, mounted, user, request, posted,
                           banner="提交没有成功。你填写的内容还在，请稍后再点一次提交。")

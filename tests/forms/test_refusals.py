@@ -24,6 +24,8 @@ class Club(Persona):
     async def joined(self, turn: Turn) -> None:
         if turn.data["code"] == "BROKEN":
             raise RuntimeError("the member system did not answer")
+        if turn.data["code"] == "TAKEN":
+            raise EventDataError("this customer is a member already", fields=["member_id"])
         if turn.data["code"] not in CODES:
             raise EventDataError(f"unknown invite code {turn.data['code']!r}", fields=["code"])
         turn.set("mobile", turn.data["mobile"])
@@ -65,3 +67,11 @@ async def test_a_handler_that_fails_keeps_the_values_to_submit_again(club):
     assert resp.status == 200
     assert (await bot.runtime.customer("u1")).state == "member"
 
+
+
+async def test_a_refusal_of_something_the_form_did_not_ask_is_said_above_the_form(club):
+    bot, client, path, page_token = club
+    resp = await client.post(path, data={"_token": page_token, "code": "TAKEN", "mobile": "13812345678"})
+    html = await resp.text()
+    assert resp.status == 422 and errors(html) == []
+    assert "提交的内容我们暂时无法使用" in html and 'value="TAKEN"' in html
