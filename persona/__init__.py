@@ -8,7 +8,7 @@ gate before it is delivered through WeChat's APIs.
 
 from .clock import Clock, FakeClock
 from .model.customer import Customer
-from .errors import (ChannelError, ConflictError, DefinitionError, EventDataError, HandlerError,
+from .errors import (ChannelError, ConflictError, DefinitionError, EventDataError, FormLinkError, HandlerError,
                      PersonaError, ProtocolError, StoreUnavailable, TemplateError)
 from .model.handlers import on
 from .model.inputs import BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage, TimerFired
@@ -21,7 +21,7 @@ from .model.turn import Turn
 
 __all__ = [
     "BusinessEvent", "ChannelError", "Clock", "ConflictError", "Customer", "DefinitionError",
-    "EventDataError", "FakeClock", "HandlerError", "HandoffSpec", "Input", "MediaMessage", "Message", "Outcome", "Persona",
+    "EventDataError", "FakeClock", "FormLinkError", "HandlerError", "HandoffSpec", "Input", "MediaMessage", "Message", "Outcome", "Persona",
     "PersonaError", "PlatformEvent", "Policy", "ProtocolError", "ReplySlot", "Runtime",
     "Status", "StoreUnavailable", "TemplateError", "TextMessage", "TimerFired", "Turn", "load_persona", "on",
 ]

@@ -119,3 +119,12 @@ class KnowledgeError(PersonaError):
 class ShapeError(PersonaError):
     """The store holds customers in states or with timers the persona no longer has, and no
     migration says where they go; the process refuses to start rather than strand them."""
+
+
+class FormLinkError(PersonaError):
+    """A link to a form is not one persona signed for this bot, form and customer (forged or
+    altered), or it is past its expiry (``expired``); the page says so and nothing is kept."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired

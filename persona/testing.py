@@ -45,6 +45,9 @@ FAKE_ENV = {
     "WECOM_CORPID": "ww00000000sim",
     "WECOM_SECRET": "sim-wecom-secret",
     "WECOM_AGENTID": "1000002",
+    # form links (``form_link()`` in scripts) as ``persona serve`` on this machine would sign them
+    "PERSONA_PUBLIC_URL": "http://127.0.0.1:8080",
+    "PERSONA_FORM_SECRET": "persona-sim-form-secret",
 }
 
 

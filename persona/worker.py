@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Sequence
@@ -27,6 +28,8 @@ from .engine.loop import run_loop
 from .metrics import Metrics
 from .migrate.shape import ensure_compatible
 from .model.persona import load_persona
+from .model.formlinks import FormLinks
+from .service.context import bot_environ
 from .engine.runtime import CommitHook, Runtime
 from .engine.scheduler import Scheduler
 from .content.scripts.checking import check_scripts
@@ -47,7 +50,9 @@ def build_runtime(bot_path: str, store_url: str = DEFAULT_URL, *, clock: Clock |
     (the same namespace ``persona serve`` uses, so both see the same customers and timers)."""
     persona_cls = load_persona(bot_path)
     store = open_store(store_url, namespace=namespace or persona_cls.name)
-    return Runtime(persona_cls(), store, clock, metrics=metrics)
+    persona = persona_cls()
+    persona.form_links = FormLinks.from_env(bot_environ(os.environ, persona_cls.name))
+    return Runtime(persona, store, clock, metrics=metrics)
 
 
 async def run_worker(bot_path: str, store_url: str = DEFAULT_URL, *, stop: asyncio.Event | None = None,

@@ -22,6 +22,7 @@ from persona.clock import parse_duration
 from . import training as cal
 from .card import CardMove, media_dir, render_card, thumbnail
 from .catalogue import CATALOGUE
+from .questionnaire import QUESTIONNAIRE
 
 S = CATALOGUE.settings
 BRIEF_AT: str = S["brief_at"]
@@ -82,6 +83,7 @@ class FitnessCoach(Persona):
         ack="handoff_ack", offline="handoff_offline", notify="handoff_notify",
         back="handoff_back", back_notify="handoff_back_notify",
         desk_url="https://studio.example.com/agents/{bot}?user={user}")
+    forms = [QUESTIONNAIRE]  # 信息采集: {{ form_link("questionnaire") }} in the scripts
     states = [*CUSTOMER_STATES, "group", "group_closed"]
     initial = "new"
     transitions = [
@@ -116,7 +118,7 @@ class FitnessCoach(Persona):
 
     @on.event("questionnaire_submitted", states=CUSTOMER_STATES,
               data={"goal": str, "level": str, "days": list, "time": str, "name?": str,
-                    "nickname?": str})
+                    "nickname?": str, "injured?": bool, "injuries?": str, "weight_kg?": float})
     async def questionnaire(self, turn: Turn) -> None:
         data = turn.data
         goal, level = CATALOGUE.goal(data.get("goal")), CATALOGUE.level(data.get("level"))
@@ -124,6 +126,14 @@ class FitnessCoach(Persona):
         turn.set("time", cal.parse_time(data.get("time")))
         turn.tag("goal", goal)
         turn.tag("level", level)
+        if data.get("injured") is not None:  # the coach's plans and words go easy on an injury
+            if data["injured"]:
+                turn.tag("injury")
+            else:
+                turn.untag("injury")
+            turn.set("injuries", (data.get("injuries") or "").strip() if data["injured"] else None)
+        if data.get("weight_kg") is not None:
+            turn.set("weight_kg", data["weight_kg"])
         self._remember_name(turn)
         turn.set("offered", CATALOGUE.recommend(goal, level))
         await turn.trigger("submit_questionnaire")
@@ -145,6 +155,10 @@ class FitnessCoach(Persona):
         else:
             turn.say("welcome")
             turn.schedule("card", after=CARD_AFTER, data={"script": "questionnaire_card"})
+
+    @on.keyword("问卷", "填问卷", "重新填问卷", states=CUSTOMER_STATES)
+    def questionnaire_asked(self, turn: Turn) -> None:
+        turn.say("questionnaire_link")
 
     @on.timer("card", service=True)
     def card(self, turn: Turn) -> None:

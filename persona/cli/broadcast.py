@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import os
 import sys
 import time
 import types
@@ -29,12 +30,14 @@ from ..clock import Clock
 from ..errors import PersonaError
 from ..engine.gate import Action
 from ..model.handlers import on
+from ..model.formlinks import FormLinks
 from ..model.inputs import BusinessEvent
 from ..engine.loop import run_loop
 from ..model.persona import Persona, load_persona
 from ..engine.outcome import Outcome, Status
 from ..engine.runtime import Runtime
 from ..store import Store
+from ..service.context import bot_environ
 from ..model.segments import parse_segment
 from ..model.turn import Turn
 from .arguments import add_bot, add_store, json_object, open_for
@@ -66,6 +69,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cls = load_persona(args.bot)
     persona = broadcasting(cls)()
+    persona.form_links = FormLinks.from_env(bot_environ(os.environ, cls.name))
     if args.script not in persona.scripts:
         known = ", ".join(persona.scripts.names()) or "none"
         raise PersonaError(f"{cls.name} has no script {args.script!r} (known: {known})")
@@ -257,6 +261,7 @@ def _share(bot: str, url: str, namespace: str, users: list[str], script: str, ru
            concurrency: int) -> Tally:
     """One process's share of :func:`broadcast_in_processes`."""
     persona = broadcasting(load_persona(bot))()
+    persona.form_links = FormLinks.from_env(bot_environ(os.environ, persona.name))
     store = open_for(url, namespace)
 
     async def run() -> Tally:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..clock import parse_time
 from ..model.customer import Customer
+from ..model.formlinks import FormLinks
 from ..errors import PersonaError, TemplateError
 from ..model.inputs import BusinessEvent
 from ..model.messages import TEXT_LIMIT_BYTES
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     data = sample.pop("data", None) or {}
     try:
         persona = cls()
+        persona.form_links = FormLinks.preview()  # a link's shape; it opens nothing
         turn = Turn(persona, customer, BusinessEvent(user=customer.id, name="preview", data=data), now)
         message = turn.render(args.script, **sample)
     except TemplateError as exc:

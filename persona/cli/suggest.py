@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 
+from ..model.formlinks import FormLinks
+from ..service.context import bot_environ
 from ..model.customer import Customer
 from ..content.knowledge import Candidate, Suggester
 from ..model.persona import load_persona
@@ -33,7 +35,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cls = load_persona(args.bot)
-    suggester = Suggester.for_persona(cls(), os.environ, faq=args.faq)
+    persona = cls()
+    persona.form_links = FormLinks.from_env(bot_environ(os.environ, cls.name))
+    suggester = Suggester.for_persona(persona, os.environ, faq=args.faq)
     customer = None
     if args.user:
         customer = asyncio.run(_customer(args.store, cls.name, args.user))

@@ -19,6 +19,7 @@ from .delivery import Deliverer, SentLog
 from ..errors import ChannelError, StoreUnavailable
 from ..model.inputs import BusinessEvent, DeliveryReport
 from ..metrics import Metrics
+from ..model.formlinks import FormLinks
 from ..model.persona import Persona, load_persona
 from .runtime import MASS_CHECKS, Runtime
 from .scheduler import Scheduler
@@ -49,6 +50,8 @@ class Bot:
         self.environ = dict(os.environ if environ is None else environ)
         if cls.handoff is not None:  # a brand's own duty list, hours and desk address
             self.persona.staffing = cls.handoff.for_brand(self.environ)
+        #: the brand's signer of form links (None without PERSONA_PUBLIC_URL and a secret)
+        self.persona.form_links = FormLinks.from_env(self.environ)
         self.store = open_store(store, namespace or self.name) if isinstance(store, str) else store
         #: where the access tokens live: one store namespace for all bots on the same accounts
         self.accounts = accounts

@@ -25,6 +25,7 @@ weights, is theirs too.
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..clock import FakeClock
 from ..content.scripts.timeline import ScriptTimeline
 from ..model.customer import Customer
+from ..model.formlinks import FormLinks
 from ..model.inputs import TimerFired, from_record
 from ..engine.outcome import Outcome, ReplySlot
 from ..engine.runtime import Runtime
@@ -191,7 +193,9 @@ async def replay(persona: type["Persona"], store: Store, user: str, *, scripts: 
         first_seen = int(Customer.load(user, loaded.record, loaded.version).first_seen)
         result.complete = int(then[0].at) <= first_seen
     clock = FakeClock(float(then[0].at) - 1)
-    runtime = Runtime(persona(), MemoryStore(namespace=persona.name), clock)
+    bot = persona()
+    bot.form_links = FormLinks.from_env(os.environ) or FormLinks.preview()  # the links as served, if it can
+    runtime = Runtime(bot, MemoryStore(namespace=persona.name), clock)
     books = _Books(runtime.persona, timeline if timeline is not None else await timeline_of(store), scripts)
     journaled = {(int(turn.at), turn.input): turn.said for turn in then}
     now: list[tuple[float, str, list[Said]]] = []

@@ -4,6 +4,7 @@
 and the ``@on`` decorators), ``moves`` (plain transitions compiled to a lookup), ``timers`` (timer
 declarations, and arming them after a turn), ``turn`` (what a handler sees and collects: no I/O),
 ``handoff`` (holding a customer for a person), ``migrations`` (a live bot's declared past),
+``forms``, ``formfields`` and ``formlinks`` (信息采集: forms, their questions, signed links to them),
 ``customer``, ``inputs``, ``messages``, ``payloads`` (the data a turn reads and writes), and the
 script rendering a turn speaks through (``templates``, ``filters``, ``variants``).
 

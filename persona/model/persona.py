@@ -24,6 +24,9 @@ from .handlers import Route, RouteKind, Routes, marked
 from .migrations import Migration
 from .migrations import check as check_migrations
 from .moves import compile_moves
+from .formlinks import FormLinks
+from .forms import Form
+from .forms import check as check_forms
 from .staffing import HandoffSpec
 from .templates import ScriptBook
 from .timers import TimerSpec
@@ -127,6 +130,9 @@ class Persona:
     #: how customers stored by earlier versions map onto this one, oldest change first (see
     #: persona.migrate); their number is the generation every record is stamped with
     migrations: ClassVar[Sequence[Migration]] = ()
+    #: 信息采集: forms served to customers behind signed links (``{{ form_link("name") }}``), each
+    #: submission becoming the business event its :class:`~persona.model.forms.Form` names
+    forms: ClassVar[Sequence[Form]] = ()
 
     machine: ClassVar[AsyncMachine]
     #: ``(trigger, source) -> destination`` for transitions that call nothing (see :mod:`.moves`)
@@ -149,6 +155,7 @@ class Persona:
         cls.moves = compile_moves(cls.machine)
         cls._collect_routes()
         check_migrations(cls)
+        check_forms(cls)
 
     # -- compile-time checks ---------------------------------------------------------------
     @classmethod
@@ -252,6 +259,10 @@ class Persona:
         self.scripts = scripts or ScriptBook(self.folder() / self.scripts_dir)
         #: the handoff this instance follows: the class's, or a brand's own (``HandoffSpec.for_brand``)
         self.staffing: HandoffSpec | None = type(self).handoff
+        #: how ``form_link()`` signs links: the brand's (:meth:`FormLinks.from_env`, set by whoever
+        #: runs the persona), :meth:`FormLinks.preview` for lint and previews; None: scripts with a
+        #: form link refuse to render rather than send a link nobody can open
+        self.form_links: FormLinks | None = None
 
     @classmethod
     def folder(cls) -> Path:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import regex
 
 from .customer import Customer, Timer
+from .formlinks import link_for
 from ..errors import DefinitionError, HandlerError
 from .handoff import Handover, begin as begin_handoff
 from .inputs import REPLY_EVENTS, BusinessEvent, Input, MediaMessage, PlatformEvent, TextMessage
@@ -141,7 +142,7 @@ class Turn:
         """What a script sees in this turn (FAQ answers see the same)."""
         variables = {"customer": self.customer, "tags": self.customer.tags, "attrs": self.customer.attrs,
                      "counters": self.customer.counters, "now": self.local, "data": self.data,
-                     "state": self.state}
+                     "state": self.state, "form_link": partial(link_for, self)}
         variables.update(self.persona.context(self))
         variables.update(context)
         return variables

@@ -1,4 +1,4 @@
-"""The HTTP side of persona: WeChat/WeCom callbacks, business events, health and metrics.
+"""The HTTP side of persona: WeChat/WeCom callbacks, business events, forms, health and metrics.
 
 ``create_app(bots)`` builds the aiohttp application ``persona serve`` runs; mount it into an
 existing aiohttp site the same way.

@@ -5,6 +5,8 @@ Routes (``{bot}`` is the persona's ``name``)::
     GET  /wechat/{bot}   URL verification (Official Account or WeCom)
     POST /wechat/{bot}   callbacks
     POST /events/{bot}   business events (JSON, HMAC-signed)
+    GET  /forms/{bot}/{form}   a form, for the customer its signed link names
+    POST /forms/{bot}/{form}   its answers: a business event for that customer
     GET  /healthz        200 when every store answers, else 503
     GET  /metrics        Prometheus text
 
@@ -24,7 +26,7 @@ from ..engine.bot import Bot
 from ..metrics import Metrics, merge
 from ..wechat.protocol import MAX_BODY_BYTES
 from ..engine.spool import Spool, replay
-from . import events, health, wechat
+from . import events, forms, health, wechat
 from .context import STATE, Mounted, ServiceState
 from .siblings import Siblings
 
@@ -78,6 +80,10 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
         if m.event_secret is None:
             log.warning("bot=%s has no PERSONA_EVENT_SECRET: /events/%s refuses every event",
                         bot.name, bot.name)
+        if bot.persona.forms and bot.persona.form_links is None:
+            log.warning("bot=%s declares forms but PERSONA_PUBLIC_URL or PERSONA_FORM_SECRET is not set: "
+                        "scripts with form_link() do not render and /forms/%s refuses every link",
+                        bot.name, bot.name)
     state = ServiceState(
         bots=mounted, metrics=metrics or (bots[0].metrics if bots else Metrics()),
         deadline=deadline, max_body=max_body, max_event_body=max_event_body, max_batch=max_batch,
@@ -89,6 +95,7 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
     app.router.add_get("/wechat/{bot}", wechat.verify, allow_head=False)
     app.router.add_post("/wechat/{bot}", wechat.callback)
     app.router.add_post("/events/{bot}", events.post_event)
+    forms.add_routes(app)
     app.router.add_get("/healthz", health.healthz, allow_head=False)
     app.router.add_get("/metrics", health.metrics, allow_head=False)
     app.cleanup_ctx.append(_lifecycle)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import TemplateError
 from ..model.inputs import BusinessEvent
+from ..model.formlinks import FormLinks
 from ..model.messages import TEXT_LIMIT_BYTES
 from ..model.persona import Persona
 from ..content.scripts.checking import script_problems
@@ -57,6 +58,7 @@ def render(persona: type[Persona], live: Mapping[str, LiveScript], script: str, 
     if not personal:
         customer = replace(customer, tags=mask_fields(customer.tags), attrs=mask_fields(customer.attrs))
     bot = persona(scripts=book)
+    bot.form_links = FormLinks.preview()  # a link's shape; it opens nothing
     turn = Turn(bot, customer, BusinessEvent(user=customer.id, name="preview", data=sample.data), sample.now)
     stand_ins = placeholders(book.env, text, set(sample.variables) | set(bot.context(turn)))
     try:

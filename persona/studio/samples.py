@@ -17,12 +17,13 @@ from jinja2 import meta, nodes
 
 from ..content.samples import Sample, from_file, sample_files
 from ..model.customer import Customer
+from ..content.lint import BASE_VARIABLES
 from ..model.persona import Persona
 
 __all__ = ["GENERATED", "GIVEN", "Sample", "from_file", "generated", "placeholders", "real", "sample_files"]
 
 #: what every script sees without anyone passing it (see ``Turn.render``)
-GIVEN = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state", "kind", "category", "via"})
+GIVEN = BASE_VARIABLES | {"kind", "category", "via"}
 GENERATED = "generated"
 
 

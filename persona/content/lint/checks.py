@@ -20,6 +20,7 @@ from typing import Iterator
 import jinja2
 
 from ...model.customer import Customer
+from ...model.formlinks import FormLinks
 from ...model.inputs import BusinessEvent
 from ...model.messages import KINDS, TEXT_LIMIT_BYTES
 from ...model.persona import Persona, transition_spec
@@ -32,6 +33,7 @@ from ..risk import Hit, RiskError, RiskList, risk_list
 from ..samples import from_file, read_samples
 from .broadcasts import broadcast_sites, handoff_sites
 from .fields import check_use, known_fields
+from .forms import FORM_LINK, check_form_links
 from .report import ERROR, WARNING, Report, Severity, display, suggest
 from .reach import check_reach
 from .scripts import Script, fixed_bytes
@@ -40,7 +42,7 @@ from .source import Code, Site, line_of
 from .states import States
 
 #: what every script is given by :meth:`persona.model.turn.Turn.render`
-BASE_VARIABLES = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state"})
+BASE_VARIABLES = frozenset({"customer", "tags", "attrs", "counters", "now", "data", "state", FORM_LINK})
 #: fixed text above this leaves little room for what the variables add
 TEXT_MARGIN_BYTES = 256
 #: what a sample file holds besides the variables it gives (see :mod:`persona.content.samples`)
@@ -91,6 +93,8 @@ class Linter:
         self._check_sites(scripts, sites, context, dynamic)
         self._check_keys(scripts, sites)
         self._check_risk(scripts)
+        for path, line, finding in check_form_links(self.cls, scripts):
+            self.report.add(ERROR, path, line, finding)
         for path, why in self.broken_samples:
             self.report.add(ERROR, path, 0, says("lint.sample_broken", detail=why))
         try:  # the 内容库 the bot ships: what agents put into chats must pass the same checks
@@ -252,6 +256,7 @@ class Linter:
         if context is None:
             return
         persona = self.cls(scripts=self.book)
+        persona.form_links = FormLinks.preview()
         failing = {p.file for p in self.report.problems if p.severity == ERROR}  # said already
         for sample_name, raw in self.samples.items():
             sample = from_file(self.cls, sample_name, raw)

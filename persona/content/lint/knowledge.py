@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ..risk import RiskError, risk_list
+from ...model.formlinks import FormLinks
 from ...model.wording import says
 from ...model.customer import Customer
 from ...errors import KnowledgeError
@@ -38,6 +39,7 @@ def check_knowledge(cls: type[Persona], report: Report) -> None:
         persona = cls()
     except Exception:  # the scripts' own problems are reported by the script checks
         return
+    persona.form_links = FormLinks.preview()  # an answer may carry a form link: its shape will do
     turn = Turn(persona, Customer("lint", cls.initial), TextMessage(user="lint", text=""), time.time())
     asked: dict[str, str] = {}
     for entry in knowledge.entries:
