@@ -29,6 +29,7 @@ from .templates import ScriptBook
 from .timers import TimerSpec
 
 if TYPE_CHECKING:
+    from .customer import Customer
     from .turn import Turn
 
 
@@ -127,6 +128,10 @@ class Persona:
     #: how customers stored by earlier versions map onto this one, oldest change first (see
     #: persona.migrate); their number is the generation every record is stamped with
     migrations: ClassVar[Sequence[Migration]] = ()
+    #: one customer across the Official Account and WeCom: an openid and an external_userid
+    #: with the same unionid are one customer (see persona.engine.identity); the bot asks the
+    #: platforms for unionids, so it is for a bot on both accounts, bound to one Open Platform
+    link_by_unionid: ClassVar[bool] = False
 
     machine: ClassVar[AsyncMachine]
     #: ``(trigger, source) -> destination`` for transitions that call nothing (see :mod:`.moves`)
@@ -291,6 +296,14 @@ class Persona:
         """
         turn.say(script, category="marketing")
         return None
+
+    def merged_state(self, first: "Customer", second: "Customer") -> str:
+        """The state of one person's two records once they become one (``persona.engine.merge``):
+        by default the further along of the two, the later in ``states``. Replace it when the
+        order of ``states`` is not the order customers go through them (a tag can decide)."""
+        order = type(self).states
+        rank = {state: i for i, state in enumerate(order)}
+        return max(first.state, second.state, key=lambda state: rank.get(state, -1))
 
 
 def transition_spec(t: Any, owner: str) -> dict[str, Any]:

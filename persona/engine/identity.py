@@ -1,0 +1,136 @@
+"""One customer across the Official Account and WeCom: which record an input belongs to.
+
+A person who follows the Official Account (an openid) and is a WeCom external contact (an
+external_userid) is one customer when the platform gives both ids the same unionid: one
+state machine, one journal, one set of caps and timers. :class:`Identity` decides, before the
+runtime's turn, whose record the input moves:
+
+* an id with a record of its own is that customer: nothing more is read (the hot path of a
+  customer never linked is unchanged, one load);
+* an id without a record is looked up in the alias table (:mod:`persona.store.aliases`,
+  one more key read, on a customer's first input and on every input of an alias);
+* a new id, or a known one whose unionid was never learnt, gets its unionid from the callback
+  when it carries one, else from the platform (``user/info``, ``externalcontact/get``). The
+  first id with a unionid holds it; a later one is linked to it, and when that later one
+  already had a record the two are merged (:mod:`persona.engine.merge`).
+
+When the platform cannot be asked (an outage, a rate limit), the input is not held back: it is
+handled under the id it came with, the record keeps no unionid, and the lookup is tried again
+at that customer's next input, which links (and merges) then. A unionid of ``""`` records
+that the platform has none for the id (an account not bound to an Open Platform), so it is
+not asked again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from .. import jsonwire
+from ..errors import ChannelError
+from ..model.inputs import BusinessEvent, Door, Input, Platform, PlatformEvent
+from ..store import aliases
+from ..store.base import Loaded
+from .merge import merge
+
+if TYPE_CHECKING:
+    from ..model.customer import Customer
+    from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: ``(platform, id) -> unionid`` ("" when the platform has none); raises ChannelError
+Lookup = Callable[[str, str], Awaitable[str]]
+
+#: how the channels name the platform a callback came from
+PLATFORMS = {Platform.WECHAT: "mp", Platform.WECOM: "wecom"}
+
+
+@dataclass(slots=True)
+class Seen:
+    """Who an input came from: the id and platform it arrived under, and the unionid if learnt."""
+
+    id: str
+    platform: str | None
+    unionid: str | None = None
+
+    def note(self, customer: "Customer") -> None:
+        """Keep the id on the record, and make it the current conversation's when it is a
+        platform's (a business event or a timer does not move the conversation)."""
+        if self.platform is not None:
+            customer.ids[self.id] = self.platform
+            customer.current = self.id
+        if self.unionid is not None and not customer.unionid:
+            customer.unionid = self.unionid
+
+
+@dataclass(slots=True)
+class Resolved:
+    """The input as the turn takes it (its ``user`` the canonical id), and what was loaded."""
+
+    input: Input
+    loaded: Loaded
+    seen: Seen | None
+
+
+class Identity:
+    """Resolves inputs to canonical customers for one runtime; ``lookup`` asks the platforms
+    named in ``platforms`` (None: only the alias table and unionids carried by inputs count)."""
+
+    def __init__(self, runtime: "Runtime", lookup: Lookup | None = None, *,
+                 platforms: frozenset[str] = frozenset({"mp", "wecom"})) -> None:
+        self.runtime = runtime
+        self.lookup = lookup
+        self.platforms = platforms  # the accounts ``lookup`` can ask
+
+    async def resolve(self, inp: Input, loaded: Loaded) -> Resolved:
+        """Whose record ``inp`` moves; ``loaded`` is ``inp.user``'s own load, already made."""
+        if inp.door is not Door.CUSTOMER or loaded.duplicate is not None:
+            return Resolved(inp, loaded, None)
+        platform = PLATFORMS.get(inp.platform) if inp.platform is not None else None
+        seen = Seen(inp.user, platform)
+        if loaded.record is None:
+            linked = await aliases.canonical(self.runtime.store, inp.user)
+            if linked is not None:
+                return await self._to(linked, inp, seen)
+        elif platform is None or _has_unionid(loaded.record):
+            return Resolved(inp, loaded, seen)
+        seen.unionid = await self._unionid(inp, platform)
+        if not seen.unionid:
+            return Resolved(inp, loaded, seen)
+        holder = await aliases.claim(self.runtime.store, seen.unionid, inp.user)
+        if holder == inp.user:
+            return Resolved(inp, loaded, seen)
+        if loaded.record is not None:  # both ids had their own customer before the link was known
+            await merge(self.runtime, holder, inp.user, why=f"unionid {seen.unionid}")
+        else:
+            await aliases.link(self.runtime.store, inp.user, holder)
+            log.info("persona=%s %s %s is customer %s (unionid %s)", self.runtime.name, platform,
+                     inp.user, holder, seen.unionid)
+        return await self._to(holder, inp, seen)
+
+    async def _to(self, canonical: str, inp: Input, seen: Seen) -> Resolved:
+        moved = dataclasses.replace(inp, user=canonical)
+        return Resolved(moved, await self.runtime.store.load(canonical, inp.dedupe_key), seen)
+
+    async def _unionid(self, inp: Input, platform: str | None) -> str | None:
+        """The unionid the input carries, else the platform's answer; None when unknown."""
+        carried = inp.data.get("unionid") if isinstance(inp, (PlatformEvent, BusinessEvent)) else None
+        if isinstance(carried, str) and carried:
+            return carried
+        if self.lookup is None or platform not in self.platforms:
+            return None
+        try:
+            return await self.lookup(platform, inp.user)
+        except ChannelError as exc:
+            log.warning("persona=%s %s %s: cannot ask the platform for its unionid (%s); handled as its "
+                        "own customer for now, linked at a later input", self.runtime.name, platform,
+                        inp.user, exc)
+            return None
+
+
+def _has_unionid(record: bytes) -> bool:
+    """Whether the unionid was learnt (or known to be absent) for this record."""
+    return "u" in jsonwire.load(record)
