@@ -101,3 +101,20 @@ async def test_an_outage_at_first_sight_is_handled_under_the_id_and_merged_at_th
     assert one.state == "buyer" and one.counters == {"orders": 1}
     assert await store.users() == [OPENID]
     assert await census.per_state(store) == {"buyer": 1} == await census.scan(store)
+
+
+async def test_each_platform_keeps_its_own_windows(runtime, store, fake, clock):
+    await runtime.handle(follow())
+    await runtime.handle(TextMessage(user=OPENID, dedupe_key="m1", text="hi", platform=Platform.WECHAT))
+    assert "km" in (await runtime.customer(OPENID)).budget
+    clock.advance(3 * 86400)  # the Official Account's 48 h customer-service window has closed
+    await runtime.handle(add())
+    await runtime.handle(TextMessage(user=EXTERNAL, dedupe_key="m2", text="hi", platform=Platform.WECOM))
+    one = await runtime.customer(OPENID)
+    assert one.current == EXTERNAL and "km" not in one.budget  # writing in WeCom opens no OA window
+    promo = await runtime.handle(event(OPENID, "promo", 1))
+    [(message, decision)] = promo.messages
+    assert decision.action == "send"  # through WeCom, counted against WeCom's mass caps
+    assert (await runtime.customer(OPENID)).budget["md"][1] == 1
+    await runtime.handle(TextMessage(user=OPENID, dedupe_key="m3", text="hi", platform=Platform.WECHAT))
+    assert (await runtime.customer(OPENID)).budget["km"][0] == int(clock.now())
