@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .. import jsonwire
-from ..errors import ChannelError
+from ..errors import ChannelError, MergeError
 from ..model.inputs import BusinessEvent, Door, Input, Platform, PlatformEvent
 from ..store import aliases
 from ..store.base import Loaded
@@ -104,7 +104,12 @@ class Identity:
         if holder == inp.user:
             return Resolved(inp, loaded, seen)
         if loaded.record is not None:  # both ids had their own customer before the link was known
-            await merge(self.runtime, holder, inp.user, why=f"unionid {seen.unionid}")
+            try:
+                await merge(self.runtime, holder, inp.user, why=f"unionid {seen.unionid}")
+            except MergeError as exc:  # the input still counts, under the id it came with
+                log.warning("persona=%s %s %s: not merged into %s: %s", self.runtime.name, platform,
+                            inp.user, holder, exc)
+                return Resolved(inp, loaded, seen)
         else:
             await aliases.link(self.runtime.store, inp.user, holder)
             log.info("persona=%s %s %s is customer %s (unionid %s)", self.runtime.name, platform,

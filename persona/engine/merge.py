@@ -19,7 +19,11 @@ Two commits, each atomic and version-checked: first the absorbed record is retir
 segment entries and timers deleted, its state's tally taken back), then the kept one is written
 (its tally moved to the merged state). The alias is written before either, so an input for the
 absorbed id that arrives in between already finds the kept customer. The census counts the
-person once at every moment (between the two commits, in the kept record's old state).
+person once at every moment (between the two commits, in the kept record's old state). What
+cannot be one customer (two different unionids, records on different persona versions) is
+refused before anything is written. The absorbed record is stashed until the kept one holds it:
+a process that dies between the commits loses nothing, and the next merge of the two finishes
+the job (the kept journal's ``merged`` line, with the absorbed version, says whether it had).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
 WECOM_ID_PREFIXES = ("wm", "wo")
+#: ``keep|gone`` -> the absorbed record while a merge is under way
+STASH = "alias:merging:"
 
 
 @dataclass(slots=True)
@@ -63,10 +69,7 @@ def guess_platform(user: str) -> str:
 
 def combine(persona: Persona, kept: Customer, other: Customer) -> Customer:
     """The one customer ``kept`` and ``other`` are, under ``kept``'s id (see the module)."""
-    if kept.generation != other.generation:
-        raise MergeError(f"customers {kept.id!r} and {other.id!r} are on different versions of the persona "
-                         f"({kept.generation} and {other.generation} migrations): run "
-                         "`persona migrate BOT --store URL --apply` first")
+    check(kept, other)
     first, second = sorted((kept, other), key=lambda c: (c.first_seen or float("inf"), c is not kept))
     recent, older = sorted((kept, other), key=lambda c: c.last_seen, reverse=True)
     state = persona.merged_state(kept, other)
@@ -116,12 +119,19 @@ async def merge(runtime: "Runtime", keep: str, gone: str, *, why: str) -> Merged
     if keep == gone:
         raise MergeError(f"{keep!r} is one customer already")
     store, persona = runtime.store, runtime.persona
-    await aliases.link(store, gone, keep)
+    stash = f"{STASH}{keep}|{gone}"
     for attempt in range(MAX_ATTEMPTS):
         loaded = await store.load(gone)
         if loaded.record is None:
-            return None
+            return await _resume(runtime, keep, gone, stash, why)
         other = Customer.load(gone, loaded.record, loaded.version)
+        kept = await Customer.read(store, keep)
+        if kept is not None:
+            check(kept, other)
+        await aliases.link(store, gone, keep, other.unionid or None)
+        # the absorbed record, until the kept one holds it: a crash between the two commits
+        # loses nothing, the next merge of the two (or `persona customers link`) finishes it
+        await store.put(stash, jsonwire.dump({"v": loaded.version, "r": loaded.record.decode()}), aliases.KEEP)
         now = runtime.clock.now()
         retire = Commit(
             user=gone, expected_version=loaded.version, record=loaded.record, retire=True,
@@ -134,10 +144,42 @@ async def merge(runtime: "Runtime", keep: str, gone: str, *, why: str) -> Merged
         except ConflictError:  # a turn for it committed meanwhile: absorb the newer record
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
             continue
-        kept = await _absorb(runtime, keep, other, why)
-        log.info("persona=%s customer %s absorbed %s (%s): state %s", runtime.name, keep, gone, why, kept.state)
-        return Merged(kept, gone, other.state)
+        return await _finish(runtime, keep, other, stash, why)
     raise StoreUnavailable(f"customer {gone!r}: {MAX_ATTEMPTS} attempts to merge it into {keep!r} all lost a race")
+
+
+def check(kept: Customer, other: Customer) -> None:
+    """Refuse (before anything is written) what cannot be one customer."""
+    if kept.unionid and other.unionid and kept.unionid != other.unionid:
+        raise MergeError(f"{kept.id!r} and {other.id!r} are two people to the platform (unionids "
+                         f"{kept.unionid} and {other.unionid}): not merged")
+    if kept.generation != other.generation:
+        raise MergeError(f"customers {kept.id!r} and {other.id!r} are on different versions of the persona "
+                         f"({kept.generation} and {other.generation} migrations): run "
+                         "`persona migrate BOT --store URL --apply` first")
+
+
+async def _finish(runtime: "Runtime", keep: str, other: Customer, stash: str, why: str) -> Merged:
+    kept = await _absorb(runtime, keep, other, why)
+    await runtime.store.delete(stash)
+    log.info("persona=%s customer %s absorbed %s (%s): state %s", runtime.name, keep, other.id, why, kept.state)
+    return Merged(kept, other.id, other.state)
+
+
+async def _resume(runtime: "Runtime", keep: str, gone: str, stash: str, why: str) -> Merged | None:
+    """``gone`` has no record: merged already, or retired by a merge that stopped before the
+    kept record took it (then finish it from the stash, unless the kept journal says it did)."""
+    raw = await runtime.store.get(stash)
+    if raw is None:
+        await aliases.link(runtime.store, gone, keep)
+        return None
+    saved = jsonwire.load(raw)
+    for line in await runtime.store.journal(keep, runtime.persona.journal_cap):
+        entry = jsonwire.load(line)
+        if entry.get("k") == "merged" and entry.get("from") == gone and entry.get("v") == saved["v"]:
+            await runtime.store.delete(stash)
+            return None
+    return await _finish(runtime, keep, Customer.load(gone, saved["r"].encode(), saved["v"]), stash, why)
 
 
 async def _absorb(runtime: "Runtime", keep: str, other: Customer, why: str) -> Customer:
@@ -164,8 +206,8 @@ async def _absorb(runtime: "Runtime", keep: str, other: Customer, why: str) -> C
                         if n not in old_timers or old_timers[n].due != t.due},
             timers_del=sorted(set(old_timers) - set(merged.timers)),
             segments_add=sorted(segments - old_segments), segments_del=sorted(old_segments - segments),
-            journal=[jsonwire.dump({"t": int(now), "k": "merged", "from": other.id, "state": other.state,
-                                    "why": why})],
+            journal=[jsonwire.dump({"t": int(now), "k": "merged", "from": other.id, "v": other.version,
+                                    "state": other.state, "why": why})],
             journal_cap=persona.journal_cap,
             tallies=census.moves(before.state if before else None, merged.state, [], now, persona.timezone))
         try:

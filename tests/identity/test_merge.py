@@ -15,6 +15,7 @@ from persona.engine.scheduler import Scheduler
 from persona.errors import MergeError
 from persona.model.inputs import Platform
 from persona.store import aliases
+from persona.store.base import Commit
 from tests.identity.salon import Salon
 
 OPENID = "oSalonFollower000000000000001"
@@ -146,3 +147,49 @@ async def test_a_merge_into_an_id_never_seen_moves_the_record_there(runtime, sto
     assert one.state == "welcomed" and one.tags == {"source": "wecom"}
     assert set(await store.pending_timers(OPENID)) == {"day3"}
     assert await census.per_state(store) == {"welcomed": 1} == await census.scan(store)
+
+
+async def test_a_merge_cut_short_between_its_two_writes_is_finished_by_the_next(runtime, store, clock, monkeypatch):
+    from persona.engine import merge as merging
+
+    await two_records(runtime, clock)
+    absorb = merging._absorb
+
+    async def dies(*args, **kwargs):
+        raise RuntimeError("the process died")
+
+    monkeypatch.setattr(merging, "_absorb", dies)
+    with pytest.raises(RuntimeError):
+        await merge(runtime, OPENID, EXTERNAL, why="same person")
+    assert await runtime.customer(EXTERNAL) is None  # retired, but kept in the stash
+    monkeypatch.setattr(merging, "_absorb", absorb)
+    done = await merge(runtime, OPENID, EXTERNAL, why="same person")
+    assert done is not None and done.customer.state == "buyer"
+    assert (await runtime.customer(OPENID)).counters == {"hellos": 1, "orders": 1}
+    assert await census.per_state(store) == {"buyer": 1} == await census.scan(store)
+    assert await merge(runtime, OPENID, EXTERNAL, why="again") is None  # nothing left to do
+
+
+async def test_a_stash_left_behind_by_a_finished_merge_is_not_absorbed_twice(runtime, store, clock):
+    from persona.engine.merge import STASH
+
+    await two_records(runtime, clock)
+    raw = (await store.load(EXTERNAL)).record
+    version = (await store.load(EXTERNAL)).version
+    await merge(runtime, OPENID, EXTERNAL, why="same person")
+    await store.put(f"{STASH}{OPENID}|{EXTERNAL}", json.dumps({"v": version, "r": raw.decode()}))
+    assert await merge(runtime, OPENID, EXTERNAL, why="again") is None
+    assert (await runtime.customer(OPENID)).counters == {"hellos": 1, "orders": 1}
+    assert await store.get(f"{STASH}{OPENID}|{EXTERNAL}") is None
+
+
+async def test_two_people_to_the_platform_are_not_merged(runtime, store, clock):
+    await two_records(runtime, clock)
+    for user, unionid in ((OPENID, "uOne"), (EXTERNAL, "uTwo")):
+        customer = await runtime.customer(user)
+        customer.unionid = unionid
+        await store.commit(Commit(user=user, expected_version=customer.version, record=customer.dump()))
+    with pytest.raises(MergeError, match="two people"):
+        await merge(runtime, OPENID, EXTERNAL, why="by hand")
+    assert sorted(await store.users()) == sorted([OPENID, EXTERNAL])
+    assert await aliases.canonical(store, EXTERNAL) is None
