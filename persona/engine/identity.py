@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .. import jsonwire
 from ..errors import ChannelError, MergeError
+from ..model.customer import Customer
 from ..model.inputs import BusinessEvent, Door, Input, Platform, PlatformEvent
 from ..store import aliases
-from ..store.base import Loaded
+from ..store.base import Loaded, Store
 from .merge import merge
 
 if TYPE_CHECKING:
-    from ..model.customer import Customer
     from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Seen:
     platform: str | None
     unionid: str | None = None
 
-    def note(self, customer: "Customer") -> None:
+    def note(self, customer: Customer) -> None:
         """Keep the id on the record, and make it the current conversation's when it is a
         platform's (a business event or a timer does not move the conversation)."""
         if self.platform is not None:
@@ -139,3 +139,13 @@ class Identity:
 def _has_unionid(record: bytes) -> bool:
     """Whether the unionid was learnt (or known to be absent) for this record."""
     return "u" in jsonwire.load(record)
+
+
+async def find(store: Store, user: str) -> Customer | None:
+    """The customer ``user`` names: its own record, else the customer it is an alias of (for
+    tools; a turn resolves through :class:`Identity`)."""
+    found = await Customer.read(store, user)
+    if found is not None:
+        return found
+    canonical = await aliases.canonical(store, user)
+    return await Customer.read(store, canonical) if canonical else None

@@ -72,6 +72,8 @@ def combine(persona: Persona, kept: Customer, other: Customer) -> Customer:
     check(kept, other)
     first, second = sorted((kept, other), key=lambda c: (c.first_seen or float("inf"), c is not kept))
     recent, older = sorted((kept, other), key=lambda c: c.last_seen, reverse=True)
+    # the conversation goes on where the customer last wrote (a business event is not one)
+    talking = max((kept, other), key=lambda c: (c.last_inbound, c is kept))
     state = persona.merged_state(kept, other)
     leader, follower = (kept, other) if kept.state == state else (other, kept)
     timers = {name: t for name, t in {**follower.timers, **leader.timers}.items()
@@ -93,7 +95,7 @@ def combine(persona: Persona, kept: Customer, other: Customer) -> Customer:
         handoff=kept.handoff or other.handoff,
         variants={**second.variants, **first.variants},
         version=kept.version, generation=kept.generation,
-        ids=ids, current=recent.current or recent.id,
+        ids=ids, current=talking.current or talking.id,
         unionid=kept.unionid or other.unionid,
     )
 
