@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 #: ``(platform, id) -> unionid`` ("" when the platform has none); raises ChannelError
 Lookup = Callable[[str, str], Awaitable[str]]
 
+#: links followed at most from one id (a customer merged into one that was merged further)
+MAX_HOPS = 4
+#: aliases remembered in one process (forgotten all at once past this, then met again)
+REMEMBERED = 100_000
+
 #: how the channels name the platform a callback came from
 PLATFORMS = {Platform.WECHAT: "mp", Platform.WECOM: "wecom"}
 
@@ -84,15 +89,31 @@ class Identity:
         self.runtime = runtime
         self.lookup = lookup
         self.platforms = platforms  # the accounts ``lookup`` can ask
+        #: aliases met lately (alias -> canonical): an alias's next input loads its customer
+        #: in one read, as an id of its own does. A link never changes, except when its
+        #: customer is merged further; then the load finds no record and the table is read.
+        self._aliases: dict[str, str] = {}
 
-    async def resolve(self, inp: Input, loaded: Loaded) -> Resolved:
-        """Whose record ``inp`` moves; ``loaded`` is ``inp.user``'s own load, already made."""
-        if inp.door is not Door.CUSTOMER or loaded.duplicate is not None:
-            return Resolved(inp, loaded, None)
+    async def resolve(self, inp: Input) -> Resolved:
+        """Load the customer ``inp`` moves (and whether the input was seen): its own record, or
+        the customer its id is linked to, or, for an id new to the bot, whoever holds its
+        unionid; ``Resolved.input`` names that customer."""
+        store, dedupe = self.runtime.store, inp.dedupe_key
+        if inp.door is not Door.CUSTOMER:
+            return Resolved(inp, await store.load(inp.user, dedupe), None)
         platform = PLATFORMS.get(inp.platform) if inp.platform is not None else None
         seen = Seen(inp.user, platform)
+        known = self._aliases.get(inp.user)
+        if known is not None:
+            resolved = await self._to(known, inp, seen)
+            if resolved.loaded.record is not None:
+                return resolved
+            del self._aliases[inp.user]
+        loaded = await store.load(inp.user, dedupe)
+        if loaded.duplicate is not None:
+            return Resolved(inp, loaded, None)
         if loaded.record is None:
-            linked = await aliases.canonical(self.runtime.store, inp.user)
+            linked = await aliases.canonical(store, inp.user)
             if linked is not None:
                 return await self._to(linked, inp, seen)
         elif platform is None or _has_unionid(loaded.record):
@@ -117,8 +138,19 @@ class Identity:
         return await self._to(holder, inp, seen)
 
     async def _to(self, canonical: str, inp: Input, seen: Seen) -> Resolved:
-        moved = dataclasses.replace(inp, user=canonical)
-        return Resolved(moved, await self.runtime.store.load(canonical, inp.dedupe_key), seen)
+        """``inp`` for customer ``canonical``, following a link further when that customer was
+        merged into another since."""
+        store = self.runtime.store
+        for _ in range(MAX_HOPS):
+            loaded = await store.load(canonical, inp.dedupe_key)
+            further = None if loaded.record is not None else await aliases.canonical(store, canonical)
+            if further is None:
+                break
+            canonical = further
+        if len(self._aliases) >= REMEMBERED:
+            self._aliases.clear()
+        self._aliases[inp.user] = canonical
+        return Resolved(dataclasses.replace(inp, user=canonical), loaded, seen)
 
     async def _unionid(self, inp: Input, platform: str | None) -> str | None:
         """The unionid the input carries, else the platform's answer; None when unknown."""

@@ -146,11 +146,11 @@ class Runtime:
         dedupe = inp.dedupe_key
         given = inp
         for attempt in range(MAX_ATTEMPTS):
-            inp = given
-            loaded = await self.store.load(inp.user, dedupe)
             seen: Seen | None = None
-            if self.identity is not None:
-                resolved = await self.identity.resolve(inp, loaded)
+            if self.identity is None:
+                inp, loaded = given, await self.store.load(given.user, dedupe)
+            else:  # the customer the input's id names, or the one it is linked to
+                resolved = await self.identity.resolve(given)
                 inp, loaded, seen = resolved.input, resolved.loaded, resolved.seen
             if loaded.duplicate is not None:
                 self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)

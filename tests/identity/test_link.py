@@ -118,3 +118,19 @@ async def test_each_platform_keeps_its_own_windows(runtime, store, fake, clock):
     assert (await runtime.customer(OPENID)).budget["md"][1] == 1
     await runtime.handle(TextMessage(user=OPENID, dedupe_key="m3", text="hi", platform=Platform.WECHAT))
     assert (await runtime.customer(OPENID)).budget["km"][0] == int(clock.now())
+
+
+async def test_a_linked_id_costs_one_load_like_any_other(runtime, store, monkeypatch):
+    await runtime.handle(follow())
+    await runtime.handle(add())
+    loads: list[str] = []
+    load = store.load
+
+    async def counted(user, dedupe_key=None):
+        loads.append(user)
+        return await load(user, dedupe_key)
+
+    monkeypatch.setattr(store, "load", counted)
+    await runtime.handle(add(n=2))
+    await runtime.handle(TextMessage(user=OPENID, dedupe_key="m2", text="hi", platform=Platform.WECHAT))
+    assert loads == [OPENID, OPENID]  # the alias remembered: no read of the alias id, no table read

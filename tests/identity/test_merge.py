@@ -193,3 +193,16 @@ async def test_two_people_to_the_platform_are_not_merged(runtime, store, clock):
         await merge(runtime, OPENID, EXTERNAL, why="by hand")
     assert sorted(await store.users()) == sorted([OPENID, EXTERNAL])
     assert await aliases.canonical(store, EXTERNAL) is None
+
+
+async def test_an_id_merged_into_a_customer_merged_further_reaches_the_last(runtime, store, clock):
+    await runtime.handle(follow("oFirst"))
+    await runtime.handle(follow("oSecond", n=2))
+    await runtime.handle(add())
+    runtime.identity = Identity(runtime)
+    await runtime.handle(add(n=2))  # the identity remembers EXTERNAL as its own customer
+    await merge(runtime, "oSecond", EXTERNAL, why="by hand")
+    await merge(runtime, "oFirst", "oSecond", why="by hand")
+    outcome = await runtime.handle(add(n=3))
+    assert outcome.customer.id == "oFirst" and await store.users() == ["oFirst"]
+    assert set((await runtime.customer("oFirst")).ids) == {"oFirst", "oSecond", EXTERNAL}
