@@ -34,7 +34,7 @@ from ..model.customer import Customer
 from ..model.inputs import BusinessEvent, Door, Input, Platform, PlatformEvent
 from ..store import aliases
 from ..store.base import Loaded, Store
-from .merge import merge
+from .merge import guess_platform, merge
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -62,9 +62,12 @@ class Seen:
     unionid: str | None = None
 
     def note(self, customer: Customer) -> None:
-        """Keep the id on the record, and make it the current conversation's when it is a
-        platform's (a business event or a timer does not move the conversation)."""
-        if self.platform is not None:
+        """Keep the id on a linked customer's record, and make it the current conversation's
+        when it is a platform's (a business event or a timer does not move the conversation).
+        A customer known by one id keeps none: its id is its address, as for any customer."""
+        if self.platform is not None and (self.id != customer.id or customer.ids):
+            if not customer.ids:
+                customer.ids[customer.id] = guess_platform(customer.id)
             customer.ids[self.id] = self.platform
             customer.current = self.id
         if self.unionid is not None and not customer.unionid:
