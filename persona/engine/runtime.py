@@ -67,9 +67,10 @@ class Runtime:
         policy = persona.policy
         self.opt_out = OptOut(policy)
         self.handoff = HandoffRules(policy)
-        #: one customer across platforms (set by the bot when it has both accounts; None: every
-        #: id is its own customer and nothing more is read)
-        self.identity: Identity | None = None
+        #: one customer across platforms (``Persona.link_by_unionid``): every runtime of such a
+        #: persona follows the alias table; the bot gives it the platforms to ask for unionids.
+        #: None: every id is its own customer and nothing more is read
+        self.identity: Identity | None = Identity(self) if type(persona).link_by_unionid else None
 
     # -- the one entry point -----------------------------------------------------------------
     async def handle(self, inp: Input, slot: ReplySlot | None = None) -> Outcome:

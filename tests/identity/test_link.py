@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from persona import FakeClock, Runtime, TextMessage
+from persona import FakeClock, PlatformEvent, Runtime, TextMessage
 from persona.engine import census
 from persona.engine.identity import Identity
 from persona.fakeapi import FakeWeChat
@@ -134,3 +134,11 @@ async def test_a_linked_id_costs_one_load_like_any_other(runtime, store, monkeyp
     await runtime.handle(add(n=2))
     await runtime.handle(TextMessage(user=OPENID, dedupe_key="m2", text="hi", platform=Platform.WECHAT))
     assert loads == [OPENID, OPENID]  # the alias remembered: no read of the alias id, no table read
+
+
+async def test_the_fake_refuses_an_id_of_the_other_platform(fake, runtime, store, caplog):
+    caplog.set_level(logging.WARNING, logger="persona.engine.identity")
+    outcome = await runtime.handle(PlatformEvent(user="wmNotAnOpenid", dedupe_key="x", name="subscribe",
+                                                 platform=Platform.WECHAT))
+    assert outcome.status == "done" and (await runtime.customer("wmNotAnOpenid")).unionid is None
+    assert "errcode 40003" in caplog.text

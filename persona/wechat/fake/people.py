@@ -3,8 +3,9 @@
 An Official Account's ``GET /cgi-bin/user/info?openid=`` answers a follower's profile with
 their ``unionid`` (when the account is bound to an Open Platform); WeCom's ``GET
 /cgi-bin/externalcontact/get?external_userid=`` answers ``external_contact.unionid``. A test
-says who is who with :meth:`PeopleAPI.person`; an id it never named is unknown to the
-platform (errcode 40003 / 84061), as an id of another account would be.
+says who is who with :meth:`PeopleAPI.person`; any other openid or external_userid is a
+follower or contact without a unionid (an account not bound to an Open Platform), and an id of
+the wrong kind is refused (errcode 40003 / 84061), as the platforms refuse an id that is not theirs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from .core import FakeCore, _error, _ok
 
 INVALID_OPENID = 40003
 NOT_EXTERNAL_CONTACT = 84061
+#: how WeCom external contact ids begin
+WECOM_PREFIXES = ("wm", "wo")
 
 
 class PeopleAPI(FakeCore):
@@ -42,12 +45,12 @@ class PeopleAPI(FakeCore):
         if denied is not None:
             return denied
         openid = request.query.get("openid", "")
-        if openid not in self.unionids or openid.startswith(("wm", "wo")):
+        if not openid or openid.startswith(WECOM_PREFIXES):
             return _error(INVALID_OPENID)
         profile: dict[str, object] = {"subscribe": 1, "openid": openid, "language": "zh_CN",
                                       "subscribe_time": int(self.clock()), "remark": "", "groupid": 0,
                                       "tagid_list": [], "subscribe_scene": "ADD_SCENE_QR_CODE"}
-        if self.unionids[openid]:
+        if self.unionids.get(openid):
             profile["unionid"] = self.unionids[openid]
         return web.json_response(profile)
 
@@ -56,9 +59,9 @@ class PeopleAPI(FakeCore):
         if denied is not None:
             return denied
         user = request.query.get("external_userid", "")
-        if user not in self.unionids or not user.startswith(("wm", "wo")):
+        if not user.startswith(WECOM_PREFIXES):
             return _error(NOT_EXTERNAL_CONTACT, "not external contact")
         contact: dict[str, object] = {"external_userid": user, "name": user[-6:], "type": 1, "gender": 0}
-        if self.unionids[user]:
+        if self.unionids.get(user):
             contact["unionid"] = self.unionids[user]
         return _ok(external_contact=contact, follow_user=[], next_cursor="")
