@@ -13,7 +13,8 @@ re-encoded here:
   names and states, counter names and A/B variants as codes of the namespace's dictionary
   (:mod:`.names`), an indexed tag as the code of its segment entry (name and value at once),
   timestamps as varints relative to ``first_seen``, timer dues in milliseconds, attributes and
-  the gate's budget as typed values under coded names. Anything else — an unknown key, a value
+  the gate's budget as typed values under coded names, a linked customer's ids, current id and
+  unionid as typed values. Anything else — an unknown key, a value
   of another type, keys in another order, other spacing — is kept as the bytes it was given.
   Either way :func:`decode` gives back exactly the bytes that were written.
 
