@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import census
+from .gate import WECOM_ID_PREFIXES
 from .. import jsonwire
 from ..errors import ConflictError, MergeError, StoreUnavailable
 from ..model.customer import Customer
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
-WECOM_ID_PREFIXES = ("wm", "wo")
 #: ``keep|gone`` -> the absorbed record while a merge is under way
 STASH = "alias:merging:"
 

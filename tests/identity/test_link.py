@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 
 import pytest
@@ -142,3 +144,17 @@ async def test_the_fake_refuses_an_id_of_the_other_platform(fake, runtime, store
                                                  platform=Platform.WECHAT))
     assert outcome.status == "done" and (await runtime.customer("wmNotAnOpenid")).unionid is None
     assert "errcode 40003" in caplog.text
+
+
+async def test_both_ids_first_seen_at_once_by_two_processes_are_one_customer(runtime, store, fake, clock):
+    other = Runtime(Salon(), store, clock)  # a second process on the same store
+    other.identity = Identity(other, runtime.identity.lookup, platforms=runtime.identity.platforms)
+    first, second = await asyncio.gather(runtime.handle(follow()), other.handle(add()))
+    assert first.customer.id == second.customer.id
+    [one] = await store.users()
+    customer = await runtime.customer(one)
+    assert set(customer.ids) == {OPENID, EXTERNAL} and customer.unionid == "uSalonPerson1"
+    handled = [json.loads(line).get("handler") for line in await store.journal(one)
+               if json.loads(line)["k"] == "in"]
+    assert sorted(handled) == ["added", "followed"]
+    assert await census.per_state(store) == {"welcomed": 1} == await census.scan(store)
