@@ -74,6 +74,10 @@ class ConflictError(PersonaError):
     """Another input for the same customer committed first; reload and decide again."""
 
 
+class MergeError(PersonaError):
+    """Two customers cannot be linked or merged as asked (the message says why and what to do)."""
+
+
 class HandlerError(PersonaError):
     """A bot's handler raised; the customer's state was left unchanged."""
 

@@ -14,6 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..engine.identity import find
+from ..engine.merge import journal as merged_journal
 from ..model.customer import Customer
 from ..model.persona import load_persona
 from ..model.templates import FALLBACK_NOTE
@@ -41,14 +43,13 @@ def run(args: argparse.Namespace) -> int:
 async def _inspect(args: argparse.Namespace, name: str, default_tz: str) -> int:
     store = open_for(args.store, args.namespace or name)
     try:
-        loaded = await store.load(args.user)
-        if loaded.record is None:
+        customer = await find(store, args.user)
+        if customer is None:
             print(f"persona: no customer {args.user!r} in {name} (store {args.store}, namespace "
                   f"{args.namespace or name})")
             return 1
-        customer = Customer.load(args.user, loaded.record, loaded.version)
-        pending = await store.pending_timers(args.user)
-        journal = await store.journal(args.user, max(args.lines, 0)) if args.lines else []
+        pending = await store.pending_timers(customer.id)
+        journal = await merged_journal(store, customer, max(args.lines, 0)) if args.lines else []
     finally:
         await store.close()
     tz = str(customer.attrs.get("tz") or default_tz)
@@ -66,12 +67,17 @@ def local(epoch: float | None, tz: str) -> str:
 
 def render(customer: Customer, pending: dict[str, float], journal: list[str], tz: str) -> list[str]:
     """The text ``persona inspect`` prints."""
-    out = [f"customer   {customer.id}",
-           f"state      {customer.state}",
-           f"seen       first {local(customer.first_seen, tz)}, last {local(customer.last_seen, tz)} "
-           f"({tz})",
-           f"messages   last from them {local(customer.last_inbound, tz)}, last to them "
-           f"{local(customer.last_outbound, tz)}"]
+    out = [f"customer   {customer.id}"]
+    if len(customer.ids) > 1 or customer.unionid:  # one person on several platforms
+        current = customer.address()[0]
+        out.append("ids        " + ", ".join(f"{i} ({p}{', current' if i == current else ''})"
+                                             for i, p in sorted(customer.ids.items()))
+                   + (f"; unionid {customer.unionid}" if customer.unionid else ""))
+    out += [f"state      {customer.state}",
+            f"seen       first {local(customer.first_seen, tz)}, last {local(customer.last_seen, tz)} "
+            f"({tz})",
+            f"messages   last from them {local(customer.last_inbound, tz)}, last to them "
+            f"{local(customer.last_outbound, tz)}"]
     tags = "  ".join(f"{k}={v}" if v else k for k, v in sorted(customer.tags.items()))
     out.append(f"tags       {tags or '-'}")
     if customer.opted_out:
@@ -164,4 +170,5 @@ def _as_json(customer: Customer, pending: dict[str, float], journal: list[str], 
             "timers": {n: {"due": d, "local": local(d, tz),
                            "state": customer.timers[n].state if n in customer.timers else None}
                        for n, d in pending.items()},
-            "journal": entries}
+            "ids": customer.ids, "current": customer.address()[0] if customer.ids else None,
+            "unionid": customer.unionid, "journal": entries}

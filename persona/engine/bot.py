@@ -21,6 +21,7 @@ from ..model.inputs import BusinessEvent, DeliveryReport
 from ..metrics import Metrics
 from ..model.formlinks import FormLinks
 from ..model.persona import Persona, load_persona
+from .identity import Identity
 from .runtime import MASS_CHECKS, Runtime
 from .scheduler import Scheduler
 from ..content.scripts.live import ScriptPoller
@@ -61,6 +62,9 @@ class Bot:
         #: the spool file), so a store outage between the two never sends a message twice
         self.sent_log = sent_log
         self.deliverer = self._deliverer()
+        if cls.link_by_unionid:
+            router = self.deliverer.router
+            self.runtime.identity = Identity(self.runtime, router.unionid, platforms=frozenset(router.configured))
         self.runtime.commit_hooks.append(self._wake_delivery)
         #: keeps the scripts on the versions published in the store (None: the files only)
         self.script_poller = self._script_poller(script_poll)

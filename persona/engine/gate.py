@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING
 
 from ..clock import DEFAULT_TZ
 from ..errors import PersonaError
-from ..model.inputs import ADD_EVENTS, BURST_EVENTS, BusinessEvent, MediaMessage, PlatformEvent, TextMessage, plain_word
+from ..model.inputs import (ADD_EVENTS, BURST_EVENTS, BusinessEvent, MediaMessage, Platform, PlatformEvent,
+                           TextMessage, plain_word)
 from ..model.messages import Message
 from ..model.timers import zone
 
@@ -118,9 +119,13 @@ def quiet_until(policy: "Policy", now: float, tz: str) -> float | None:
 
 
 def platform(customer: "Customer") -> str:
-    """``mp`` (an Official Account follower) or ``wecom`` (an external contact): the
-    ``platform`` attribute when known, else by the id (WeCom external ids start ``wm``/``wo``,
-    as the channel router reads them), else ``mp``."""
+    """``mp`` (an Official Account follower) or ``wecom`` (an external contact): for a customer
+    known by ids on both, the platform of the current conversation (where delivery sends);
+    else the ``platform`` attribute when known, else by the id (WeCom external ids start
+    ``wm``/``wo``, as the channel router reads them), else ``mp``."""
+    current = customer.address()[1]
+    if current is not None:
+        return current
     known = customer.attrs.get("platform")
     if known:
         return str(known)
@@ -175,11 +180,15 @@ class Gate:
         """Open the platform windows the input opens, and forget expired ones (the record
         stays small)."""
         inp, budget, now = turn.input, turn.customer.budget, int(turn.now)
+        # the Official Account's windows open on what the customer does there, not in WeCom
+        official = inp.platform is not Platform.WECOM
         if isinstance(inp, (TextMessage, MediaMessage)):
-            budget[Budget.KF_CHAT] = [now, 0]
+            if official:
+                budget[Budget.KF_CHAT] = [now, 0]
         elif isinstance(inp, PlatformEvent):
             if inp.name in BURST_EVENTS:
-                budget[Budget.KF_BURST] = [now, 0]
+                if official:
+                    budget[Budget.KF_BURST] = [now, 0]
             elif inp.name in ADD_EVENTS and inp.data.get("welcome_code"):
                 budget[Budget.WELCOME] = [now, 0]
         policy = turn.persona.policy

@@ -18,6 +18,7 @@ import random
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from . import census, handover, quality
+from .identity import Identity, Seen
 from .. import jsonwire
 from ..content.scripts.failures import ScriptFailure, record_failure
 from ..clock import Clock
@@ -66,6 +67,10 @@ class Runtime:
         policy = persona.policy
         self.opt_out = OptOut(policy)
         self.handoff = HandoffRules(policy)
+        #: one customer across platforms (``Persona.link_by_unionid``): every runtime of such a
+        #: persona follows the alias table; the bot gives it the platforms to ask for unionids.
+        #: None: every id is its own customer and nothing more is read
+        self.identity: Identity | None = Identity(self) if type(persona).link_by_unionid else None
 
     # -- the one entry point -----------------------------------------------------------------
     async def handle(self, inp: Input, slot: ReplySlot | None = None) -> Outcome:
@@ -140,8 +145,14 @@ class Runtime:
             self.metrics.inc("inputs", persona=self.name, kind=inp.kind, outcome=Status.SKIPPED)
             return Outcome(status=Status.SKIPPED)
         dedupe = inp.dedupe_key
+        given = inp
         for attempt in range(MAX_ATTEMPTS):
-            loaded = await self.store.load(inp.user, dedupe)
+            seen: Seen | None = None
+            if self.identity is None:
+                inp, loaded = given, await self.store.load(given.user, dedupe)
+            else:  # the customer the input's id names, or the one it is linked to
+                resolved = await self.identity.resolve(given)
+                inp, loaded, seen = resolved.input, resolved.loaded, resolved.seen
             if loaded.duplicate is not None:
                 self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)
                 return Outcome.from_result(loaded.duplicate)
@@ -152,7 +163,7 @@ class Runtime:
             before_timers = dict(customer.timers)
             before_state = None if created else customer.state
             now = self.clock.now()
-            turn, outcome = await self._decide(customer, inp, now, created, slot, loaded.record)
+            turn, outcome = await self._decide(customer, inp, now, created, slot, loaded.record, seen)
             commit = self._commit(turn, outcome, loaded.version, before_segments, before_timers, before_state)
             try:
                 result = await self.store.commit(commit)
@@ -174,8 +185,9 @@ class Runtime:
 
     # -- deciding --------------------------------------------------------------------------
     async def _decide(self, customer: Customer, inp: Input, now: float, created: bool,
-                      slot: ReplySlot | None, stored: bytes | None) -> tuple[Turn, Outcome]:
-        self._bookkeep(customer, inp, now, created)
+                      slot: ReplySlot | None, stored: bytes | None,
+                      seen: Seen | None = None) -> tuple[Turn, Outcome]:
+        self._bookkeep(customer, inp, now, created, seen)
         turn = Turn(self.persona, customer, inp, now, self.store)
         self._upgrade(turn, created)
         if created:
@@ -214,7 +226,7 @@ class Runtime:
             version = customer.version
             customer = (Customer(inp.user, type(self.persona).initial) if stored is None
                         else Customer.load(inp.user, stored, version))
-            self._bookkeep(customer, inp, now, created)  # the visit counts; the handler's work does not
+            self._bookkeep(customer, inp, now, created, seen)  # the visit counts; the handler's work does not
             turn = Turn(self.persona, customer, inp, now, self.store)
             self._upgrade(turn, created)
             turn.note("error", input=inp.describe(), error=error)
@@ -237,7 +249,10 @@ class Runtime:
         else:
             upgrade(turn)
 
-    def _bookkeep(self, customer: Customer, inp: Input, now: float, created: bool) -> None:
+    def _bookkeep(self, customer: Customer, inp: Input, now: float, created: bool,
+                  seen: Seen | None = None) -> None:
+        if seen is not None:
+            seen.note(customer)
         if created:
             customer.first_seen = now
         customer.last_seen = now
@@ -346,6 +361,9 @@ class Runtime:
             if decision.action is Action.DROP or message is outcome.passive:
                 continue
             payload = {"type": EffectType.MESSAGE, "user": customer.id, "message": message.to_dict()}
+            address, platform = customer.address()
+            if platform is not None:  # a linked customer: the id and platform of the conversation
+                payload["user"], payload["platform"] = address, platform
             if isinstance(turn.input, PlatformEvent) and "welcome_code" in turn.input.data:
                 payload["welcome_code"] = turn.input.data["welcome_code"]
             outbox.append(OutboxItem(f"{customer.id}:{new_version}:{i}", customer.id, decision.due,

@@ -90,6 +90,12 @@ class Customer:
     variants: dict[str, str] = field(default_factory=dict)  # script -> the A/B variant assigned
     version: int = 0
     generation: int = 0  # how many of the persona's migrations the record has been through
+    #: every platform id this customer is known by (``id -> "mp" | "wecom"``), when linked
+    ids: dict[str, str] = field(default_factory=dict)
+    #: the id the current conversation came through (replies and proactive messages go there)
+    current: str | None = None
+    #: the platform's unionid ("" once the platform said it has none), see persona.engine.identity
+    unionid: str | None = None
 
     # -- tags ------------------------------------------------------------------------------
     def has(self, tag: str, value: str | None = None) -> bool:
@@ -101,6 +107,13 @@ class Customer:
     @property
     def opted_out(self) -> bool:
         return "opted_out" in self.tags
+
+    # -- ids -------------------------------------------------------------------------------
+    def address(self) -> tuple[str, str | None]:
+        """Where a message to this customer goes: the id of the current conversation and its
+        platform (``mp`` / ``wecom``; None when the customer was never linked)."""
+        current = self.current or self.id
+        return current, self.ids.get(current)
 
     # -- serialisation ---------------------------------------------------------------------
     def dump(self) -> bytes:
@@ -125,6 +138,12 @@ class Customer:
             raw["v"] = self.variants
         if self.generation:
             raw["g"] = self.generation
+        if self.ids:
+            raw["p"] = self.ids
+        if self.current:
+            raw["c"] = self.current
+        if self.unionid is not None:
+            raw["u"] = self.unionid
         return jsonwire.dump_bytes(raw)
 
     @classmethod
@@ -152,6 +171,9 @@ class Customer:
             variants=raw.get("v", {}),
             version=version,
             generation=raw.get("g", 0),
+            ids=raw.get("p", {}),
+            current=raw.get("c"),
+            unionid=raw.get("u"),
         )
 
     def segments(self, indexed_tags: frozenset[str] | None = None) -> set[str]:

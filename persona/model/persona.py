@@ -32,6 +32,7 @@ from .templates import ScriptBook
 from .timers import TimerSpec
 
 if TYPE_CHECKING:
+    from .customer import Customer
     from .turn import Turn
 
 
@@ -133,6 +134,10 @@ class Persona:
     #: 信息采集: forms served to customers behind signed links (``{{ form_link("name") }}``), each
     #: submission becoming the business event its :class:`~persona.model.forms.Form` names
     forms: ClassVar[Sequence[Form]] = ()
+    #: one customer across the Official Account and WeCom: an openid and an external_userid
+    #: with the same unionid are one customer (see persona.engine.identity); the bot asks the
+    #: platforms for unionids, so it is for a bot on both accounts, bound to one Open Platform
+    link_by_unionid: ClassVar[bool] = False
 
     machine: ClassVar[AsyncMachine]
     #: ``(trigger, source) -> destination`` for transitions that call nothing (see :mod:`.moves`)
@@ -302,6 +307,14 @@ class Persona:
         """
         turn.say(script, category="marketing")
         return None
+
+    def merged_state(self, first: "Customer", second: "Customer") -> str:
+        """The state of one person's two records once they become one (``persona.engine.merge``):
+        by default the further along of the two, the later in ``states``. Replace it when the
+        order of ``states`` is not the order customers go through them (a tag can decide)."""
+        order = type(self).states
+        rank = {state: i for i, state in enumerate(order)}
+        return max(first.state, second.state, key=lambda state: rank.get(state, -1))
 
 
 def transition_spec(t: Any, owner: str) -> dict[str, Any]:

@@ -66,6 +66,9 @@ class Commit:
     journal_cap: int = 100
     journal_ttl: int = 90 * 86400
     tallies: dict[str, int] = field(default_factory=dict)  # counter name -> delta, see store.tallies
+    #: the customer is gone (merged into another, see persona.engine.identity): the record and
+    #: its segment entries are deleted instead of written; timers, tallies and journal as above
+    retire: bool = False
 
 
 @dataclass(slots=True)

@@ -46,7 +46,12 @@ class MemoryStore(Store, ScriptVersionStore):
             return CommitResult(False, seen)
         if self.records.get(c.user, (0, None))[0] != c.expected_version:
             raise ConflictError(f"customer {c.user!r} changed since it was loaded")
-        self.records[c.user] = (c.expected_version + 1, c.record)
+        if c.retire:
+            del self.records[c.user]
+            for members in self.segments.values():
+                members.discard(c.user)
+        else:
+            self.records[c.user] = (c.expected_version + 1, c.record)
         if c.dedupe_key is not None:
             self.dedupe[(c.user, c.dedupe_key)] = (c.dedupe_result, time.time() + c.dedupe_ttl)
         for item in c.outbox:

@@ -113,8 +113,12 @@ class SQLiteStore(Store, ScriptVersionStore):
                 row = db.execute("SELECT version FROM customers WHERE ns=? AND uid=?", (ns, c.user)).fetchone()
                 if (row[0] if row else 0) != c.expected_version:
                     raise ConflictError(f"customer {c.user!r} changed since it was loaded")
-                db.execute("INSERT OR REPLACE INTO customers VALUES (?,?,?,?)",
-                           (ns, c.user, c.expected_version + 1, c.record))
+                if c.retire:
+                    db.execute("DELETE FROM customers WHERE ns=? AND uid=?", (ns, c.user))
+                    db.execute("DELETE FROM segments WHERE ns=? AND uid=?", (ns, c.user))
+                else:
+                    db.execute("INSERT OR REPLACE INTO customers VALUES (?,?,?,?)",
+                               (ns, c.user, c.expected_version + 1, c.record))
                 if c.dedupe_key is not None:
                     db.execute("INSERT OR REPLACE INTO dedupe VALUES (?,?,?,?,?)",
                                (ns, c.user, c.dedupe_key, c.dedupe_result, now + c.dedupe_ttl))

@@ -109,6 +109,12 @@ def _row(raw: str, tz: str) -> Row:
     if kind and str(kind).startswith("timer_"):
         rest = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("t", "k", "timer"))
         return Row(when, RowKind.TIMER, "定时", f"{entry.get('timer', '?')}: {kind[6:]}", detail=rest)
+    if kind in ("merged", "merged_into"):  # one person's two records became one (engine/merge.py)
+        why = str(entry.get("why", ""))
+        why = "手动关联" if why == "linked by hand" else why.replace("unionid ", "unionid 相同：", 1)
+        text = (f"并入 {entry.get('from', '?')} 的记录（原状态 {entry.get('state', '?')}）" if kind == "merged"
+                else f"此记录并入客户 {entry.get('to', '?')}")
+        return Row(when, RowKind.OTHER, "合并", text, detail=why)
     if kind == "error":
         return Row(when, RowKind.ERROR, "错误", str(entry.get("input", "?")), detail=str(entry.get("error", "")))
     if kind == FALLBACK_NOTE:

@@ -13,7 +13,8 @@ re-encoded here:
   names and states, counter names and A/B variants as codes of the namespace's dictionary
   (:mod:`.names`), an indexed tag as the code of its segment entry (name and value at once),
   timestamps as varints relative to ``first_seen``, timer dues in milliseconds, attributes and
-  the gate's budget as typed values under coded names. Anything else — an unknown key, a value
+  the gate's budget as typed values under coded names, a linked customer's ids, current id and
+  unionid as typed values. Anything else — an unknown key, a value
   of another type, keys in another order, other spacing — is kept as the bytes it was given.
   Either way :func:`decode` gives back exactly the bytes that were written.
 
@@ -35,9 +36,12 @@ from ... import jsonwire
 EPOCH = 1_735_689_600
 #: fields of a Customer record in the order Customer.dump writes them; the compact form keeps
 #: that order, so a record re-encodes to the same bytes
-ORDER = ("s", "t", "a", "n", "f", "l", "i", "o", "m", "b", "h", "v", "g")
+ORDER = ("s", "t", "a", "n", "f", "l", "i", "o", "m", "b", "h", "v", "g", "p", "c", "u")
 #: the presence bitmap's bit of each optional field (the commonest first: one byte)
-BITS = {"t": 0, "f": 1, "l": 2, "m": 3, "i": 4, "o": 5, "n": 6, "a": 7, "b": 8, "h": 9, "v": 10, "g": 11}
+BITS = {"t": 0, "f": 1, "l": 2, "m": 3, "i": 4, "o": 5, "n": 6, "a": 7, "b": 8, "h": 9, "v": 10, "g": 11,
+        "p": 15, "c": 16, "u": 17}
+#: a linked customer's ids, current id and unionid (persona.engine.identity): typed values
+IDENTITY = frozenset({"p", "c", "u"})
 #: ``attrs``, ``budget`` and ``handoff`` written as typed values (their JSON, bits 7–9, is still read)
 TYPED = {"a": 12, "b": 13, "h": 14}
 _AT = {key: i for i, key in enumerate(ORDER)}
@@ -228,8 +232,8 @@ class Compact:
                 if type(value) is not int or value < 0:
                     raise _Unfit
                 varint(value, out)
-            elif key == "h":
-                if type(value) is not dict:
+            elif key == "h" or key in IDENTITY:
+                if type(value) is not (dict if key in "hp" else str):
                     raise _Unfit
                 self.value(value)
             else:  # a, b: keys are names the bot declares
@@ -410,6 +414,8 @@ def decode(payload: bytes, name: Callable[[int], str]) -> bytes:
             raw["v"], pos = _read_pairs(payload, pos, name, name)
         elif key == "g":
             raw["g"], pos = read_varint(payload, pos)
+        elif key in IDENTITY:
+            raw[key], pos = _read_value(payload, pos)
         elif not bits >> TYPED[key] & 1:
             raw[key], pos = _read_blob(payload, pos)
         elif key == "h":

@@ -40,7 +40,8 @@ end
 #       pack): expected version, compact (0/1), dedupe ttl (0: no dedupe key), journal cap,
 #       journal ttl, bucket, largest listpack value, the code counting every customer in
 #       the chunk's summary, then the counts of segment codes added,
-#       removed, timers set, timers deleted, outbox items, journal lines, tallies;
+#       removed, timers set, timers deleted, outbox items, journal lines, tallies, and 1 when
+#       the customer is retired (record and segment entries deleted, not written);
 #       3 payload, 4 dedupe result, then the items in that order (timers set as code, due in
 #       ms; outbox items as id, due, payload; tallies as name, delta).
 COMMIT = _LUA_QUOTE + _LUA_VARINT + """
@@ -74,7 +75,8 @@ if cur then
   end
 end
 if version ~= expected then return {'conflict', tostring(version)} end
-if not cur then redis.call('HINCRBY', KEYS[11], everyone, 1) end
+local retire = h[16] == 1
+if not cur and not retire then redis.call('HINCRBY', KEYS[11], everyone, 1) end
 local a = 5
 for i = 1, n_add do
   local c = tonumber(ARGV[a])
@@ -92,19 +94,30 @@ for i = 1, n_del do
   end
   a = a + 1
 end
-local codes = {}
-for c in pairs(segs) do codes[#codes + 1] = c end
-table.sort(codes)
-local parts = {wv((version + 1) * 2 + compact), wv(#codes)}
-for _, c in ipairs(codes) do parts[#parts + 1] = wv(c) end
-parts[#parts + 1] = ARGV[3]
-local value = table.concat(parts)
-if #value <= largest and #uid <= largest then
-  redis.call('HSET', KEYS[1], uid, value)
-  if big then redis.call('HDEL', KEYS[2], uid) end
+if retire then
+  if cur then
+    segs[everyone] = true
+    for c in pairs(segs) do
+      if redis.call('HINCRBY', KEYS[11], c, -1) <= 0 then redis.call('HDEL', KEYS[11], c) end
+    end
+    redis.call('HDEL', KEYS[1], uid)
+    redis.call('HDEL', KEYS[2], uid)
+  end
 else
-  redis.call('HSET', KEYS[2], uid, value)
-  if cur and not big then redis.call('HDEL', KEYS[1], uid) end
+  local codes = {}
+  for c in pairs(segs) do codes[#codes + 1] = c end
+  table.sort(codes)
+  local parts = {wv((version + 1) * 2 + compact), wv(#codes)}
+  for _, c in ipairs(codes) do parts[#parts + 1] = wv(c) end
+  parts[#parts + 1] = ARGV[3]
+  local value = table.concat(parts)
+  if #value <= largest and #uid <= largest then
+    redis.call('HSET', KEYS[1], uid, value)
+    if big then redis.call('HDEL', KEYS[2], uid) end
+  else
+    redis.call('HSET', KEYS[2], uid, value)
+    if cur and not big then redis.call('HDEL', KEYS[1], uid) end
+  end
 end
 if dedupe_ttl > 0 then redis.call('SET', KEYS[3], ARGV[4], 'EX', dedupe_ttl) end
 if n_tset + n_tdel > 0 then

@@ -322,7 +322,7 @@ class RedisStore(Store, ScriptVersionStore):
         numbers = (c.expected_version, int(payload is not None), c.dedupe_ttl if c.dedupe_key is not None else 0,
                    c.journal_cap, c.journal_ttl, bucket, self.listpack_value, code(EVERYONE), len(c.segments_add),
                    len(c.segments_del), len(c.timers_set), len(c.timers_del), len(c.outbox), len(c.journal),
-                   len(c.tallies))
+                   len(c.tallies), int(c.retire))
         args: list[Any] = [c.user, ",".join(map(str, numbers)), payload or c.record, c.dedupe_result]
         args += [code(s) for s in c.segments_add]
         args += [code(s) for s in c.segments_del]

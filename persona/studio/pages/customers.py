@@ -19,6 +19,8 @@ from ...model.customer import Customer
 from ...errors import PersonaError
 from ...model.inputs import BusinessEvent
 from ...engine.gate import STAFF_OPT_IN, STAFF_OPT_OUT
+from ...engine.identity import find
+from ...engine.merge import journal as merged_journal
 from ..audit import Action
 from ..context import STUDIO, StudioBot
 from ..masking import mask_fields, mask_value
@@ -28,6 +30,8 @@ from ..security import Route
 from ..timeline import local, rows
 
 MAX_RESULTS = 200
+#: how the page names the platforms a linked customer's ids are on
+PLATFORM_NAMES = {"mp": "公众号", "wecom": "企业微信"}
 
 
 async def search(request: web.Request) -> web.StreamResponse:
@@ -37,9 +41,9 @@ async def search(request: web.Request) -> web.StreamResponse:
     found: list[Customer] = []
     error, total = "", 0
     if query and ":" not in query:
-        loaded = await bot.store.load(query)
-        if loaded.record is not None:
-            raise web.HTTPFound(f"/customers/{bot.name}/{query}")
+        known = await find(bot.store, query)  # any of a linked customer's ids finds them
+        if known is not None:
+            raise web.HTTPFound(f"/customers/{bot.name}/{known.id}")
         error = f"找不到客户 {query}（按标签查找请写 tag:名称=值 或 state:状态）"
     elif query:
         try:
@@ -71,6 +75,7 @@ async def customer_json(request: web.Request) -> web.StreamResponse:
     return web.json_response({
         "bot": view["bot"], "id": customer.id, "state": customer.state, "opted_out": customer.opted_out,
         "tags": dict(view["tags"]), "attrs": dict(view["attrs"]), "timers": view["timers"], "tz": view["tz"],
+        "ids": view["ids"], "unionid": customer.unionid or None,
         "timeline": [{"when": r.when, "kind": str(r.kind), "text": r.text, "decision": r.decision,
                       "detail": r.detail} for r in view["rows"]]}, dumps=_dumps)
 
@@ -83,13 +88,15 @@ async def _view(request: web.Request) -> dict[str, Any]:
     studio = request.app[STUDIO]
     bot = studio.bot(request.match_info["bot"])
     user = request.match_info["user"]
-    customer = await _load(bot, user)
+    customer = await find(bot.store, user)
     if customer is None:
         raise web.HTTPNotFound(text=f"no customer {user!r} in {bot.name}")
+    if customer.id != user:  # an id linked to another customer: theirs is the page
+        raise web.HTTPFound(f"{request.path.rsplit('/', 1)[0]}/{customer.id}")
     personal = allows(request["account"].role, Permission.SEE_PERSONAL)
     tz = str(customer.attrs.get("tz") or bot.cls.timezone)
     pending = await bot.store.pending_timers(user)
-    journal = await bot.store.journal(user, bot.cls.journal_cap)
+    journal = await merged_journal(bot.store, customer, bot.cls.journal_cap)
     timers = []
     for name in sorted(set(pending) | set(customer.timers), key=lambda n: pending.get(n, 0)):
         timer = customer.timers.get(name)
@@ -100,7 +107,15 @@ async def _view(request: web.Request) -> dict[str, Any]:
     tags = customer.tags if personal else mask_fields(customer.tags)
     return {"bot": bot.name, "customer": customer, "tz": tz, "timers": timers, "attrs": sorted(attrs.items()),
             "tags": sorted(tags.items()), "personal": personal, "first_seen": local(customer.first_seen, tz),
-            "last_seen": local(customer.last_seen, tz), "rows": rows(journal, tz, personal=personal)}
+            "last_seen": local(customer.last_seen, tz), "rows": rows(journal, tz, personal=personal),
+            "ids": _ids(customer)}
+
+
+def _ids(customer: Customer) -> list[dict[str, Any]]:
+    """A linked customer's ids, the current conversation's first (empty: known by one id)."""
+    current = customer.address()[0]
+    return [{"id": i, "platform": PLATFORM_NAMES.get(p, p), "current": i == current}
+            for i, p in sorted(customer.ids.items(), key=lambda pair: (pair[0] != current, pair[0]))]
 
 
 async def opt_out(request: web.Request) -> web.StreamResponse:

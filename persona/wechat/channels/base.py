@@ -16,7 +16,7 @@ import mimetypes
 import os
 import abc
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Awaitable, Callable, ClassVar, Sequence
 
 import aiohttp
 
@@ -142,13 +142,22 @@ class ApiClient:
         headers = {"Content-Type": "application/json; charset=utf-8"} if form is None else {}
         if self.trace and trace:
             headers[TRACE_HEADER] = json.dumps(list(trace), separators=(",", ":"))
+        return await self._authorized(path, lambda token: self._post(path, token, body, form, params, headers))
+
+    async def query(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """GET ``path`` with the access token (the read APIs: user info, external contacts)."""
+        return await self._authorized(
+            path, lambda token: self._request("GET", path, params={"access_token": token, **params}))
+
+    async def _authorized(self, path: str, send: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """``send(token)``, once more with a fresh token on 40001/42001; errcodes raise."""
         token = await self.tokens.get()
-        data = await self._post(path, token, body, form, params, headers)
+        data = await send(token)
         code = _errcode(data)
         if code in TOKEN_CODES:
             log.info("%s %s: errcode %s, refreshing the access token", self.label, path, code)
             token = await self.tokens.refresh(stale=token)
-            data = await self._post(path, token, body, form, params, headers)
+            data = await send(token)
             code = _errcode(data)
         if code and code != 41051:
             raise self.error(path, data)

@@ -36,6 +36,7 @@ from typing import Mapping, Sequence
 from ...clock import Clock
 from ...model.messages import Message
 from ...store.base import KeyValue
+from ...errors import ChannelError
 from .base import HttpSession, RouteError, SendResult, client_id
 from .wechat import DEFAULT_BASE as WECHAT_DEFAULT_BASE
 from .wechat import OfficialAccountChannel
@@ -185,6 +186,21 @@ class Router:
     def _need_wecom(self, message: Message, what: str) -> None:
         if self.wecom is None:
             raise RouteError(f"{_what(message)} is {what}, which {_NEED_WECOM}")
+
+    # -- who ------------------------------------------------------------------------------
+    @property
+    def links(self) -> bool:
+        """Whether customers can be one person on both platforms (both accounts configured)."""
+        return self.official is not None and self.wecom is not None
+
+    async def unionid(self, platform: str, user: str) -> str:
+        """``user``'s unionid on ``platform`` (``mp`` / ``wecom``); "" when the platform has none.
+        Raises :class:`ChannelError` when the platform cannot be asked."""
+        channel = self.official if platform == "mp" else self.wecom if platform == "wecom" else None
+        if channel is None:
+            raise ChannelError(f"cannot ask {platform!r} for {user!r}'s unionid: that account is not configured",
+                               retryable=False)
+        return await channel.unionid(user)
 
     # -- sending ---------------------------------------------------------------------------
     async def send(self, message: Message, user: str, *, welcome_code: str | None = None,

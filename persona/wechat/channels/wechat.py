@@ -44,6 +44,13 @@ class OfficialAccountChannel(Channel):
     def _token_request(self) -> tuple[str, dict[str, str]]:
         return "/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
 
+    # -- who ------------------------------------------------------------------------------
+    async def unionid(self, openid: str) -> str:
+        """The follower's unionid (``/cgi-bin/user/info``); "" when the account, not bound to an
+        Open Platform, has none for them."""
+        answer = await self.api.query("/cgi-bin/user/info", {"openid": openid, "lang": "zh_CN"})
+        return str(answer.get("unionid") or "")
+
     # -- sending ---------------------------------------------------------------------------
     async def send(self, openid: str, message: Message, *, key: str | None = None) -> SendResult:
         """A template message when ``via`` says so, otherwise a customer-service message."""

@@ -133,6 +133,12 @@ class WeComChannel(Channel):
                                  ttl=MASS_RECORD_TTL)
         return SendResult("wecom_mass", msgid or None, pending=True)
 
+    async def unionid(self, external_userid: str) -> str:
+        """The external contact's unionid (``externalcontact/get``); "" when WeCom gives none
+        (not a WeChat user, or the corp is not bound to the Official Account's Open Platform)."""
+        answer = await self.api.query("/cgi-bin/externalcontact/get", {"external_userid": external_userid})
+        return str((answer.get("external_contact") or {}).get("unionid") or "")
+
     async def group_owner(self, chat_id: str) -> str:
         """The staff member who owns customer group ``chat_id`` (``groupchat/get``), remembered
         for a day: a customer-group mass message must be sent, and confirmed, by them."""

@@ -14,7 +14,8 @@ limits, "system busy", HTTP 500, dropped connections, a full outage, the spent 4
 
 One module a platform: :mod:`.official` (the Official Account: tokens, customer-service and
 template messages), :mod:`.wecom` (WeCom: welcome, mass, customer-service, app and app-chat
-messages, customer groups), on :mod:`.core` (what both share).
+messages, customer groups), :mod:`.people` (the unionid behind an openid or an external_userid),
+on :mod:`.core` (what both share).
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from typing import Any, AsyncIterator
 
 from .core import MessageLog, Sent
 from .official import OfficialAccountAPI
+from .people import PeopleAPI
 from .wecom import WeComAPI
 
 __all__ = ["FakeWeChat", "MessageLog", "Sent", "serve"]
 
 
-class FakeWeChat(OfficialAccountAPI, WeComAPI):
-    """One Official Account and one WeCom app (corp + agent), served by one aiohttp app."""
+class FakeWeChat(OfficialAccountAPI, WeComAPI, PeopleAPI):
+    """One Official Account and one WeCom app (corp + agent), served by one aiohttp app; who
+    their customers are (:mod:`.people`)."""
 
 
 @asynccontextmanager
