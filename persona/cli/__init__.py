@@ -19,7 +19,7 @@ from importlib import resources
 from ..errors import PersonaError
 
 COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "inspect", "dead_letters",
-            "broadcast", "studio", "scripts", "fakeapi", "events", "suggest", "agent", "migrate", "replay",
+            "broadcast", "campaigns", "studio", "scripts", "fakeapi", "events", "suggest", "agent", "migrate", "replay",
             "funnel", "store_upgrade")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
