@@ -196,7 +196,9 @@ class Simulation:
             target = datetime.fromisoformat(target).replace(tzinfo=ZoneInfo(self.tz)).timestamp()
         start = len(self.sent)
         for _ in range(1_000_000):
-            due = [d for d in (await self.store.next_timer_due(), await self.store.next_outbox_due())
+            campaign = await self.bot.campaigns.next_due()  # one due now was tried at the last step
+            due = [d for d in (await self.store.next_timer_due(), await self.store.next_outbox_due(),
+                               campaign if campaign is not None and campaign > self.clock.now() else None)
                    if d is not None]
             step = min(due) if due else None
             if step is None or step > target:
@@ -204,12 +206,14 @@ class Simulation:
             self.clock.set(max(self.clock.now(), step))
             await self._follow_scripts()
             await self.bot.scheduler.run_once()
+            await self.bot.campaigns.run_once()
             await self._deliver()
         else:  # pragma: no cover - a persona that schedules timers in a zero-delay loop
             raise RuntimeError("the simulation did not settle: a timer keeps rescheduling itself at once")
         self.clock.set(max(self.clock.now(), target))
         await self._follow_scripts()
         await self.bot.scheduler.run_once()
+        await self.bot.campaigns.run_once()
         await self._deliver()
         return self.sent[start:]
 

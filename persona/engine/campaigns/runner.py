@@ -57,18 +57,32 @@ class CampaignRunner:
     def cls(self) -> type[Persona]:
         return type(self.runtime.persona)
 
+    async def _pending(self) -> list[tuple[float, Campaign]]:
+        """Active campaigns nobody cancelled, with when each is due next."""
+        out = []
+        for campaign_id in await self.book.active():
+            campaign = self._known.get(campaign_id) or await self.book.get(campaign_id)
+            if campaign is None or await self.book.cancelled(campaign_id) is not None:
+                continue
+            self._known[campaign_id] = campaign
+            run = await self.book.run(campaign_id)
+            if run.status is Status.DONE:
+                continue
+            out.append((run.next if run.status is Status.RUNNING and run.next is not None
+                        else campaign.when.first_due(), campaign))
+        return out
+
+    async def next_due(self) -> float | None:
+        """When the next campaign is due (a simulation steps its fake clock to it)."""
+        return min((due for due, _ in await self._pending()), default=None)
+
     async def run_once(self) -> int:
         """A pass of every campaign due now that no other worker holds; how many were walked."""
         walked = 0
         now = self.runtime.clock.now()
-        for campaign_id in await self.book.active():
-            campaign = self._known.get(campaign_id) or await self.book.get(campaign_id)
-            if campaign is None:
-                continue
-            self._known[campaign_id] = campaign
-            run = await self.book.run(campaign_id)
-            due = run.next if run.status is Status.RUNNING and run.next is not None else campaign.when.first_due()
-            if due > now or await self.book.cancelled(campaign_id) is not None:
+        for due, campaign in await self._pending():
+            campaign_id = campaign.id
+            if due > now:
                 continue
             try:
                 if await self.run_campaign(campaign) is not None:
