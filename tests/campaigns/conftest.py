@@ -12,10 +12,12 @@ START = "2026-11-23 09:00"  # a Monday, brand time
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
-async def where(request, tmp_path, namespace):
-    """(store URL, namespace) on each backend; memory:// lives as long as one Simulation."""
+async def sim(request, tmp_path, namespace):
+    """小完子 with the customers of :func:`seed`, on each backend."""
     url = store_url(request.param, tmp_path)
-    yield url, namespace
+    async with Simulation(BOT, start=START, store=url, namespace=namespace) as simulation:
+        await seed(simulation)
+        yield simulation
     if request.param == "redis":
         await drop_namespace(url, namespace)
 
