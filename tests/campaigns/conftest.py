@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from persona.testing import Simulation
+from tests.cli.conftest import cli  # noqa: F401 (a fixture: the CLI in a subprocess)
 from tests.conftest import drop_namespace, store_url
 
 BOT = "bots.xiaowanzi"
