@@ -159,3 +159,14 @@ async def _with_tz(sim: Simulation, user: str, tz: str):
     customer = Customer.load(user, loaded.record, loaded.version)
     customer.attrs["tz"] = tz
     return Commit(user, loaded.version, customer.dump())
+
+
+async def test_an_audience_the_bot_no_longer_has_is_refused_when_it_runs(sim, caplog):
+    book = Book(sim.store)
+    await book.create(flash("old", at("2026-11-24 14:00"), audience="state:vip OR tag:in_group"))
+    await sim.advance_to("2026-11-24 15:00")
+    await sim.bot.campaigns.run_once()
+    assert await book.status("old") is Status.SCHEDULED
+    assert not [s for s in sim.sent if s.script == "flash_sale"]
+    refusals = [r.getMessage() for r in caplog.records if "campaign old" in r.getMessage()]
+    assert len(refusals) == 1 and "'vip' is not a state of xiaowanzi" in refusals[0], refusals

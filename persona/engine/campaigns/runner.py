@@ -7,6 +7,8 @@ customer through the gate (:func:`~persona.engine.broadcast.broadcast`), each ca
 campaign's dedupe key: a worker killed mid-walk leaves the lease to run out, the next worker
 walks the audience again, and the customers reached already come back as duplicates — nobody
 gets it twice. A cancel is seen between two customers (the lease keeper reads it every second).
+Progress per gate outcome is counted in memory and added to the store's counts every second
+and at the end of the walk; a worker killed in between loses those counts, never a message.
 
 A campaign in each customer's own time zone is walked in passes: each pass takes the customers
 whose own moment has come since the last pass, and the campaign is due again at the next one.
@@ -19,10 +21,11 @@ import logging
 import os
 import secrets
 import socket
+from collections import Counter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...errors import PersonaError, StoreUnavailable
-from ...model.audience import Kind, Leaf, parse_audience
+from ...model.audience import Kind, Leaf, Node, parse_audience
 from ...model.customer import Customer
 from ...model.persona import Persona
 from ..audience import Selector
@@ -52,6 +55,7 @@ class CampaignRunner:
         self.book = Book(runtime.store)
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._known: dict[str, Campaign] = {}  # campaigns never change: read each once
+        self._broken: set[str] = set()  # audiences the persona refuses: said once in the log
 
     @property
     def cls(self) -> type[Persona]:
@@ -90,27 +94,35 @@ class CampaignRunner:
             except PersonaError as exc:  # the persona no longer has what the audience names
                 if isinstance(exc, StoreUnavailable):
                     raise
-                log.error("campaign %s of %s cannot run: %s", campaign_id, self.runtime.name, exc)
+                if campaign_id not in self._broken:
+                    self._broken.add(campaign_id)
+                    log.error("campaign %s of %s cannot run (cancel it, or fix the bot): %s", campaign_id,
+                              self.runtime.name, exc)
         return walked
 
     async def run_campaign(self, campaign: Campaign) -> Tally | None:
         """Walk ``campaign``'s customers due now; None when another worker holds it or it is over."""
         book = self.book
+        node = parse_audience(campaign.audience, self.cls)  # a persona that changed since: refused here
         if not await book.claim(campaign.id, self.worker, self.lease):
             return None
-        stop = asyncio.Event()
-        keeper = asyncio.create_task(self._keep(campaign.id, stop))
+        stop, finished = asyncio.Event(), asyncio.Event()
+        counts: Counter[str] = Counter()
+        keeper = asyncio.create_task(self._keep(campaign.id, stop, finished, counts))
         try:
             run = await book.run(campaign.id)
             if run.status is Status.DONE or await book.cancelled(campaign.id) is not None:
                 return None
             now = self.runtime.clock.now()
             await book.save_run(campaign.id, Run(Status.RUNNING, run.next, run.upto, run.started or now))
-            users, later = await self._due(campaign, run.upto, now)
+            users, later = await self._due(campaign, node, run.upto, now)
             tally = await broadcast(self.runtime, users, lambda user: campaign.split.pick(campaign.id, user),
                                     campaign.id, campaign.data, concurrency=self.concurrency,
-                                    each=lambda user, script, outcome: self._count(campaign.id, script, outcome),
+                                    each=lambda user, script, outcome: counts.update(_counts(script, outcome)),
                                     go_on=lambda: not stop.is_set())
+            finished.set()
+            await keeper
+            await self._flush(campaign.id, counts)
             if stop.is_set():  # cancelled, or the lease was lost: whoever holds it now goes on
                 return tally
             done = later is None
@@ -119,15 +131,22 @@ class CampaignRunner:
             log.info("campaign %s of %s: %s", campaign.id, self.runtime.name, ", ".join(tally.lines()))
             return tally
         finally:
-            keeper.cancel()
+            finished.set()
             await asyncio.gather(keeper, return_exceptions=True)
             await book.release(campaign.id, self.worker)
 
-    async def _keep(self, campaign_id: str, stop: asyncio.Event) -> None:
-        """Renew the lease and watch for a cancel until the walk ends."""
-        while not stop.is_set():
-            await asyncio.sleep(self.beat)
+    async def _keep(self, campaign_id: str, stop: asyncio.Event, finished: asyncio.Event,
+                    counts: Counter[str]) -> None:
+        """Until the walk ends: every ``beat``, write the progress counted meanwhile, renew the
+        lease and look for a cancel (``stop`` is set when the lease is lost or it is cancelled)."""
+        while not finished.is_set():
             try:
+                await asyncio.wait_for(finished.wait(), self.beat)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self._flush(campaign_id, counts)
                 if not await self.book.renew(campaign_id, self.worker, self.lease):
                     log.warning("campaign %s: lease lost; another worker finishes it", campaign_id)
                     stop.set()
@@ -136,10 +155,21 @@ class CampaignRunner:
             except StoreUnavailable as exc:  # the lease may run out: the dedupe key keeps it once
                 log.warning("campaign %s: cannot renew the lease now (%s)", campaign_id, exc)
 
-    async def _due(self, campaign: Campaign, upto: float, now: float) -> tuple[list[str], float | None]:
+    async def _flush(self, campaign_id: str, counts: Counter[str]) -> None:
+        """Add the counts kept since the last flush to the store's (kept for the next one on an outage)."""
+        taken = {name: n for name, n in counts.items() if n}
+        counts.clear()
+        if not taken:
+            return
+        try:
+            await self.book.count(campaign_id, taken)
+        except StoreUnavailable as exc:
+            counts.update(taken)
+            log.warning("campaign %s: progress not written yet (%s)", campaign_id, exc)
+
+    async def _due(self, campaign: Campaign, node: Node, upto: float, now: float) -> tuple[list[str], float | None]:
         """The customers to walk now, and when the campaign is due again (None: never)."""
         cls = self.cls
-        node = parse_audience(campaign.audience, cls)
         selector = Selector(self.runtime.store, now, cls.timezone)
         users = await selector.select(node)
         if campaign.when.moment is not Moment.LOCAL:
@@ -154,17 +184,6 @@ class CampaignRunner:
                 later = due
         return walk, later
 
-    async def _count(self, campaign_id: str, script: str, outcome: Outcome) -> None:
-        tally = Tally()
-        tally.add(outcome)
-        counts = tally.counts()
-        if outcome.status not in (TurnStatus.DUPLICATE, TurnStatus.ERROR):
-            counts[f"script:{script}"] = 1
-        try:
-            await self.book.count(campaign_id, counts)
-        except StoreUnavailable as exc:  # the turn is committed; only the studio's count misses it
-            log.warning("campaign %s: progress not counted for one customer (%s)", campaign_id, exc)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; a store outage or an error pauses the loop, never ends it."""
         while not stop.is_set():
@@ -178,6 +197,16 @@ class CampaignRunner:
                 await asyncio.wait_for(stop.wait(), self.interval)
             except asyncio.TimeoutError:
                 pass
+
+
+def _counts(script: str, outcome: Outcome) -> dict[str, int]:
+    """What one customer's turn adds to the campaign's progress."""
+    tally = Tally()
+    tally.add(outcome)
+    counts = tally.counts()
+    if outcome.status not in (TurnStatus.DUPLICATE, TurnStatus.ERROR):
+        counts[f"script:{script}"] = 1
+    return counts
 
 
 def _zone(customer: Customer, default: str) -> str:
