@@ -60,7 +60,7 @@ async def test_a_campaign_scheduled_for_later_runs_once_across_two_running_servi
             async with aiohttp.ClientSession() as session:
                 for port, proc in zip(ports, procs):
                     await wait_healthy(session, port, proc)
-            when = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(seconds=6)
+            when = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(seconds=6)).replace(microsecond=0)
             scheduled = await asyncio.to_thread(run_persona, "broadcast", BOT, AUDIENCE, "flash_sale", "--store", url,
                                                 "--at", when.strftime("%Y-%m-%d %H:%M:%S"), env=env)
             assert scheduled.returncode == 0, scheduled.stderr
