@@ -110,7 +110,7 @@ async def _main(args: argparse.Namespace, persona: Persona, store: Store, node: 
             await _dry_run(store, node, users, str(split), args)
             return 0
         if when is not None:
-            return await _schedule(args, store, split, when, data, len(users))
+            return await _schedule(args, cls, store, split, when, data, len(users))
         run_id = args.run_id or f"{split.scripts[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
         if args.processes > 1:
             tally = await broadcast_in_processes(args.bot, args.store, store.namespace, users, split.scripts[0], run_id,
@@ -131,12 +131,11 @@ async def _main(args: argparse.Namespace, persona: Persona, store: Store, node: 
     return 1 if tally.errors else 0
 
 
-async def _schedule(args: argparse.Namespace, store: Store, split: Split, when: When, data: dict[str, Any],
-                    count: int) -> int:
+async def _schedule(args: argparse.Namespace, cls: type[Persona], store: Store, split: Split, when: When,
+                    data: dict[str, Any], count: int) -> int:
     book = Book(store)
     campaign = await book.create(Campaign(args.run_id or await book.new_id(), args.audience, split, when, data,
                                           time.time(), args.by))
-    cls = load_persona(args.bot)
     print(f"campaign {campaign.id} scheduled: {split} to {args.audience}, {when.describe(cls.timezone)}")
     print(f"  {count} customer{'s' * (count != 1)} in the audience now (it is chosen again when it runs)")
     print(f"  the running service (persona serve) sends it; persona campaigns {args.bot} show {campaign.id}")

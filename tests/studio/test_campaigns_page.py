@@ -118,10 +118,25 @@ def test_an_ab_split_for_later_is_scheduled_and_cancelled(running, page):
     page.click("#cancel button")
     expect(page.locator("#status")).to_have_text("已取消")
     expect(page.locator("#campaign")).to_contain_text("wendy")
+
+    # brand time: a moment already past is refused, a later one is scheduled
+    page.goto(f"{base}/campaigns/xiaowanzi")
+    page.fill("#audience", "tag:in_group OR attr:orders > 0")
+    page.select_option("#script", "flash_sale")
+    page.check("input[name=when][value=at]")
+    page.fill("#at", "2026-11-20T10:00")
+    page.click("#campaign-form button[type=submit]")
+    expect(page.locator("#form-error")).to_contain_text("发送时间已经过去了")
+    page.fill("#at", "2026-11-25T10:00")
+    page.click("#campaign-form button[type=submit]")
+    expect(page.locator("#status")).to_have_text("已排期")
+    expect(page.locator("#campaign")).to_contain_text("2026-11-25 10:00:00（Asia/Shanghai）")
+
     page.goto(f"{base}/campaigns/xiaowanzi")
     rows = page.locator("#campaigns tbody tr")
-    expect(rows.first).to_contain_text("已取消")
-    expect(rows.first).to_contain_text("flash_sale=50,group_invite=50")
+    expect(rows.nth(0)).to_contain_text("已排期")
+    expect(rows.nth(1)).to_contain_text("已取消")
+    expect(rows.nth(1)).to_contain_text("flash_sale=50,group_invite=50")
     shot(page, "campaigns-list")
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ...engine.audience import Selector
-from ...engine.campaigns import Book, Campaign, Progress, Split, Status, When
+from ...engine.campaigns import Book, Campaign, Moment, Progress, Split, Status, When
 from ...errors import PersonaError
 from ...model.audience import AudienceError, parse_audience
 from ..audit import Action
@@ -54,7 +54,7 @@ def _local(epoch: float | None, tz: str) -> str:
 
 
 def _when(when: When, tz: str) -> str:
-    if when.moment.value == "local":
+    if when.moment is Moment.LOCAL:
         return f"{when.day} {when.clock[:5]}（每位客户自己的时区）"
     return f"{_local(when.at, tz)}（{tz}）"
 
@@ -111,18 +111,20 @@ def _campaign(bot: StudioBot, form: dict[str, str], by: str) -> Campaign:
         raise PersonaError(f"没有话术 {'、'.join(missing)}（可用：{'、'.join(bot.persona.scripts.names())}）")
     now = time.time()
     tz = bot.cls.timezone
-    if form["when"] == "now":
+    try:
+        moment = Moment(form["when"])
+    except ValueError:
+        raise PersonaError("请选择发送时间") from None
+    if moment is Moment.NOW:
         when = When.parse(None, tz, now=now)
-    elif form["when"] in ("at", "local"):
-        text = form["at"].replace("T", " ") if form["when"] == "at" else f"{form['day']} {form['clock']}"
+    else:
+        text = form["at"].replace("T", " ") if moment is Moment.AT else f"{form['day']} {form['clock']}"
         try:
-            when = When.parse(text, tz, local=form["when"] == "local", now=now)
+            when = When.parse(text, tz, local=moment is Moment.LOCAL, now=now)
         except PersonaError:
             raise PersonaError("请填写发送的日期和时间") from None
-        if when.moment.value == "at" and when.at < now - 60:
+        if moment is Moment.AT and when.at < now - 60:
             raise PersonaError("发送时间已经过去了：请选择将来的时间，或选“立即发送”")
-    else:
-        raise PersonaError("请选择发送时间")
     return Campaign("", form["audience"], split, when, {}, now, by)
 
 
