@@ -9,7 +9,8 @@ AUDIENCE is the audience language (:mod:`persona.model.audience`): ``state:NAME`
 parentheses; the segment syntax ``a+b`` still means AND, ``all`` everyone. ``--split a=50,b=50``
 gives each customer one of several scripts, stably.
 
-Without ``--at`` the command sends itself, now; running it again with ``--id`` finishes an
+Without ``--at`` the command sends itself, now, and keeps the broadcast in the store as a done
+campaign (listed by ``persona campaigns``); running it again with ``--id`` finishes an
 interrupted broadcast without sending anything twice. With ``--at TIME`` it keeps a campaign in
 the store (:mod:`persona.engine.campaigns`) that the running service (``persona serve``) sends at
 that time, once however many workers run; ``persona campaigns`` lists, shows and cancels them.
@@ -112,6 +113,7 @@ async def _main(args: argparse.Namespace, persona: Persona, store: Store, node: 
         if when is not None:
             return await _schedule(args, cls, store, split, when, data, len(users))
         run_id = args.run_id or f"{split.scripts[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
+        started = time.time()
         if args.processes > 1:
             tally = await broadcast_in_processes(args.bot, args.store, store.namespace, users, split.scripts[0], run_id,
                                                  data, processes=args.processes, concurrency=args.concurrency)
@@ -119,6 +121,8 @@ async def _main(args: argparse.Namespace, persona: Persona, store: Store, node: 
             runtime = Runtime(persona, store, Clock())
             tally = await broadcast(runtime, users, lambda user: split.pick(run_id, user), run_id, data,
                                     concurrency=args.concurrency, progress=Progress(sys.stderr, len(users)))
+        await Book(store).keep_sent(Campaign(run_id, args.audience, split, When.parse(None, cls.timezone, now=started),
+                                             data, started, args.by), tally, started, time.time())
     finally:
         await store.close()
     print(f"broadcast {run_id}: {split} to {args.audience}, {len(users)} customer"

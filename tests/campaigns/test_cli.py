@@ -73,3 +73,18 @@ def test_mistakes_are_refused_with_what_to_write(cli, tmp_path):
     assert "--local-time needs --at" in local.stderr
     late = cli("broadcast", BOT, "all", "flash_sale", "--store", url, "--at", "tomorrow")
     assert "write a day and time, e.g. 2026-12-08 10:00" in late.stderr
+
+
+async def test_a_broadcast_sent_at_once_is_listed_with_its_counts(cli, tmp_path):
+    url = f"sqlite:///{tmp_path}/x.db"
+    await seed(url)
+    for _ in range(2):  # the second run reaches nobody again, and says so
+        sent = cli("broadcast", BOT, AUDIENCE, "flash_sale", "--store", url, "--id", "sale-1")
+        assert sent.returncode == 0, sent.stderr
+    shown = cli("campaigns", BOT, "show", "sale-1", "--store", url)
+    assert shown.stdout.splitlines()[0] == "campaign sale-1: done"
+    # quiet hours depend on when the test runs: sent now or held until morning, never lost
+    counts = {k: int(n) for k, n in re.findall(r"^  (sent|deferred|done before)\s+(\d+)", shown.stdout, re.M)}
+    assert counts.get("sent", 0) + counts.get("deferred", 0) == 2 and counts["done before"] == 3, shown.stdout
+    assert re.search(r"^  dropped\s+1 \(opted_out 1\)$", shown.stdout, re.M), shown.stdout
+    assert re.match(r"sale-1\s+done\b", cli("campaigns", BOT, "list", "--store", url).stdout)

@@ -92,6 +92,16 @@ class Book:
         await self.store.zincr("campaigns:active", campaign.id, 1)
         return campaign
 
+    async def keep_sent(self, campaign: Campaign, tally: Tally, started: float, finished: float) -> None:
+        """A broadcast sent at once by ``persona broadcast`` itself, kept done so it is listed and
+        shown with the others; sent again with the same id, its counts add up."""
+        key = f"campaign:{campaign.id}"
+        if await self.store.set_if_absent(key, campaign.dump(), ttl=CLAIM_TTL):
+            await self.store.put(key, campaign.dump())
+            await self.store.zincr("campaigns", campaign.id, campaign.created or started)
+        await self.store.put(f"campaign:{campaign.id}:run", Run(Status.DONE, None, finished, started, finished).dump())
+        await self.count(campaign.id, tally.counts())
+
     async def get(self, campaign_id: str) -> Campaign | None:
         raw = await self.store.get(f"campaign:{campaign_id}")
         return Campaign.load(raw) if raw else None
