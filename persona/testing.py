@@ -111,6 +111,7 @@ class Simulation:
         self.bot = Bot(self._persona, self._store_url, clock=self.clock, environ=env, namespace=self._namespace)
         self.runtime, self.store = self.bot.runtime, self.bot.store
         self.runtime.outcome_hooks.append(self._note_drops)
+        self.bot.campaigns.runtime.outcome_hooks.append(self._note_drops)  # what a campaign dropped, too
         self._seen_api = 0
         await self._follow_scripts()
         return self

@@ -117,6 +117,8 @@ async def test_the_gate_holds_campaigns_to_the_platform_budgets(sim):
     second = await book.progress("second")
     assert second.status is Status.DONE
     assert second.tally.sent == 0 and second.tally.dropped == {"mass_daily_cap": 3}
+    capped = sorted(d.to for d in sim.dropped if d.script == "flash_sale" and d.reason == "mass_daily_cap")
+    assert capped == ["wm_amy", "wm_cat", "wm_dee"]
     await book.create(flash("thursday", at("2026-11-26 14:00")))
     await sim.advance_to("2026-11-26 15:00")
     assert (await book.progress("thursday")).tally.sent == 3
