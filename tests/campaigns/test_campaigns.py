@@ -172,3 +172,16 @@ async def test_an_audience_the_bot_no_longer_has_is_refused_when_it_runs(sim, ca
     assert not [s for s in sim.sent if s.script == "flash_sale"]
     refusals = [r.getMessage() for r in caplog.records if "campaign old" in r.getMessage()]
     assert len(refusals) == 1 and "'vip' is not a state of xiaowanzi" in refusals[0], refusals
+
+
+async def test_official_account_followers_get_it_only_inside_their_48_hour_window(sim):
+    """The customer-service API reaches a follower only within 48 h of their last message."""
+    await sim.wechat("oAnn", "subscribe", key="qrscene_parcel_eyeshadow")
+    await sim.text("oAnn", "眼影有什么色号")
+    await sim.wechat("oBen", "subscribe", key="qrscene_parcel_eyeshadow")  # follows, never writes
+    book = Book(sim.store)
+    await book.create(flash("oa", at("2026-11-24 14:00"), audience="tag:source=parcel"))
+    await sim.advance_to("2026-11-24 14:30")
+    assert [s.to for s in sim.sent if s.script == "flash_sale"] == ["oAnn"]
+    progress = await book.progress("oa")
+    assert progress.tally.sent == 1 and progress.tally.dropped == {"kf_window_closed": 1}
