@@ -73,6 +73,7 @@ def test_an_operator_builds_an_audience_sends_and_watches_the_campaign(running, 
     page.fill("#audience", AUDIENCE)
     expect(page.locator("#audience-count")).to_have_text("3 位客户")
     expect(page.locator("#audience-sample")).to_have_text("，例如：wm_amy、wm_cat、wm_dee")
+    expect(page.locator("#audience-cost")).to_have_text("（只用标签和状态索引）")
     page.select_option("#script", "flash_sale")
     shot(page, "campaigns-new")
 
@@ -122,6 +123,7 @@ def test_an_ab_split_for_later_is_scheduled_and_cancelled(running, page):
     # brand time: a moment already past is refused, a later one is scheduled
     page.goto(f"{base}/campaigns/xiaowanzi")
     page.fill("#audience", "tag:in_group OR attr:orders > 0")
+    expect(page.locator("#audience-cost")).to_have_text("（逐个读取全部客户记录）")
     page.select_option("#script", "flash_sale")
     page.check("input[name=when][value=at]")
     page.fill("#at", "2026-11-20T10:00")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ...engine.audience import Selector
+from ...engine.audience import Selector, plan
 from ...engine.campaigns import Book, Campaign, Moment, Progress, Split, Status, When
 from ...errors import PersonaError
 from ...model.audience import AudienceError, parse_audience
@@ -170,7 +170,10 @@ async def audience(request: web.Request) -> web.StreamResponse:
     except AudienceError as exc:
         return web.json_response({"error": exc.reason, "column": exc.column})
     users = await Selector(bot.store, time.time(), bot.cls.timezone).select(node)
-    return web.json_response({"count": len(users), "sample": users[:SAMPLE], "audience": str(node)})
+    how = plan(node)
+    cost = "逐个读取全部客户记录" if how.reads_everyone and how.reads_records else \
+        "先按索引筛选，再读取剩下客户的记录" if how.reads_records else "只用标签和状态索引"
+    return web.json_response({"count": len(users), "sample": users[:SAMPLE], "audience": str(node), "cost": cost})
 
 
 ROUTES = [

@@ -45,6 +45,11 @@
             list.textContent = "，例如：" + data.sample.join("、") + (data.count > data.sample.length ? " 等" : "");
             result.appendChild(list);
           }
+          var cost = document.createElement("span");
+          cost.id = "audience-cost";
+          cost.className = "hint";
+          cost.textContent = "（" + data.cost + "）";
+          result.appendChild(cost);
         })
         .catch(function () { if (mine === asked) { result.textContent = "暂时无法计算受众"; } });
     };
