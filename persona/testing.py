@@ -116,6 +116,7 @@ class Simulation:
         self.bot = Bot(self._persona, self._store_url, clock=self.clock, environ=env, namespace=self._namespace)
         self.runtime, self.store = self.bot.runtime, self.bot.store
         self.runtime.outcome_hooks.append(self._note_drops)
+        self.bot.campaigns.runtime.outcome_hooks.append(self._note_drops)  # what a campaign dropped, too
         self._seen_api = 0
         await self._follow_scripts()
         return self
@@ -216,7 +217,9 @@ class Simulation:
             target = datetime.fromisoformat(target).replace(tzinfo=ZoneInfo(self.tz)).timestamp()
         start = len(self.sent)
         for _ in range(1_000_000):
-            due = [d for d in (await self.store.next_timer_due(), await self.store.next_outbox_due())
+            campaign = await self.bot.campaigns.next_due()  # one due now was tried at the last step
+            due = [d for d in (await self.store.next_timer_due(), await self.store.next_outbox_due(),
+                               campaign if campaign is not None and campaign > self.clock.now() else None)
                    if d is not None]
             step = min(due) if due else None
             if step is None or step > target:
@@ -224,12 +227,14 @@ class Simulation:
             self.clock.set(max(self.clock.now(), step))
             await self._follow_scripts()
             await self.bot.scheduler.run_once()
+            await self.bot.campaigns.run_once()
             await self._deliver()
         else:  # pragma: no cover - a persona that schedules timers in a zero-delay loop
             raise RuntimeError("the simulation did not settle: a timer keeps rescheduling itself at once")
         self.clock.set(max(self.clock.now(), target))
         await self._follow_scripts()
         await self.bot.scheduler.run_once()
+        await self.bot.campaigns.run_once()
         await self._deliver()
         return self.sent[start:]
 

@@ -19,8 +19,8 @@ from importlib import resources
 from ..errors import PersonaError
 
 COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "inspect", "dead_letters",
-            "broadcast", "studio", "scripts", "fakeapi", "events", "suggest", "agent", "migrate", "replay",
-            "funnel", "store_upgrade", "customers")
+            "broadcast", "campaigns", "studio", "scripts", "fakeapi", "events", "suggest", "agent", "migrate",
+            "replay", "funnel", "store_upgrade", "customers")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 128 + 13  # as a process SIGPIPE ended would

@@ -1,79 +1,95 @@
-"""``persona broadcast BOT SEGMENT SCRIPT --store URL``: one script to a segment, through the gate.
+"""``persona broadcast BOT AUDIENCE SCRIPT --store URL``: one script to an audience, through the gate.
 
-A broadcast is not a mass mailing: every customer of the segment gets a turn of their own, like
-a business event, so everything that protects customers applies — opt-out, daily and weekly
-caps, quiet hours (the message waits until morning), the platform windows — and each decision
-lands in the customer's journal. The persona decides what is said: its
-``broadcast(turn, script)`` method (to skip customers it cannot reach, or pick variables;
-by default the script is said as proactive marketing).
+Every customer of the audience gets a turn of their own (:mod:`persona.engine.broadcast`): opt-out,
+caps, quiet hours (the message waits until morning), the platform windows and budgets apply, and
+each decision lands in the customer's journal.
 
-SEGMENT is ``state:NAME``, ``tag:NAME`` or ``tag:NAME=VALUE``, several joined with ``+``
-(customers in all of them), or ``all``. Each broadcast has an id; running it again with
-``--id`` finishes an interrupted broadcast without sending anything twice. Messages are
-committed to the outbox; the running service (``persona serve``) delivers them.
+AUDIENCE is the audience language (:mod:`persona.model.audience`): ``state:NAME``, ``tag:NAME``,
+``tag:NAME=VALUE``, ``attr:NAME > N``, ``attr:NAME within 30d``..., with AND / OR / NOT and
+parentheses; the segment syntax ``a+b`` still means AND, ``all`` everyone. ``--split a=50,b=50``
+gives each customer one of several scripts, stably.
+
+Without ``--at`` the command sends itself, now, and keeps the broadcast in the store as a done
+campaign (listed by ``persona campaigns``); running it again with ``--id`` finishes an
+interrupted broadcast without sending anything twice. With ``--at TIME`` it keeps a campaign in
+the store (:mod:`persona.engine.campaigns`) that the running service (``persona serve``) sends at
+that time, once however many workers run; ``persona campaigns`` lists, shows and cancels them.
+Messages are committed to the outbox; the running service delivers them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import os
 import sys
 import time
-import types
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..clock import Clock
-from ..errors import PersonaError
-from ..engine.gate import Action
-from ..model.handlers import on
-from ..model.formlinks import FormLinks
-from ..model.inputs import BusinessEvent
+from ..engine.audience import Selector, plan
+from ..engine.broadcast import CONCURRENCY, EVENT, Tally, broadcast, broadcasting
+from ..engine.campaigns import Book, Campaign, Split, When
 from ..engine.loop import run_loop
-from ..model.persona import Persona, load_persona
-from ..engine.outcome import Outcome, Status
 from ..engine.runtime import Runtime
-from ..store import Store
-from ..service.context import bot_environ
+from ..errors import PersonaError
+from ..model.audience import Node, parse_audience
+from ..model.formlinks import FormLinks
+from ..model.persona import Persona, load_persona
 from ..model.segments import parse_segment
-from ..model.turn import Turn
+from ..service.context import bot_environ
+from ..store import Store
 from .arguments import add_bot, add_store, json_object, open_for
 
-#: the business event each customer of a broadcast receives (handled by :func:`broadcasting`)
-EVENT = "persona:broadcast"
-#: customers whose turns run at once (``--concurrency``): enough to fill the store's shared round trips
-CONCURRENCY = 64
+__all__ = ["EVENT", "Tally", "broadcast", "broadcasting", "parse_segment", "select", "broadcast_in_processes"]
+
+#: customers shown by ``--dry-run``
+SAMPLE = 10
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
     """``persona broadcast``'s arguments (its help texts are in ``commands.toml``)."""
     add_bot(p)
-    p.add_argument("segment", metavar="SEGMENT", help="e.g. state:welcomed, tag:source=parcel, "
-                                                      "tag:in_group+tag:product=lipstick, all")
-    p.add_argument("script", metavar="SCRIPT", help="the script to say, e.g. flash_sale")
+    p.add_argument("audience", metavar="AUDIENCE", help="e.g. state:welcomed, tag:source=parcel OR tag:in_group, "
+                                                        "attr:spend > 500 AND NOT tag:opted_out, all")
+    p.add_argument("script", metavar="SCRIPT", nargs="?", help="the script to say, e.g. flash_sale "
+                                                               "(or --split)")
     add_store(p)
+    p.add_argument("--split", metavar="A=W,B=W", help="an A/B split of scripts by weight, e.g. sale_a=50,sale_b=50")
+    p.add_argument("--at", metavar="TIME", help="schedule it for TIME in brand time (e.g. '2026-12-08 10:00'): "
+                                                "persona serve sends it then")
+    p.add_argument("--local-time", action="store_true",
+                   help="with --at: that clock time in each customer's own time zone (attrs.tz)")
     p.add_argument("--data", default="{}", metavar="JSON", help="data the script sees as data.* (a JSON object)")
     p.add_argument("--id", dest="run_id", metavar="ID",
                    help="the broadcast's id; repeat one to finish it without sending twice (default: new)")
-    p.add_argument("--dry-run", action="store_true", help="count the customers, send nothing")
+    p.add_argument("--by", default="", metavar="NAME", help="who schedules it (kept with the campaign)")
+    p.add_argument("--dry-run", action="store_true", help="count the customers and show a sample, send nothing")
     p.add_argument("--concurrency", type=int, default=CONCURRENCY, metavar="N",
                    help=f"customers at a time, in each process (default {CONCURRENCY})")
     p.add_argument("--processes", type=int, default=1, metavar="N",
-                   help="processes sharing the segment, e.g. one per core for a large one (default 1)")
+                   help="processes sharing the audience, e.g. one per core for a large one (default 1)")
     p.set_defaults(run=run)
+
+
+def scripts_of(args: argparse.Namespace, persona: Persona) -> Split:
+    """SCRIPT or ``--split``, every script checked against the persona."""
+    if bool(args.script) == bool(args.split):
+        raise PersonaError("give SCRIPT or --split A=50,B=50 (one of the two)")
+    split = Split.parse(args.split) if args.split else Split.one(args.script)
+    for script in split.scripts:
+        if script not in persona.scripts:
+            known = ", ".join(persona.scripts.names()) or "none"
+            raise PersonaError(f"{type(persona).name} has no script {script!r} (known: {known})")
+    return split
 
 
 def run(args: argparse.Namespace) -> int:
     cls = load_persona(args.bot)
     persona = broadcasting(cls)()
     persona.form_links = FormLinks.from_env(bot_environ(os.environ, cls.name))
-    if args.script not in persona.scripts:
-        known = ", ".join(persona.scripts.names()) or "none"
-        raise PersonaError(f"{cls.name} has no script {args.script!r} (known: {known})")
-    segments = parse_segment(args.segment, cls)
+    split = scripts_of(args, persona)
+    node = parse_audience(args.audience, cls)
     data = json_object(args.data, "--data", """'{"until": "20:00"}'""")
     if args.concurrency < 1:
         raise PersonaError("--concurrency must be at least 1")
@@ -81,28 +97,39 @@ def run(args: argparse.Namespace) -> int:
         raise PersonaError("--processes must be at least 1")
     if args.processes > 1 and args.store.startswith("memory:"):
         raise PersonaError("memory:// keeps customers inside one process; --processes N needs sqlite:// or redis://")
+    if args.processes > 1 and len(split.weights) > 1:
+        raise PersonaError("--split runs in one process: leave out --processes")
+    if args.local_time and not args.at:
+        raise PersonaError("--local-time needs --at, e.g. --at '2026-12-08 10:00' --local-time")
+    when = When.parse(args.at, cls.timezone, local=args.local_time, now=time.time()) if args.at else None
     store = open_for(args.store, args.namespace or cls.name)
-    return run_loop(_main(args, persona, store, segments, data))
+    return run_loop(_main(args, persona, store, node, split, when, data))
 
 
-async def _main(args: argparse.Namespace, persona: Persona, store: Store, segments: list[str],
-                data: dict[str, Any]) -> int:
+async def _main(args: argparse.Namespace, persona: Persona, store: Store, node: Node, split: Split,
+                when: When | None, data: dict[str, Any]) -> int:
+    cls = type(persona)
     try:
-        users = await select(store, segments)
+        users = await Selector(store, time.time(), cls.timezone).select(node)
         if args.dry_run:
-            await _dry_run(store, segments, users, args)
+            await _dry_run(store, node, users, str(split), args)
             return 0
-        run_id = args.run_id or f"{args.script}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if when is not None:
+            return await _schedule(args, cls, store, split, when, data, len(users))
+        run_id = args.run_id or f"{split.scripts[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
+        started = time.time()
         if args.processes > 1:
-            tally = await broadcast_in_processes(args.bot, args.store, store.namespace, users, args.script, run_id,
+            tally = await broadcast_in_processes(args.bot, args.store, store.namespace, users, split.scripts[0], run_id,
                                                  data, processes=args.processes, concurrency=args.concurrency)
         else:
             runtime = Runtime(persona, store, Clock())
-            tally = await broadcast(runtime, users, args.script, run_id, data, concurrency=args.concurrency,
-                                    progress=Progress(sys.stderr, len(users)))
+            tally = await broadcast(runtime, users, lambda user: split.pick(run_id, user), run_id, data,
+                                    concurrency=args.concurrency, progress=Progress(sys.stderr, len(users)))
+        await Book(store).keep_sent(Campaign(run_id, args.audience, split, When.parse(None, cls.timezone, now=started),
+                                             data, started, args.by), tally, started, time.time())
     finally:
         await store.close()
-    print(f"broadcast {run_id}: {args.script} to {args.segment}, {len(users)} customer"
+    print(f"broadcast {run_id}: {split} to {args.audience}, {len(users)} customer"
           f"{'s' * (len(users) != 1)}")
     for line in tally.lines():
         print(f"  {line}")
@@ -112,128 +139,37 @@ async def _main(args: argparse.Namespace, persona: Persona, store: Store, segmen
     return 1 if tally.errors else 0
 
 
+async def _schedule(args: argparse.Namespace, cls: type[Persona], store: Store, split: Split, when: When,
+                    data: dict[str, Any], count: int) -> int:
+    book = Book(store)
+    campaign = await book.create(Campaign(args.run_id or await book.new_id(), args.audience, split, when, data,
+                                          time.time(), args.by))
+    print(f"campaign {campaign.id} scheduled: {split} to {args.audience}, {when.describe(cls.timezone)}")
+    print(f"  {count} customer{'s' * (count != 1)} in the audience now (it is chosen again when it runs)")
+    print(f"  the running service (persona serve) sends it; persona campaigns {args.bot} show {campaign.id}")
+    return 0
+
+
 async def select(store: Store, segments: list[str]) -> list[str]:
     """The customers of ``segments`` (from :func:`parse_segment`), in a stable order: a broadcast
     run again with its id walks them the same way."""
     return sorted(await store.users()) if segments == ["all"] else sorted(await store.segment(*segments))
 
 
-async def _dry_run(store: Store, segments: list[str], users: list[str], args: argparse.Namespace) -> None:
-    print(f"{len(users)} customer{'s' * (len(users) != 1)} in {args.segment} would get {args.script} "
+async def _dry_run(store: Store, node: Node, users: list[str], scripts: str, args: argparse.Namespace) -> None:
+    print(f"{len(users)} customer{'s' * (len(users) != 1)} in {args.audience} would get {scripts} "
           "(before opt-out, caps, quiet hours and the persona's own choice)")
-    try:
-        opted = await store.segment(*[s for s in segments if s != "all"], "tag:opted_out")
-        opted &= set(users)
-    except Exception:  # an index without the tag: no estimate
-        return
+    opted = set(users) & await store.segment("tag:opted_out")
     if opted:
         print(f"  {len(opted)} of them opted out and would get nothing")
-
-
-def broadcasting(cls: type[Persona]) -> type[Persona]:
-    """``cls`` plus a handler for :data:`EVENT`, the input each customer of a broadcast gets.
-
-    A subclass, so the bot's own class never takes broadcasts from elsewhere; it lives in the
-    bot's module (so its scripts are found) and keeps its name (so it reads and writes the same
-    store namespace). The handler is the persona's :meth:`~persona.model.persona.Persona.broadcast`.
-    """
-    if EVENT in cls.routes.event:
-        return cls
-    sub: type[Persona] = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(
-        __module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__))
-    sub.register(persona_broadcast, on.event(EVENT).route)
-    return sub
-
-
-async def persona_broadcast(persona: Persona, turn: Turn) -> None:
-    """Say the broadcast's script to this customer as the persona decides."""
-    said = persona.broadcast(turn, str(turn.data["script"]))
-    if inspect.isawaitable(said):
-        await said
-
-
-@dataclass
-class Tally:
-    """What a broadcast did, customer by customer."""
-
-    sent: int = 0
-    deferred: int = 0
-    dropped: Counter[str] = field(default_factory=Counter)
-    silent: int = 0  # the persona chose to say nothing to them
-    done_before: int = 0  # the same broadcast id reached them already
-    errors: Counter[str] = field(default_factory=Counter)
-
-    def add(self, outcome: Outcome) -> None:
-        if outcome.status is Status.DUPLICATE:
-            self.done_before += 1
-            return
-        if outcome.status is Status.ERROR:
-            self.errors[outcome.error or "error"] += 1
-            return
-        mine = [d for m, d in outcome.messages if m.to is None]
-        if not mine:
-            self.silent += 1
-        for decision in mine:
-            if decision.action is Action.SEND:
-                self.sent += 1
-            elif decision.action is Action.DEFER:
-                self.deferred += 1
-            elif decision.action is Action.DROP:
-                self.dropped[decision.reason or "dropped"] += 1
-
-    def merge(self, other: "Tally") -> None:
-        """Add what another process of the same broadcast did."""
-        self.sent += other.sent
-        self.deferred += other.deferred
-        self.dropped.update(other.dropped)
-        self.silent += other.silent
-        self.done_before += other.done_before
-        self.errors.update(other.errors)
-
-    def lines(self) -> list[str]:
-        out = [f"sent        {self.sent}",
-               f"deferred    {self.deferred}" + (" (quiet hours: sent when they end)" if self.deferred else "")]
-        dropped = sum(self.dropped.values())
-        reasons = ", ".join(f"{reason} {n}" for reason, n in self.dropped.most_common())
-        out.append(f"dropped     {dropped}" + (f" ({reasons})" if reasons else ""))
-        if self.silent:
-            out.append(f"not said    {self.silent} (the persona chose not to)")
-        if self.done_before:
-            out.append(f"done before {self.done_before} (this broadcast reached them already)")
-        if self.errors:
-            out.append(f"errors      {sum(self.errors.values())}")
-            out += [f"  {n} x {error}" for error, n in self.errors.most_common(5)]
-        return out
-
-
-async def broadcast(runtime: Runtime, users: list[str], script: str, run_id: str, data: dict[str, Any],
-                    *, concurrency: int = CONCURRENCY, progress: "Progress | None" = None) -> Tally:
-    """One turn per customer, ``concurrency`` at a time (``runtime.persona`` must come from
-    :func:`broadcasting`).
-
-    ``concurrency`` workers walk the list together, so a million customers are never a million
-    tasks waiting their turn; the turns in flight together are what lets the store send their
-    reads and commits in shared round trips.
-    """
-    tally = Tally()
-    key = f"broadcast:{run_id}"
-    walk = iter(users)
-
-    async def worker() -> None:
-        for user in walk:
-            inp = BusinessEvent(user=user, name=EVENT, data={**data, "script": script}, dedupe_key=key)
-            try:
-                outcome = await runtime.handle(inp)
-            except PersonaError as exc:  # the store went away for this one: report, carry on
-                outcome = Outcome(status=Status.ERROR, error=str(exc))
-            tally.add(outcome)
-            if progress:
-                progress.step()
-
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(users))))))
-    if progress:
-        progress.done()
-    return tally
+    if users:
+        more = f" and {len(users) - SAMPLE} more" if len(users) > SAMPLE else ""
+        print(f"  for example: {', '.join(users[:SAMPLE])}{more}")
+    how = plan(node)
+    index = ", ".join(how.indexed) or "nothing"
+    reads = "every customer's record" if how.reads_everyone and how.reads_records else \
+        "the records of the customers the index leaves" if how.reads_records else "no record"
+    print(f"  the segment index answers {index}; it reads {reads}")
 
 
 async def broadcast_in_processes(bot: str, url: str, namespace: str, users: list[str], script: str, run_id: str,

@@ -21,6 +21,8 @@ from ..model.inputs import BusinessEvent, DeliveryReport
 from ..metrics import Metrics
 from ..model.formlinks import FormLinks
 from ..model.persona import Persona, load_persona
+from .broadcast import broadcasting
+from .campaigns import CampaignRunner
 from .identity import Identity
 from .runtime import MASS_CHECKS, Runtime
 from .scheduler import Scheduler
@@ -58,6 +60,8 @@ class Bot:
         self.accounts = accounts
         self.runtime = Runtime(self.persona, self.store, self.clock, metrics=self.metrics)
         self.scheduler = Scheduler(self.runtime)
+        #: 群发 campaigns due in the store, run beside the timers (see :mod:`persona.engine.campaigns`)
+        self.campaigns = CampaignRunner(Runtime(self._speaker(cls), self.store, self.clock, metrics=self.metrics))
         #: where delivery keeps accepted sends until the store takes their ack (``persona serve``:
         #: the spool file), so a store outage between the two never sends a message twice
         self.sent_log = sent_log
@@ -66,10 +70,19 @@ class Bot:
             router = self.deliverer.router
             self.runtime.identity = Identity(self.runtime, router.unionid, platforms=frozenset(router.configured))
         self.runtime.commit_hooks.append(self._wake_delivery)
+        self.campaigns.runtime.commit_hooks.append(self._wake_delivery)
         #: keeps the scripts on the versions published in the store (None: the files only)
         self.script_poller = self._script_poller(script_poll)
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+
+    def _speaker(self, cls: type[Persona]) -> Persona:
+        """The persona as campaigns run it: it takes the broadcast event, and shares this one's
+        scripts (the published versions), staffing and form links."""
+        speaker = broadcasting(cls)(self.persona.scripts)
+        speaker.staffing = self.persona.staffing
+        speaker.form_links = self.persona.form_links
+        return speaker
 
     def _deliverer(self) -> Deliverer:
         router = Router.from_env(self.environ, self.store, token_store=self.accounts)
@@ -143,12 +156,14 @@ class Bot:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, *, scheduler: bool = True, delivery: bool = True) -> None:
-        """Run the scheduler, the delivery loop and the published-scripts poller in the background."""
+        """Run the scheduler (timers and campaigns), the delivery loop and the published-scripts
+        poller in the background."""
         self._stop.clear()
         if self.script_poller is not None:
             self._tasks.append(asyncio.create_task(self.script_poller.run(self._stop), name=f"{self.name}-scripts"))
         if scheduler:
             self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop), name=f"{self.name}-scheduler"))
+            self._tasks.append(asyncio.create_task(self.campaigns.run(self._stop), name=f"{self.name}-campaigns"))
         if delivery:
             self._tasks.append(asyncio.create_task(self.deliverer.run(self._stop), name=f"{self.name}-delivery"))
 

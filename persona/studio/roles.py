@@ -28,12 +28,13 @@ class Permission(StrEnum):
     OPT_OUT = "opt_out"                  # opt a customer out or back in by hand
     REQUEUE = "requeue"                  # put dead letters back in the outbox
     HANDLE_CONVERSATIONS = "handle_conversations"  # the 客服台: answer held customers, give them back
+    RUN_CAMPAIGNS = "run_campaigns"      # 群发: build an audience, schedule and cancel campaigns
     ADMIN = "admin"                      # accounts and the audit log
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.WRITER: frozenset({Permission.VIEW_BOT, Permission.VIEW_SCRIPTS, Permission.PUBLISH_SCRIPTS,
-                            Permission.PREVIEW_REAL}),
+                            Permission.PREVIEW_REAL, Permission.RUN_CAMPAIGNS}),
     Role.AGENT: frozenset({Permission.VIEW_BOT, Permission.VIEW_SCRIPTS, Permission.VIEW_CUSTOMERS,
                            Permission.SEE_PERSONAL, Permission.PREVIEW_REAL, Permission.HANDLE_CONVERSATIONS}),
     # an admin manages people and opt-outs, and has no need for customers' phone numbers (nor
