@@ -126,7 +126,7 @@ def test_lint_vars_lists_each_script_s_variables_and_where_it_is_said(club, cli,
     done = cli("lint", bot, "--vars", cwd=tmp_path, pythonpath=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "every script of" in out and "attrs, counters, customer, data, now, state, tags" in out
+    assert "every script of" in out and "attrs, counters, customer, data, form_link, now, state, tags" in out
     block = out[out.index("\nwelcome.j2"):]
     assert "uses:            attrs, now, offer" in block and "customer fields: attrs.level" in block
     assert "__init__.py:16 with: offer" in block
