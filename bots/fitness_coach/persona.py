@@ -83,6 +83,7 @@ class FitnessCoach(Persona):
         back="handoff_back", back_notify="handoff_back_notify",
         desk_url="https://studio.example.com/agents/{bot}?user={user}")
     states = [*CUSTOMER_STATES, "group", "group_closed"]
+    converted = "training"  # the funnel by channel counts a customer who starts training
     initial = "new"
     transitions = [
         ["buy", "new", "purchased"],

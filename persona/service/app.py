@@ -24,7 +24,7 @@ from ..engine.bot import Bot
 from ..metrics import Metrics, merge
 from ..wechat.protocol import MAX_BODY_BYTES
 from ..engine.spool import Spool, replay
-from . import events, health, wechat
+from . import codes, events, health, wechat
 from .context import STATE, Mounted, ServiceState
 from .siblings import Siblings
 
@@ -91,6 +91,7 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
     app.router.add_post("/events/{bot}", events.post_event)
     app.router.add_get("/healthz", health.healthz, allow_head=False)
     app.router.add_get("/metrics", health.metrics, allow_head=False)
+    app.router.add_get("/c/{bot}/{channel}", codes.landing, allow_head=False)
     app.cleanup_ctx.append(_lifecycle)
     return app
 
