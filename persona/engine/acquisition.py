@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from ..model.customer import Customer
 from ..model.inputs import ADD_EVENTS, Input, PlatformEvent
+from ..model.persona import Persona
 from ..store.base import Store
 from . import census
 from .codes import ChannelCode, Platform, Rule
@@ -110,6 +111,11 @@ class ChannelFigures:
     def to_dict(self) -> dict[str, Any]:
         return {"channel": self.channel, "added": self.added, "welcomed": self.welcomed,
                 "converted": self.converted, "staff": self.staff, "entered": self.entered}
+
+
+def goal(persona: type[Persona]) -> str | None:
+    """The state whose entry counts as converted: ``Persona.converted``, else the last state."""
+    return persona.converted or (persona.states[-1] if persona.states else None)
 
 
 async def by_channel(store: Store, converted: str | None, since: str | None = None) -> list[ChannelFigures]:

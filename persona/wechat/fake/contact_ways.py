@@ -24,6 +24,7 @@ from .pictures import qr_png
 
 STATE_LIMIT = 30
 MEMBERS_LIMIT = 100
+NO_PERMISSION = 84074  # a member without the 客户联系 permission
 
 
 @dataclass
@@ -58,6 +59,8 @@ class ContactWaysAPI(FakeCore):
         super().__post_init__()
         #: every contact way made and not deleted, by config_id
         self.contact_ways: dict[str, ContactWay] = {}
+        #: members the admin has not given 客户联系: a way naming one is refused
+        self.without_contact_permission: set[str] = set()
         self._scans = itertools.count(1)
 
     def _routes(self, router: web.UrlDispatcher) -> None:
@@ -99,6 +102,9 @@ class ContactWaysAPI(FakeCore):
         problem = _check_way(body)
         if problem is not None:
             return problem
+        barred = [u for u in body["user"] if u in self.without_contact_permission]
+        if barred:
+            return _error(NO_PERMISSION, f"user {barred[0]} has no external contact permission")
         config_id = secrets.token_hex(16)
         way = ContactWay(config_id, int(body["type"]), int(body["scene"]), str(body.get("state", "")),
                          list(body["user"]), bool(body.get("skip_verify", True)), str(body.get("remark", "")),
