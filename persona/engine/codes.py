@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ChannelError, PersonaError
 from ..store.base import KeyValue
@@ -29,7 +29,12 @@ DEFAULT_CAP = 100  # adds per staff member per day; WeChat limits how many a mem
 
 
 class CodeError(PersonaError):
-    """A code cannot be made or removed as asked; the message says what to change."""
+    """A code cannot be made or removed as asked; ``str()`` says what to change in English,
+    ``zh`` in Chinese (the studio's)."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 class Rule(StrEnum):
@@ -89,16 +94,19 @@ def check_channel(channel: str) -> str:
     """The channel name, or :class:`CodeError` saying what a name may be."""
     if not CHANNEL.fullmatch(channel or "") or channel.lower().startswith("qrscene_"):
         raise CodeError(f"channel {channel!r}: use 1 to 30 letters, digits, '_' or '-', starting with a letter "
-                        "or digit (WeCom keeps at most 30 characters of a contact way's state)")
+                        "or digit (WeCom keeps at most 30 characters of a contact way's state)",
+                        f"渠道名 {channel!r} 不能用：请用 1 到 30 个英文字母、数字、_ 或 -，以字母或数字开头"
+                        "（企业微信的 state 最多 30 个字符）")
     return channel
 
 
 def check_staff(staff: list[str]) -> list[str]:
     names = [s.strip() for s in staff if s.strip()]
     if not names:
-        raise CodeError("name at least one staff member (their WeCom userid), e.g. --staff zhangsan,lisi")
+        raise CodeError("name at least one staff member (their WeCom userid), e.g. --staff zhangsan,lisi",
+                        "请至少填写一位员工（企业微信 userid），多位用逗号隔开，例如 zhangsan,lisi")
     if len(set(names)) != len(names):
-        raise CodeError(f"a staff member is named twice: {', '.join(names)}")
+        raise CodeError(f"a staff member is named twice: {', '.join(names)}", f"有员工重复填写了：{'、'.join(names)}")
     return names
 
 
@@ -119,17 +127,21 @@ async def create(store: KeyValue, router: Router, channel: str, *, staff: list[s
     a channel that has a code already, ``ChannelError`` when the platform refuses."""
     check_channel(channel)
     if cap < 1:
-        raise CodeError(f"--cap {cap}: a staff member takes at least 1 customer a day")
+        raise CodeError(f"--cap {cap}: a staff member takes at least 1 customer a day",
+                        f"每人每天上限 {cap} 不行：至少为 1")
     if await find(store, channel) is not None:
-        raise CodeError(f"channel {channel!r} has a code already: remove it first, or pick another name")
+        raise CodeError(f"channel {channel!r} has a code already: remove it first, or pick another name",
+                        f"渠道 {channel} 已经有活码了：先删除它，或换一个渠道名")
     if official:
         if router.official is None:
-            raise CodeError("an Official Account code needs WECHAT_APPID and WECHAT_APPSECRET")
+            raise CodeError("an Official Account code needs WECHAT_APPID and WECHAT_APPSECRET",
+                            "公众号二维码需要设置 WECHAT_APPID 和 WECHAT_APPSECRET")
         made = await platform.create_qrcode(router.official, channel)
         code = ChannelCode(channel, Platform.OFFICIAL, ticket=made.ticket, image=made.image, created=now, by=by)
     else:
         if router.wecom is None:
-            raise CodeError("a WeCom code needs WECOM_CORPID and WECOM_SECRET (the app must be allowed 客户联系)")
+            raise CodeError("a WeCom code needs WECOM_CORPID and WECOM_SECRET (the app must be allowed 客户联系)",
+                            "企业微信活码需要设置 WECOM_CORPID 和 WECOM_SECRET（应用需有客户联系权限）")
         names = check_staff(staff or [])
         ways: list[StaffCode] = []
         try:
@@ -150,20 +162,23 @@ async def remove(store: KeyValue, router: Router, channel: str) -> ChannelCode:
     """Delete the code's contact ways on WeCom, then forget it."""
     code = await find(store, channel)
     if code is None:
-        raise CodeError(f"no code for channel {channel!r} (persona codes BOT list shows them)")
+        raise CodeError(f"no code for channel {channel!r} (persona codes BOT list shows them)",
+                        f"渠道 {channel} 没有活码（可能已被删除），请刷新页面")
     if code.platform is Platform.WECOM:
         if router.wecom is None:
-            raise CodeError("removing a WeCom code needs WECOM_CORPID and WECOM_SECRET")
+            raise CodeError("removing a WeCom code needs WECOM_CORPID and WECOM_SECRET",
+                            "删除企业微信活码需要设置 WECOM_CORPID 和 WECOM_SECRET")
         for way in code.staff:
             await platform.del_contact_way(router.wecom, way.config_id)
     await _change(store, lambda codes: [c for c in codes if c.channel != channel])
     return code
 
 
-async def _change(store: KeyValue, edit: Any) -> None:
+async def _change(store: KeyValue, edit: Callable[[list[ChannelCode]], list[ChannelCode]]) -> None:
     """Read, edit and write the codes under a short lock (two tools at once must not lose one)."""
     if not await store.set_if_absent(LOCK, "1", ttl=10):
-        raise CodeError("another change to the codes is under way: try again in a few seconds")
+        raise CodeError("another change to the codes is under way: try again in a few seconds",
+                        "有人正在修改渠道活码，请过几秒再试")
     try:
         codes = edit(await load(store))
         await store.put(KEY, json.dumps([c.to_dict() for c in codes], ensure_ascii=False))

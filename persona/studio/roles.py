@@ -28,6 +28,7 @@ class Permission(StrEnum):
     OPT_OUT = "opt_out"                  # opt a customer out or back in by hand
     REQUEUE = "requeue"                  # put dead letters back in the outbox
     HANDLE_CONVERSATIONS = "handle_conversations"  # the 客服台: answer held customers, give them back
+    MANAGE_CODES = "manage_codes"        # 渠道活码: make and remove channel codes on the platform
     ADMIN = "admin"                      # accounts and the audit log
 
 
