@@ -109,6 +109,9 @@ def _row(raw: str, tz: str) -> Row:
     if kind and str(kind).startswith("timer_"):
         rest = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("t", "k", "timer"))
         return Row(when, RowKind.TIMER, "定时", f"{entry.get('timer', '?')}: {kind[6:]}", detail=rest)
+    if kind == "channel":  # arrived through a channel code (persona.engine.acquisition)
+        staff = f"添加了 {entry['staff']}" if entry.get("staff") else ""
+        return Row(when, RowKind.INPUT, "来源渠道", str(entry.get("channel", "")), detail=staff)
     if kind == "error":
         return Row(when, RowKind.ERROR, "错误", str(entry.get("input", "?")), detail=str(entry.get("error", "")))
     if kind == FALLBACK_NOTE:

@@ -184,3 +184,24 @@ def test_removing_a_code_deletes_its_contact_ways(world, page):
     expect(page.locator("#codes")).to_contain_text("还没有渠道活码")
     assert world.fake.contact_ways == {}
     expect(page.locator("#by-channel")).to_contain_text("parcel_lipstick")
+
+
+def test_an_official_account_code_shows_its_picture_and_credits_its_followers(world, page):
+    login(page, world.studio, "root", next="/codes/xiaowanzi")
+    form = page.locator("#codes-add")
+    form.locator("input[name=channel]").fill("store_sh021")
+    form.locator("select[name=platform]").select_option("mp")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".notice")).to_have_text("活码已生成。")
+    row = page.locator("#code-store_sh021")
+    expect(row).to_contain_text("公众号")
+    expect(row.locator("td.qr img")).to_have_count(1)
+    [qr] = world.fake.qrcodes.values()
+    assert qr.scene == "store_sh021" and qr.expires_at is None
+    with page.expect_response(lambda r: "/codes/xiaowanzi/store_sh021/qr" in r.url) as got:
+        page.goto(f"{world.studio}/codes/xiaowanzi/store_sh021/qr")
+    assert got.value.status == 200 and got.value.header_value("content-type") == "image/png"
+    assert world.run(world.fake.scan_qrcode(qr.ticket, "oFollower1", world.served.official)) == 200
+    page.goto(f"{world.studio}/codes/xiaowanzi")
+    expect(page.locator("#by-channel")).to_contain_text("store_sh021")
+    shot(page, "codes-official")
