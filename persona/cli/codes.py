@@ -13,9 +13,7 @@ import asyncio
 import getpass
 import json
 import os
-import tomllib
 from datetime import datetime
-from importlib import resources
 from typing import Any, Awaitable, Callable
 
 from ..clock import Clock
@@ -29,8 +27,12 @@ from ..wechat.channels.tokens import ACCOUNTS_NAMESPACE
 from .arguments import add_bot, add_store, open_for
 
 EXIT_OK, EXIT_REFUSED = 0, 1
-TEXTS: dict[str, str] = tomllib.loads(resources.files("persona.cli").joinpath("commands.toml")
-                                      .read_text(encoding="utf-8"))["codes"]["actions"]
+#: each action's help (the command's own is in ``commands.toml``)
+ACTIONS = {
+    "create": "make CHANNEL's code on the platform and keep it (WeCom: --staff a,b; Official Account: --oa)",
+    "list": "every code: its staff, rule, cap and today's adds, and its QR pictures",
+    "remove": "delete CHANNEL's contact ways on WeCom and forget the code",
+}
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +41,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, run: Callable[..., Awaitable[int]]) -> argparse.ArgumentParser:
-        a: argparse.ArgumentParser = sub.add_parser(name, help=TEXTS[name], description=TEXTS[name])
+        a: argparse.ArgumentParser = sub.add_parser(name, help=ACTIONS[name], description=ACTIONS[name])
         add_store(a)
         a.set_defaults(run=_runner(run))
         return a
