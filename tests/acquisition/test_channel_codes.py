@@ -152,3 +152,14 @@ async def test_a_refusal_part_way_leaves_nothing_on_wecom(store, fake, serve) ->
     with pytest.raises(ChannelError, match="84074.*lisi"):
         await codes.create(store, served.router, "parcel", staff=["zhangsan", "lisi"])
     assert fake.contact_ways == {} and await codes.load(store) == []  # zhangsan's way was deleted again
+
+
+async def test_a_multi_member_way_made_elsewhere_credits_its_state_and_wecom_picks_the_member(store, fake, serve):
+    served = await serve(store)
+    made = await served.router.wecom.api.call("/cgi-bin/externalcontact/add_contact_way",
+                                              {"type": 2, "scene": 2, "state": "live", "user": ["a", "b"]})
+    added = [(await fake.scan_contact_way(made["config_id"], user, served.wecom))[0] for user in ("wm1", "wm2", "wm3")]
+    assert added == ["a", "b", "a"]
+    assert [(await served.bot.runtime.customer(u)).attrs["channel"] for u in ("wm1", "wm2", "wm3")] == ["live"] * 3
+    [row] = await acquisition.by_channel(store, "customer")
+    assert (row.channel, row.added, row.staff) == ("live", 3, {"a": 2, "b": 1})

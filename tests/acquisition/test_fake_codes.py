@@ -102,3 +102,4 @@ async def test_a_scene_out_of_range_is_refused(api, body: dict) -> None:
 async def test_an_unknown_ticket_shows_no_picture(api) -> None:
     async with api.http.get(f"{api.fake.base_url}/cgi-bin/showqrcode", params={"ticket": "nope"}) as r:
         assert r.status == 404
+
