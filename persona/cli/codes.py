@@ -54,7 +54,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
                         help="who is next: each visitor the next member (round-robin), or the member with "
                              "the fewest adds today (fewest)")
     create.add_argument("--cap", type=int, default=codes.DEFAULT_CAP,
-                        help=f"adds per staff member per day, over every channel (default {codes.DEFAULT_CAP})")
+                        help=f"adds per staff member per day, through any contact way (default {codes.DEFAULT_CAP})")
     create.add_argument("--verify", action="store_true",
                         help="customers wait for the staff member's approval (default: added at once)")
     create.add_argument("--skip-verify", dest="verify", action="store_false",

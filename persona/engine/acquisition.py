@@ -9,34 +9,37 @@ scanned does not take the credit. Codes made elsewhere count too; their state is
 **Tallies.** The arrival's commit moves, per local day, ``added`` per channel and staff member,
 ``welcomed`` per channel (the arrival turn said something the gate let through) and, for every
 state an attributed customer enters later, ``entered`` per channel: the funnel by channel is
-one read, right for any number of processes.
+one read, right for any number of processes. Every add of a staff member, credited or not
+(a customer who came through another channel first), moves ``staff``: what the cap counts.
 
 **Assignment.** The landing hands a channel's visitors the code of the staff member whose turn
 it is — round-robin over a counter in the store, or the one with the fewest adds today — skipping
-any member whose adds today (over every channel) reached the code's cap. When all have, it
-answers that today's places are taken (:data:`FULL`) rather than overload anyone.
+any member whose adds today (through any contact way) reached the code's cap. When all have,
+:func:`pick` answers None and the landing says today's places are taken rather than overload
+anyone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..model.customer import Customer
 from ..model.inputs import ADD_EVENTS, Input, PlatformEvent
 from ..model.persona import Persona
+from ..model.turn import Turn
 from ..store.base import Store
 from . import census
 from .codes import ChannelCode, Platform, Rule
 
 ACQ = "acq:"
-ADDED = f"{ACQ}added:"        # <day>:<staff>:<channel>
+ADDED = f"{ACQ}added:"        # <day>:<staff>:<channel>: customers credited to a channel
+STAFF = f"{ACQ}staff:"        # <day>:<staff>: every add of a staff member, for the cap
 WELCOMED = f"{ACQ}welcomed:"  # <day>:<channel>
 ENTERED = f"{ACQ}entered:"    # <day>:<state>:<channel>
 TURN = "acquisition:turn:"     # a channel's round-robin counter (key-value), per day
 ARRIVALS = ADD_EVENTS | {"subscribe"}
-FULL = None  # what :func:`pick` answers when every staff member is at the cap
 
 
 def attribute(customer: Customer, inp: Input, now: float) -> str | None:
@@ -53,42 +56,41 @@ def attribute(customer: Customer, inp: Input, now: float) -> str | None:
     return channel
 
 
-def moves(notes: Iterable[Mapping[str, Any]], entered: list[str], customer: Customer, greeted: bool,
-          now: float, tz: str) -> dict[str, int]:
-    """The acquisition tallies one committed turn moves."""
+def moves(turn: Turn, greeted: bool) -> dict[str, int]:
+    """The acquisition tallies one committed turn moves; ``greeted``: the gate let a message
+    to the customer through."""
     out: Counter[str] = Counter()
-    day = census.day_of(now, tz)
-    channel = customer.attrs.get("channel")
-    for note in notes:
+    day = census.day_of(turn.now, turn.persona.timezone)
+    inp = turn.input
+    if isinstance(inp, PlatformEvent) and inp.name in ADD_EVENTS and inp.data.get("staff"):
+        out[f"{STAFF}{day}:{inp.data['staff']}"] += 1  # every add counts towards the member's cap
+    for note in turn.notes:
         if note.get("k") == "channel":
             out[f"{ADDED}{day}:{note.get('staff') or ''}:{note['channel']}"] += 1
             if greeted:
                 out[f"{WELCOMED}{day}:{note['channel']}"] += 1
+    channel = turn.customer.attrs.get("channel")
     if isinstance(channel, str) and channel:
-        for state in entered:
+        for _, _, state in turn.transitions:
             out[f"{ENTERED}{day}:{state}:{channel}"] += 1
     return dict(out)
 
 
 async def added_today(store: Store, now: float, tz: str) -> Counter[str]:
-    """Adds per staff member today, over every channel."""
-    prefix = f"{ADDED}{census.day_of(now, tz)}:"
-    taken: Counter[str] = Counter()
-    for name, n in (await store.tallies(prefix)).items():
-        staff, _, _ = name[len(prefix):].partition(":")
-        taken[staff] += n
-    return taken
+    """Adds per staff member today, through any contact way (what their cap counts)."""
+    prefix = f"{STAFF}{census.day_of(now, tz)}:"
+    return Counter({name[len(prefix):]: n for name, n in (await store.tallies(prefix)).items()})
 
 
 async def pick(store: Store, code: ChannelCode, now: float, tz: str) -> str | None:
-    """The staff member whose code this visitor sees, or :data:`FULL`."""
-    if code.platform is not Platform.WECOM or not code.staff:
-        return None
+    """The staff member whose code this visitor sees; None when every one is at the cap."""
+    if code.platform is not Platform.WECOM:
+        raise ValueError(f"channel {code.channel!r} is an Official Account code: it has no staff to pick")
     taken = await added_today(store, now, tz)
     names = [s.staff for s in code.staff]
     open_ = [n for n in names if taken[n] < code.cap]
     if not open_:
-        return FULL
+        return None
     if code.rule is Rule.FEWEST:
         return min(open_, key=lambda n: (taken[n], names.index(n)))
     day = census.day_of(now, tz)

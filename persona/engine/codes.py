@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Callable
 
@@ -70,7 +70,6 @@ class ChannelCode:
     image: str = ""  # an Official Account code's picture URL
     created: float = 0.0
     by: str = ""
-    note: str = field(default="")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "platform": str(self.platform), "rule": str(self.rule)}
@@ -80,8 +79,7 @@ class ChannelCode:
         return cls(str(raw["channel"]), Platform(raw["platform"]),
                    tuple(StaffCode(**s) for s in raw.get("staff") or ()), Rule(raw.get("rule", Rule.ROUND_ROBIN)),
                    int(raw.get("cap", DEFAULT_CAP)), bool(raw.get("skip_verify", True)), str(raw.get("ticket", "")),
-                   str(raw.get("image", "")), float(raw.get("created", 0.0)), str(raw.get("by", "")),
-                   str(raw.get("note", "")))
+                   str(raw.get("image", "")), float(raw.get("created", 0.0)), str(raw.get("by", "")))
 
     def picture(self, staff: str | None = None) -> str:
         """The URL of the QR picture for ``staff`` (an Official Account code has one)."""

@@ -379,9 +379,8 @@ class Runtime:
                                     [type(self.persona).initial] * (before_state is None)
                                     + [b for _, _, b in turn.transitions], turn.now, self.persona.timezone),
                      **quality.moves(turn.notes, turn.now, self.persona.timezone),
-                     **acquisition.moves(turn.notes, [b for _, _, b in turn.transitions], customer,
-                                         any(m.to is None and d.action is not Action.DROP
-                                             for m, d in outcome.messages), turn.now, self.persona.timezone)})
+                     **acquisition.moves(turn, any(m.to is None and d.action is not Action.DROP
+                                                   for m, d in outcome.messages))})
 
     @staticmethod
     def _dedupe_key(inp: Input, outcome: Outcome) -> str | None:

@@ -39,11 +39,13 @@ async def landing(request: web.Request) -> web.StreamResponse:
         code = await codes.find(bot.store, channel)
         if code is None:
             return _page(404, "二维码已失效", "这个渠道码已经停用了，请向店员或客服索取新的二维码。")
+        if code.platform is codes.Platform.OFFICIAL:
+            raise web.HTTPFound(code.image, headers={"Cache-Control": "no-store"})
         staff = await acquisition.pick(bot.store, code, bot.clock.now(), bot.persona.timezone)
     except StoreUnavailable as exc:
         log.warning("bot=%s channel=%s landing: the store is unavailable: %s", bot.name, channel, exc)
         return _page(503, "请稍后再试", "系统有点忙，请过一分钟再扫一次。")
-    if code.platform is codes.Platform.WECOM and staff is acquisition.FULL:
+    if staff is None:
         log.warning("bot=%s channel=%s: every staff member is at today's cap of %d adds", bot.name, channel, code.cap)
         bot.metrics.inc("channel_full", persona=bot.name, channel=channel)
         return _page(200, "今天的名额已满", "今天添加的朋友太多啦，请明天再来扫码，我们等你。")

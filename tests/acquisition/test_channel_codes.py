@@ -68,6 +68,8 @@ async def test_the_first_touch_keeps_the_credit(store, fake, serve) -> None:
     assert amy.attrs["channel"] == "parcel"
     rows = {r.channel: r for r in await acquisition.by_channel(store, "customer")}
     assert rows["parcel"].added == 1 and "store_sh021" not in rows
+    # lisi did take a customer today, credited or not: it counts towards lisi's cap
+    assert await acquisition.added_today(store, time.time(), served.bot.persona.timezone) == {"zhangsan": 1, "lisi": 1}
 
 
 async def test_a_customer_who_later_buys_counts_as_converted_for_their_channel(store, fake, serve) -> None:
