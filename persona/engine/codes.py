@@ -12,6 +12,7 @@ customers to a channel persona no longer shows.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -21,6 +22,8 @@ from ..errors import ChannelError, PersonaError
 from ..store.base import KeyValue
 from ..wechat.channels import codes as platform
 from ..wechat.channels.router import Router
+
+log = logging.getLogger(__name__)
 
 KEY = "acquisition:codes"
 LOCK = "acquisition:codes:lock"
@@ -149,7 +152,11 @@ async def create(store: KeyValue, router: Router, channel: str, *, staff: list[s
                 ways.append(StaffCode(name, way.config_id, way.qr_code))
         except ChannelError:
             for way_made in ways:  # nothing half made stays behind on WeCom
-                await platform.del_contact_way(router.wecom, way_made.config_id)
+                try:
+                    await platform.del_contact_way(router.wecom, way_made.config_id)
+                except ChannelError as exc:
+                    log.warning("channel %s: contact way %s of %s could not be deleted again: %s", channel,
+                                way_made.config_id, way_made.staff, exc)
             raise
         code = ChannelCode(channel, Platform.WECOM, tuple(ways), rule, cap, skip_verify, created=now, by=by)
     await _change(store, lambda codes: [*codes, code])

@@ -52,19 +52,6 @@ async def add_contact_way(channel: WeComChannel, staff: str, state: str, *, skip
     return ContactWay(config_id, qr_code)
 
 
-async def get_contact_way(channel: WeComChannel, config_id: str) -> dict[str, object]:
-    """The contact way as WeCom has it now (members, state, skip_verify, qr_code)."""
-    answer = await channel.api.call("/cgi-bin/externalcontact/get_contact_way", {"config_id": config_id})
-    way = answer.get("contact_way")
-    return dict(way) if isinstance(way, dict) else {}
-
-
-async def update_contact_way(channel: WeComChannel, config_id: str, *, skip_verify: bool) -> None:
-    """Change whether adding through the way needs the member's approval."""
-    await channel.api.call("/cgi-bin/externalcontact/update_contact_way",
-                           {"config_id": config_id, "skip_verify": skip_verify})
-
-
 async def del_contact_way(channel: WeComChannel, config_id: str) -> None:
     """Delete the way (its QR code stops working); one WeCom no longer knows is gone already."""
     try:
