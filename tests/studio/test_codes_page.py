@@ -151,11 +151,11 @@ def test_a_writer_reads_the_codes_and_cannot_change_them(world, page):
     login(page, world.studio, "wendy", next="/codes/xiaowanzi")
     expect(page.locator("#codes")).to_contain_text("parcel_lipstick")
     expect(page.locator("#codes-add")).to_have_count(0)
-    csrf = page.locator("meta[name=csrf-token]").get_attribute("content") if page.locator(
-        "meta[name=csrf-token]").count() else ""
-    answer = page.request.post(f"{world.studio}/codes/xiaowanzi/parcel_lipstick/remove",
-                               form={"csrf_token": csrf or "x"})
-    assert answer.status == 403
+    csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
+    for path, form in (("/codes/xiaowanzi/parcel_lipstick/remove", {}),
+                       ("/codes/xiaowanzi/add", {"channel": "sneaky", "staff": "zhangsan"})):
+        answer = page.request.post(f"{world.studio}{path}", form={"csrf_token": csrf, **form})
+        assert answer.status == 403 and "你的角色没有这个权限" in answer.text()
     assert len(world.fake.contact_ways) == 2
 
 
