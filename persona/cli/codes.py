@@ -47,7 +47,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
         return a
 
     create = action("create", _create)
-    create.add_argument("channel", metavar="CHANNEL", help="the channel customers are credited to, e.g. parcel_lipstick")
+    create.add_argument("channel", metavar="CHANNEL",
+                        help="the channel customers are credited to, e.g. parcel_lipstick")
     create.add_argument("--staff", default="", help="WeCom userids the code assigns to, comma separated")
     create.add_argument("--oa", action="store_true", help="an Official Account QR code instead (no staff)")
     create.add_argument("--rule", choices=[str(r) for r in codes.Rule], default=str(codes.Rule.ROUND_ROBIN),

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.customer import Customer
-from ..model.inputs import ADD_EVENTS, Input, PlatformEvent
+from ..model.inputs import ADD_EVENTS, Door, Input, PlatformEvent
 from ..model.persona import Persona
 from ..model.turn import Turn
 from ..store.base import Store
@@ -44,7 +44,7 @@ ARRIVALS = ADD_EVENTS | {"subscribe"}
 
 def attribute(customer: Customer, inp: Input, now: float) -> str | None:
     """Credit the customer to the channel they arrived through, once; the channel newly credited."""
-    if not isinstance(inp, PlatformEvent) or inp.name not in ARRIVALS or not inp.key:
+    if not isinstance(inp, PlatformEvent) or inp.name not in ARRIVALS or not inp.key or inp.door is not Door.CUSTOMER:
         return None
     if customer.attrs.get("channel"):
         return None  # the first touch keeps the credit
