@@ -3,7 +3,7 @@ staff member's code a visitor of a channel's landing sees.
 
 **Attribution.** A customer who arrives — adds a WeCom staff member (the contact way's
 ``State``) or follows the Official Account from a QR code (``qrscene_<scene>``) — is credited
-to that channel in ``attrs.channel`` (and ``attrs.channel_at``), and keeps it: a later code
+to that channel in ``attrs.channel`` (when: the journal's ``channel`` line), and keeps it: a later code
 scanned does not take the credit. Codes made elsewhere count too; their state is the channel.
 
 **Tallies.** The arrival's commit moves, per local day, ``added`` per channel and staff member,
@@ -42,7 +42,7 @@ TURN = "acquisition:turn:"     # a channel's round-robin counter (key-value), pe
 ARRIVALS = ADD_EVENTS | {"subscribe"}
 
 
-def attribute(customer: Customer, inp: Input, now: float) -> str | None:
+def attribute(customer: Customer, inp: Input) -> str | None:
     """Credit the customer to the channel they arrived through, once; the channel newly credited."""
     if not isinstance(inp, PlatformEvent) or inp.name not in ARRIVALS or not inp.key or inp.door is not Door.CUSTOMER:
         return None
@@ -52,7 +52,6 @@ def attribute(customer: Customer, inp: Input, now: float) -> str | None:
     if not channel:
         return None
     customer.attrs["channel"] = channel
-    customer.attrs["channel_at"] = now
     return channel
 
 

@@ -460,7 +460,7 @@ def _footprint(turn: Turn) -> tuple[Any, ...]:
 
 def _arrive(turn: Turn) -> None:
     """Credit a customer who arrives through a channel to it (the first touch keeps it)."""
-    channel = acquisition.attribute(turn.customer, turn.input, turn.now)
+    channel = acquisition.attribute(turn.customer, turn.input)
     if channel is not None:
         turn.note("channel", channel=channel, staff=turn.customer.attrs.get("follow_user"))
 
