@@ -38,6 +38,7 @@ class FinanceSecretary(Persona):
     name = "finance_secretary"
     voice = "小盈：理财秘书，稳重礼貌，用“您”，讲清规则和风险，不承诺收益，涉及风险时提醒基金有风险、投资需谨慎。"
     states = ["new", "contact", "investing", "group", "desk"]
+    converted = "investing"  # the funnel by channel counts a customer who starts investing
     initial = "new"
     transitions = [
         ["added", "new", "contact"],

@@ -85,6 +85,7 @@ class FitnessCoach(Persona):
         desk_url="https://studio.example.com/agents/{bot}?user={user}")
     forms = [QUESTIONNAIRE]  # 信息采集: {{ form_link("questionnaire") }} in the scripts
     states = [*CUSTOMER_STATES, "group", "group_closed"]
+    converted = "training"  # the funnel by channel counts a customer who starts training
     initial = "new"
     transitions = [
         ["buy", "new", "purchased"],

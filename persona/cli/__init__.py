@@ -20,7 +20,7 @@ from ..errors import PersonaError
 
 COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "inspect", "dead_letters",
             "broadcast", "campaigns", "studio", "scripts", "fakeapi", "events", "suggest", "agent", "migrate",
-            "replay", "funnel", "store_upgrade", "customers")
+            "replay", "funnel", "codes", "store_upgrade", "customers")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 128 + 13  # as a process SIGPIPE ended would

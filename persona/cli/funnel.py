@@ -8,12 +8,12 @@ import asyncio
 import json
 from dataclasses import asdict
 
-from ..engine import census
+from ..engine import acquisition, census
 from ..clock import Clock, parse_duration
 from ..errors import PersonaError
 from ..migrate.funnel import Step, funnel
-from ..model.persona import load_persona
-from ..store import open_store
+from ..model.persona import Persona, load_persona
+from ..store import Store, open_store
 from .arguments import add_bot, add_store
 
 
@@ -23,6 +23,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
     add_store(p)
     p.add_argument("--since", metavar="DURATION", help="only entries within this long, e.g. 30d (default: all)")
     p.add_argument("--json", action="store_true", help="print the steps as a JSON list")
+    p.add_argument("--channels", action="store_true",
+                   help="the funnel by channel instead: customers added through each channel (by staff "
+                        "member), welcomed and converted (entered Persona.converted)")
     p.add_argument("--recount", action="store_true",
                    help="first count customers per state from the records (once, for a store written "
                         "before they were counted; reads every customer)")
@@ -45,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
+    if args.channels:
+        return channels(cls, store, since, args)
     steps = asyncio.run(read())
     if args.json:
         print(json.dumps([asdict(s) for s in steps], ensure_ascii=False))
@@ -60,3 +65,30 @@ def render(steps: list[Step], title: str) -> str:
         conversion = "" if s.conversion is None else f"{s.conversion:.1%}"
         lines.append(f"{s.state:<{width}}  {s.entered:>8}  {s.now:>8}  {conversion}")
     return "\n".join(lines)
+
+
+def channels(cls: type[Persona], store: Store, since: float | None, args: argparse.Namespace) -> int:
+    """``--channels``: added, welcomed and converted per channel (one read of the tallies)."""
+    goal = acquisition.goal(cls)
+    first_day = census.day_of(Clock().now() - since, cls.timezone) if since is not None else None
+
+    async def read() -> list[acquisition.ChannelFigures]:
+        try:
+            return await acquisition.by_channel(store, goal, first_day)
+        finally:
+            await store.close()
+
+    rows = asyncio.run(read())
+    if args.json:
+        print(json.dumps({"converted": goal, "channels": [r.to_dict() for r in rows]}, ensure_ascii=False))
+        return 0
+    span = f"the last {args.since}" if args.since else "all days"
+    print(f"{cls.name}, customers by channel over {span} (converted: entered {goal})")
+    width = max([len(r.channel) for r in rows] + [7])
+    print(f"{'channel':<{width}}  {'added':>6}  {'welcomed':>8}  {'converted':>9}  staff")
+    for r in rows:
+        staff = ", ".join(f"{name} {n}" for name, n in r.staff.items())
+        print(f"{r.channel:<{width}}  {r.added:>6}  {r.welcomed:>8}  {r.converted:>9}  {staff}")
+    if not rows:
+        print("(no customer has arrived through a channel yet)")
+    return 0

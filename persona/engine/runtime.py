@@ -17,7 +17,7 @@ import logging
 import random
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from . import census, handover, quality
+from . import acquisition, census, handover, quality
 from .identity import Identity, Seen
 from .. import jsonwire
 from ..content.scripts.failures import ScriptFailure, record_failure
@@ -189,6 +189,7 @@ class Runtime:
                       seen: Seen | None = None) -> tuple[Turn, Outcome]:
         self._bookkeep(customer, inp, now, created, seen)
         turn = Turn(self.persona, customer, inp, now, self.store)
+        _arrive(turn)
         self._upgrade(turn, created)
         if created:
             turn.entered = now
@@ -228,6 +229,7 @@ class Runtime:
                         else Customer.load(inp.user, stored, version))
             self._bookkeep(customer, inp, now, created, seen)  # the visit counts; the handler's work does not
             turn = Turn(self.persona, customer, inp, now, self.store)
+            _arrive(turn)
             self._upgrade(turn, created)
             turn.note("error", input=inp.describe(), error=error)
             if isinstance(inp, TimerFired):  # a broken timer must not fire again and again
@@ -394,7 +396,9 @@ class Runtime:
             tallies={**census.moves(before_state, customer.state,
                                     [type(self.persona).initial] * (before_state is None)
                                     + [b for _, _, b in turn.transitions], turn.now, self.persona.timezone),
-                     **quality.moves(turn.notes, turn.now, self.persona.timezone)})
+                     **quality.moves(turn.notes, turn.now, self.persona.timezone),
+                     **acquisition.moves(turn, any(m.to is None and d.action is not Action.DROP
+                                                   for m, d in outcome.messages))})
 
     @staticmethod
     def _dedupe_key(inp: Input, outcome: Outcome) -> str | None:
@@ -470,6 +474,13 @@ def _footprint(turn: Turn) -> tuple[Any, ...]:
     """What a turn has done so far, to tell whether a rule acted on an input no handler took."""
     return (len(turn.messages), len(turn.effects), len(turn.transitions), len(turn.timers_set),
             len(turn.timers_del), turn.customer.dump())
+
+
+def _arrive(turn: Turn) -> None:
+    """Credit a customer who arrives through a channel to it (the first touch keeps it)."""
+    channel = acquisition.attribute(turn.customer, turn.input)
+    if channel is not None:
+        turn.note("channel", channel=channel, staff=turn.customer.attrs.get("follow_user"))
 
 
 def _describe(exc: BaseException) -> str:

@@ -120,6 +120,9 @@ class Persona:
     #: (:class:`~persona.model.staffing.HandoffSpec`; None: ``Policy.handoff_script`` alone)
     handoff: ClassVar[HandoffSpec | None] = None
     journal_cap: ClassVar[int] = 100
+    #: the state whose entry counts as a conversion in the funnel by channel (``persona funnel
+    #: --channels``, the studio's 渠道活码); None: the last of ``states``
+    converted: ClassVar[str | None] = None
     #: how this persona speaks, in a sentence or two: suggested replies written by a language
     #: model (``persona suggest``) follow it
     voice: ClassVar[str] = ""
@@ -172,6 +175,9 @@ class Persona:
             cls.initial = cls.states[0]
         if cls.initial not in known:
             raise DefinitionError(f"{cls.__name__}.initial {cls.initial!r} is not one of its states {sorted(known)}")
+        if cls.converted is not None and cls.converted not in known:
+            raise DefinitionError(f"{cls.__name__}.converted {cls.converted!r} is not one of its states "
+                                  f"({', '.join(cls.states)})")
         for t in cls.transitions:
             spec = transition_spec(t, cls.__name__)
             sources = spec["source"] if isinstance(spec["source"], list) else [spec["source"]]

@@ -26,7 +26,7 @@ from ..engine.bot import Bot
 from ..metrics import Metrics, merge
 from ..wechat.protocol import MAX_BODY_BYTES
 from ..engine.spool import Spool, replay
-from . import events, forms, health, wechat
+from . import codes, events, forms, health, wechat
 from .context import STATE, Mounted, ServiceState
 from .siblings import Siblings
 
@@ -98,6 +98,7 @@ def create_app(bots: Sequence[Bot], *, deadline: float = DEFAULT_DEADLINE,
     forms.add_routes(app)
     app.router.add_get("/healthz", health.healthz, allow_head=False)
     app.router.add_get("/metrics", health.metrics, allow_head=False)
+    app.router.add_get("/c/{bot}/{channel}", codes.landing, allow_head=False)
     app.cleanup_ctx.append(_lifecycle)
     return app
 

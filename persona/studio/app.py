@@ -14,12 +14,12 @@ from aiohttp import web
 from ..model.persona import Persona
 from ..service.agents import DESKS, IDENTIFY
 from .context import STUDIO, Studio
-from .pages import admin, agents, bot, campaigns, customers, funnel, library, login, scripts, sidebar
+from .pages import admin, agents, bot, campaigns, codes, customers, funnel, library, login, scripts, sidebar
 from .render import ENV, environment
 from .security import add_routes, guard, headers
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, scripts, library, customers, agents, sidebar, bot, funnel, campaigns, admin)
+PAGES = (login, scripts, library, customers, agents, sidebar, bot, funnel, campaigns, codes, admin)
 
 
 def create_app(personas: Sequence[type[Persona]], store_url: str) -> web.Application:

@@ -32,6 +32,7 @@ class Action(StrEnum):
     MESSAGE_SENT = "message_sent"
     LIBRARY = "library"  # the 内容库 changed
     CAMPAIGN = "campaign"  # a 群发 scheduled or cancelled (detail["change"])
+    CODES = "codes"  # a 渠道活码 made or removed
     DENIED = "denied"  # a request the role does not allow
 
 
@@ -39,7 +40,7 @@ LABELS: dict[Action, str] = {
     Action.LOGIN: "登录", Action.LOGIN_FAILED: "登录失败", Action.LOCKED: "账户锁定", Action.LOGOUT: "退出",
     Action.ADD_ACCOUNT: "添加账户", Action.PUBLISH: "发布话术", Action.ROLLBACK: "回滚话术",
     Action.OPT_OUT: "设为退订", Action.OPT_IN: "恢复订阅", Action.REQUEUE: "重新投递死信",
-    Action.MESSAGE_SENT: "人工发送消息", Action.LIBRARY: "修改内容库",
+    Action.MESSAGE_SENT: "人工发送消息", Action.LIBRARY: "修改内容库", Action.CODES: "修改渠道活码",
     Action.CAMPAIGN: "群发", Action.DENIED: "越权被拒",
 }
 

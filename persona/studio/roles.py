@@ -29,6 +29,7 @@ class Permission(StrEnum):
     REQUEUE = "requeue"                  # put dead letters back in the outbox
     HANDLE_CONVERSATIONS = "handle_conversations"  # the 客服台: answer held customers, give them back
     RUN_CAMPAIGNS = "run_campaigns"      # 群发: build an audience, schedule and cancel campaigns
+    MANAGE_CODES = "manage_codes"        # 渠道活码: make and remove channel codes on the platform
     ADMIN = "admin"                      # accounts and the audit log
 
 

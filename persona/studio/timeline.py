@@ -115,6 +115,9 @@ def _row(raw: str, tz: str) -> Row:
         text = (f"并入 {entry.get('from', '?')} 的记录（原状态 {entry.get('state', '?')}）" if kind == "merged"
                 else f"此记录并入客户 {entry.get('to', '?')}")
         return Row(when, RowKind.OTHER, "合并", text, detail=why)
+    if kind == "channel":  # arrived through a channel code (persona.engine.acquisition)
+        staff = f"添加了 {entry['staff']}" if entry.get("staff") else ""
+        return Row(when, RowKind.INPUT, "来源渠道", str(entry.get("channel", "")), detail=staff)
     if kind == "error":
         return Row(when, RowKind.ERROR, "错误", str(entry.get("input", "?")), detail=str(entry.get("error", "")))
     if kind == FALLBACK_NOTE:

@@ -22,7 +22,8 @@ EXPECTED_HEAD = [
     "seen       first 2026-11-23 09:00, last 2026-11-23 09:00 (Asia/Shanghai)",
     "messages   last from them 2026-11-23 09:00, last to them 2026-11-23 09:00",
     "tags       source=poster",
-    "attrs      -",
+    "attrs",
+    '  channel              "poster"',  # credited to the scene the customer followed from
     "counters   orders=1  spent=300",
     "timers",
     "  day3                 2026-11-26 10:00",
@@ -32,10 +33,11 @@ EXPECTED_HEAD = [
 
 def check(out: str) -> None:
     lines = out.splitlines()
-    timers = sorted(lines[8:10])
-    assert lines[:8] == EXPECTED_HEAD[:8] and timers == sorted(EXPECTED_HEAD[8:10]), out
+    timers = sorted(lines[9:11])
+    assert lines[:9] == EXPECTED_HEAD[:9] and timers == sorted(EXPECTED_HEAD[9:11]), out
     journal = lines[lines.index(next(l for l in lines if l.startswith("journal"))) + 1:]
     assert "  2026-11-23 09:00  in         wechat subscribe poster → subscribed" in journal
+    assert "  2026-11-23 09:00  channel    channel=poster" in journal
     assert "  2026-11-23 09:00  out        welcome: send (passive_reply)" in journal
     assert "  2026-11-23 09:00  transition welcome: new → welcomed" in journal
     assert "  2026-11-23 09:00  out        thanks to staff:sales01: send (other_recipient)" in journal

@@ -48,3 +48,9 @@ def test_the_desks_steps_say_who_was_assigned_and_what_risk_control_stopped():
         ("人工回复", "由 lisi 发送（风控提醒：包瘦）"),
         ("风控拦截", "lisi 的消息含禁用词 稳赚，没有发送"),
         ("转人工", "words，分配给 lisi（非工作时间）")]
+
+
+def test_an_arrival_through_a_channel_code_names_the_channel_and_the_staff_member():
+    shown = rows([line(k="channel", channel="parcel_lipstick", staff="zhangsan")], "Asia/Shanghai", personal=False)
+    assert [(r.kind, r.label, r.text, r.detail) for r in shown] == [
+        (RowKind.INPUT, "来源渠道", "parcel_lipstick", "添加了 zhangsan")]

@@ -39,7 +39,7 @@ class Namespace(StrEnum):
 
 
 #: what the framework itself sets: the platform a customer came from, their time zone, opt-out
-FRAMEWORK = {Namespace.ATTRS: frozenset({"platform", "tz", "follow_user"}), Namespace.TAGS: frozenset({"opted_out"}),
+FRAMEWORK = {Namespace.ATTRS: frozenset({"platform", "tz", "follow_user", "channel"}), Namespace.TAGS: frozenset({"opted_out"}),
              Namespace.COUNTERS: frozenset()}
 #: dict methods a script may call on attrs/tags/counters (never keys)
 DICT_METHODS = frozenset({"get", "items", "keys", "values", "setdefault", "pop", "update", "copy"})

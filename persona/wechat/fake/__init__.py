@@ -15,7 +15,8 @@ limits, "system busy", HTTP 500, dropped connections, a full outage, the spent 4
 One module a platform: :mod:`.official` (the Official Account: tokens, customer-service and
 template messages), :mod:`.wecom` (WeCom: welcome, mass, customer-service, app and app-chat
 messages, customer groups), :mod:`.people` (the unionid behind an openid or an external_userid),
-on :mod:`.core` (what both share).
+:mod:`.qrcodes` and :mod:`.contact_ways` (the codes that bring customers, and a person scanning
+one: :mod:`.callbacks`), on :mod:`.core` (what both share).
 """
 
 from __future__ import annotations
@@ -24,16 +25,18 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from .core import MessageLog, Sent
+from .contact_ways import ContactWaysAPI
 from .official import OfficialAccountAPI
 from .people import PeopleAPI
+from .qrcodes import QrCodesAPI
 from .wecom import WeComAPI
 
 __all__ = ["FakeWeChat", "MessageLog", "Sent", "serve"]
 
 
-class FakeWeChat(OfficialAccountAPI, WeComAPI, PeopleAPI):
+class FakeWeChat(OfficialAccountAPI, WeComAPI, PeopleAPI, QrCodesAPI, ContactWaysAPI):
     """One Official Account and one WeCom app (corp + agent), served by one aiohttp app; who
-    their customers are (:mod:`.people`)."""
+    their customers are (:mod:`.people`), and the codes that bring them."""
 
 
 @asynccontextmanager
