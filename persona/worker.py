@@ -1,4 +1,4 @@
-"""``persona worker``: a process that only fires timers.
+"""``persona worker``: a process that only does the clock's work: timers and due 群发 campaigns.
 
 A brand with millions of customers runs the webhook service for callbacks and as many workers
 as the clock needs, all on one Redis store; each worker claims due timers with a lease, so
@@ -30,6 +30,8 @@ from .migrate.shape import ensure_compatible
 from .model.persona import load_persona
 from .model.formlinks import FormLinks
 from .service.context import bot_environ
+from .engine.broadcast import speaker
+from .engine.campaigns import CampaignRunner
 from .engine.runtime import CommitHook, Runtime
 from .engine.scheduler import Scheduler
 from .content.scripts.checking import check_scripts
@@ -72,6 +74,10 @@ async def run_worker(bot_path: str, store_url: str = DEFAULT_URL, *, stop: async
     if on_commit is not None:
         runtime.commit_hooks.append(on_commit)
     scheduler = Scheduler(runtime, batch=batch, lease=lease, concurrency=concurrency, idle=idle)
+    # campaigns are claimed with a lease like timers: any number of workers and serves share them
+    campaigns = CampaignRunner(Runtime(speaker(runtime.persona), runtime.store, runtime.clock, metrics=runtime.metrics))
+    if on_commit is not None:
+        campaigns.runtime.commit_hooks.append(on_commit)
     stop = stop if stop is not None else asyncio.Event()
     main = asyncio.current_task()
     installed: list[signal.Signals] = []
@@ -102,9 +108,12 @@ async def run_worker(bot_path: str, store_url: str = DEFAULT_URL, *, stop: async
                       f"worker for {runtime.name!r} does not start: its scripts fail lint")
         log.info("worker for %s on %s: batch=%d lease=%gs", runtime.name, store_url, batch, lease)
         polling = asyncio.create_task(poller.run(stop)) if poller is not None else None
+        running = asyncio.create_task(campaigns.run(stop), name=f"{runtime.name}-campaigns")
         try:
             await scheduler.run(stop)
         finally:
+            stop.set()  # the campaign in hand stops between two customers; its lease lets another finish it
+            await asyncio.gather(running, return_exceptions=True)
             if polling is not None:
                 polling.cancel()
                 await asyncio.gather(polling, return_exceptions=True)

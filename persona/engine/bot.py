@@ -21,7 +21,7 @@ from ..model.inputs import BusinessEvent, DeliveryReport
 from ..metrics import Metrics
 from ..model.formlinks import FormLinks
 from ..model.persona import Persona, load_persona
-from .broadcast import broadcasting
+from .broadcast import speaker
 from .campaigns import CampaignRunner
 from .identity import Identity
 from .runtime import MASS_CHECKS, Runtime
@@ -61,7 +61,7 @@ class Bot:
         self.runtime = Runtime(self.persona, self.store, self.clock, metrics=self.metrics)
         self.scheduler = Scheduler(self.runtime)
         #: 群发 campaigns due in the store, run beside the timers (see :mod:`persona.engine.campaigns`)
-        self.campaigns = CampaignRunner(Runtime(self._speaker(cls), self.store, self.clock, metrics=self.metrics))
+        self.campaigns = CampaignRunner(Runtime(speaker(self.persona), self.store, self.clock, metrics=self.metrics))
         #: where delivery keeps accepted sends until the store takes their ack (``persona serve``:
         #: the spool file), so a store outage between the two never sends a message twice
         self.sent_log = sent_log
@@ -75,14 +75,6 @@ class Bot:
         self.script_poller = self._script_poller(script_poll)
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
-
-    def _speaker(self, cls: type[Persona]) -> Persona:
-        """The persona as campaigns run it: it takes the broadcast event, and shares this one's
-        scripts (the published versions), staffing and form links."""
-        speaker = broadcasting(cls)(self.persona.scripts)
-        speaker.staffing = self.persona.staffing
-        speaker.form_links = self.persona.form_links
-        return speaker
 
     def _deliverer(self) -> Deliverer:
         router = Router.from_env(self.environ, self.store, token_store=self.accounts)

@@ -61,6 +61,15 @@ def broadcasting(cls: type[Persona]) -> type[Persona]:
     return sub
 
 
+def speaker(persona: Persona) -> Persona:
+    """``persona`` as campaigns run it: it takes the broadcast event, and shares the scripts
+    (their published versions), staffing and form links of the one that answers callbacks."""
+    said = broadcasting(type(persona))(persona.scripts)
+    said.staffing = persona.staffing
+    said.form_links = persona.form_links
+    return said
+
+
 async def persona_broadcast(persona: Persona, turn: Turn) -> None:
     """Say the broadcast's script to this customer as the persona decides."""
     said = persona.broadcast(turn, str(turn.data["script"]))
