@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -76,3 +77,13 @@ class Studio:
 
 
 STUDIO = web.AppKey("studio", Studio)
+
+
+def requested_bot(request: web.Request) -> StudioBot:
+    """The bot the request's path names (``{bot}``); an unknown one is the studio's 404."""
+    return request.app[STUDIO].bot(request.match_info["bot"])
+
+
+def back_to(page: str, bot: str, **query: str) -> web.HTTPSeeOther:
+    """The redirect to a bot's page (``/{page}/{bot}``) after a form, with a notice or an error."""
+    return web.HTTPSeeOther(f"/{page}/{bot}?{urlencode(query)}")

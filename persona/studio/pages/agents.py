@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -21,7 +20,7 @@ from ...errors import KnowledgeError
 from ...content.knowledge import Candidate
 from ...service import agents as api
 from ..audit import Action
-from ..context import STUDIO, Studio
+from ..context import STUDIO, Studio, back_to
 from ..render import render
 from ..roles import Permission
 from ..security import Route
@@ -71,9 +70,6 @@ async def desk_page(request: web.Request) -> web.StreamResponse:
                   notice=NOTICES.get(request.query.get("notice", ""), ""))
 
 
-def _back(bot: str, **query: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/agents/{bot}?{urlencode(query)}")
-
 
 async def send(request: web.Request) -> web.StreamResponse:
     desk, user = _desk(request), request.match_info["user"]
@@ -84,10 +80,10 @@ async def send(request: web.Request) -> web.StreamResponse:
         result = await desk.send(user, account.name, text, candidate=(faq or "llm") if base else None,
                                  base=base or None, request_id=str(form.get("request_id", "")) or None)
     except DeskError as exc:
-        raise _back(desk.name, user=user, error=exc.chinese or str(exc)) from None
+        raise back_to("agents", desk.name, user=user, error=exc.chinese or str(exc)) from None
     await request.app[STUDIO].audit.record(account.name, Action.MESSAGE_SENT, f"{desk.name}/{user}",
                                            gate=result.action, candidate=faq or None, edits=result.edits)
-    raise _back(desk.name, user=user, notice="sent")
+    raise back_to("agents", desk.name, user=user, notice="sent")
 
 
 async def close(request: web.Request) -> web.StreamResponse:
@@ -95,8 +91,8 @@ async def close(request: web.Request) -> web.StreamResponse:
     try:
         await desk.close(user, request["account"].name)
     except DeskError as exc:
-        raise _back(desk.name, user=user, error=str(exc)) from None
-    raise _back(desk.name, notice="closed")
+        raise back_to("agents", desk.name, user=user, error=str(exc)) from None
+    raise back_to("agents", desk.name, notice="closed")
 
 
 def studio_identity(request: web.Request) -> str | None:

@@ -21,7 +21,7 @@ from ...engine.campaigns import Book, Campaign, Moment, Progress, Split, Status,
 from ...errors import PersonaError
 from ...model.audience import AudienceError, parse_audience
 from ..audit import Action
-from ..context import STUDIO, StudioBot
+from ..context import STUDIO, StudioBot, requested_bot
 from ..render import render
 from ..roles import Permission
 from ..security import Route
@@ -60,7 +60,7 @@ def _when(when: When, tz: str) -> str:
 
 
 async def campaigns_page(request: web.Request) -> web.StreamResponse:
-    return await _page(request, request.app[STUDIO].bot(request.match_info["bot"]), {}, "")
+    return await _page(request, requested_bot(request), {}, "")
 
 
 async def _page(request: web.Request, bot: StudioBot, form: dict[str, str], error: str,
@@ -129,14 +129,14 @@ def _campaign(bot: StudioBot, form: dict[str, str], by: str) -> Campaign:
 
 
 async def detail(request: web.Request) -> web.StreamResponse:
-    bot = request.app[STUDIO].bot(request.match_info["bot"])
+    bot = requested_bot(request)
     progress = await _progress(bot, request.match_info["id"])
     return render(request, "campaign.html", bot=bot.name, c=progress_json(progress, bot.cls.timezone),
                   over=progress.status in (Status.DONE, Status.CANCELLED))
 
 
 async def detail_json(request: web.Request) -> web.StreamResponse:
-    bot = request.app[STUDIO].bot(request.match_info["bot"])
+    bot = requested_bot(request)
     return web.json_response(progress_json(await _progress(bot, request.match_info["id"]), bot.cls.timezone))
 
 
@@ -163,7 +163,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
 
 async def audience(request: web.Request) -> web.StreamResponse:
     """The live count: how many customers the expression reaches now, and a few of them."""
-    bot = request.app[STUDIO].bot(request.match_info["bot"])
+    bot = requested_bot(request)
     text = request.query.get("q", "")
     try:
         node = parse_audience(text, bot.cls)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -25,7 +24,7 @@ from ...store import open_store
 from ...wechat.channels.router import Router
 from ...wechat.channels.tokens import ACCOUNTS_NAMESPACE
 from ..audit import Action
-from ..context import STUDIO, StudioBot
+from ..context import STUDIO, StudioBot, back_to, requested_bot
 from ..render import render
 from ..roles import Permission
 from ..security import Route
@@ -36,7 +35,7 @@ PICTURE_TIMEOUT = aiohttp.ClientTimeout(total=5)
 
 
 async def codes_page(request: web.Request) -> web.StreamResponse:
-    bot = _bot(request)
+    bot = requested_bot(request)
     window = request.query.get("since", "30d")
     try:
         span = parse_duration(window).total_seconds()
@@ -53,7 +52,7 @@ async def codes_page(request: web.Request) -> web.StreamResponse:
 
 
 async def create(request: web.Request) -> web.StreamResponse:
-    bot = _bot(request)
+    bot = requested_bot(request)
     form = await request.post()
     channel = str(form.get("channel", "")).strip()
     official = form.get("platform") == str(codes.Platform.OFFICIAL)
@@ -61,7 +60,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         cap = int(str(form.get("cap") or codes.DEFAULT_CAP))
         rule = codes.Rule(str(form.get("rule") or codes.Rule.ROUND_ROBIN))
     except ValueError:
-        raise _back(bot.name, error="没有生成：每人每天上限请填一个整数") from None
+        raise back_to("codes", bot.name, error="没有生成：每人每天上限请填一个整数") from None
     account = request["account"].name
     try:
         async with _router(request, bot) as router:
@@ -69,34 +68,34 @@ async def create(request: web.Request) -> web.StreamResponse:
                                       official=official, rule=rule, cap=cap, skip_verify=not form.get("verify"),
                                       by=account, now=time.time())
     except codes.CodeError as exc:
-        raise _back(bot.name, error=f"没有生成：{exc.zh}") from None
+        raise back_to("codes", bot.name, error=f"没有生成：{exc.zh}") from None
     except ChannelError as exc:
-        raise _back(bot.name, error=f"没有生成：平台拒绝了（{exc}）") from None
+        raise back_to("codes", bot.name, error=f"没有生成：平台拒绝了（{exc}）") from None
     except StoreUnavailable as exc:
-        raise _back(bot.name, error=f"没有生成：存储暂时不可用（{exc}）") from None
+        raise back_to("codes", bot.name, error=f"没有生成：存储暂时不可用（{exc}）") from None
     await request.app[STUDIO].audit.record(account, Action.CODES, f"{bot.name}/{code.channel}", added=code.channel,
                                            staff=",".join(s.staff for s in code.staff), platform=str(code.platform))
-    raise _back(bot.name, notice="added")
+    raise back_to("codes", bot.name, notice="added")
 
 
 async def remove(request: web.Request) -> web.StreamResponse:
-    bot = _bot(request)
+    bot = requested_bot(request)
     channel = request.match_info["channel"]
     try:
         async with _router(request, bot) as router:
             await codes.remove(bot.store, router, channel)
     except codes.CodeError as exc:
-        raise _back(bot.name, error=f"没有删除：{exc.zh}") from None
+        raise back_to("codes", bot.name, error=f"没有删除：{exc.zh}") from None
     except (ChannelError, StoreUnavailable) as exc:
-        raise _back(bot.name, error=f"没有删除，活码还在：{exc}") from None
+        raise back_to("codes", bot.name, error=f"没有删除，活码还在：{exc}") from None
     await request.app[STUDIO].audit.record(request["account"].name, Action.CODES, f"{bot.name}/{channel}",
                                            removed=channel)
-    raise _back(bot.name, notice="removed")
+    raise back_to("codes", bot.name, notice="removed")
 
 
 async def picture(request: web.Request) -> web.StreamResponse:
     """A code's QR picture, fetched from the URL the code keeps and served as the studio's own."""
-    bot = _bot(request)
+    bot = requested_bot(request)
     code = await codes.find(bot.store, request.match_info["channel"])
     url = code.picture(request.query.get("staff")) if code is not None else ""
     if not url:
@@ -127,12 +126,6 @@ class _router:
         await self.tokens.close()
 
 
-def _bot(request: web.Request) -> StudioBot:
-    return request.app[STUDIO].bot(request.match_info["bot"])
-
-
-def _back(bot: str, **query: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/codes/{bot}?{urlencode(query)}")
 
 
 ROUTES = [

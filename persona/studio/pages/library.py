@@ -4,7 +4,6 @@ who publishes scripts changes it, and each change goes into the audit log."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -12,7 +11,7 @@ from ...content import library
 from ...errors import StoreUnavailable
 from ...model.wording import ZH
 from ..audit import Action
-from ..context import STUDIO, StudioBot
+from ..context import STUDIO, back_to, requested_bot
 from ..render import render
 from ..roles import Permission
 from ..security import Route
@@ -23,7 +22,7 @@ KIND_NAMES = {library.Kind.TEXT: "文字", library.Kind.IMAGE: "图片", library
 
 
 async def library_page(request: web.Request) -> web.StreamResponse:
-    bot = _bot(request)
+    bot = requested_bot(request)
     error = request.query.get("error", "")
     try:
         items = await library.load(bot.store, bot.cls)
@@ -34,35 +33,35 @@ async def library_page(request: web.Request) -> web.StreamResponse:
 
 
 async def add(request: web.Request) -> web.StreamResponse:
-    bot = _bot(request)
+    bot = requested_bot(request)
     form = await request.post()
     try:
         new = library.item({k: str(v) for k, v in form.items() if k != "csrf_token"}, bot.cls)
         items = await library.load(bot.store, bot.cls)
         await library.save(bot.store, [*items, new])
     except library.LibraryError as exc:
-        raise _back(bot.name, error=f"没有保存：{exc.text(ZH)}") from None
+        raise back_to("library", bot.name, error=f"没有保存：{exc.text(ZH)}") from None
     except StoreUnavailable as exc:
-        raise _back(bot.name, error=f"没有保存：存储暂时不可用（{exc}）") from None
+        raise back_to("library", bot.name, error=f"没有保存：存储暂时不可用（{exc}）") from None
     await request.app[STUDIO].audit.record(request["account"].name, Action.LIBRARY, f"{bot.name}/{new.id}",
                                            added=new.title)
-    raise _back(bot.name, notice="added")
+    raise back_to("library", bot.name, notice="added")
 
 
 async def remove(request: web.Request) -> web.StreamResponse:
-    bot = _bot(request)
+    bot = requested_bot(request)
     gone = request.match_info["item"]
     items = await library.load(bot.store, bot.cls)
     await library.save(bot.store, [i for i in items if i.id != gone])
     await request.app[STUDIO].audit.record(request["account"].name, Action.LIBRARY, f"{bot.name}/{gone}",
                                            removed=gone)
-    raise _back(bot.name, notice="removed")
+    raise back_to("library", bot.name, notice="removed")
 
 
 async def items_api(request: web.Request) -> web.StreamResponse:
     """The library for the sidebar: each item's title and the message ``sendChatMessage`` takes;
     an image's message comes from ``fetch`` when an agent sends it (it is uploaded to WeCom then)."""
-    bot = _bot(request)
+    bot = requested_bot(request)
     items = await library.load(bot.store, bot.cls)
     return web.json_response({"items": [
         {"id": i.id, "kind": str(i.kind), "title": i.title,
@@ -70,12 +69,6 @@ async def items_api(request: web.Request) -> web.StreamResponse:
             else {"message": i.chat_message()})} for i in items]})
 
 
-def _bot(request: web.Request) -> StudioBot:
-    return request.app[STUDIO].bot(request.match_info["bot"])
-
-
-def _back(bot: str, **query: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/library/{bot}?{urlencode(query)}")
 
 
 ROUTES = [

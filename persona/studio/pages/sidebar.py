@@ -25,7 +25,7 @@ from ...model.inputs import BusinessEvent
 from ...model.turn import Turn
 from ...service.context import bot_environ
 from ...wechat.channels.wecom import WeComChannel
-from ..context import STUDIO, StudioBot
+from ..context import StudioBot, requested_bot
 from ..render import render
 from ..roles import Permission
 from ..security import Route
@@ -37,7 +37,7 @@ CHANNELS: web.AppKey[dict[str, WeComChannel]] = web.AppKey("sidebar_channels", d
 
 
 async def sidebar_page(request: web.Request) -> web.StreamResponse:
-    bot = _bot(request)
+    bot = requested_bot(request)
     response = render(request, "sidebar.html", bot=bot.name)
     response.headers["Content-Security-Policy"] = CSP
     return response
@@ -45,7 +45,7 @@ async def sidebar_page(request: web.Request) -> web.StreamResponse:
 
 async def config(request: web.Request) -> web.StreamResponse:
     """``wx.agentConfig``'s parameters for the page at ``?url=``."""
-    bot = _bot(request)
+    bot = requested_bot(request)
     url = request.query.get("url", "")
     if not url.startswith(("https://", "http://")):
         return web.json_response({"error": "url: the page's own address (location.href)"}, status=400)
@@ -57,7 +57,7 @@ async def config(request: web.Request) -> web.StreamResponse:
 
 async def library(request: web.Request) -> web.StreamResponse:
     """话术库: each of the bot's agent scripts, rendered for this customer."""
-    bot = _bot(request)
+    bot = requested_bot(request)
     user = request.match_info["user"]
     loaded = await bot.store.load(user)
     if loaded.record is None:
@@ -76,7 +76,7 @@ async def library(request: web.Request) -> web.StreamResponse:
 async def content(request: web.Request) -> web.StreamResponse:
     """One 内容库 item as ``sendChatMessage`` takes it; a picture is uploaded to WeCom for its
     media_id (once: the channel's media cache keeps it for days)."""
-    bot = _bot(request)
+    bot = requested_bot(request)
     wanted = request.match_info["item"]
     found = next((i for i in await library_items.load(bot.store, bot.cls) if i.id == wanted), None)
     if found is None:
@@ -92,7 +92,7 @@ async def content(request: web.Request) -> web.StreamResponse:
 
 async def check(request: web.Request) -> web.StreamResponse:
     """风控 before ``sendChatMessage``: ``{"text"}`` → the forbidden words, and whether they stop it."""
-    bot = _bot(request)
+    bot = requested_bot(request)
     try:
         body = await request.json()
         text = str(body["text"])
@@ -105,9 +105,6 @@ async def check(request: web.Request) -> web.StreamResponse:
     words, blocked = risk.verdict(text)
     return web.json_response({"words": list(words), "blocked": blocked})
 
-
-def _bot(request: web.Request) -> StudioBot:
-    return request.app[STUDIO].bot(request.match_info["bot"])
 
 
 def _channel(request: web.Request, bot: StudioBot) -> WeComChannel:
