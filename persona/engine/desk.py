@@ -22,6 +22,8 @@ from ..model.wording import ZH, says
 from ..model.customer import HELD_SEGMENT, Customer
 from ..errors import PersonaError
 from .gate import Action
+from .identity import find
+from .merge import journal
 from ..model.inputs import AgentAction, AgentInput
 from ..model.messages import TEXT_LIMIT_BYTES
 from .outcome import Status
@@ -127,17 +129,20 @@ class Desk:
         return out
 
     async def customer(self, user: str) -> Customer:
-        customer = await self.runtime.customer(user)
+        """The customer ``user`` names: its own id, or any id linked to it (a WeCom contact id
+        of a customer first seen on the Official Account opens that customer)."""
+        customer = await find(self.runtime.store, user)
         if customer is None:
             raise DeskError(f"no customer {user!r} in {self.name}", 404)
         return customer
 
     async def conversation(self, user: str, limit: int = 100) -> list[Line]:
-        """The customer's recent conversation from the journal: the customer's messages, the
-        bot's (by script name: the journal keeps names, not texts), the agents' and the handoffs."""
-        await self.customer(user)
+        """The customer's recent conversation from the journal (every id's, when ids were
+        merged): the customer's messages, the bot's (by script name: the journal keeps names,
+        not texts), the agents' and the handoffs."""
+        customer = await self.customer(user)
         lines = []
-        for raw in await self.runtime.store.journal(user, limit):
+        for raw in await journal(self.runtime.store, customer, limit):
             note = json.loads(raw)
             kind = note.get("k")
             if kind not in CONVERSATION_KINDS:
@@ -152,7 +157,7 @@ class Desk:
         if self.suggester is None:
             return []
         customer = await self.customer(user)
-        history = await self.conversation(user, 30)
+        history = await self.conversation(customer.id, 30)
         if text is None:
             said = [line.text for line in history if line.who == "customer"]
             text = said[-1] if said else ""
@@ -175,10 +180,10 @@ class Desk:
             raise DeskError("the message is empty")
         if len(text.encode()) > TEXT_LIMIT_BYTES:
             raise DeskError(f"the message is {len(text.encode())} bytes; WeChat takes at most {TEXT_LIMIT_BYTES}", 413)
-        await self.customer(user)
+        customer = await self.customer(user)
         flagged, blocked = self._forbidden(text)
         edits = edit_distance(base, text) if base is not None else len(text)
-        inp = AgentInput(user=user, dedupe_key=f"agent:{request_id or uuid.uuid4().hex}", agent=agent.strip(),
+        inp = AgentInput(user=customer.id, dedupe_key=f"agent:{request_id or uuid.uuid4().hex}", agent=agent.strip(),
                          action=AgentAction.BLOCKED if flagged and blocked else AgentAction.SEND, text=text,
                          candidate=candidate, edits=edits, flagged=flagged)
         outcome = await self.runtime.handle(inp)
@@ -207,8 +212,8 @@ class Desk:
 
     async def close(self, user: str, agent: str) -> None:
         """Give the conversation back to the bot."""
-        await self.customer(user)
-        await self.runtime.handle(AgentInput(user=user, dedupe_key=f"agent:{uuid.uuid4().hex}",
+        customer = await self.customer(user)
+        await self.runtime.handle(AgentInput(user=customer.id, dedupe_key=f"agent:{uuid.uuid4().hex}",
                                                  agent=agent.strip(), action=AgentAction.CLOSE))
 
 

@@ -85,13 +85,19 @@ class Resolved:
 
 class Identity:
     """Resolves inputs to canonical customers for one runtime; ``lookup`` asks the platforms
-    named in ``platforms`` (None: only the alias table and unionids carried by inputs count)."""
+    named in ``platforms`` (None: only the alias table and unionids carried by inputs count).
+
+    Every runtime follows the alias table, whether or not its persona links by unionid: an id
+    linked by hand (``persona customers link``) must reach its customer in any bot. Only
+    ``learns`` (``Persona.link_by_unionid``) reads unionids and links by them; without it the
+    table costs one key read on a new id's first input and nothing for a known customer."""
 
     def __init__(self, runtime: "Runtime", lookup: Lookup | None = None, *,
-                 platforms: frozenset[str] = frozenset({"mp", "wecom"})) -> None:
+                 platforms: frozenset[str] = frozenset({"mp", "wecom"}), learns: bool = True) -> None:
         self.runtime = runtime
         self.lookup = lookup
         self.platforms = platforms  # the accounts ``lookup`` can ask
+        self.learns = learns
         #: aliases met lately (alias -> canonical): an alias's next input loads its customer
         #: in one read, as an id of its own does. A link never changes, except when its
         #: customer is merged further; then the load finds no record and the table is read.
@@ -119,7 +125,9 @@ class Identity:
             linked = await aliases.canonical(store, inp.user)
             if linked is not None:
                 return await self._to(linked, inp, seen)
-        elif platform is None or _has_unionid(loaded.record):
+            if not self.learns:  # a new customer
+                return Resolved(inp, loaded, seen)
+        elif not self.learns or platform is None or _has_unionid(loaded.record):
             return Resolved(inp, loaded, seen)
         seen.unionid = await self._unionid(inp, platform)
         if not seen.unionid:

@@ -24,6 +24,8 @@ cannot be one customer (two different unionids, records on different persona ver
 refused before anything is written. The absorbed record is stashed until the kept one holds it:
 a process that dies between the commits loses nothing, and the next merge of the two finishes
 the job (the kept journal's ``merged`` line, with the absorbed version, says whether it had).
+Two merges of one pair at once are the same case: whichever writes the kept record second
+finds that line and writes nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ..errors import ConflictError, MergeError, StoreUnavailable
 from ..model.customer import Customer
 from ..model.persona import Persona
 from ..store import aliases
-from ..store.base import Commit, Customers
+from ..store.base import Commit, Customers, Store
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -176,20 +178,35 @@ async def _resume(runtime: "Runtime", keep: str, gone: str, stash: str, why: str
         await aliases.link(runtime.store, gone, keep)
         return None
     saved = jsonwire.load(raw)
-    for line in await runtime.store.journal(keep, runtime.persona.journal_cap):
-        entry = jsonwire.load(line)
-        if entry.get("k") == "merged" and entry.get("from") == gone and entry.get("v") == saved["v"]:
-            await runtime.store.delete(stash)
-            return None
+    if await _holds(runtime, keep, gone, saved["v"]):
+        await runtime.store.delete(stash)
+        return None
     return await _finish(runtime, keep, Customer.load(gone, saved["r"].encode(), saved["v"]), stash, why)
 
 
+async def _holds(runtime: "Runtime", keep: str, gone: str, version: int) -> bool:
+    """Whether ``keep`` has absorbed ``gone`` at ``version`` already: its journal's ``merged``
+    line, written by the same commit as the record (so read after a load, it is as fresh)."""
+    for line in await runtime.store.journal(keep, runtime.persona.journal_cap):
+        entry = jsonwire.load(line)
+        if entry.get("k") == "merged" and entry.get("from") == gone and entry.get("v") == version:
+            return True
+    return False
+
+
 async def _absorb(runtime: "Runtime", keep: str, other: Customer, why: str) -> Customer:
-    """Write ``keep`` with ``other`` folded in, deciding again on the fresh record after a race."""
+    """Write ``keep`` with ``other`` folded in, deciding again on the fresh record after a race.
+
+    Two merges of one pair can both get here (two processes, or ``persona customers link``
+    beside a serve, both resuming from the stash): each attempt first asks whether the record
+    just loaded holds ``other`` already, and the version check makes that answer the one the
+    commit is written against, so the absorbed record is counted once."""
     store, persona = runtime.store, runtime.persona
     indexed = persona.indexed_tags
     for attempt in range(MAX_ATTEMPTS):
         loaded = await store.load(keep)
+        if await _holds(runtime, keep, other.id, other.version):
+            return await _now(store, keep)
         if loaded.record is None:  # the kept id was never a customer: the other one becomes it
             before = None
             merged = combine(persona, Customer(keep, other.state, first_seen=other.first_seen,
@@ -221,6 +238,19 @@ async def _absorb(runtime: "Runtime", keep: str, other: Customer, why: str) -> C
         return merged
     raise StoreUnavailable(f"customer {keep!r}: {MAX_ATTEMPTS} attempts to absorb {other.id!r} all lost a race; "
                            f"run `persona customers link` again to finish")
+
+
+async def _now(store: Store, user: str) -> Customer:
+    """The customer ``user`` is now: its record, or the one it was merged into since."""
+    for _ in range(MAX_ATTEMPTS):
+        found = await Customer.read(store, user)
+        if found is not None:
+            return found
+        further = await aliases.canonical(store, user)
+        if further is None:
+            break
+        user = further
+    raise MergeError(f"customer {user!r} has no record and no link: it was merged and then removed")
 
 
 async def journal(store: Customers, customer: Customer, limit: int = 100) -> list[str]:

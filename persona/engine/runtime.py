@@ -67,10 +67,10 @@ class Runtime:
         policy = persona.policy
         self.opt_out = OptOut(policy)
         self.handoff = HandoffRules(policy)
-        #: one customer across platforms (``Persona.link_by_unionid``): every runtime of such a
-        #: persona follows the alias table; the bot gives it the platforms to ask for unionids.
-        #: None: every id is its own customer and nothing more is read
-        self.identity: Identity | None = Identity(self) if type(persona).link_by_unionid else None
+        #: which customer an input's id names: every runtime follows the alias table (ids
+        #: linked by hand); a persona that links by unionid (``Persona.link_by_unionid``) also
+        #: learns them, the bot giving it the platforms to ask
+        self.identity = Identity(self, learns=type(persona).link_by_unionid)
 
     # -- the one entry point -----------------------------------------------------------------
     async def handle(self, inp: Input, slot: ReplySlot | None = None) -> Outcome:
@@ -147,12 +147,9 @@ class Runtime:
         dedupe = inp.dedupe_key
         given = inp
         for attempt in range(MAX_ATTEMPTS):
-            seen: Seen | None = None
-            if self.identity is None:
-                inp, loaded = given, await self.store.load(given.user, dedupe)
-            else:  # the customer the input's id names, or the one it is linked to
-                resolved = await self.identity.resolve(given)
-                inp, loaded, seen = resolved.input, resolved.loaded, resolved.seen
+            # the customer the input's id names, or the one it is linked to
+            resolved = await self.identity.resolve(given)
+            inp, loaded, seen = resolved.input, resolved.loaded, resolved.seen
             if loaded.duplicate is not None:
                 self.metrics.inc("dedupe_hits", persona=self.name, kind=inp.kind)
                 return Outcome.from_result(loaded.duplicate)

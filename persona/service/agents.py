@@ -106,9 +106,9 @@ async def conversation(request: web.Request) -> web.Response:
     desk, user = _desk(request), request.match_info["user"]
     customer = await desk.customer(user)
     held = customer.handoff
-    lines = await desk.conversation(user)
+    lines = await desk.conversation(customer.id)
     return web.json_response({
-        "user": user, "state": customer.state, "tags": customer.tags,
+        "user": customer.id, "state": customer.state, "tags": customer.tags,
         "handoff": None if held is None else {"since": int(held.since), "reason": held.reason,
                                               "agent": held.agent, "waiting": held.waiting is not None},
         "lines": [line.to_dict() for line in lines]})

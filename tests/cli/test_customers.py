@@ -65,3 +65,18 @@ async def test_unknown_ids_exit_1_with_the_reason(cli, store, namespace):
     assert nobody.returncode == 1 and "no customer 'o_nobody'" in nobody.stderr
     neither = cli("customers", "link", "tests.core.shop", "o_x", "o_y", *where, at=now)
     assert neither.returncode == 1 and "neither 'o_x' nor 'o_y' is a customer of shop" in neither.stderr
+
+
+@needs_faketime
+async def test_an_id_linked_by_hand_reaches_its_customer_in_a_bot_that_does_not_learn_unionids(cli, store, namespace):
+    """The shop does not link by unionid; an id linked by hand must still reach the kept
+    customer at its next input, not start a customer of its own again."""
+    now = await seed(store, namespace)
+    where = ["--store", store, "--namespace", namespace]
+    assert cli("customers", "link", "tests.core.shop", "wm_amy", "u_amy", *where, at=now).returncode == 0
+    async with Simulation("tests.core.shop", start=now + 60, store=store, namespace=namespace) as sim:
+        await sim.event("wm_amy", "order_placed", {"amount": 100})
+        assert await sim.customer("wm_amy") is None
+        kept = await sim.customer("u_amy")
+        assert kept is not None and kept.counters == {"orders": 2, "spent": 400}
+        assert "wm_amy" in kept.ids

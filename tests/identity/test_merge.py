@@ -3,6 +3,7 @@ the gate's budgets, timers (once), journals, segments and the census."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -206,3 +207,56 @@ async def test_an_id_merged_into_a_customer_merged_further_reaches_the_last(runt
     outcome = await runtime.handle(add(n=3))
     assert outcome.customer.id == "oFirst" and await store.users() == ["oFirst"]
     assert set((await runtime.customer("oFirst")).ids) == {"oFirst", "oSecond", EXTERNAL}
+
+
+async def test_two_merges_of_one_pair_at_once_absorb_it_once(runtime, store, clock, monkeypatch):
+    """Two processes (or `persona customers link` beside a serve) merge the same pair: the
+    second finds the absorbed record retired and finishes from the stash while the first is
+    still on its way to the kept record; the first must then see it done, not add it again."""
+    from persona.engine import merge as merging
+
+    await two_records(runtime, clock)
+    other = Runtime(Salon(), store, clock)  # the second process
+    absorb, paused, go = merging._absorb, asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def slow_first(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            paused.set()
+            await go.wait()
+        return await absorb(*args, **kwargs)
+
+    monkeypatch.setattr(merging, "_absorb", slow_first)
+    first = asyncio.create_task(merge(runtime, OPENID, EXTERNAL, why="unionid"))
+    await paused.wait()  # the first has retired the record and not yet written the kept one
+    second = await merge(other, OPENID, EXTERNAL, why="linked by hand")
+    assert second is not None and second.customer.counters == {"hellos": 1, "orders": 1}
+    go.set()
+    done = await first
+    assert done is not None and done.customer.counters == {"hellos": 1, "orders": 1}
+    kept = await runtime.customer(OPENID)
+    assert kept.counters == {"hellos": 1, "orders": 1} and kept.state == "buyer"
+    assert await census.per_state(store) == {"buyer": 1} == await census.scan(store)
+    merged_lines = [json.loads(line) for line in await store.journal(OPENID, 100)]
+    assert [line["from"] for line in merged_lines if line["k"] == "merged"] == [EXTERNAL]
+    assert await store.get(f"{merging.STASH}{OPENID}|{EXTERNAL}") is None
+
+
+async def test_the_desk_opens_a_merged_customer_by_either_id_and_sends_to_the_one(runtime, store, clock):
+    from persona.engine.desk import Desk
+
+    await two_records(runtime, clock)
+    await runtime.handle(TextMessage(user=EXTERNAL, dedupe_key="m2", text="还在吗", platform=Platform.WECOM))
+    await merge(runtime, OPENID, EXTERNAL, why="same person")
+    desk = Desk(runtime)
+    assert (await desk.customer(EXTERNAL)).id == OPENID
+    said = [line.text for line in await desk.conversation(EXTERNAL) if line.who == "customer"]
+    assert said == ["hi", "还在吗"]  # both journals, in time order
+    await desk.send(EXTERNAL, "小李", "在的，您说", request_id="r1")
+    assert sorted(await store.users()) == [OPENID]
+    agent = [json.loads(line) for line in await store.journal(OPENID, 100) if '"k":"agent"' in line.replace(" ", "")]
+    assert [line["text"] for line in agent] == ["在的，您说"]
+    await desk.close(EXTERNAL, "小李")
+    assert sorted(await store.users()) == [OPENID]

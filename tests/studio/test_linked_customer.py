@@ -46,5 +46,17 @@ def test_either_id_opens_the_one_customer_with_both_ids_and_both_timelines(page,
         expect(page).to_have_url(f"{base}/customers/xiaowanzi/o_amy")
         api = page.request.get(f"{base}/api/customers/xiaowanzi/wm_amy")
         assert api.ok and [i["id"] for i in api.json()["ids"]] == ["wm_amy", "o_amy"]
+
+        # the WeCom sidebar and the agents' desk know her by the contact id the chat gives
+        page.context.clear_cookies()  # an agent works the desk, not the admin
+        login(page, base, "alice", next="/agents/xiaowanzi")
+        scripts = page.request.get(f"{base}/api/sidebar/xiaowanzi/library/wm_amy")
+        assert scripts.ok and scripts.json()["items"], scripts.text()
+        talk = page.request.get(f"{base}/api/agents/xiaowanzi/conversations/wm_amy")
+        assert talk.ok and talk.json()["user"] == "o_amy"
+        assert "有什么口红推荐吗" in [line["text"] for line in talk.json()["lines"] if line["who"] == "customer"]
+        page.goto(f"{base}/agents/xiaowanzi?user=wm_amy")
+        expect(page.locator("body")).to_contain_text("有什么口红推荐吗")
+        shot(page, "desk-linked")
     finally:
         stop(proc)

@@ -20,7 +20,7 @@ from aiohttp import web
 from ...content import library as library_items
 from ...content.risk import RiskError, risk_list
 from ...errors import ChannelError, PersonaError, StoreUnavailable, TemplateError
-from ...model.customer import Customer
+from ...engine.identity import find
 from ...model.inputs import BusinessEvent
 from ...model.turn import Turn
 from ...service.context import bot_environ
@@ -59,11 +59,10 @@ async def library(request: web.Request) -> web.StreamResponse:
     """话术库: each of the bot's agent scripts, rendered for this customer."""
     bot = requested_bot(request)
     user = request.match_info["user"]
-    loaded = await bot.store.load(user)
-    if loaded.record is None:
+    customer = await find(bot.store, user)  # the contact's own record, or the customer it is linked to
+    if customer is None:
         return web.json_response({"error": f"找不到客户 {user}"}, status=404)
-    customer = Customer.load(user, loaded.record, loaded.version)
-    turn = Turn(bot.persona, customer, BusinessEvent(user=user, name="sidebar"), time.time())
+    turn = Turn(bot.persona, customer, BusinessEvent(user=customer.id, name="sidebar"), time.time())
     items = []
     for script in sorted(bot.cls.agent_scripts):
         try:
