@@ -28,7 +28,6 @@ from .engine.loop import run_loop
 from .metrics import Metrics
 from .migrate.shape import ensure_compatible
 from .model.persona import load_persona
-from .model.formlinks import FormLinks
 from .service.context import bot_environ
 from .engine.broadcast import speaker
 from .engine.campaigns import CampaignRunner
@@ -52,8 +51,7 @@ def build_runtime(bot_path: str, store_url: str = DEFAULT_URL, *, clock: Clock |
     (the same namespace ``persona serve`` uses, so both see the same customers and timers)."""
     persona_cls = load_persona(bot_path)
     store = open_store(store_url, namespace=namespace or persona_cls.name)
-    persona = persona_cls()
-    persona.form_links = FormLinks.from_env(bot_environ(os.environ, persona_cls.name))
+    persona = persona_cls.for_brand(bot_environ(os.environ, persona_cls.name))
     return Runtime(persona, store, clock, metrics=metrics)
 
 

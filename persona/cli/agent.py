@@ -17,7 +17,6 @@ from ..engine import census, quality
 from ..engine.desk import Desk, DeskError
 from ..errors import PersonaError
 from ..model.persona import Persona, load_persona
-from ..model.formlinks import FormLinks
 from ..service.context import bot_environ
 from ..engine.runtime import Runtime
 from ..store import DEFAULT_URL, Store, open_store
@@ -60,8 +59,7 @@ async def _run(args: argparse.Namespace) -> int:
         store = open_store(args.store, cls.name)
     except ValueError as exc:
         raise PersonaError(str(exc)) from None
-    persona = cls()
-    persona.form_links = FormLinks.from_env(bot_environ(os.environ, cls.name))
+    persona = cls.for_brand(bot_environ(os.environ, cls.name))
     runtime = Runtime(persona, store)
     try:
         if args.action == "figures":

@@ -34,7 +34,6 @@ from ..engine.loop import run_loop
 from ..engine.runtime import Runtime
 from ..errors import PersonaError
 from ..model.audience import Node, parse_audience
-from ..model.formlinks import FormLinks
 from ..model.persona import Persona, load_persona
 from ..model.segments import parse_segment
 from ..service.context import bot_environ
@@ -86,8 +85,7 @@ def scripts_of(args: argparse.Namespace, persona: Persona) -> Split:
 
 def run(args: argparse.Namespace) -> int:
     cls = load_persona(args.bot)
-    persona = broadcasting(cls)()
-    persona.form_links = FormLinks.from_env(bot_environ(os.environ, cls.name))
+    persona = broadcasting(cls).for_brand(bot_environ(os.environ, cls.name))
     split = scripts_of(args, persona)
     node = parse_audience(args.audience, cls)
     data = json_object(args.data, "--data", """'{"until": "20:00"}'""")
@@ -196,8 +194,8 @@ async def broadcast_in_processes(bot: str, url: str, namespace: str, users: list
 def _share(bot: str, url: str, namespace: str, users: list[str], script: str, run_id: str, data: dict[str, Any],
            concurrency: int) -> Tally:
     """One process's share of :func:`broadcast_in_processes`."""
-    persona = broadcasting(load_persona(bot))()
-    persona.form_links = FormLinks.from_env(bot_environ(os.environ, persona.name))
+    cls = load_persona(bot)
+    persona = broadcasting(cls).for_brand(bot_environ(os.environ, cls.name))
     store = open_for(url, namespace)
 
     async def run() -> Tally:

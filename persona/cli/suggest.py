@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 
-from ..model.formlinks import FormLinks
 from ..service.context import bot_environ
 from ..model.customer import Customer
 from ..content.knowledge import Candidate, Suggester
@@ -35,8 +34,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cls = load_persona(args.bot)
-    persona = cls()
-    persona.form_links = FormLinks.from_env(bot_environ(os.environ, cls.name))
+    persona = cls.for_brand(bot_environ(os.environ, cls.name))
     suggester = Suggester.for_persona(persona, os.environ, faq=args.faq)
     customer = None
     if args.user:

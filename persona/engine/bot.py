@@ -19,7 +19,6 @@ from .delivery import Deliverer, SentLog
 from ..errors import ChannelError, StoreUnavailable
 from ..model.inputs import BusinessEvent, DeliveryReport
 from ..metrics import Metrics
-from ..model.formlinks import FormLinks
 from ..model.persona import Persona, load_persona
 from .broadcast import speaker
 from .campaigns import CampaignRunner
@@ -46,15 +45,12 @@ class Bot:
                  script_poll: float | None = 1.0, accounts: Store | None = None,
                  sent_log: SentLog | None = None) -> None:
         cls = load_persona(persona) if isinstance(persona, str) else persona
-        self.persona = cls()
+        self.environ = dict(os.environ if environ is None else environ)
+        #: with the brand's duty list, hours, desk address and signer of form links
+        self.persona = cls.for_brand(self.environ)
         self.name = cls.name
         self.clock = clock or Clock()
         self.metrics = metrics or Metrics()
-        self.environ = dict(os.environ if environ is None else environ)
-        if cls.handoff is not None:  # a brand's own duty list, hours and desk address
-            self.persona.staffing = cls.handoff.for_brand(self.environ)
-        #: the brand's signer of form links (None without PERSONA_PUBLIC_URL and a secret)
-        self.persona.form_links = FormLinks.from_env(self.environ)
         self.store = open_store(store, namespace or self.name) if isinstance(store, str) else store
         #: where the access tokens live: one store namespace for all bots on the same accounts
         self.accounts = accounts

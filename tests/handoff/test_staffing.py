@@ -241,3 +241,26 @@ async def test_a_brand_sets_its_own_duty_list_hours_and_desk_in_its_environment(
         assert said["handoff_notify"].to == "staff:brand_duty"
         assert "https://desk.brand.example/wm_night" in said["handoff_notify"].text
     assert HandoffSpec(agents=("x",)).for_brand({}) == HandoffSpec(agents=("x",))
+
+
+async def test_the_worker_hands_over_to_the_brands_own_duty_list(monkeypatch, tmp_path):
+    """Timer turns (an idle handback, a reminder that ends in 人工) run in ``persona worker``:
+    they must see the same staff a callback turn in ``persona serve`` sees."""
+    from persona.worker import build_runtime
+
+    monkeypatch.setenv("FINANCE_SECRETARY_PERSONA_HANDOFF_AGENTS", "worker_duty")
+    monkeypatch.setenv("PERSONA_HANDOFF_DESK_URL", "https://desk.brand.example/{user}")
+    runtime = build_runtime("bots.finance_secretary", f"sqlite:///{tmp_path}/persona.db")
+    try:
+        staffing = runtime.persona.staffing
+        assert staffing is not None and staffing.agents == ("worker_duty",)
+        assert staffing.desk_url == "https://desk.brand.example/{user}"
+    finally:
+        await runtime.store.close()
+    fitness = build_runtime("bots.fitness_coach", f"sqlite:///{tmp_path}/coach.db")
+    try:
+        coach = fitness.persona.staffing  # the duty list was the secretary's alone; the desk is the brand's
+        assert coach is not None and coach.agents == ("coach_duty",)
+        assert coach.desk_url == "https://desk.brand.example/{user}"
+    finally:
+        await fitness.store.close()
