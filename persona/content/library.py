@@ -104,11 +104,16 @@ def item(raw: dict[str, Any], persona: type[Persona]) -> Item:
     return Item(str(raw.get("id") or uuid.uuid4().hex[:10]), kind, title, **values)
 
 
+#: what a picture in the bot's folder may be: the kinds both platforms take as an image
+PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp"})
+
+
 def _beside(persona: type[Persona], path: str) -> bool:
-    """Whether ``path`` names a file inside the persona's folder (never outside it)."""
+    """Whether ``path`` names a picture inside the persona's folder (never outside it, and never
+    its code or settings, which would otherwise reach customers' chats as an "image")."""
     folder = persona.folder().resolve()
     found = (folder / path).resolve()
-    return found.is_relative_to(folder) and found.is_file()
+    return found.is_relative_to(folder) and found.suffix.lower() in PICTURE_SUFFIXES and found.is_file()
 
 
 def source(item: Item, persona: type[Persona]) -> str:

@@ -202,6 +202,11 @@ class KeyValue(Protocol):
         """Delete a key; with ``value``, only if it still holds that value (a lock release)."""
 
     @abc.abstractmethod
+    async def extend(self, key: str, value: str, ttl: float) -> bool:
+        """Give ``key`` another ``ttl`` seconds only if it still holds ``value`` (a lease renewal:
+        a holder whose lease ran out and was taken never takes it back). True when renewed."""
+
+    @abc.abstractmethod
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add to a counter and return the new value; ``ttl`` applies when it is created."""
 

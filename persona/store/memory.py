@@ -184,6 +184,12 @@ class MemoryStore(Store, ScriptVersionStore):
         del self.kv[key]
         return True
 
+    async def extend(self, key: str, value: str, ttl: float) -> bool:
+        if self._live(key) != value:
+            return False
+        self.kv[key] = (value, time.time() + ttl)
+        return True
+
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         current = self._live(key)
         expires = self.kv[key][1] if current is not None else (time.time() + ttl if ttl else None)

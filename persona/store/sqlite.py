@@ -284,6 +284,12 @@ class SQLiteStore(Store, ScriptVersionStore):
             db.execute("DELETE FROM kv WHERE ns=? AND key=?", (self.namespace, key))
             return True
 
+    async def extend(self, key: str, value: str, ttl: float) -> bool:
+        now = time.time()
+        with self._tx() as db:
+            return db.execute("UPDATE kv SET expires=? WHERE ns=? AND key=? AND value=? AND expires>?",
+                              (now + ttl, self.namespace, key, value, now)).rowcount == 1
+
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         with self._tx() as db:
             row = db.execute("SELECT value, expires FROM kv WHERE ns=? AND key=? AND expires>?",

@@ -152,3 +152,44 @@ async def test_serve_runs_a_fake_on_a_free_port_and_yields_its_url(memstore):
         finally:
             await channel.close()
     assert [(m.to, m.text, m.via) for m in fake.messages] == [("alice", "hi", "kf")]
+
+
+@pytest.fixture
+async def cdn():
+    """A real HTTP server on loopback serving what a script's picture URL may point at."""
+    from aiohttp import web
+
+    files = {"/ok.png": (PNG, "image/png"), "/login": ("<html>请登录</html>".encode(), "text/html"),
+             "/huge.png": (b"\0" * ((10 << 20) + 1), "image/png")}
+
+    async def serve(request: web.Request) -> web.Response:
+        body, kind = files[request.path]
+        return web.Response(body=body, content_type=kind)
+
+    app = web.Application()
+    for path in files:
+        app.router.add_get(path, serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_a_picture_url_is_fetched_only_when_it_is_a_picture_the_platform_takes(official, fake, cdn, tmp_path):
+    await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/ok.png"}))
+    [sent] = fake.messages("custom", to="alice")
+    assert fake.media[sent.body["image"]["media_id"]][2] == PNG
+
+    with pytest.raises(ChannelError, match="text/html, not a picture") as page:
+        await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/login"}))
+    with pytest.raises(ChannelError, match="over the platform's 10240 KB for image") as huge:
+        await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/huge.png"}))
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG + b"\0" * (10 << 20))
+    with pytest.raises(ChannelError, match="over the platform's") as file:
+        await official.send_custom("alice", Message("image", fields={"media": str(big)}))
+    assert not (page.value.retryable or huge.value.retryable or file.value.retryable)  # to dead letters, not retried
+    assert len(fake.media) == 1 and len(fake.messages("custom", to="alice")) == 1

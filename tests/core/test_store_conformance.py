@@ -164,6 +164,20 @@ async def test_set_if_absent_ttl_and_guarded_delete(store):
     assert await store.get("token") == "def"
 
 
+async def test_only_the_holder_of_a_lease_extends_it_and_only_while_it_lasts(store):
+    assert await store.set_if_absent("lease", "me", ttl=0.2)
+    assert not await store.extend("lease", "you", ttl=5)
+    assert await store.extend("lease", "me", ttl=0.3)
+    await asyncio.sleep(0.25)  # past the first ttl, inside the extended one
+    assert await store.get("lease") == "me"
+    await asyncio.sleep(0.1)
+    assert await store.get("lease") is None
+    assert not await store.extend("lease", "me", ttl=5)  # ran out: not brought back
+    assert await store.set_if_absent("lease", "you", ttl=5)
+    assert not await store.extend("lease", "me", ttl=5)  # taken: the old holder cannot take it back
+    assert await store.get("lease") == "you"
+
+
 async def test_counters_and_leaderboards(store):
     assert await store.incr("sent") == 1
     assert await store.incr("sent", 4) == 5

@@ -163,11 +163,7 @@ class Book:
 
     async def renew(self, campaign_id: str, worker: str, lease: float) -> bool:
         """Keep the lease another ``lease`` seconds; False when it was lost (ran out, taken)."""
-        key = f"campaign:{campaign_id}:lease"
-        if await self.store.get(key) != worker:
-            return False
-        await self.store.put(key, worker, ttl=lease)
-        return True
+        return await self.store.extend(f"campaign:{campaign_id}:lease", worker, lease)
 
     async def release(self, campaign_id: str, worker: str) -> None:
         await self.store.delete(f"campaign:{campaign_id}:lease", worker)

@@ -227,6 +227,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# KEYS: 1 key. ARGV: value, ttl in ms. Returns 1 when the key held the value and was renewed.
+EXTEND_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # KEYS: 1 dead hash, 2 outbox hash, 3 outbox zset. ARGV: id, due. Returns the dead entry or nil.
 REQUEUE = _LUA_QUOTE + """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])

@@ -104,6 +104,7 @@ class RedisStore(Store, ScriptVersionStore):
         self._retry = self.redis.register_script(scripts.RETRY)
         self._ack = self.redis.register_script(scripts.ACK)
         self._delete_if = self.redis.register_script(scripts.DELETE_IF)
+        self._extend_if = self.redis.register_script(scripts.EXTEND_IF)
         self._incr = self.redis.register_script(scripts.INCR)
         self._zincr = self.redis.register_script(scripts.ZINCR)
         self._requeue = self.redis.register_script(scripts.REQUEUE)
@@ -580,6 +581,10 @@ class RedisStore(Store, ScriptVersionStore):
         if value is None:
             return bool(await self._do(lambda: self.redis.delete(self._g(f"k:{key}"))))
         return bool(await self._do(lambda: self._delete_if(keys=[self._g(f"k:{key}")], args=[value])))
+
+    async def extend(self, key: str, value: str, ttl: float) -> bool:
+        return bool(await self._do(lambda: self._extend_if(keys=[self._g(f"k:{key}")],
+                                                           args=[value, max(1, int(ttl * 1000))])))
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         return int(await self._do(lambda: self._incr(keys=[self._g(f"k:{key}")], args=[amount, int(ttl or 0)])))

@@ -36,6 +36,9 @@ RETRYABLE_CODES = frozenset({-1, 45009, 45011, 45033, 45035})
 TRACE_HEADER = "X-Persona-Messages"
 #: Temporary media stay valid on the platform for three days; reuse them a bit less than that.
 MEDIA_TTL = 3 * 86400 - 3600
+#: the largest temporary media each platform takes, by kind (both: image 10 MB, voice 2 MB,
+#: video 10 MB, file 20 MB; a thumb 64 KB): bigger is refused before it is read whole or uploaded
+MEDIA_LIMITS = {"image": 10 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20, "thumb": 64 << 10}
 
 HINTS: dict[int, str] = {
     40003: "the id does not belong to this account (wrong openid / userid, or another appid's customer)",
@@ -227,7 +230,7 @@ class MediaCache:
         cached = await self.store.get(key)
         if cached:
             return cached
-        data, filename = await self._read(source)
+        data, filename = await self._read(source, kind)
         media_id = await self.upload(data, filename, kind)
         await self.store.put(key, media_id, ttl=MEDIA_TTL)
         return media_id
@@ -247,23 +250,33 @@ class MediaCache:
                                retryable=True)
         return str(media_id)
 
-    async def _read(self, source: str) -> tuple[bytes, str]:
+    async def _read(self, source: str, kind: str) -> tuple[bytes, str]:
+        """The bytes of ``source`` and a file name for them; a source too big for the platform, or
+        a URL that answers something other than a picture for a picture, is a permanent error."""
+        limit = MEDIA_LIMITS.get(kind, MEDIA_LIMITS["file"])
         if source.startswith(("http://", "https://")):
             session = await self.client.http.get()
             try:
                 async with session.get(source) as resp:
                     if resp.status >= 400:
                         raise ChannelError(f"fetching {source}: HTTP {resp.status}", retryable=resp.status >= 500)
-                    data = await resp.read()
+                    said = resp.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+                    if kind in ("image", "thumb") and said and not said.startswith(("image/", "application/octet-stream")):
+                        raise ChannelError(f"fetching {source}: it is {said}, not a picture", retryable=False)
+                    data = await _read_at_most(resp.content, limit + 1)
             except aiohttp.ClientError as exc:
                 raise ChannelError(f"fetching {source}: {exc}", retryable=True) from None
             name = source.rsplit("/", 1)[-1].split("?", 1)[0] or "image.jpg"
-            return data, name
-        try:
-            data = await asyncio.to_thread(_read_file, source)
-        except OSError as exc:
-            raise ChannelError(f"media {source!r} cannot be read: {exc.strerror or exc}", retryable=False) from None
-        return data, os.path.basename(source)
+        else:
+            try:
+                data = await asyncio.to_thread(_read_file, source, limit + 1)
+            except OSError as exc:
+                raise ChannelError(f"media {source!r} cannot be read: {exc.strerror or exc}", retryable=False) from None
+            name = os.path.basename(source)
+        if len(data) > limit:
+            raise ChannelError(f"media {source!r} is over the platform's {limit >> 10} KB for {kind}: make it smaller",
+                               retryable=False)
+        return data, name
 
 
 class Channel(abc.ABC):
@@ -341,9 +354,22 @@ class Channel(abc.ABC):
             await self.http.close()
 
 
-def _read_file(path: str) -> bytes:
+async def _read_at_most(body: aiohttp.StreamReader, most: int) -> bytes:
+    """Up to ``most`` bytes of a response body, however the server chunks it."""
+    parts: list[bytes] = []
+    left = most
+    while left > 0:
+        part = await body.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _read_file(path: str, most: int) -> bytes:
     with open(path, "rb") as f:
-        return f.read()
+        return f.read(most)
 
 
 def trace_entry(message: Message, recipient: str | None, *, parts: Sequence[int] = (0,),
