@@ -11,6 +11,11 @@ run, on the same core, under the same load generator:
   (the ratio is printed; skipped when WeRoBot or waitress is not installed);
 * ``persona serve`` in plaintext mode (no AES key) under WeRoBot's plaintext load: the same
   work both do, persona still deduplicating and keeping state (target: ≥ 2× WeRoBot);
+* aiogram 3 with its ``RedisStorage`` on the same private Redis, answering Telegram updates
+  through its aiohttp webhook server: read the customer's state, move it, answer in the
+  response — the work persona's plaintext callback does, without the dedupe (target: persona
+  plaintext ≥ 5×; aiogram is installed by the benchmark into a virtualenv of its own, see
+  ``benchmarks/_aiogram.py``; skipped with the reason when that fails);
 * ``persona serve --workers N`` with N = 1 and N = the machine's cores, the same safe-mode
   load, neither pinned to a core (no target: the ratio shows how far the cores carry it).
 
@@ -32,6 +37,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _aiogram
 from benchmarks._common import (APPID, AES_KEY, LOAD_CPU, PYTHON, SERVER_CPU, TOKEN, Callbacks, RedisServer,
                                 customer_id, env, free_port, header, load, measured, spawn, stop,
                                 text_xml, tree_cpu_seconds, unique, verdict, wait_http, workdir, write_requests)
@@ -266,7 +272,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             print(why)
 
-        # 4. persona serve --workers: one process, then one per core, the same safe-mode load
+        # 4. aiogram 3 + RedisStorage: the same state-and-answer work on Telegram's wire
+        peer, about = _aiogram.python(install=not args.quick)  # a quick run downloads nothing
+        if peer is not None:
+            port = free_port()
+            proc = spawn([str(peer), "-c", _aiogram.SERVER, str(port), redis.url(1), _aiogram.TOKEN], cpu=SERVER_CPU)
+            gram_file = tmp / "aiogram.txt"
+            write_requests(gram_file, _aiogram.updates(n, args.customers, WORDS, name))
+            try:
+                wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+                _aiogram.check_reply(port, name)
+                load(f"http://127.0.0.1:{port}", gram_file, seconds=warm, connections=args.connections)
+                gram, gram_cpu = run_load(port, gram_file, proc, args.seconds, args.connections, name)
+            finally:
+                stop(proc)
+            print(measured(f"aiogram 3 + RedisStorage ({about.split(' (')[0]})", gram, gram_cpu), flush=True)
+            figures["aiogram"] = gram["rps"]
+            figures["aiogram_cpu"] = gram_cpu / max(gram["requests"], 1)
+        else:
+            print(about)
+
+        # 5. persona serve --workers: one process, then one per core, the same safe-mode load
         cores = os.cpu_count() or 1
         for workers in (1, cores):
             result, cpu = measure_persona(store, name, tmp, args, warm, n * cores, mode="safe", workers=workers,
@@ -284,11 +310,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"generator and Redis): {figures['workers_ratio']:.2f}×")
     if "werobot" in figures:
         print(f"persona safe mode / WeRoBot plaintext: {figures['persona'] / figures['werobot']:.2f}×")
+    if "aiogram" in figures:
+        print(f"server CPU per request, aiogram / persona plaintext: "
+              f"{figures['aiogram_cpu'] / figures['persona_plain_cpu']:.2f}×")
     # the verdicts last, the first of them within the last three lines (tests/scale reads them)
     print(verdict("persona / bare aiohttp", figures["persona"] / figures["bare"], 0.33))
     print(verdict("persona server CPU per callback", figures["persona_cpu"] * 1e6, 250, at_most=True, unit=" µs"))
     if "werobot" in figures:
         print(verdict("persona plaintext / WeRoBot plaintext", figures["persona_plain"] / figures["werobot"], 2.0))
+    if "aiogram" in figures:
+        print(verdict("persona plaintext / aiogram 3 + RedisStorage", figures["persona_plain"] / figures["aiogram"], 5.0))
     figures["ratio_bare"] = figures["persona"] / figures["bare"]
     return figures
 

@@ -263,6 +263,12 @@ async def test_a_body_over_64_kib_gets_413(make_bot, serve):
     query, _ = plain(text_xml("hi"))
     resp = await client.post("/wechat/desk", params=query, data=chunks())
     assert resp.status == 413
+
+    async def at_once():  # no Content-Length, all there before the handler looks
+        yield b"<" * (MAX_BODY_BYTES + 1)
+
+    resp = await client.post("/wechat/desk", params=query, data=at_once())
+    assert resp.status == 413
     assert await bot.store.users() == []
 
 
