@@ -16,6 +16,8 @@ run, on the same core, under the same load generator:
   response — the work persona's plaintext callback does, without the dedupe (target: persona
   plaintext ≥ 5×; aiogram is installed by the benchmark into a virtualenv of its own, see
   ``benchmarks/_aiogram.py``; skipped with the reason when that fails);
+* on a compiled install, ``persona serve`` in plaintext again with ``PERSONA_PURE=1``: what the
+  compiled modules buy in the server (the ratio is printed);
 * ``persona serve --workers N`` with N = 1 and N = the machine's cores, the same safe-mode
   load, neither pinned to a core (no target: the ratio shows how far the cores carry it).
 
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _aiogram
+from persona import compiled
 from benchmarks._common import (APPID, AES_KEY, LOAD_CPU, PYTHON, SERVER_CPU, TOKEN, Callbacks, RedisServer,
                                 customer_id, env, free_port, header, load, measured, spawn, stop,
                                 text_xml, tree_cpu_seconds, unique, verdict, wait_http, workdir, write_requests)
@@ -126,12 +129,12 @@ def persona_env(name: str, *, mode: str = "safe", **extra: str) -> dict[str, str
 
 
 def start_persona(redis_url: str, name: str, log: Path, *, mode: str = "safe", workers: int = 1,
-                  cpu: int | None = SERVER_CPU) -> tuple[Any, int]:
+                  cpu: int | None = SERVER_CPU, pure: bool = False) -> tuple[Any, int]:
     port = free_port()
     proc = spawn([PYTHON, "-m", "persona", "serve", "benchmarks.benchpersona", "--host", "127.0.0.1",
                   "--port", str(port), "--store", redis_url, "--no-delivery", "--no-scheduler",
                   "--log-level", "WARNING", "--workers", str(workers), "--spool", str(log.with_suffix(".spool.db"))],
-                 cpu=cpu, environ=persona_env(name, mode=mode), log=log)
+                 cpu=cpu, environ=persona_env(name, mode=mode, PERSONA_PURE="1" if pure else "0"), log=log)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return proc, port
 
@@ -169,7 +172,8 @@ def run_load(port: int, path: Path, proc: Any, seconds: float, connections: int,
 
 
 def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, warm: float, requests: int,
-                    *, mode: str, workers: int = 1, cpu: int | None = SERVER_CPU) -> tuple[dict[str, Any], float]:
+                    *, mode: str, workers: int = 1, cpu: int | None = SERVER_CPU, pure: bool = False
+                    ) -> tuple[dict[str, Any], float]:
     """One ``persona serve`` under the load, in safe or plaintext mode; its result and CPU seconds
     (of all its processes).
 
@@ -177,8 +181,9 @@ def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, 
     the requests answered.
     """
     many = f", --workers {workers}, any core" if cpu is None else ""
-    proc, port = start_persona(store, name, tmp / f"persona-{mode}-{workers}.log", mode=mode, workers=workers,
-                               cpu=cpu)
+    many += ", PERSONA_PURE=1" if pure else ""
+    proc, port = start_persona(store, name, tmp / f"persona-{mode}-{workers}{'-pure' * pure}.log", mode=mode,
+                               workers=workers, cpu=cpu, pure=pure)
     try:
         check_reply(port, name, customer_id(0), mode=mode)
         warm_file = tmp / f"warm-{mode}.txt"
@@ -252,6 +257,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plain, plain_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain")
         figures["persona_plain"] = plain["rps"]
         figures["persona_plain_cpu"] = plain_cpu / max(plain["requests"], 1)
+        if compiled.built():  # the same server on the source of its compiled modules
+            pure, pure_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain", pure=True)
+            figures["persona_plain_pure_cpu"] = pure_cpu / max(pure["requests"], 1)
 
         # 3. WeRoBot, plaintext
         why = werobot_missing()
@@ -310,6 +318,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"generator and Redis): {figures['workers_ratio']:.2f}×")
     if "werobot" in figures:
         print(f"persona safe mode / WeRoBot plaintext: {figures['persona'] / figures['werobot']:.2f}×")
+    if "persona_plain_pure_cpu" in figures:
+        print(f"server CPU per request, plaintext on the source / compiled ({compiled.describe()}): "
+              f"{figures['persona_plain_pure_cpu'] / figures['persona_plain_cpu']:.2f}×")
     if "aiogram" in figures:
         print(f"server CPU per request, aiogram / persona plaintext: "
               f"{figures['aiogram_cpu'] / figures['persona_plain_cpu']:.2f}×")

@@ -6,7 +6,11 @@ atomically on a store (SQLite, Redis or memory), and every message passes the cu
 gate before it is delivered through WeChat's APIs.
 """
 
-from .clock import Clock, FakeClock
+from . import compiled as _compiled
+
+_compiled.install()  # before any compiled module is imported: PERSONA_PURE=1 or an edit not yet rebuilt
+
+from .clock import Clock, FakeClock  # noqa: E402
 from .model.customer import Customer
 from .errors import (ChannelError, ConflictError, DefinitionError, EventDataError, FormLinkError, HandlerError,
                      PersonaError, ProtocolError, StoreUnavailable, TemplateError)

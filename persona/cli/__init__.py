@@ -16,6 +16,7 @@ import sys
 import tomllib
 from importlib import resources
 
+from .. import __version__, compiled
 from ..errors import PersonaError
 
 COMMANDS = ("serve", "worker", "chat", "lint", "graph", "preview", "init", "inspect", "dead_letters",
@@ -26,8 +27,20 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 128 + 13  # as a process SIGPIPE ended would
 
 
+class _Version(argparse.Action):
+    """``persona --version``: one line, unwrapped (argparse's own would fold it)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"persona {__version__}, {compiled.describe()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="persona", description="Finite-state persona bots for WeChat and WeCom.")
+    parser.add_argument("--version", action=_Version, help="the version, and whether it runs compiled or pure")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     texts = tomllib.loads(resources.files(__name__).joinpath("commands.toml").read_text(encoding="utf-8"))
     for name in COMMANDS:
