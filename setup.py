@@ -11,6 +11,7 @@ import importlib.machinery
 import importlib.util
 import os
 import shutil
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -44,8 +45,12 @@ def extensions() -> list[object]:
         return []
     # the build environment has persona's sources, not its dependencies: their types are Any here,
     # which mypyc compiles as generic Python operations (correct, a little less fast)
-    built = mypycify(["--config-file=", "--ignore-missing-imports", "--follow-imports=silent",
-                      *compiled_modules()], opt_level="3")
+    try:
+        built = mypycify(["--config-file=", "--ignore-missing-imports", "--follow-imports=silent",
+                          *compiled_modules()], opt_level="3")
+    except (Exception, SystemExit) as exc:  # mypyc refused the code: install the source, say why
+        print(f"persona: not compiled ({type(exc).__name__}: {exc}); installing pure Python", file=sys.stderr)
+        return []
     for extension in built:
         extension.optional = True
     return list(built)

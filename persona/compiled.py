@@ -25,9 +25,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Sequence
 
-#: the modules compiled when a C compiler is present: those a turn runs through whose own work is
-#: Python (not a call into a C library), each faster compiled in ``benchmarks.compiled`` (see
-#: benchmarks/README.md for what was measured and left out)
+#: the modules compiled when a C compiler is present: internal ones a turn runs through whose own
+#: work is Python (not a call into a C library), each faster compiled in ``benchmarks.compiled``
+#: (benchmarks/README.md says what was measured and left out). Never an object bot code holds
+#: (``Turn``, ``Customer``, ``Persona``): a compiled class takes no attribute it does not declare,
+#: and a bot must behave the same on both builds.
 MODULES: tuple[str, ...] = (
     "persona.store.redis.records",
     "persona.engine.gate",
