@@ -41,6 +41,7 @@ from typing import Any
 
 from benchmarks import _aiogram
 from persona import compiled
+from persona.model.persona import load_persona
 from benchmarks._common import (APPID, AES_KEY, LOAD_CPU, PYTHON, SERVER_CPU, TOKEN, Callbacks, RedisServer,
                                 customer_id, env, free_port, header, load, measured, spawn, stop,
                                 text_xml, tree_cpu_seconds, unique, verdict, wait_http, workdir, write_requests)
@@ -129,9 +130,10 @@ def persona_env(name: str, *, mode: str = "safe", **extra: str) -> dict[str, str
 
 
 def start_persona(redis_url: str, name: str, log: Path, *, mode: str = "safe", workers: int = 1,
-                  cpu: int | None = SERVER_CPU, pure: bool = False) -> tuple[Any, int]:
+                  cpu: int | None = SERVER_CPU, pure: bool = False, bot: str = "benchmarks.benchpersona"
+                  ) -> tuple[Any, int]:
     port = free_port()
-    proc = spawn([PYTHON, "-m", "persona", "serve", "benchmarks.benchpersona", "--host", "127.0.0.1",
+    proc = spawn([PYTHON, "-m", "persona", "serve", bot, "--host", "127.0.0.1",
                   "--port", str(port), "--store", redis_url, "--no-delivery", "--no-scheduler",
                   "--log-level", "WARNING", "--workers", str(workers), "--spool", str(log.with_suffix(".spool.db"))],
                  cpu=cpu, environ=persona_env(name, mode=mode, PERSONA_PURE="1" if pure else "0"), log=log)
@@ -139,18 +141,20 @@ def start_persona(redis_url: str, name: str, log: Path, *, mode: str = "safe", w
     return proc, port
 
 
-def check_reply(port: int, name: str, user: str, *, mode: str = "safe") -> str:
+def check_reply(port: int, name: str, user: str, *, mode: str = "safe", expect: str | None = "收到「hi」") -> str:
     """One callback by hand: the answer must be the persona's reply (encrypted and signed in
-    safe mode)."""
+    safe mode), with ``expect`` in it; ``expect=None``: any passive reply or ``success``."""
     seal = Callbacks()
     query, body = (seal.safe if mode == "safe" else seal.plain)(
         text_xml(user, "hi", msg_id=int(time.time() * 1000)), nonce="42")
     req = urllib.request.Request(f"http://127.0.0.1:{port}/wechat/{name}?{query}", data=body,
                                  headers={"Content-Type": "text/xml"})
     answer = urllib.request.urlopen(req, timeout=10).read().decode()
+    if expect is None and answer == "success":
+        return answer
     inner = seal.open_reply(answer) if mode == "safe" else answer
     content = re.search(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", inner, re.S)
-    assert content and "收到「hi」" in content.group(1), inner
+    assert content and (expect is None or expect in content.group(1)), inner
     return content.group(1)
 
 
@@ -172,20 +176,25 @@ def run_load(port: int, path: Path, proc: Any, seconds: float, connections: int,
 
 
 def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, warm: float, requests: int,
-                    *, mode: str, workers: int = 1, cpu: int | None = SERVER_CPU, pure: bool = False
-                    ) -> tuple[dict[str, Any], float]:
+                    *, mode: str, workers: int = 1, cpu: int | None = SERVER_CPU, pure: bool = False,
+                    bot: str = "benchmarks.benchpersona") -> tuple[dict[str, Any], float]:
     """One ``persona serve`` under the load, in safe or plaintext mode; its result and CPU seconds
     (of all its processes).
 
     Every request must be processed once: the server's own count of inputs is checked against
-    the requests answered.
+    the requests answered. ``bot``: another persona to serve (its own name is then the path and
+    the namespace, and its customers are made by their first messages, in the warm-up).
     """
-    many = f", --workers {workers}, any core" if cpu is None else ""
+    bench = bot == "benchmarks.benchpersona"
+    if not bench:
+        name = load_persona(bot).name
+    many = f", {bot}" if not bench else ""
+    many += f", --workers {workers}, any core" if cpu is None else ""
     many += ", PERSONA_PURE=1" if pure else ""
     proc, port = start_persona(store, name, tmp / f"persona-{mode}-{workers}{'-pure' * pure}.log", mode=mode,
-                               workers=workers, cpu=cpu, pure=pure)
+                               workers=workers, cpu=cpu, pure=pure, bot=bot)
     try:
-        check_reply(port, name, customer_id(0), mode=mode)
+        check_reply(port, name, customer_id(0), mode=mode, expect="收到「hi」" if bench else None)
         warm_file = tmp / f"warm-{mode}.txt"
         write_requests(warm_file, callbacks(1000, args.customers, "warm" + unique(), mode=mode, bot=name))
         load(f"http://127.0.0.1:{port}", warm_file, seconds=warm, connections=args.connections)
@@ -257,6 +266,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plain, plain_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain")
         figures["persona_plain"] = plain["rps"]
         figures["persona_plain_cpu"] = plain_cpu / max(plain["requests"], 1)
+        # the real 小完子 (bots/xiaowanzi) in plaintext: its own handlers, scripts, gate and tags
+        real, real_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain", bot="bots.xiaowanzi")
+        figures["xiaowanzi_plain"] = real["rps"]
+        figures["xiaowanzi_plain_cpu"] = real_cpu / max(real["requests"], 1)
         if compiled.built():  # the same server on the source of its compiled modules
             pure, pure_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain", pure=True)
             figures["persona_plain_pure_cpu"] = pure_cpu / max(pure["requests"], 1)
@@ -324,13 +337,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "aiogram" in figures:
         print(f"server CPU per request, aiogram / persona plaintext: "
               f"{figures['aiogram_cpu'] / figures['persona_plain_cpu']:.2f}×")
-    # the verdicts last, the first of them within the last three lines (tests/scale reads them)
+    # the verdicts last, the first of them within the last six lines (tests/scale reads them)
     print(verdict("persona / bare aiohttp", figures["persona"] / figures["bare"], 0.33))
     print(verdict("persona server CPU per callback", figures["persona_cpu"] * 1e6, 250, at_most=True, unit=" µs"))
     if "werobot" in figures:
         print(verdict("persona plaintext / WeRoBot plaintext", figures["persona_plain"] / figures["werobot"], 2.0))
+    print(verdict("小完子 plaintext / bare aiohttp", figures["xiaowanzi_plain"] / figures["bare"], 0.3))
     if "aiogram" in figures:
         print(verdict("persona plaintext / aiogram 3 + RedisStorage", figures["persona_plain"] / figures["aiogram"], 5.0))
+        print(verdict("小完子 plaintext / aiogram 3 + RedisStorage", figures["xiaowanzi_plain"] / figures["aiogram"], 5.0))
     figures["ratio_bare"] = figures["persona"] / figures["bare"]
     return figures
 
