@@ -14,8 +14,10 @@ import shutil
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 
 def compiled_modules() -> list[str]:
@@ -26,16 +28,23 @@ def compiled_modules() -> list[str]:
     return [str(module.source_of(name, Path("persona"))) for name in module.MODULES]
 
 
-def forget_old_builds() -> None:
-    """Remove the extensions an earlier install compiled into the tree: a module taken off the
-    list, or built against another shared library, must not keep running its old build."""
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        for old in [*Path("persona").rglob(f"*{suffix}"), *Path(".").glob(f"*__mypyc{suffix}")]:
+def forget_old_builds(keep: set[str]) -> None:
+    """Remove the extensions an earlier editable install compiled into the tree that this build
+    does not make again (``keep``: the names it makes): a module taken off the list, or a shared
+    library of another list, must not keep running, nor shadow the source of a pure install."""
+    for old in [*Path("persona").rglob("*.so"), *Path("persona").rglob("*.pyd"), *Path(".").glob("*__mypyc*")]:
+        suffix = next((s for s in importlib.machinery.EXTENSION_SUFFIXES if old.name.endswith(s)), None)
+        if suffix is not None and ".".join(old.with_name(old.name[:-len(suffix)]).parts) not in keep:
             old.unlink()
 
 
-def extensions() -> list[object]:
-    forget_old_builds()
+def extensions() -> list[Any]:
+    built = compile_modules()
+    forget_old_builds({extension.name for extension in built})
+    return list(built)
+
+
+def compile_modules() -> list[Any]:
     compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
     if os.environ.get("PERSONA_BUILD_PURE", "") not in ("", "0") or shutil.which(compiler) is None:
         return []
@@ -56,4 +65,24 @@ def extensions() -> list[object]:
     return list(built)
 
 
-setup(ext_modules=extensions())
+class AllOrNothing(build_ext):
+    """Builds the compiled modules as one: if any fails (each is optional, so the install goes
+    on), none is kept, since a module's shim without the shared library it calls cannot import."""
+
+    def run(self) -> None:
+        self.failed: list[str] = []
+        super().run()
+        if self.failed:
+            print(f"persona: {', '.join(self.failed)} did not compile; installing pure Python", file=sys.stderr)
+            for extension in self.extensions:
+                Path(self.get_ext_fullpath(extension.name)).unlink(missing_ok=True)
+
+    def build_extension(self, ext: Any) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception:
+            self.failed.append(ext.name)
+            raise
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": AllOrNothing})

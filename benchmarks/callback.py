@@ -6,7 +6,7 @@ encrypted reply, by one ``persona serve`` process (``benchmarks.benchpersona``).
 run, on the same core, under the same load generator:
 
 * a bare aiohttp handler that reads the body and answers a small XML (targets: persona
-  ≥ 0.33× its requests/s, and ≤ 250 µs of server CPU per callback),
+  ≥ 0.33× its requests/s, and ≤ 300 µs of server CPU per callback),
 * WeRoBot answering the same messages in plaintext mode, served by waitress with 4 threads
   (the ratio is printed; skipped when WeRoBot or waitress is not installed);
 * ``persona serve`` in plaintext mode (no AES key) under WeRoBot's plaintext load: the same
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{figures['aiogram_cpu'] / figures['persona_plain_cpu']:.2f}×")
     # the verdicts last, the first of them within the last six lines (tests/scale reads them)
     print(verdict("persona / bare aiohttp", figures["persona"] / figures["bare"], 0.33))
-    print(verdict("persona server CPU per callback", figures["persona_cpu"] * 1e6, 250, at_most=True, unit=" µs"))
+    print(verdict("persona server CPU per callback", figures["persona_cpu"] * 1e6, 300, at_most=True, unit=" µs"))
     if "werobot" in figures:
         print(verdict("persona plaintext / WeRoBot plaintext", figures["persona_plain"] / figures["werobot"], 2.0))
     print(verdict("小完子 plaintext / bare aiohttp", figures["xiaowanzi_plain"] / figures["bare"], 0.3))

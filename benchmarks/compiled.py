@@ -13,7 +13,7 @@ process, once on the compiled build and once with ``PERSONA_PURE=1``, alternated
   ``xmlguard`` (a text callback's XML parsed, its fields read) and ``jsonwire`` (the record
   dumped and loaded, orjson underneath).
 
-The gain in the server is ``benchmarks.servepath --compare-pure`` (the same stages, both builds).
+The gain in the server is in ``benchmarks.callback`` (plaintext on Redis, both builds in one run).
 
 Run: ``python -m benchmarks.compiled [--rounds 3] [--quick]``
 """

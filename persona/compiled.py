@@ -9,7 +9,7 @@ imported) sends those imports back to the source when
 * ``PERSONA_PURE=1`` is set (to compare the two, or to rule the compiled code out), or
 * any compiled module's source is newer than its build: an edit not yet rebuilt must not be
   hidden by the old build (all of them then run from source, since compiled modules call
-  each other directly; ``pip install -e .`` again compiles the edit).
+  each other directly; installing again compiles the edit).
 
 ``persona --version`` says which is running (:func:`describe`).
 """
@@ -37,6 +37,9 @@ MODULES: tuple[str, ...] = (
 
 ROOT = Path(__file__).resolve().parent
 PURE_ENV = "PERSONA_PURE"
+#: how much newer than its build a source must be to count as edited: an install writes the two
+#: a moment apart, in either order
+EDITED_AFTER = 10.0
 
 
 def source_of(module: str, root: Path = ROOT) -> Path:
@@ -59,12 +62,13 @@ def stale(modules: Sequence[str] = MODULES, root: Path = ROOT) -> list[str]:
     out = []
     for module in modules:
         built = build_of(module, root)
-        if built is not None and source_of(module, root).stat().st_mtime > built.stat().st_mtime:
+        if built is not None and source_of(module, root).stat().st_mtime > built.stat().st_mtime + EDITED_AFTER:
             out.append(module)
     return out
 
 
 def built(modules: Sequence[str] = MODULES, root: Path = ROOT) -> list[str]:
+    """The modules of ``modules`` that have a compiled build beside their source."""
     return [m for m in modules if build_of(m, root) is not None]
 
 
@@ -74,7 +78,7 @@ def from_source() -> str | None:
         return f"{PURE_ENV}={os.environ[PURE_ENV]}"
     edited = stale()
     if edited:
-        return f"{', '.join(edited)} edited since compiled: pip install -e . compiles them again"
+        return f"{', '.join(edited)} edited since compiled: installing again compiles them"
     return None
 
 
@@ -104,10 +108,11 @@ def running() -> list[str]:
 
 
 def describe() -> str:
-    """``compiled with mypyc (3 modules)``, or ``pure Python`` and why."""
+    """``compiled with mypyc (N of M modules: ...)``, or ``pure Python`` and why."""
     have = built()
     if not have:
-        return "pure Python (not compiled at install: no C compiler, or PERSONA_BUILD_PURE=1)"
+        return ("pure Python (nothing compiled in this install: no C compiler at install, PERSONA_BUILD_PURE=1, "
+                "or mypyc refused the code)")
     why = from_source()
     if why is not None:
         return f"pure Python ({why})"

@@ -104,8 +104,9 @@ def item(raw: dict[str, Any], persona: type[Persona]) -> Item:
     return Item(str(raw.get("id") or uuid.uuid4().hex[:10]), kind, title, **values)
 
 
-#: what a picture in the bot's folder may be: the kinds both platforms take as an image
-PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp"})
+#: what a picture in the bot's folder may be: what WeCom's media upload takes as an image (the
+#: Official Account takes gif and bmp too; agents send library items through WeCom)
+PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 
 
 def _beside(persona: type[Persona], path: str) -> bool:

@@ -14,7 +14,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping, Self, Sequence
 
 from transitions.extensions.asyncio import AsyncMachine
 
@@ -276,11 +276,12 @@ class Persona:
         self.form_links: FormLinks | None = None
 
     @classmethod
-    def for_brand(cls, environ: Mapping[str, str]) -> "Persona":
+    def for_brand(cls, environ: Mapping[str, str]) -> Self:
         """An instance set up for the brand whose environment is ``environ``: its own duty list,
         hours and desk address (``HandoffSpec.for_brand``) and its signer of form links. Every
-        process that runs the persona (``serve``, ``worker``) builds it this way, so a timer turn
-        hands over to the same staff and signs the same links as a callback turn."""
+        process that runs the persona (``serve``, ``worker``, the studio, the CLI's commands)
+        builds it this way, so a timer turn hands over to the same staff and signs the same links
+        as a callback turn."""
         persona = cls()
         if cls.handoff is not None:
             persona.staffing = cls.handoff.for_brand(environ)

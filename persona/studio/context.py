@@ -11,7 +11,6 @@ from aiohttp import web
 
 from ..clock import Clock
 from ..model.persona import Persona
-from ..model.formlinks import FormLinks
 from ..service.context import bot_environ
 from ..engine.runtime import Runtime
 from ..store import Store, open_store
@@ -58,8 +57,7 @@ class Studio:
             if persona_cls.name in bots:
                 raise ValueError(f"two bots are named {persona_cls.name!r}")
             store = open_store(store_url, persona_cls.name)
-            persona = persona_cls()
-            persona.form_links = FormLinks.from_env(bot_environ(os.environ, persona_cls.name))
+            persona = persona_cls.for_brand(bot_environ(os.environ, persona_cls.name))
             bots[persona_cls.name] = StudioBot(persona_cls, persona, store, Runtime(persona, store, Clock()))
         return cls(store_url, open_store(store_url, NAMESPACE), bots)
 

@@ -160,7 +160,8 @@ async def cdn():
     from aiohttp import web
 
     files = {"/ok.png": (PNG, "image/png"), "/login": ("<html>请登录</html>".encode(), "text/html"),
-             "/huge.png": (b"\0" * ((10 << 20) + 1), "image/png")}
+             "/huge.png": (b"\0" * ((10 << 20) + 1), "image/png"),
+             "/s3.png": (PNG, "binary/octet-stream"), "/fake.png": (b"PK\x03\x04 a zip", "image/png")}
 
     async def serve(request: web.Request) -> web.Response:
         body, kind = files[request.path]
@@ -180,16 +181,19 @@ async def cdn():
 
 async def test_a_picture_url_is_fetched_only_when_it_is_a_picture_the_platform_takes(official, fake, cdn, tmp_path):
     await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/ok.png"}))
-    [sent] = fake.messages("custom", to="alice")
-    assert fake.media[sent.body["image"]["media_id"]][2] == PNG
+    await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/s3.png"}))  # a store's own type
+    sent = fake.messages("custom", to="alice")
+    assert [fake.media[s.body["image"]["media_id"]][2] for s in sent] == [PNG, PNG]
 
     with pytest.raises(ChannelError, match="text/html, not a picture") as page:
         await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/login"}))
     with pytest.raises(ChannelError, match="over the platform's 10240 KB for image") as huge:
         await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/huge.png"}))
+    with pytest.raises(ChannelError, match="is not a picture") as fake_png:
+        await official.send_custom("alice", Message("image", fields={"media": f"{cdn}/fake.png"}))
     big = tmp_path / "big.png"
     big.write_bytes(PNG + b"\0" * (10 << 20))
     with pytest.raises(ChannelError, match="over the platform's") as file:
         await official.send_custom("alice", Message("image", fields={"media": str(big)}))
-    assert not (page.value.retryable or huge.value.retryable or file.value.retryable)  # to dead letters, not retried
-    assert len(fake.media) == 1 and len(fake.messages("custom", to="alice")) == 1
+    assert not any(e.value.retryable for e in (page, huge, fake_png, file))  # to dead letters, not retried
+    assert len(fake.media) == 2 and len(fake.messages("custom", to="alice")) == 2

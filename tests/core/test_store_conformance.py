@@ -165,12 +165,12 @@ async def test_set_if_absent_ttl_and_guarded_delete(store):
 
 
 async def test_only_the_holder_of_a_lease_extends_it_and_only_while_it_lasts(store):
-    assert await store.set_if_absent("lease", "me", ttl=0.2)
+    assert await store.set_if_absent("lease", "me", ttl=0.5)
     assert not await store.extend("lease", "you", ttl=5)
-    assert await store.extend("lease", "me", ttl=0.3)
-    await asyncio.sleep(0.25)  # past the first ttl, inside the extended one
+    assert await store.extend("lease", "me", ttl=1.5)
+    await asyncio.sleep(0.8)  # past the first ttl, well inside the extended one
     assert await store.get("lease") == "me"
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(1.2)
     assert await store.get("lease") is None
     assert not await store.extend("lease", "me", ttl=5)  # ran out: not brought back
     assert await store.set_if_absent("lease", "you", ttl=5)

@@ -18,7 +18,7 @@ XIAOWANZI = load_persona("bots.xiaowanzi")
     ({"kind": "image", "title": "图"}, "an item of kind image needs picture"),
     ({"kind": "image", "title": "图", "picture": "../../pyproject.toml"}, "or a picture file"),
     ({"kind": "image", "title": "图", "picture": "media/missing.png"}, "or a picture file"),
-    ({"kind": "image", "title": "图", "picture": "persona.py"}, r"or a picture file \(png, jpg, gif, bmp\) in the bot's"),
+    ({"kind": "image", "title": "图", "picture": "persona.py"}, r"or a picture file \(png, jpg\) in the bot's"),
     ({"kind": "text", "title": " "}, "needs a title"),
     ({"kind": "link", "title": "券"}, "an item of kind link needs url"),
     ({"kind": "miniprogram", "title": "订单", "appid": "wx1"}, "needs page"),

@@ -39,6 +39,9 @@ MEDIA_TTL = 3 * 86400 - 3600
 #: the largest temporary media each platform takes, by kind (both: image 10 MB, voice 2 MB,
 #: video 10 MB, file 20 MB; a thumb 64 KB): bigger is refused before it is read whole or uploaded
 MEDIA_LIMITS = {"image": 10 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20, "thumb": 64 << 10}
+#: the kinds that must be a picture, and how a picture's first bytes look (png, jpeg, gif, bmp)
+PICTURE_KINDS = frozenset({"image", "thumb"})
+PICTURE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 HINTS: dict[int, str] = {
     40003: "the id does not belong to this account (wrong openid / userid, or another appid's customer)",
@@ -261,7 +264,7 @@ class MediaCache:
                     if resp.status >= 400:
                         raise ChannelError(f"fetching {source}: HTTP {resp.status}", retryable=resp.status >= 500)
                     said = resp.headers.get("Content-Type", "").partition(";")[0].strip().lower()
-                    if kind in ("image", "thumb") and said and not said.startswith(("image/", "application/octet-stream")):
+                    if kind in PICTURE_KINDS and said.startswith(("text/", "application/json")):  # a page, not a file
                         raise ChannelError(f"fetching {source}: it is {said}, not a picture", retryable=False)
                     data = await _read_at_most(resp.content, limit + 1)
             except aiohttp.ClientError as exc:
@@ -276,6 +279,9 @@ class MediaCache:
         if len(data) > limit:
             raise ChannelError(f"media {source!r} is over the platform's {limit >> 10} KB for {kind}: make it smaller",
                                retryable=False)
+        if kind in PICTURE_KINDS and not data.startswith(PICTURE_MAGIC):
+            raise ChannelError(f"media {source!r} is not a picture (png, jpeg, gif or bmp): its first bytes are "
+                               f"{data[:8]!r}", retryable=False)
         return data, name
 
 
