@@ -1,8 +1,8 @@
 """Builds persona, compiling the modules ``persona/compiled.py`` names with mypyc when it can.
 
 Everything else about the package is in pyproject.toml. With no C compiler (or with
-``PERSONA_BUILD_PURE=1``) the install is pure Python and works the same, slower; a module whose
-compilation fails is left as source (the extensions are optional).
+``PERSONA_BUILD_PURE=1``) the install is pure Python and works the same, slower; when mypyc
+refuses the code, or any module fails to compile, no module is compiled (``AllOrNothing``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def forget_old_builds(keep: set[str]) -> None:
 def extensions() -> list[Any]:
     built = compile_modules()
     forget_old_builds({extension.name for extension in built})
-    return list(built)
+    return built
 
 
 def compile_modules() -> list[Any]:

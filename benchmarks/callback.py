@@ -37,7 +37,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from benchmarks import _aiogram
 from persona import compiled
@@ -175,6 +175,30 @@ def run_load(port: int, path: Path, proc: Any, seconds: float, connections: int,
     return result, tree_cpu_seconds(proc.pid) - before
 
 
+def record(figures: dict[str, Any], key: str, result: dict[str, Any], cpu: float) -> None:
+    """A load run's requests/s as ``figures[key]`` and server CPU seconds per request as ``key_cpu``."""
+    figures[key] = result["rps"]
+    figures[f"{key}_cpu"] = cpu / max(result["requests"], 1)
+
+
+def measure_peer(figures: dict[str, Any], key: str, label: str, argv: list[str], port: int, requests: Path,
+                 args: argparse.Namespace, warm: float, bot: str, *, health: str = "/healthz",
+                 check: Callable[[int], object] | None = None) -> None:
+    """One comparison server (``argv``, listening on ``port``), pinned like persona's: started,
+    checked by hand (``check``), warmed, loaded with ``requests``, stopped; its figures recorded."""
+    proc = spawn(argv, cpu=SERVER_CPU)
+    try:
+        wait_http(f"http://127.0.0.1:{port}{health}", proc)
+        if check is not None:
+            check(port)
+        load(f"http://127.0.0.1:{port}", requests, seconds=warm, connections=args.connections)
+        result, cpu = run_load(port, requests, proc, args.seconds, args.connections, bot)
+    finally:
+        stop(proc)
+    print(measured(label, result, cpu), flush=True)
+    record(figures, key, result, cpu)
+
+
 def measure_persona(store: str, name: str, tmp: Path, args: argparse.Namespace, warm: float, requests: int,
                     *, mode: str, workers: int = 1, cpu: int | None = SERVER_CPU, pure: bool = False,
                     bot: str = "benchmarks.benchpersona") -> tuple[dict[str, Any], float]:
@@ -247,80 +271,50 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bare_file = tmp / "bare.txt"
         write_requests(bare_file, callbacks(2000, args.customers, "bare", bot=name))
         port = free_port()
-        proc = spawn([PYTHON, "-c", BARE, str(port)], cpu=SERVER_CPU)
-        try:
-            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-            load(f"http://127.0.0.1:{port}", bare_file, seconds=warm, connections=args.connections)
-            bare, bare_cpu = run_load(port, bare_file, proc, args.seconds, args.connections, name)
-        finally:
-            stop(proc)
-        print(measured("bare aiohttp handler", bare, bare_cpu), flush=True)
-        figures["bare"] = bare["rps"]
-        figures["bare_cpu"] = bare_cpu / max(bare["requests"], 1)
+        measure_peer(figures, "bare", "bare aiohttp handler", [PYTHON, "-c", BARE, str(port)], port, bare_file,
+                     args, warm, name)
 
         # 2. persona serve on Redis: safe mode, then plaintext (the same load WeRoBot gets)
-        n = int(bare["rps"] * 0.8 * args.seconds) + 2000
-        persona, persona_cpu = measure_persona(store, name, tmp, args, warm, n, mode="safe")
-        figures["persona"] = persona["rps"]
-        figures["persona_cpu"] = persona_cpu / max(persona["requests"], 1)
-        plain, plain_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain")
-        figures["persona_plain"] = plain["rps"]
-        figures["persona_plain_cpu"] = plain_cpu / max(plain["requests"], 1)
+        n = int(figures["bare"] * 0.8 * args.seconds) + 2000
+        safe = measure_persona(store, name, tmp, args, warm, n, mode="safe")
+        record(figures, "persona", *safe)
+        record(figures, "persona_plain", *measure_persona(store, name, tmp, args, warm, n, mode="plain"))
         # the real 小完子 (bots/xiaowanzi) in plaintext: its own handlers, scripts, gate and tags
-        real, real_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain", bot="bots.xiaowanzi")
-        figures["xiaowanzi_plain"] = real["rps"]
-        figures["xiaowanzi_plain_cpu"] = real_cpu / max(real["requests"], 1)
+        record(figures, "xiaowanzi_plain",
+               *measure_persona(store, name, tmp, args, warm, n, mode="plain", bot="bots.xiaowanzi"))
         if compiled.built():  # the same server on the source of its compiled modules
-            pure, pure_cpu = measure_persona(store, name, tmp, args, warm, n, mode="plain", pure=True)
-            figures["persona_plain_pure_cpu"] = pure_cpu / max(pure["requests"], 1)
+            record(figures, "persona_plain_pure", *measure_persona(store, name, tmp, args, warm, n, mode="plain",
+                                                                   pure=True))
 
         # 3. WeRoBot, plaintext
         why = werobot_missing()
         if why is None:
-            port = free_port()
-            proc = spawn([PYTHON, "-c", WEROBOT, str(port), TOKEN], cpu=SERVER_CPU)
             wero_file = tmp / "werobot.txt"
             write_requests(wero_file, callbacks(2000, args.customers, "wero", mode="plain", bot=name))
-            try:
-                wait_http(f"http://127.0.0.1:{port}/", proc)
-                load(f"http://127.0.0.1:{port}", wero_file, seconds=warm, connections=args.connections)
-                wero, wero_cpu = run_load(port, wero_file, proc, args.seconds, args.connections, name)
-            finally:
-                stop(proc)
-            print(measured("WeRoBot plaintext (waitress, 4 threads)", wero, wero_cpu), flush=True)
-            figures["werobot"] = wero["rps"]
-            figures["werobot_cpu"] = wero_cpu / max(wero["requests"], 1)
+            port = free_port()
+            measure_peer(figures, "werobot", "WeRoBot plaintext (waitress, 4 threads)",
+                         [PYTHON, "-c", WEROBOT, str(port), TOKEN], port, wero_file, args, warm, name, health="/")
         else:
             print(why)
 
         # 4. aiogram 3 + RedisStorage: the same state-and-answer work on Telegram's wire
         peer, about = _aiogram.python(install=not args.quick)  # a quick run downloads nothing
         if peer is not None:
-            port = free_port()
-            proc = spawn([str(peer), "-c", _aiogram.SERVER, str(port), redis.url(1), _aiogram.TOKEN], cpu=SERVER_CPU)
             gram_file = tmp / "aiogram.txt"
             write_requests(gram_file, _aiogram.updates(n, args.customers, WORDS, name))
-            try:
-                wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-                _aiogram.check_reply(port, name)
-                load(f"http://127.0.0.1:{port}", gram_file, seconds=warm, connections=args.connections)
-                gram, gram_cpu = run_load(port, gram_file, proc, args.seconds, args.connections, name)
-            finally:
-                stop(proc)
-            print(measured(f"aiogram 3 + RedisStorage ({about.split(' (')[0]})", gram, gram_cpu), flush=True)
-            figures["aiogram"] = gram["rps"]
-            figures["aiogram_cpu"] = gram_cpu / max(gram["requests"], 1)
+            port = free_port()
+            measure_peer(figures, "aiogram", f"aiogram 3 + RedisStorage ({about.split(' (')[0]})",
+                         [str(peer), "-c", _aiogram.SERVER, str(port), redis.url(1), _aiogram.TOKEN], port, gram_file,
+                         args, warm, name, check=lambda p: _aiogram.check_reply(p, name))
         else:
             print(about)
 
         # 5. persona serve --workers: one process, then one per core, the same safe-mode load
         cores = os.cpu_count() or 1
         for workers in (1, cores):
-            result, cpu = measure_persona(store, name, tmp, args, warm, n * cores, mode="safe", workers=workers,
-                                          cpu=None)
-            figures[f"workers_{workers}"] = result["rps"]
-            figures[f"workers_{workers}_cpu"] = cpu / max(result["requests"], 1)
-    print(f"load generator: {persona['tool']}")
+            record(figures, f"workers_{workers}", *measure_persona(store, name, tmp, args, warm, n * cores,
+                                                                  mode="safe", workers=workers, cpu=None))
+    print(f"load generator: {safe[0]['tool']}")
     # CPU per request is steadier than requests/s on a shared machine: shown for reference
     print(f"server CPU per request, bare / persona: {figures['bare_cpu'] / figures['persona_cpu']:.2f}×"
           + (f"; WeRoBot / persona: {figures['werobot_cpu'] / figures['persona_cpu']:.2f}×; "

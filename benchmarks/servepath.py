@@ -31,7 +31,7 @@ import sys
 import time
 import timeit
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from benchmarks._common import (LOAD_CPU, PYTHON, SERVER_CPU, Callbacks, customer_id, free_port, header,
                                 load, spawn, stop, text_xml, tree_cpu_seconds, unique, wait_http, workdir,
@@ -61,63 +61,45 @@ def serve(port: int) -> None:
     from persona.service.app import create_app
     from persona.service.context import mounted_of, read_body, state_of, stream_body
 
-    answer = web.Response  # one name so the stages differ only by what they do
     xml = ("<xml><ToUserName><![CDATA[o]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>"
            "<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content></xml>")
 
     async def bare(request: web.Request) -> web.Response:
         await request.read()
-        return answer(text=xml, content_type="application/xml")
+        return web.Response(text=xml, content_type="application/xml")
 
-    async def routes(request: web.Request) -> web.Response:
-        mounted_of(request)
-        state_of(request)
-        return answer(body=wechat.SUCCESS_BODY, content_type="text/plain")
+    def cut(stage: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """persona's callback handler, answering ``success`` once ``stage`` is done."""
+        success = partial(web.Response, body=wechat.SUCCESS_BODY, content_type="text/plain")
 
-    async def body(request: web.Request) -> web.Response:
-        mounted_of(request)
-        state = state_of(request)
-        await read_body(request, state.max_body, state.read_timeout)
-        return answer(body=wechat.SUCCESS_BODY, content_type="text/plain")
+        async def handler(request: web.Request) -> web.Response:
+            mounted = mounted_of(request)
+            state = state_of(request)
+            if stage == "routes":
+                return success()
+            read = stream_body if stage == "streamed" else read_body  # streamed: read_body before its fast path
+            raw = await read(request, state.max_body, state.read_timeout)
+            if stage in ("streamed", "body"):
+                return success()
+            endpoint = mounted.endpoint(request.query)
+            parsed = endpoint.parse(request.query, raw)
+            if stage == "parse_twice":  # what a second parse costs, warm
+                endpoint.parse(request.query, raw)
+            if stage != "turn":
+                return success()
+            outcome = await mounted.bot.runtime.handle(parsed.input, ReplySlot(accepts=partial(can_reply, parsed)))
+            if outcome.passive is None:
+                return success()
+            return web.Response(body=endpoint.reply(parsed, outcome.passive).encode(), content_type="application/xml")
 
-    async def streamed(request: web.Request) -> web.Response:  # read_body before its fast path
-        mounted_of(request)
-        state = state_of(request)
-        await stream_body(request, state.max_body, state.read_timeout)
-        return answer(body=wechat.SUCCESS_BODY, content_type="text/plain")
-
-    async def parse(request: web.Request) -> web.Response:
-        mounted = mounted_of(request)
-        state = state_of(request)
-        raw = await read_body(request, state.max_body, state.read_timeout)
-        mounted.endpoint(request.query).parse(request.query, raw)
-        return answer(body=wechat.SUCCESS_BODY, content_type="text/plain")
-
-    async def parse_twice(request: web.Request) -> web.Response:  # what a second parse costs, warm
-        mounted = mounted_of(request)
-        state = state_of(request)
-        raw = await read_body(request, state.max_body, state.read_timeout)
-        mounted.endpoint(request.query).parse(request.query, raw)
-        mounted.endpoint(request.query).parse(request.query, raw)
-        return answer(body=wechat.SUCCESS_BODY, content_type="text/plain")
-
-    async def turn(request: web.Request) -> web.Response:
-        mounted = mounted_of(request)
-        state = state_of(request)
-        raw = await read_body(request, state.max_body, state.read_timeout)
-        endpoint = mounted.endpoint(request.query)
-        parsed = endpoint.parse(request.query, raw)
-        outcome = await mounted.bot.runtime.handle(parsed.input, ReplySlot(accepts=partial(can_reply, parsed)))
-        if outcome.passive is None:
-            return answer(body=wechat.SUCCESS_BODY, content_type="text/plain")
-        return answer(body=endpoint.reply(parsed, outcome.passive).encode(), content_type="application/xml")
+        return handler
 
     async def main() -> None:
         bot = Bot("benchmarks.benchpersona", "memory://", environ=dict(os.environ), script_poll=None)
         app = create_app([bot], run_bots=False)
-        for name, handler in (("bare", bare), ("routes", routes), ("streamed", streamed), ("body", body),
-                              ("parse", parse), ("parse_twice", parse_twice), ("turn", turn)):
-            app.router.add_post(f"/cut/{name}/{{bot}}", handler)
+        app.router.add_post("/cut/bare/{bot}", bare)
+        for stage in STAGES[1:-1]:  # "full" is persona's own route
+            app.router.add_post(f"/cut/{stage}/{{bot}}", cut(stage))
         runner = web.AppRunner(app, access_log=None, handle_signals=True, keepalive_timeout=10.0)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
